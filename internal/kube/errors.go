@@ -1,0 +1,107 @@
+package kube
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
+	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/netguard"
+)
+
+// APIError is a failed call described in our own words: the status code and a fixed
+// explanation, never the text the server sent (the cluster URL is user input, so the
+// server may be anything). Cause keeps the original error for the debug log.
+type APIError struct {
+	Op     string // e.g. "create namespace team-a"
+	Status int32  // HTTP status; 0 when no response came back
+	Cause  error
+}
+
+func (e *APIError) Error() string {
+	if e.Status == 0 {
+		return fmt.Sprintf("%s: %s", e.Op, transportReason(e.Cause))
+	}
+	return fmt.Sprintf("%s: the API server answered HTTP %d (%s)", e.Op, e.Status, statusReason(e.Status))
+}
+
+func (e *APIError) Unwrap() error { return e.Cause }
+
+// wrap turns any client error into an *APIError, keeping SSRF refusals as they are so
+// callers can report them precisely.
+func wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var blocked *netguard.BlockedError
+	if errors.As(err, &blocked) {
+		return fmt.Errorf("%s: %w", op, blocked)
+	}
+	var redirect *netguard.RedirectError
+	if errors.As(err, &redirect) {
+		return fmt.Errorf("%s: %w", op, redirect)
+	}
+	var status apierrors.APIStatus
+	if errors.As(err, &status) {
+		return &APIError{Op: op, Status: status.Status().Code, Cause: err}
+	}
+	return &APIError{Op: op, Cause: err}
+}
+
+func statusReason(code int32) string {
+	switch code {
+	case 400:
+		return "the request was rejected as invalid"
+	case 401:
+		return "the token was not accepted: check that it is valid and not expired"
+	case 403:
+		return "the credential lacks permission for this operation"
+	case 404:
+		return "not found"
+	case 409:
+		return "conflict with the current state of the object"
+	case 422:
+		return "the object was rejected by validation"
+	case 429:
+		return "the API server is throttling requests"
+	case 500, 502, 503, 504:
+		return "the API server failed or is unavailable"
+	default:
+		return "unexpected response"
+	}
+}
+
+func transportReason(err error) string {
+	var unknownAuthority x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var dnsErr *net.DNSError
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "the request timed out"
+	case errors.Is(err, context.Canceled):
+		return "the operation was cancelled"
+	case errors.As(err, &unknownAuthority):
+		return "TLS verification failed: the server certificate is not signed by cluster_ca_certificate"
+	case errors.As(err, &hostname):
+		return "TLS verification failed: the server certificate is not valid for this host name"
+	case errors.As(err, &invalid):
+		return "TLS verification failed: the server certificate is invalid or expired"
+	case errors.As(err, &dnsErr):
+		return "the host name could not be resolved"
+	default:
+		return "the API server could not be reached"
+	}
+}
+
+// IsNotFound reports whether err is a 404 from the API server.
+func IsNotFound(err error) bool {
+	var e *APIError
+	if errors.As(err, &e) {
+		return e.Status == 404
+	}
+	return apierrors.IsNotFound(err)
+}

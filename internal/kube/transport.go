@@ -1,0 +1,37 @@
+package kube
+
+import (
+	"net/http"
+	"time"
+)
+
+// loggingTransport logs verb, path, status and duration of every call; never headers or
+// bodies, so no credential can reach the log.
+type loggingTransport struct {
+	next http.RoundTripper
+	log  LogFunc
+}
+
+func (t *loggingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	start := time.Now()
+	resp, err := t.next.RoundTrip(req)
+	fields := map[string]any{
+		"verb":        req.Method,
+		"path":        req.URL.Path,
+		"duration_ms": time.Since(start).Milliseconds(),
+	}
+	if q := req.URL.Query().Get("watch"); q == "true" {
+		fields["watch"] = true
+	}
+	if err != nil {
+		fields["error"] = err.Error()
+		t.log(req.Context(), "Kubernetes API call failed", fields)
+		return nil, err
+	}
+	fields["status"] = resp.StatusCode
+	t.log(req.Context(), "Kubernetes API call", fields)
+	return resp, nil
+}
+
+// WrappedRoundTripper lets client-go's transport cache and debugging see through us.
+func (t *loggingTransport) WrappedRoundTripper() http.RoundTripper { return t.next }

@@ -1,0 +1,224 @@
+// Package provider is the Terraform side of clusterkit: schemas, plans, state and
+// diagnostics. It calls internal/cloud and internal/kube and never an SDK directly.
+package provider
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/provider"
+	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/cloud"
+	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/kube"
+	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/netguard"
+)
+
+var _ provider.Provider = (*clusterkitProvider)(nil)
+
+// New returns the provider factory for providerserver.
+func New(version string) func() provider.Provider {
+	return func() provider.Provider { return &clusterkitProvider{version: version} }
+}
+
+type clusterkitProvider struct {
+	version string
+}
+
+type providerModel struct {
+	Region             types.String     `tfsdk:"region"`
+	Profile            types.String     `tfsdk:"profile"`
+	AccessKey          types.String     `tfsdk:"access_key"`
+	SecretKey          types.String     `tfsdk:"secret_key"`
+	MaxRetries         types.Int64      `tfsdk:"max_retries"`
+	AllowLocalRequests types.Bool       `tfsdk:"allow_local_requests"`
+	AssumeRole         *assumeRoleModel `tfsdk:"assume_role"`
+	Endpoints          *endpointsModel  `tfsdk:"endpoints"`
+}
+
+type assumeRoleModel struct {
+	RoleARN     types.String `tfsdk:"role_arn"`
+	ExternalID  types.String `tfsdk:"external_id"`
+	SessionName types.String `tfsdk:"session_name"`
+	Duration    types.String `tfsdk:"duration"`
+}
+
+type endpointsModel struct {
+	STS            types.String `tfsdk:"sts"`
+	CloudFormation types.String `tfsdk:"cloudformation"`
+	EKS            types.String `tfsdk:"eks"`
+}
+
+func (p *clusterkitProvider) Metadata(_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse) {
+	resp.TypeName = "clusterkit"
+	resp.Version = p.version
+}
+
+func (p *clusterkitProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *provider.SchemaResponse) {
+	endpoint := func(service, env string) schema.StringAttribute {
+		return schema.StringAttribute{
+			Optional:            true,
+			MarkdownDescription: "URL of the " + service + " API, for emulators or other partitions. Also `" + env + "`.",
+			Validators:          []validator.String{httpURL()},
+		}
+	}
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Provision EKS clusters in customer AWS accounts, register Kubernetes clusters with restricted " +
+			"namespaces, and install Helm charts through in-cluster install pods. AWS credentials come from the standard " +
+			"chain (environment, shared config and `profile`, SSO, web identity for Terraform Cloud dynamic credentials); " +
+			"they are only needed by resources that call AWS.",
+		Attributes: map[string]schema.Attribute{
+			"region": schema.StringAttribute{
+				Optional:            true,
+				MarkdownDescription: "Default AWS region. Also `AWS_REGION` or `AWS_DEFAULT_REGION`.",
+				Validators:          []validator.String{stringvalidator.RegexMatches(awsRegionRE, "must be an AWS region such as us-east-1")},
+			},
+			"profile": schema.StringAttribute{
+				Optional:            true,
+				MarkdownDescription: "Named profile of the shared AWS configuration. Also `AWS_PROFILE`.",
+				Validators:          []validator.String{stringvalidator.LengthAtLeast(1)},
+			},
+			"access_key": schema.StringAttribute{
+				Optional:            true,
+				Sensitive:           true,
+				MarkdownDescription: "AWS access key ID of the platform account. Prefer the environment (`AWS_ACCESS_KEY_ID`) or dynamic credentials.",
+				Validators:          []validator.String{stringvalidator.AlsoRequires(path.MatchRoot("secret_key")), stringvalidator.LengthAtLeast(16)},
+			},
+			"secret_key": schema.StringAttribute{
+				Optional:            true,
+				Sensitive:           true,
+				MarkdownDescription: "AWS secret access key matching `access_key`. Also `AWS_SECRET_ACCESS_KEY`.",
+				Validators:          []validator.String{stringvalidator.AlsoRequires(path.MatchRoot("access_key")), stringvalidator.LengthAtLeast(1)},
+			},
+			"max_retries": schema.Int64Attribute{
+				Optional:            true,
+				MarkdownDescription: "Maximum attempts of a throttled or failed AWS call (default 25 as in the AWS provider). Also `AWS_MAX_ATTEMPTS`.",
+				Validators:          []validator.Int64{int64validator.Between(1, 100)},
+			},
+			"allow_local_requests": schema.BoolAttribute{
+				Optional: true,
+				MarkdownDescription: "Allow cluster URLs that resolve to loopback, link-local (cloud metadata), private, CGNAT, " +
+					"unspecified or multicast addresses, and plain `http`. Default `false`: cluster URLs are user input and are " +
+					"checked against these classes at plan time and again on every connection. Also `CLUSTERKIT_ALLOW_LOCAL_REQUESTS`.",
+			},
+		},
+		Blocks: map[string]schema.Block{
+			"assume_role": schema.SingleNestedBlock{
+				MarkdownDescription: "A role of the platform account to assume before anything else (the base credentials then only need `sts:AssumeRole`).",
+				Attributes: map[string]schema.Attribute{
+					"role_arn": schema.StringAttribute{
+						Optional:            true,
+						MarkdownDescription: "ARN of the role to assume.",
+						Validators:          []validator.String{roleARN()},
+					},
+					"external_id": schema.StringAttribute{
+						Optional:            true,
+						Sensitive:           true,
+						MarkdownDescription: "External ID the role's trust policy requires.",
+						Validators:          externalID(),
+					},
+					"session_name": schema.StringAttribute{
+						Optional:            true,
+						MarkdownDescription: "Session name (2-64 characters of `[\\w+=,.@-]`).",
+						Validators:          []validator.String{sessionName()},
+					},
+					"duration": schema.StringAttribute{
+						Optional:            true,
+						MarkdownDescription: "Session duration as a Go duration between `15m` and `12h` (default `1h`).",
+						Validators:          []validator.String{durationBetween(15*time.Minute, 12*time.Hour)},
+					},
+				},
+			},
+			"endpoints": schema.SingleNestedBlock{
+				MarkdownDescription: "Custom service endpoints.",
+				Attributes: map[string]schema.Attribute{
+					"sts":            endpoint("STS", "AWS_ENDPOINT_URL_STS"),
+					"cloudformation": endpoint("CloudFormation", "AWS_ENDPOINT_URL_CLOUDFORMATION"),
+					"eks":            endpoint("EKS", "AWS_ENDPOINT_URL_EKS"),
+				},
+			},
+		},
+	}
+}
+
+func (p *clusterkitProvider) Configure(ctx context.Context, req provider.ConfigureRequest, resp *provider.ConfigureResponse) {
+	var m providerModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	allowLocal := m.AllowLocalRequests.ValueBool()
+	if m.AllowLocalRequests.IsNull() {
+		if v := os.Getenv("CLUSTERKIT_ALLOW_LOCAL_REQUESTS"); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				resp.Diagnostics.AddAttributeError(path.Root("allow_local_requests"), "Invalid CLUSTERKIT_ALLOW_LOCAL_REQUESTS",
+					"The environment variable CLUSTERKIT_ALLOW_LOCAL_REQUESTS must be true or false.")
+				return
+			}
+			allowLocal = b
+		}
+	}
+	policy := netguard.Policy{AllowLocal: allowLocal}
+	data := &providerData{
+		policy: policy,
+		kube: kube.NewFactory(kube.FactoryOptions{
+			Policy:    policy,
+			UserAgent: "terraform-provider-clusterkit/" + p.version,
+			Log:       logKubernetesCall,
+		}),
+		cloud: cloud.NewFactory(awsConfig(m)),
+	}
+	resp.ResourceData = data
+	resp.EphemeralResourceData = data
+	resp.DataSourceData = data
+}
+
+func awsConfig(m providerModel) cloud.Config {
+	c := cloud.Config{
+		Region:     m.Region.ValueString(),
+		Profile:    m.Profile.ValueString(),
+		AccessKey:  m.AccessKey.ValueString(),
+		SecretKey:  m.SecretKey.ValueString(),
+		MaxRetries: int(m.MaxRetries.ValueInt64()),
+	}
+	if c.MaxRetries == 0 && os.Getenv("AWS_MAX_ATTEMPTS") == "" {
+		c.MaxRetries = 25
+	}
+	if m.AssumeRole != nil && !m.AssumeRole.RoleARN.IsNull() {
+		d, _ := time.ParseDuration(m.AssumeRole.Duration.ValueString()) // validated in the schema
+		c.AssumeRole = &cloud.AssumeRole{
+			RoleARN:     m.AssumeRole.RoleARN.ValueString(),
+			ExternalID:  m.AssumeRole.ExternalID.ValueString(),
+			SessionName: m.AssumeRole.SessionName.ValueString(),
+			Duration:    d,
+		}
+	}
+	if m.Endpoints != nil {
+		c.Endpoints = cloud.Endpoints{
+			STS:            m.Endpoints.STS.ValueString(),
+			CloudFormation: m.Endpoints.CloudFormation.ValueString(),
+			EKS:            m.Endpoints.EKS.ValueString(),
+		}
+	}
+	return c
+}
+
+func (p *clusterkitProvider) Resources(context.Context) []func() resource.Resource {
+	return []func() resource.Resource{
+		newClusterIntegrationResource,
+	}
+}
+
+func (p *clusterkitProvider) DataSources(context.Context) []func() datasource.DataSource {
+	return nil
+}

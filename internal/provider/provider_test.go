@@ -1,0 +1,141 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/testenv"
+)
+
+var testAccProtoV6ProviderFactories = map[string]func() (tfprotov6.ProviderServer, error){
+	"clusterkit": providerserver.NewProtocol6WithError(New("test")()),
+}
+
+// TestMain gives acceptance tests (TF_ACC=1) OpenTofu and the local stack: the one a
+// `make up` left running (CLUSTERKIT_STACK_DIR), or a fresh one for this run.
+func TestMain(m *testing.M) {
+	os.Exit(runTests(m))
+}
+
+func runTests(m *testing.M) int {
+	if os.Getenv("TF_ACC") == "" {
+		return m.Run()
+	}
+	stop, err := setUpAcceptance()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "acceptance test setup failed:", err)
+		return 1
+	}
+	defer stop()
+	return m.Run()
+}
+
+func setUpAcceptance() (func(), error) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		return nil, err
+	}
+	if os.Getenv("TF_ACC_TERRAFORM_PATH") == "" {
+		out, err := exec.Command(filepath.Join(root, "tools/build.sh"), "tofu").Output()
+		if err != nil {
+			return nil, fmt.Errorf("building OpenTofu with tools/build.sh: %w", err)
+		}
+		os.Setenv("TF_ACC_TERRAFORM_PATH", filepath.Join(strings.TrimSpace(string(out)), "tofu"))
+	}
+	// OpenTofu resolves the test provider under its own registry host.
+	setDefaultEnv("TF_ACC_PROVIDER_HOST", "registry.opentofu.org")
+	setDefaultEnv("TF_ACC_PROVIDER_NAMESPACE", "clusterkit-dev")
+
+	var stack *testenv.Stack
+	stop := func() {}
+	if dir := os.Getenv("CLUSTERKIT_STACK_DIR"); dir != "" {
+		stack, err = testenv.Attach(dir)
+	} else {
+		stack, err = testenv.Start(context.Background(), testenv.Options{Log: func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) }})
+		if stack != nil {
+			stop = func() { _ = stack.Stop() }
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range stack.Env() {
+		os.Setenv(k, v)
+	}
+	return stop, nil
+}
+
+func setDefaultEnv(k, v string) {
+	if os.Getenv(k) == "" {
+		os.Setenv(k, v)
+	}
+}
+
+// testAccPreCheck fails (never skips) when the stack's variables are missing: CI always
+// has them, so a missing one is a broken setup.
+func testAccPreCheck(t *testing.T) {
+	t.Helper()
+	for _, k := range []string{"CLUSTERKIT_TEST_HOST", "CLUSTERKIT_TEST_CA_FILE", "CLUSTERKIT_TEST_TOKEN", "TF_ACC_TERRAFORM_PATH"} {
+		if os.Getenv(k) == "" {
+			t.Fatalf("%s is not set: acceptance tests need the local stack (TestMain starts it when TF_ACC=1)", k)
+		}
+	}
+}
+
+// testStack is the local stack as the tests see it.
+type testStack struct {
+	Host      string
+	CAPEM     string
+	Token     string
+	UserToken string
+}
+
+func stackFromEnv(t *testing.T) testStack {
+	t.Helper()
+	if os.Getenv("TF_ACC") == "" {
+		// The same rule resource.Test applies; make test and CI always set TF_ACC=1.
+		t.Skip("acceptance test: set TF_ACC=1 (make testacc)")
+	}
+	testAccPreCheck(t)
+	ca, err := os.ReadFile(os.Getenv("CLUSTERKIT_TEST_CA_FILE"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return testStack{
+		Host:      os.Getenv("CLUSTERKIT_TEST_HOST"),
+		CAPEM:     string(ca),
+		Token:     os.Getenv("CLUSTERKIT_TEST_TOKEN"),
+		UserToken: os.Getenv("CLUSTERKIT_TEST_USER_TOKEN"),
+	}
+}
+
+// adminClientset is what tests use to look at, and tamper with, the cluster directly.
+func (s testStack) adminClientset(t *testing.T) kubernetes.Interface {
+	t.Helper()
+	cs, err := kubernetes.NewForConfig(&rest.Config{
+		Host:            s.Host,
+		BearerToken:     s.Token,
+		TLSClientConfig: rest.TLSClientConfig{CAData: []byte(s.CAPEM)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs
+}
+
+// providerBlock is the provider configuration for the local stack on 127.0.0.1.
+const providerLocal = `
+provider "clusterkit" {
+  allow_local_requests = true
+}
+`

@@ -1,0 +1,147 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"regexp"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/kube"
+	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/netguard"
+)
+
+var (
+	awsRegionRE   = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d$`)
+	roleARNRE     = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$`)
+	externalIDRE  = regexp.MustCompile(`^[\w+=,.@:/-]+$`)
+	sessionNameRE = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
+)
+
+func roleARN() validator.String {
+	return stringvalidator.RegexMatches(roleARNRE, "must be an IAM role ARN such as arn:aws:iam::123456789012:role/name")
+}
+
+func externalID() []validator.String {
+	return []validator.String{
+		stringvalidator.LengthBetween(2, 1224),
+		stringvalidator.RegexMatches(externalIDRE, "must contain only letters, digits and +=,.@:/-"),
+	}
+}
+
+func sessionName() validator.String {
+	return stringvalidator.RegexMatches(sessionNameRE, "must be 2-64 characters of letters, digits and +=,.@-")
+}
+
+// funcValidator adapts a check function to validator.String; unknown and null values
+// pass (they are checked once known).
+type funcValidator struct {
+	description string
+	check       func(string) error
+}
+
+func (v funcValidator) Description(context.Context) string         { return v.description }
+func (v funcValidator) MarkdownDescription(context.Context) string { return v.description }
+
+func (v funcValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if err := v.check(req.ConfigValue.ValueString()); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid "+req.Path.String(), fmt.Sprintf("%s: %s.", v.description, err))
+	}
+}
+
+func httpURL() validator.String {
+	return funcValidator{"must be an absolute http or https URL", func(s string) error {
+		u, err := url.Parse(s)
+		if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+			return fmt.Errorf("%q is not an absolute http(s) URL", s)
+		}
+		return nil
+	}}
+}
+
+func durationBetween(min, max time.Duration) validator.String {
+	return funcValidator{fmt.Sprintf("must be a duration between %s and %s", min, max), func(s string) error {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return fmt.Errorf("%q is not a duration such as \"1h\" or \"30m\"", s)
+		}
+		if d < min || d > max {
+			return fmt.Errorf("%s is out of range", d)
+		}
+		return nil
+	}}
+}
+
+// clusterURL checks the syntax and scheme that hold whatever allow_local_requests says;
+// the address classes are checked in ModifyPlan, where the provider setting is known.
+func clusterURL() validator.String {
+	return funcValidator{"must be the https URL of a Kubernetes API server", func(s string) error {
+		_, err := netguard.Policy{AllowLocal: true}.ValidateURL(s)
+		return err
+	}}
+}
+
+func pemCertificate() validator.String {
+	return funcValidator{"must be one or more PEM-encoded X.509 certificates", func(s string) error {
+		return kube.ValidateCAPEM([]byte(s))
+	}}
+}
+
+// reservedNamespaces are used by clusterkit itself or by Kubernetes.
+var reservedNamespaces = map[string]string{
+	"clusterkit-managed-apps": "it is reserved for clusterkit's managed apps",
+	"kube-system":             "it is Kubernetes' own",
+	"kube-public":             "it is Kubernetes' own",
+	"kube-node-lease":         "it is Kubernetes' own",
+	"default":                 "a restricted namespace must be a new, dedicated one",
+}
+
+func restrictedNamespaceName(s string) error {
+	if errs := validation.IsDNS1123Label(s); len(errs) > 0 {
+		return fmt.Errorf("%q is not a DNS-1123 label (lower case letters, digits and '-', starting and ending with a letter or digit, at most 63 characters)", s)
+	}
+	if why, ok := reservedNamespaces[s]; ok {
+		return fmt.Errorf("%q cannot be used: %s", s, why)
+	}
+	return nil
+}
+
+func dns1123Label() validator.String {
+	return funcValidator{"must be a DNS-1123 label", func(s string) error {
+		if errs := validation.IsDNS1123Label(s); len(errs) > 0 {
+			return fmt.Errorf("%q is not a DNS-1123 label (lower case letters, digits and '-', starting and ending with a letter or digit, at most 63 characters)", s)
+		}
+		return nil
+	}}
+}
+
+func dns1123Subdomain() validator.String {
+	return funcValidator{"must be a DNS-1123 subdomain", func(s string) error {
+		if errs := validation.IsDNS1123Subdomain(s); len(errs) > 0 {
+			return fmt.Errorf("%q is not a DNS-1123 subdomain (lower case letters, digits, '-' and '.', at most 253 characters)", s)
+		}
+		return nil
+	}}
+}
+
+func labelMapErrors(labels map[string]string) error {
+	for k, v := range labels {
+		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
+			return fmt.Errorf("label key %q is invalid: %s", k, errs[0])
+		}
+		if errs := validation.IsValidLabelValue(v); len(errs) > 0 {
+			return fmt.Errorf("label %q has an invalid value %q: %s", k, v, errs[0])
+		}
+		if k == kube.LabelManagedBy {
+			return fmt.Errorf("label %q is set by clusterkit itself", k)
+		}
+	}
+	return nil
+}
