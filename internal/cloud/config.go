@@ -106,4 +106,3 @@ func (c Config) stsOptions(o *sts.Options) {
 		o.BaseEndpoint = aws.String(c.Endpoints.STS)
 	}
 }
-

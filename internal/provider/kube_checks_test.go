@@ -145,4 +145,3 @@ func expectNothingOwned(cs kubernetes.Interface, owner string, namespaces ...str
 	}
 	return nil
 }
-

@@ -158,9 +158,9 @@ func TestAccClusterIntegration_Drift(t *testing.T) {
 					}
 					waitGone(t, cs, "ck-drift-a")
 				},
-				ConfigDirectory: dir,
-				ConfigVariables: vars,
-				PlanOnly:        true,
+				ConfigDirectory:    dir,
+				ConfigVariables:    vars,
+				PlanOnly:           true,
 				ExpectNonEmptyPlan: true,
 			},
 			{
@@ -337,4 +337,3 @@ func longName(n int) string {
 	}
 	return string(b)
 }
-
