@@ -25,11 +25,11 @@ func (t *loggingTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	}
 	if err != nil {
 		fields["error"] = err.Error()
-		t.log(req.Context(), "Kubernetes API call failed", fields)
+		t.log(req.Context(), "Kubernetes API call failed: "+req.Method+" "+req.URL.Path, fields)
 		return nil, err
 	}
 	fields["status"] = resp.StatusCode
-	t.log(req.Context(), "Kubernetes API call", fields)
+	t.log(req.Context(), "Kubernetes API call: "+req.Method+" "+req.URL.Path, fields)
 	return resp, nil
 }
 

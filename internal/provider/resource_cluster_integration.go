@@ -131,9 +131,9 @@ func (r *clusterIntegrationResource) Schema(ctx context.Context, _ resource.Sche
 					},
 				},
 			},
-			"credentials": schema.SingleNestedAttribute{
+			"cluster_connection": schema.SingleNestedAttribute{
 				Computed:            true,
-				MarkdownDescription: "How other clusterkit resources (managed apps) reach this cluster: pass it as their `cluster`.",
+				MarkdownDescription: "How other clusterkit resources (managed apps) reach this cluster: pass it as their `cluster_connection`.",
 				Attributes: map[string]schema.Attribute{
 					"host":                   schema.StringAttribute{Computed: true, MarkdownDescription: "API server URL."},
 					"cluster_ca_certificate": schema.StringAttribute{Computed: true, MarkdownDescription: "PEM CA bundle."},

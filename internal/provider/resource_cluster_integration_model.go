@@ -23,7 +23,7 @@ type clusterIntegrationModel struct {
 	ServiceAccountName      types.String   `tfsdk:"service_account_name"`
 	ServiceAccountNamespace types.String   `tfsdk:"service_account_namespace"`
 	Namespaces              types.Map      `tfsdk:"namespaces"`
-	Connection              types.Object   `tfsdk:"credentials"`
+	Connection              types.Object   `tfsdk:"cluster_connection"`
 	Timeouts                timeouts.Value `tfsdk:"timeouts"`
 }
 

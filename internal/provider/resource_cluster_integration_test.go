@@ -65,7 +65,7 @@ func TestAccClusterIntegration_Lifecycle(t *testing.T) {
 					statecheck.ExpectKnownValue(integrationAddr, tfjsonpath.New("namespaces").AtMapKey("ck-life-a").AtMapKey("role"), knownvalue.StringExact("edit")),
 					statecheck.ExpectKnownValue(integrationAddr, tfjsonpath.New("namespaces").AtMapKey("ck-life-b").AtMapKey("role"), knownvalue.StringExact("view")),
 					statecheck.ExpectKnownValue(integrationAddr, tfjsonpath.New("namespaces").AtMapKey("ck-life-a").AtMapKey("service_account_name"), knownvalue.StringExact("ck-life-a-service-account")),
-					statecheck.ExpectKnownValue(integrationAddr, tfjsonpath.New("credentials").AtMapKey("host"), knownvalue.StringExact(s.Host)),
+					statecheck.ExpectKnownValue(integrationAddr, tfjsonpath.New("cluster_connection").AtMapKey("host"), knownvalue.StringExact(s.Host)),
 					statecheck.ExpectSensitiveValue(integrationAddr, tfjsonpath.New("token")),
 					statecheck.ExpectKnownOutputValue("team_a_service_account", knownvalue.StringExact("ck-life-a-service-account")),
 				},
@@ -94,7 +94,7 @@ func TestAccClusterIntegration_Lifecycle(t *testing.T) {
 				ImportStateVerify: true,
 				// The credential and the namespaces cannot be read back from a cluster
 				// without the credential; the first apply after an import writes them.
-				ImportStateVerifyIgnore: []string{"token", "cluster_ca_certificate", "namespaces", "authorization_type", "credentials", "timeouts"},
+				ImportStateVerifyIgnore: []string{"token", "cluster_ca_certificate", "namespaces", "authorization_type", "cluster_connection", "timeouts"},
 				ConfigDirectory:         config.StaticDirectory("testdata/TestAccClusterIntegration_Lifecycle/create"),
 				ConfigVariables:         integrationVars(s, nil),
 			},

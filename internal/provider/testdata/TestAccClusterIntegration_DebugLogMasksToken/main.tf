@@ -1,0 +1,21 @@
+provider "clusterkit" {
+  allow_local_requests = true
+}
+
+variable "host" { type = string }
+variable "ca" { type = string }
+variable "token" {
+  type      = string
+  sensitive = true
+}
+
+resource "clusterkit_cluster_integration" "test" {
+  host                   = var.host
+  cluster_ca_certificate = var.ca
+  token                  = var.token
+  service_account_name   = "ck-debuglog"
+
+  namespaces = {
+    "ck-debuglog-a" = {}
+  }
+}
