@@ -29,6 +29,15 @@ type Connection struct {
 	Host  string
 	CAPEM []byte
 	Token string
+	// Tokens, when set, mints short-lived tokens instead of Token (the EKS path);
+	// TokensKey identifies the identity it mints for, so clients are shared per identity.
+	Tokens    TokenSource
+	TokensKey string
+}
+
+// TokenSource returns a valid bearer token, minting a new one when the last expired.
+type TokenSource interface {
+	Token(ctx context.Context) (string, error)
 }
 
 // LogFunc receives one line per API call; the provider routes it to its "kubernetes"
@@ -126,7 +135,11 @@ func (f *Factory) restConfig(conn Connection) *rest.Config {
 		Proxy: func(*http.Request) (*url.URL, error) { return nil, nil },
 		Dial:  policy.DialContext(dialer),
 		WrapTransport: func(rt http.RoundTripper) http.RoundTripper {
-			return &loggingTransport{next: policy.WrapTransport(rt), log: f.opts.Log}
+			rt = policy.WrapTransport(rt)
+			if conn.Tokens != nil {
+				rt = &tokenTransport{next: rt, tokens: conn.Tokens}
+			}
+			return &loggingTransport{next: rt, log: f.opts.Log}
 		},
 	}
 }
@@ -134,7 +147,7 @@ func (f *Factory) restConfig(conn Connection) *rest.Config {
 // cacheKey never keeps the token itself in memory longer than the client does.
 func cacheKey(conn Connection) string {
 	h := sha256.New()
-	for _, part := range [][]byte{[]byte(conn.Host), conn.CAPEM, []byte(conn.Token)} {
+	for _, part := range [][]byte{[]byte(conn.Host), conn.CAPEM, []byte(conn.Token), []byte(conn.TokensKey)} {
 		h.Write(part)
 		h.Write([]byte{0})
 	}

@@ -35,3 +35,21 @@ func (t *loggingTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 
 // WrappedRoundTripper lets client-go's transport cache and debugging see through us.
 func (t *loggingTransport) WrappedRoundTripper() http.RoundTripper { return t.next }
+
+// tokenTransport puts a freshly minted bearer token on every request.
+type tokenTransport struct {
+	next   http.RoundTripper
+	tokens TokenSource
+}
+
+func (t *tokenTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	tok, err := t.tokens.Token(req.Context())
+	if err != nil {
+		return nil, err
+	}
+	req = req.Clone(req.Context())
+	req.Header.Set("Authorization", "Bearer "+tok)
+	return t.next.RoundTrip(req)
+}
+
+func (t *tokenTransport) WrappedRoundTripper() http.RoundTripper { return t.next }

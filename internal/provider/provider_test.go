@@ -52,6 +52,12 @@ func setUpAcceptance() (func(), error) {
 		}
 		os.Setenv("TF_ACC_TERRAFORM_PATH", filepath.Join(strings.TrimSpace(string(out)), "tofu"))
 	}
+	// A CLI config that does not exist makes OpenTofu warn on every command.
+	if rc := os.Getenv("TF_CLI_CONFIG_FILE"); rc != "" {
+		if _, err := os.Stat(rc); err != nil {
+			os.Unsetenv("TF_CLI_CONFIG_FILE")
+		}
+	}
 	// OpenTofu resolves the test provider under its own registry host.
 	setDefaultEnv("TF_ACC_PROVIDER_HOST", "registry.opentofu.org")
 	setDefaultEnv("TF_ACC_PROVIDER_NAMESPACE", "clusterkit-dev")
