@@ -22,9 +22,8 @@ func TestAccClusterIntegration_DebugLogMasksToken(t *testing.T) {
 	t.Setenv("TF_LOG", "DEBUG")
 	t.Setenv("TF_LOG_PATH", logFile)
 
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	resource.Test(t, withProviderPerStep(resource.TestCase{
+		PreCheck: func() { testAccPreCheck(t) },
 		CheckDestroy: func(*terraform.State) error {
 			return expectNothingOwned(cs, "cluster_integration/kube-system/ck-debuglog", "ck-debuglog-a")
 		},
@@ -32,7 +31,7 @@ func TestAccClusterIntegration_DebugLogMasksToken(t *testing.T) {
 			ConfigDirectory: config.TestNameDirectory(),
 			ConfigVariables: integrationVars(s, nil),
 		}},
-	})
+	}))
 
 	b, err := os.ReadFile(logFile)
 	if err != nil {
@@ -53,7 +52,7 @@ func TestAccClusterIntegration_DebugLogMasksToken(t *testing.T) {
 			t.Errorf("debug log lacks %q", want)
 		}
 	}
-	if !regexp.MustCompile(`@module=\S*kubernetes`).MatchString(log) {
+	if !regexp.MustCompile(`\[DEBUG\] clusterkit\.kubernetes: Kubernetes API call: POST /api/v1/namespaces/kube-system/serviceaccounts:`).MatchString(log) {
 		t.Error("no line of the kubernetes subsystem in the debug log")
 	}
 	if t.Failed() {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
@@ -139,9 +140,24 @@ func (s testStack) adminClientset(t *testing.T) kubernetes.Interface {
 	return cs
 }
 
-// providerBlock is the provider configuration for the local stack on 127.0.0.1.
+// providerLocal is the provider configuration for the local stack on 127.0.0.1.
 const providerLocal = `
+terraform {
+  required_providers {
+    clusterkit = { source = "clusterkit-dev/clusterkit" }
+  }
+}
+
 provider "clusterkit" {
   allow_local_requests = true
 }
 `
+
+// withProviderPerStep serves the provider at step level: the test configurations carry their
+// own provider block (allow_local_requests), which terraform-plugin-testing allows only then.
+func withProviderPerStep(tc resource.TestCase) resource.TestCase {
+	for i := range tc.Steps {
+		tc.Steps[i].ProtoV6ProviderFactories = testAccProtoV6ProviderFactories
+	}
+	return tc
+}

@@ -49,9 +49,8 @@ func TestAccClusterIntegration_Lifecycle(t *testing.T) {
 	owner := "cluster_integration/kube-system/ck-lifecycle"
 	var firstBindingUID string
 
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	resource.Test(t, withProviderPerStep(resource.TestCase{
+		PreCheck: func() { testAccPreCheck(t) },
 		CheckDestroy: func(*terraform.State) error {
 			return expectNothingOwned(cs, owner, "ck-life-a", "ck-life-b", "ck-life-c")
 		},
@@ -88,15 +87,23 @@ func TestAccClusterIntegration_Lifecycle(t *testing.T) {
 				},
 			},
 			{
-				ResourceName:      integrationAddr,
-				ImportState:       true,
-				ImportStateId:     "kube-system/ck-lifecycle@" + s.Host,
-				ImportStateVerify: true,
-				// The credential and the namespaces cannot be read back from a cluster
-				// without the credential; the first apply after an import writes them.
-				ImportStateVerifyIgnore: []string{"token", "cluster_ca_certificate", "namespaces", "authorization_type", "cluster_connection", "timeouts"},
-				ConfigDirectory:         config.StaticDirectory("testdata/TestAccClusterIntegration_Lifecycle/create"),
-				ConfigVariables:         integrationVars(s, nil),
+				// An import block: the plan after the import writes the credential and CA
+				// from the configuration (they cannot be read back from any cluster) and
+				// adopts the namespaces, so it is an update, and nothing is replaced.
+				ResourceName:       integrationAddr,
+				ImportState:        true,
+				ImportStateKind:    resource.ImportBlockWithID,
+				ImportStateId:      "kube-system/ck-lifecycle@" + s.Host,
+				ExpectNonEmptyPlan: true,
+				ImportPlanChecks: resource.ImportPlanChecks{
+					PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction(integrationAddr, plancheck.ResourceActionUpdate),
+						plancheck.ExpectKnownValue(integrationAddr, tfjsonpath.New("id"), knownvalue.StringExact("kube-system/ck-lifecycle@"+s.Host)),
+						plancheck.ExpectKnownValue(integrationAddr, tfjsonpath.New("namespaces").AtMapKey("ck-life-a").AtMapKey("service_account_name"), knownvalue.StringExact("ck-life-a-service-account")),
+					},
+				},
+				ConfigDirectory: config.StaticDirectory("testdata/TestAccClusterIntegration_Lifecycle/create"),
+				ConfigVariables: integrationVars(s, nil),
 			},
 			{
 				// Remove ck-life-a, change ck-life-b's role and labels, add ck-life-c.
@@ -131,7 +138,7 @@ func TestAccClusterIntegration_Lifecycle(t *testing.T) {
 				},
 			},
 		},
-	})
+	}))
 }
 
 func TestAccClusterIntegration_Drift(t *testing.T) {
@@ -140,10 +147,9 @@ func TestAccClusterIntegration_Drift(t *testing.T) {
 	owner := "cluster_integration/kube-system/ck-drift"
 	vars := integrationVars(s, nil)
 	dir := config.StaticDirectory("testdata/TestAccClusterIntegration_Drift")
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy:             func(*terraform.State) error { return expectNothingOwned(cs, owner, "ck-drift-a", "ck-drift-b") },
+	resource.Test(t, withProviderPerStep(resource.TestCase{
+		PreCheck:     func() { testAccPreCheck(t) },
+		CheckDestroy: func(*terraform.State) error { return expectNothingOwned(cs, owner, "ck-drift-a", "ck-drift-b") },
 		Steps: []resource.TestStep{
 			{ConfigDirectory: dir, ConfigVariables: vars},
 			{
@@ -181,17 +187,16 @@ func TestAccClusterIntegration_Drift(t *testing.T) {
 				},
 			},
 		},
-	})
+	}))
 }
 
 func TestAccClusterIntegration_ABAC(t *testing.T) {
 	s := stackFromEnv(t)
 	cs := s.adminClientset(t)
 	owner := "cluster_integration/kube-system/ck-abac"
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy:             func(*terraform.State) error { return expectNothingOwned(cs, owner, "ck-abac-a") },
+	resource.Test(t, withProviderPerStep(resource.TestCase{
+		PreCheck:     func() { testAccPreCheck(t) },
+		CheckDestroy: func(*terraform.State) error { return expectNothingOwned(cs, owner, "ck-abac-a") },
 		Steps: []resource.TestStep{{
 			ConfigDirectory: config.StaticDirectory("testdata/TestAccClusterIntegration_ABAC"),
 			ConfigVariables: integrationVars(s, nil),
@@ -210,7 +215,7 @@ func TestAccClusterIntegration_ABAC(t *testing.T) {
 				return err
 			},
 		}},
-	})
+	}))
 }
 
 // An existing namespace is adopted, not taken over: destroy leaves it where it was.
@@ -223,9 +228,8 @@ func TestAccClusterIntegration_AdoptsExisting(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(ctx, "ck-adopt-existing", metav1.DeleteOptions{}) })
 	owner := "cluster_integration/kube-system/ck-adopt"
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	resource.Test(t, withProviderPerStep(resource.TestCase{
+		PreCheck: func() { testAccPreCheck(t) },
 		CheckDestroy: func(*terraform.State) error {
 			ns, err := cs.CoreV1().Namespaces().Get(ctx, "ck-adopt-existing", metav1.GetOptions{})
 			if err != nil || ns.DeletionTimestamp != nil {
@@ -244,7 +248,7 @@ func TestAccClusterIntegration_AdoptsExisting(t *testing.T) {
 				return err
 			},
 		}},
-	})
+	}))
 }
 
 // Without allow_local_requests the provider refuses a loopback or metadata host at plan
@@ -269,7 +273,7 @@ func TestAccClusterIntegration_RefusesLocalHosts(t *testing.T) {
 	t.Cleanup(func() { ln.Close() })
 
 	cases := map[string]struct{ host, want string }{
-		"loopback": {"https://" + ln.Addr().String(), `(?s)Cluster URL refused.*is loopback.*allow_local_requests`},
+		"loopback": {"https://" + ln.Addr().String(), `(?s)Cluster URL refused.*loopback.*allow_local_requests`},
 		"metadata": {"https://169.254.169.254", `(?s)Cluster URL refused.*link-local`},
 		"private":  {"https://10.1.2.3:6443", `(?s)Cluster URL refused.*private`},
 		"ipv6":     {"https://[::1]:6443", `(?s)Cluster URL refused.*loopback`},
@@ -277,16 +281,15 @@ func TestAccClusterIntegration_RefusesLocalHosts(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			resource.Test(t, resource.TestCase{
-				PreCheck:                 func() { testAccPreCheck(t) },
-				ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+			resource.Test(t, withProviderPerStep(resource.TestCase{
+				PreCheck: func() { testAccPreCheck(t) },
 				Steps: []resource.TestStep{{
 					ConfigDirectory: config.StaticDirectory("testdata/TestAccClusterIntegration_RefusesLocalHosts"),
 					ConfigVariables: integrationVars(s, config.Variables{"host": config.StringVariable(tc.host)}),
 					PlanOnly:        true,
 					ExpectError:     regexp.MustCompile(tc.want),
 				}},
-			})
+			}))
 		})
 	}
 	if n := accepted.Load(); n != 0 {
@@ -302,17 +305,16 @@ func TestAccClusterIntegration_InvalidConfig(t *testing.T) {
 		want       string
 	}{
 		"reserved namespace": {`{ "clusterkit-managed-apps" = {} }`, s.CAPEM, `(?s)clusterkit-managed-apps.*reserved`},
-		"not a DNS label":    {`{ "Team_A" = {} }`, s.CAPEM, `(?s)"Team_A" is not a DNS-1123 label`},
-		"too long":           {fmt.Sprintf(`{ "%s" = {} }`, longName(64)), s.CAPEM, `(?s)not a DNS-1123 label`},
+		"not a DNS label":    {`{ "Team_A" = {} }`, s.CAPEM, `(?s)"Team_A" is\s+not\s+a\s+DNS-1123\s+label`},
+		"too long":           {fmt.Sprintf(`{ "%s" = {} }`, longName(64)), s.CAPEM, `(?s)is\s+not\s+a\s+DNS-1123\s+label`},
 		"bad label":          {`{ "ck-bad" = { labels = { "bad key!" = "x" } } }`, s.CAPEM, `(?s)Invalid namespace label.*bad key!`},
 		"cluster-admin role": {`{ "ck-bad" = { role = "cluster-admin" } }`, s.CAPEM, `(?s)role`},
 		"bad PEM":            {`{}`, "not a certificate", `(?s)cluster_ca_certificate.*PEM`},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			resource.Test(t, resource.TestCase{
-				PreCheck:                 func() { testAccPreCheck(t) },
-				ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+			resource.Test(t, withProviderPerStep(resource.TestCase{
+				PreCheck: func() { testAccPreCheck(t) },
 				Steps: []resource.TestStep{{
 					Config: providerLocal + integrationVarsHCL + `
 resource "clusterkit_cluster_integration" "test" {
@@ -325,7 +327,7 @@ resource "clusterkit_cluster_integration" "test" {
 					PlanOnly:        true,
 					ExpectError:     regexp.MustCompile(tc.want),
 				}},
-			})
+			}))
 		})
 	}
 }

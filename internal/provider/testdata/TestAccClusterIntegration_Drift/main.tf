@@ -1,3 +1,9 @@
+terraform {
+  required_providers {
+    clusterkit = { source = "clusterkit-dev/clusterkit" }
+  }
+}
+
 provider "clusterkit" {
   allow_local_requests = true
 }

@@ -1,3 +1,9 @@
+terraform {
+  required_providers {
+    clusterkit = { source = "clusterkit-dev/clusterkit" }
+  }
+}
+
 # The provider keeps its default: allow_local_requests = false.
 provider "clusterkit" {}
 

@@ -1,0 +1,80 @@
+package cloud
+
+import (
+	_ "embed"
+	"fmt"
+	"regexp"
+)
+
+//go:embed templates/eks-cluster.yaml
+var eksClusterTemplate string
+
+// EKSClusterTemplate returns the embedded CloudFormation template that creates an EKS
+// cluster (logical ID EKSCluster) and its worker nodes: a self-managed Auto Scaling group
+// with a launch template, the node instance role (logical ID NodeInstanceRole) and the
+// node security group. It is linted by cfn-lint (tools/pytools/cfn-lint.sh) and deployed
+// as is.
+func EKSClusterTemplate() string { return eksClusterTemplate }
+
+// EKSClusterTemplateParameters are the parameter names of EKSClusterTemplate, in template
+// order. Every one without a default must be passed to CreateStack:
+//
+//   - ClusterName: EKS cluster name.
+//   - ClusterRoleArn: the existing EKS cluster service role.
+//   - KubernetesVersion: "1.N" (default 1.33).
+//   - VpcId, SubnetIds (comma-separated), ControlPlaneSecurityGroupId: existing network.
+//   - ServiceIpv4Cidr: Kubernetes service CIDR (default 172.20.0.0/16).
+//   - NodeInstanceType (default t3.medium), NodeCount (1..100, default 3),
+//     NodeVolumeSize (GiB, >= 8, default 20), KeyName (optional, default none).
+//   - NodeImageId: an SSM parameter path holding the node AMI ID; pass
+//     NodeAMIParameter(KubernetesVersion).
+var EKSClusterTemplateParameters = []string{
+	"ClusterName",
+	"ClusterRoleArn",
+	"KubernetesVersion",
+	"VpcId",
+	"SubnetIds",
+	"ControlPlaneSecurityGroupId",
+	"ServiceIpv4Cidr",
+	"NodeInstanceType",
+	"NodeCount",
+	"NodeVolumeSize",
+	"KeyName",
+	"NodeImageId",
+}
+
+// Logical IDs and output keys of EKSClusterTemplate that the provider relies on.
+const (
+	EKSClusterLogicalID       = "EKSCluster"
+	NodeInstanceRoleLogicalID = "NodeInstanceRole"
+
+	OutputClusterName         = "ClusterName"
+	OutputClusterArn          = "ClusterArn"
+	OutputClusterEndpoint     = "ClusterEndpoint"
+	OutputNodeInstanceRoleArn = "NodeInstanceRoleArn"
+	OutputNodeSecurityGroupID = "NodeSecurityGroupId"
+)
+
+// kubernetesVersionRE is stricter than the template's AllowedPattern (^1\.\d+$): no
+// leading zeros, so that "1.033" cannot name an SSM path that does not exist.
+var kubernetesVersionRE = regexp.MustCompile(`^1\.(0|[1-9][0-9]{0,2})$`)
+
+// InvalidKubernetesVersionError reports a Kubernetes version that is not of the form 1.N.
+type InvalidKubernetesVersionError struct {
+	Version string
+}
+
+func (e *InvalidKubernetesVersionError) Error() string {
+	return fmt.Sprintf("invalid Kubernetes version %q: expected a minor version such as 1.33", e.Version)
+}
+
+// NodeAMIParameter returns the public SSM parameter path that holds the recommended
+// EKS-optimized Amazon Linux 2023 (x86_64, standard) AMI ID for kubernetesVersion ("1.N"),
+// the value to pass as the template's NodeImageId parameter. It returns an
+// *InvalidKubernetesVersionError for anything else.
+func NodeAMIParameter(kubernetesVersion string) (string, error) {
+	if !kubernetesVersionRE.MatchString(kubernetesVersion) {
+		return "", &InvalidKubernetesVersionError{Version: kubernetesVersion}
+	}
+	return "/aws/service/eks/optimized-ami/" + kubernetesVersion + "/amazon-linux-2023/x86_64/standard/recommended/image_id", nil
+}
