@@ -24,6 +24,14 @@ terraform {
 TF
 (cd "$W/cfg" && TF_CLI_CONFIG_FILE="$W/tofurc" "$TOFU/tofu" providers schema -json >"$W/schema.json" 2>"$W/tofu.err") ||
   { cat "$W/tofu.err" >&2; exit 1; }
+# tfplugindocs looks the schema up by the provider's short name.
+python3 - "$W/schema.json" <<'PY'
+import json, sys
+p = sys.argv[1]
+d = json.load(open(p))
+d["provider_schemas"] = {"clusterkit": next(iter(d["provider_schemas"].values()))}
+json.dump(d, open(p, "w"))
+PY
 cd "$ROOT"
 "$DOCS/tfplugindocs" generate --provider-name clusterkit --rendered-provider-name clusterkit \
   --providers-schema "$W/schema.json" >"$W/docs.log" 2>&1 || { cat "$W/docs.log" >&2; exit 1; }
