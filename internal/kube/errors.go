@@ -44,6 +44,10 @@ func wrap(op string, err error) error {
 	if errors.As(err, &redirect) {
 		return fmt.Errorf("%s: %w", op, redirect)
 	}
+	var local *LocalError
+	if errors.As(err, &local) {
+		return fmt.Errorf("%s: %w", op, local)
+	}
 	var status apierrors.APIStatus
 	if errors.As(err, &status) {
 		return &APIError{Op: op, Status: status.Status().Code, Cause: err}
@@ -105,3 +109,8 @@ func IsNotFound(err error) bool {
 	}
 	return apierrors.IsNotFound(err)
 }
+
+// LocalError is a refusal of our own making (not a server's answer), safe to show as is.
+type LocalError struct{ Msg string }
+
+func (e *LocalError) Error() string { return e.Msg }
