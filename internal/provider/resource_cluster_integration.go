@@ -131,15 +131,7 @@ func (r *clusterIntegrationResource) Schema(ctx context.Context, _ resource.Sche
 					},
 				},
 			},
-			"cluster_connection": schema.SingleNestedAttribute{
-				Computed:            true,
-				MarkdownDescription: "How other clusterkit resources (managed apps) reach this cluster: pass it as their `cluster_connection`.",
-				Attributes: map[string]schema.Attribute{
-					"host":                   schema.StringAttribute{Computed: true, MarkdownDescription: "API server URL."},
-					"cluster_ca_certificate": schema.StringAttribute{Computed: true, MarkdownDescription: "PEM CA bundle."},
-					"token":                  schema.StringAttribute{Computed: true, Sensitive: true, MarkdownDescription: "Bearer token."},
-				},
-			},
+			"cluster_connection": connectionOutputAttribute("How other clusterkit resources (managed apps) reach this cluster: pass it as their `cluster_connection`."),
 			"timeouts": timeoutsAttribute(ctx, timeouts.Opts{Create: true, Update: true, Delete: true},
 				"Defaults: create 20m, update 20m, delete 5m (delete waits for restricted namespaces to be gone)."),
 		},

@@ -39,11 +39,6 @@ var (
 		"labels":               types.MapType{ElemType: types.StringType},
 		"service_account_name": types.StringType,
 	}
-	connectionAttrTypes = map[string]attr.Type{
-		"host":                   types.StringType,
-		"cluster_ca_certificate": types.StringType,
-		"token":                  types.StringType,
-	}
 )
 
 // owner is the value of the owner annotation on everything this integration creates. It
@@ -84,6 +79,7 @@ func (m *clusterIntegrationModel) fillComputed(ctx context.Context, diags *diag.
 			"host":                   m.Host,
 			"cluster_ca_certificate": m.ClusterCACertificate,
 			"token":                  m.Token,
+			"eks":                    types.ObjectNull(eksConnectionAttrTypes),
 		})
 		diags.Append(d...)
 		m.Connection = obj

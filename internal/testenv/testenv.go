@@ -5,13 +5,11 @@ package testenv
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -19,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/testenv/awsemu"
 )
 
 // Pod annotations the kwok stages understand: an install pod "runs" for RunTime (a Go
@@ -46,6 +46,9 @@ type Options struct {
 	Log func(format string, args ...any)
 	// StartTimeout bounds the whole start; default 3 minutes.
 	StartTimeout time.Duration
+	// AWSCommand runs the AWS emulator as a separate process (RunAWS with --config FILE
+	// appended); empty runs it inside this process. Detached stacks need the former.
+	AWSCommand []string
 }
 
 // Stack is a running local stack.
@@ -60,11 +63,19 @@ type Stack struct {
 	// PodLogFile is what kwok serves as every container's log.
 	PodLogFile string `json:"pod_log_file"`
 
+	// The emulated AWS side (see AWSConfig); AWS is nil when the emulator runs in
+	// another process (a detached stack).
+	AWSEndpoint string           `json:"aws_endpoint"`
+	AWSConfig   AWSConfig        `json:"aws"`
+	AWS         *awsemu.Emulator `json:"-"`
+
 	ownsDir    bool
 	components []*component
+	api        *apiClient
+	aws        *awsRuntime
 }
 
-var componentNames = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"}
+var componentNames = []string{"aws-emulator", "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"}
 
 // Start brings the stack up and returns once a pod could be scheduled: the API is ready,
 // the fake node is Ready and the default service account exists.
@@ -110,17 +121,26 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	}
 	s.CAFile, s.CAPEM, s.AdminToken, s.UserToken = p.path("ca.crt"), string(p.caPEM), p.adminToken, p.userToken
 
-	ports, err := freePorts(6)
+	ports, err := freePorts(8)
 	if err != nil {
 		return s, err
 	}
 	etcdClient, etcdPeer, apiPort, kcmPort, schedPort, kwokPort := ports[0], ports[1], ports[2], ports[3], ports[4], ports[5]
 	s.Host = "https://127.0.0.1:" + strconv.Itoa(apiPort)
+	s.AWSConfig = newAWSConfig("127.0.0.1:"+strconv.Itoa(ports[6]), "127.0.0.1:"+strconv.Itoa(ports[7]), s.Host, s.CAFile, s.AdminToken)
+	s.AWSEndpoint = "http://" + s.AWSConfig.Addr
+	webhookConfig := filepath.Join(s.Dir, "eks-token-webhook.kubeconfig")
+	if err := os.WriteFile(webhookConfig, []byte(webhookKubeconfig(s.AWSConfig.WebhookAddr)), 0o600); err != nil {
+		return s, err
+	}
 	s.Kubeconfig = filepath.Join(s.Dir, "kubeconfig")
 	if err := os.WriteFile(s.Kubeconfig, []byte(kubeconfig(s.Host, p)), 0o600); err != nil {
 		return s, err
 	}
 
+	if len(opts.AWSCommand) > 0 {
+		bins["aws-emulator"] = opts.AWSCommand[0]
+	}
 	start := func(name string, args ...string) error {
 		env := []string{"PATH=/usr/bin:/bin", "HOME=" + s.Dir}
 		c, err := startComponent(s.Dir, name, bins[name], args, env, opts.Detach)
@@ -129,6 +149,9 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		}
 		s.components = append(s.components, c)
 		return nil
+	}
+	if err := s.startAWS(ctx, opts, logf, start); err != nil {
+		return s, err
 	}
 	etcdURL := "http://127.0.0.1:" + strconv.Itoa(etcdClient)
 	peerURL := "http://127.0.0.1:" + strconv.Itoa(etcdPeer)
@@ -153,6 +176,8 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		"--kubelet-client-certificate="+p.path("admin.crt"), "--kubelet-client-key="+p.path("admin.key"),
 		"--kubelet-certificate-authority="+p.path("ca.crt"),
 		"--endpoint-reconciler-type=none", "--disable-admission-plugins=TaintNodesByCondition",
+		"--authentication-token-webhook-config-file="+webhookConfig, "--authentication-token-webhook-version=v1",
+		"--authentication-token-webhook-cache-ttl=10s",
 		"--enable-priority-and-fairness=false", "--profiling=false", "--v=0"); err != nil {
 		return s, err
 	}
@@ -206,7 +231,7 @@ func resolveBinaries(dirs []string) (map[string]string, error) {
 		}
 	}
 	bins := map[string]string{}
-	for _, n := range componentNames {
+	for _, n := range componentNames[1:] {
 		p, err := findBinary(dirs, n)
 		if err != nil {
 			return nil, err
@@ -256,30 +281,11 @@ spec:
 	return path, os.WriteFile(path, []byte(cfg), 0o644)
 }
 
-// httpClient talks to the API with the admin token; only the stack's own CA is trusted.
-func (s *Stack) httpClient() *http.Client {
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM([]byte(s.CAPEM))
-	return &http.Client{
-		Timeout:   5 * time.Second,
-		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, Proxy: nil},
-	}
-}
-
 func (s *Stack) do(ctx context.Context, method, path, body string) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, method, s.Host+path, strings.NewReader(body))
-	if err != nil {
-		return 0, nil, err
+	if s.api == nil {
+		s.api = newAPIClient(s.Host, []byte(s.CAPEM), s.AdminToken)
 	}
-	req.Header.Set("Authorization", "Bearer "+s.AdminToken)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := s.httpClient().Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	return resp.StatusCode, b, nil
+	return s.api.do(ctx, method, path, body)
 }
 
 // poll calls check every interval until it returns true, ctx ends, or a component dies.
@@ -370,6 +376,8 @@ func (s *Stack) Stop() error {
 }
 
 func (s *Stack) stopProcesses() {
+	s.aws.close()
+	s.aws = nil
 	for i := len(s.components) - 1; i >= 0; i-- {
 		s.components[i].stop(10 * time.Second)
 		_ = os.Remove(filepath.Join(s.Dir, s.components[i].name+".pid"))
@@ -427,6 +435,13 @@ func (s *Stack) Env() map[string]string {
 		"CLUSTERKIT_TEST_USER_TOKEN": s.UserToken,
 		"CLUSTERKIT_TEST_POD_LOG":    s.PodLogFile,
 		"KUBECONFIG":                 s.Kubeconfig,
+		// The emulated AWS: endpoint, the platform's keys, the customer role.
+		"CLUSTERKIT_TEST_AWS_ENDPOINT":          s.AWSEndpoint,
+		"CLUSTERKIT_TEST_AWS_REGION":            s.AWSConfig.Region,
+		"CLUSTERKIT_TEST_AWS_ACCESS_KEY_ID":     s.AWSConfig.AccessKeyID,
+		"CLUSTERKIT_TEST_AWS_SECRET_ACCESS_KEY": s.AWSConfig.SecretKey,
+		"CLUSTERKIT_TEST_ROLE_ARN":              s.AWSConfig.RoleARN,
+		"CLUSTERKIT_TEST_EXTERNAL_ID":           s.AWSConfig.ExternalID,
 	}
 }
 
@@ -487,4 +502,32 @@ func StopDir(dir string) (stopped int, err error) {
 		return stopped, err
 	}
 	return stopped, nil
+}
+
+// startAWS runs the emulator in this process, or as a component when opts.AWSCommand says
+// how (a detached stack must outlive the process that started it).
+func (s *Stack) startAWS(ctx context.Context, opts Options, logf func(string, ...any), start func(string, ...string) error) error {
+	if len(opts.AWSCommand) == 0 {
+		rt, err := startAWS(s.AWSConfig, func(string, ...any) {})
+		if err != nil {
+			return fmt.Errorf("starting the AWS emulator: %w", err)
+		}
+		s.aws, s.AWS = rt, rt.emu
+		return nil
+	}
+	cfgFile := filepath.Join(s.Dir, "aws.json")
+	b, _ := json.Marshal(s.AWSConfig)
+	if err := os.WriteFile(cfgFile, b, 0o600); err != nil {
+		return err
+	}
+	if err := start("aws-emulator", append(opts.AWSCommand[1:], "--config", cfgFile)...); err != nil {
+		return err
+	}
+	return s.poll(ctx, "the AWS emulator", func() (bool, error) {
+		c, err := net.DialTimeout("tcp", s.AWSConfig.Addr, time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil, nil
+	})
 }

@@ -3,6 +3,7 @@
 //	stack up   --dir .stack [--tofu PATH] [--provider-dir bin]
 //	stack down --dir .stack
 //	stack status --dir .stack
+//	stack serve-aws --config FILE   (internal: the detached stack's AWS emulator)
 package main
 
 import (
@@ -25,6 +26,7 @@ func main() {
 	dir := fs.String("dir", ".stack", "directory for certificates, data, logs and the env file")
 	tofu := fs.String("tofu", "", "OpenTofu binary to record as TF_ACC_TERRAFORM_PATH")
 	providerDir := fs.String("provider-dir", "", "directory with the built provider, for a dev_overrides CLI config")
+	awsConfig := fs.String("config", "", "serve-aws: the emulator configuration a stack wrote")
 	_ = fs.Parse(os.Args[2:])
 	abs, err := filepath.Abs(*dir)
 	if err != nil {
@@ -43,6 +45,10 @@ func main() {
 				err = nil
 			}
 		}
+	case "serve-aws": // run by `up` as the stack's aws-emulator process
+		ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer cancel()
+		err = testenv.RunAWS(ctx, *awsConfig)
 	case "status":
 		var s *testenv.Stack
 		if s, err = testenv.Attach(abs); err == nil {
@@ -63,7 +69,12 @@ func up(dir, tofu, providerDir string) error {
 	_, _ = testenv.StopDir(dir)
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
-	s, err := testenv.Start(ctx, testenv.Options{Dir: dir, Detach: true, Log: func(f string, a ...any) { fmt.Printf(f+"\n", a...) }})
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	s, err := testenv.Start(ctx, testenv.Options{Dir: dir, Detach: true, AWSCommand: []string{self, "serve-aws"},
+		Log: func(f string, a ...any) { fmt.Printf(f+"\n", a...) }})
 	if err != nil {
 		return err
 	}

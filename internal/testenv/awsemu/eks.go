@@ -1,0 +1,162 @@
+package awsemu
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+)
+
+var clusterNameRE = regexp.MustCompile(`^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$`)
+
+// cluster is an EKS cluster as DescribeCluster shows it.
+type cluster struct {
+	name, arn, status, version, endpoint, roleARN string
+	ca                                            []byte
+	created                                       time.Time
+}
+
+// clusterEndpoint is what a stack's AWS::EKS::Cluster resolves to. Called with e.mu held.
+func (e *Emulator) clusterEndpoint(s *stack) (string, []byte) {
+	if sc, ok := e.scripts[s.name]; ok && sc.ClusterEndpoint != "" {
+		return sc.ClusterEndpoint, sc.ClusterCAPEM
+	}
+	if e.defEndpoint == "" {
+		e.defEndpoint = "https://" + stableID("", e.host, 32) + ".gr7." + e.opts.Region + ".eks.amazonaws.com"
+	}
+	if len(e.defCA) == 0 {
+		e.defCA = selfSignedCA()
+	}
+	return e.defEndpoint, e.defCA
+}
+
+// clusters lists the EKS clusters that stacks of acct ("" = every account)
+// have made, as of now. Called with e.mu held.
+func (e *Emulator) clusters(acct string, now time.Time) []cluster {
+	var out []cluster
+	for _, s := range e.stacks {
+		if acct != "" && s.account != acct {
+			continue
+		}
+		v := s.current(now)
+		stackStatus, _ := s.status(now)
+		states := s.resourceStates(now)
+		for _, r := range v.tmpl.Resources {
+			if r.Type != "AWS::EKS::Cluster" {
+				continue
+			}
+			st := states[r.LogicalID]
+			// The cluster is visible once its resource completed, until deleted.
+			if !resourceExists(st) || st == "CREATE_IN_PROGRESS" || st == "CREATE_FAILED" {
+				continue
+			}
+			c := cluster{name: clusterName(s, v, r), version: "1.32", status: "ACTIVE"}
+			switch {
+			case st == "DELETE_IN_PROGRESS":
+				c.status = "DELETING"
+			case st == "UPDATE_IN_PROGRESS":
+				c.status = "UPDATING"
+			case stackStatus == "CREATE_IN_PROGRESS":
+				c.status = "CREATING"
+			}
+			if ver := e.eval(s, v, propValue(r, "Version")); ver != "" {
+				c.version = ver
+			}
+			c.roleARN = e.eval(s, v, propValue(r, "RoleArn"))
+			c.arn = fmt.Sprintf("arn:aws:eks:%s:%s:cluster/%s", e.opts.Region, s.account, c.name)
+			c.endpoint, c.ca = e.clusterEndpoint(s)
+			for _, ev := range s.events {
+				if ev.LogicalResourceID == r.LogicalID && ev.ResourceStatus == "CREATE_COMPLETE" && !ev.Timestamp.After(now) {
+					c.created = ev.Timestamp
+				}
+			}
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+type eksCluster struct {
+	Name                 string            `json:"name"`
+	Arn                  string            `json:"arn"`
+	CreatedAt            float64           `json:"createdAt"`
+	Version              string            `json:"version"`
+	Endpoint             string            `json:"endpoint"`
+	RoleArn              string            `json:"roleArn,omitempty"`
+	Status               string            `json:"status"`
+	PlatformVersion      string            `json:"platformVersion"`
+	Tags                 map[string]string `json:"tags"`
+	CertificateAuthority struct {
+		Data string `json:"data"`
+	} `json:"certificateAuthority"`
+}
+
+func (e *Emulator) serveEKS(w http.ResponseWriter, r *http.Request, caller principal) *apiError {
+	name, ok := strings.CutPrefix(r.URL.Path, "/clusters/")
+	if r.Method != http.MethodGet || !ok || strings.Contains(name, "/") {
+		return errf(404, "UnknownOperationException", "Unknown operation %s %s", r.Method, r.URL.Path)
+	}
+	if !clusterNameRE.MatchString(name) {
+		return errf(400, "InvalidParameterException", "Invalid cluster name: %s", name)
+	}
+	e.mu.Lock()
+	var found *cluster
+	for _, c := range e.clusters(caller.Account, e.now()) {
+		if c.name == name {
+			found = &c
+		}
+	}
+	e.mu.Unlock()
+	if found == nil {
+		return errf(404, "ResourceNotFoundException", "No cluster found for name: %s.", name)
+	}
+	out := eksCluster{
+		Name: found.name, Arn: found.arn, CreatedAt: float64(found.created.UnixMilli()) / 1000,
+		Version: found.version, Endpoint: found.endpoint, RoleArn: found.roleARN,
+		Status: found.status, PlatformVersion: "eks.1", Tags: map[string]string{},
+	}
+	out.CertificateAuthority.Data = base64.StdEncoding.EncodeToString(found.ca)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	return writeJSON(w, map[string]any{"cluster": out})
+}
+
+func writeJSON(w http.ResponseWriter, v any) *apiError {
+	if err := json.NewEncoder(w).Encode(v); err != nil {
+		return errf(500, "InternalFailure", "%v", err)
+	}
+	return nil
+}
+
+// selfSignedCA makes a throwaway CA PEM so DescribeCluster always returns a
+// real certificate, as EKS does.
+func selfSignedCA() []byte {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "kubernetes"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
