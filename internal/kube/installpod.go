@@ -1,0 +1,439 @@
+package kube
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"sigs.k8s.io/yaml"
+)
+
+// Install pods: one-off pods running helm in the cluster (no helm or kubectl on the
+// Terraform runner), with the chart values mounted from a ConfigMap (and a Secret for
+// sensitive values).
+
+const (
+	// DefaultInstallNamespace holds the install pods, their values and the installer
+	// service account.
+	DefaultInstallNamespace = "clusterkit-managed-apps"
+	// DefaultInstallerServiceAccount runs the install pods.
+	DefaultInstallerServiceAccount = "clusterkit-installer"
+	// DefaultInstallerImage is the helm image (Helm 3.19.0 on Alpine); it has helm and a
+	// POSIX shell, not kubectl.
+	DefaultInstallerImage = "alpine/helm:3.19.0"
+	// DefaultInstallTimeout is helm's --timeout when the spec sets none.
+	DefaultInstallTimeout = 10 * time.Minute
+	// InstallDeadlineMargin is added to the helm timeout for the pod's
+	// activeDeadlineSeconds: repository fetches and the extra steps run outside helm's
+	// own timeout.
+	InstallDeadlineMargin = 2 * time.Minute
+	// installScheduleGrace is how much longer than the pod's deadline RunInstallPod waits:
+	// the deadline only counts once the kubelet has the pod (not while it is unscheduled).
+	installScheduleGrace = 2 * time.Minute
+
+	// SharedInstallOwner owns what all managed apps of a cluster share: the install
+	// namespace and the installer service account. Any managed app may create them; the
+	// last one destroyed removes them.
+	SharedInstallOwner = "clusterkit/managed-apps"
+
+	// LabelApp names the app (release) an install pod or its config belongs to.
+	LabelApp = "clusterkit.dev/app"
+	// LabelAction is "install" or "uninstall" on install pods.
+	LabelAction = "clusterkit.dev/action"
+
+	// ValuesFile and SecretValuesFile are the keys of the values ConfigMap and Secret,
+	// and the files' names in the pod's config directory.
+	ValuesFile       = "values.yaml"
+	SecretValuesFile = "secret-values.yaml"
+
+	installContainer = "helm"
+	installerUID     = int64(65534) // "nobody"
+)
+
+// Action is what an install pod does.
+type Action string
+
+const (
+	ActionInstall   Action = "install"
+	ActionUninstall Action = "uninstall"
+)
+
+// InstallSpec describes one managed app's install (or uninstall) pod.
+type InstallSpec struct {
+	// Namespace holds the pods, the values ConfigMap/Secret and the installer service
+	// account (default DefaultInstallNamespace).
+	Namespace string
+	// Name is the Helm release name (a DNS-1123 label of at most 53 characters).
+	Name string
+	// ReleaseNamespace is where the release goes (default: Namespace).
+	ReleaseNamespace string
+	// Repository is the chart repository: https:// (or http:// when a caller allows it)
+	// for a classic repository, oci:// for an OCI registry. Chart is the chart's name in it.
+	Repository string
+	Chart      string
+	// Version is the chart version, always pinned.
+	Version string
+	// Values (YAML) go to a ConfigMap; SensitiveValues (YAML) to a Secret, never a
+	// ConfigMap. Both are passed to helm with -f, sensitive values last.
+	Values          string
+	SensitiveValues string
+	// ExtraFiles are more files for the config directory (e.g. a cert-manager
+	// ClusterIssuer manifest read by a PostInstall step), stored in the ConfigMap.
+	ExtraFiles map[string]string
+	// Image is the helm image (default DefaultInstallerImage).
+	Image string
+	// ServiceAccount runs the pods (default DefaultInstallerServiceAccount).
+	ServiceAccount string
+	// ClusterAdmin binds the installer service account to cluster-admin (charts with CRDs
+	// or other cluster-scoped objects); otherwise it gets the "admin" ClusterRole inside
+	// ReleaseNamespace only. The binding is per app, the service account shared, so a
+	// pod runs with the union of the rights granted to the apps sharing it.
+	ClusterAdmin bool
+	// Timeout is helm's --timeout (default DefaultInstallTimeout); the pod's deadline is
+	// Timeout + InstallDeadlineMargin.
+	Timeout time.Duration
+	// PodLabels and PodAnnotations are added to the pod; they cannot replace clusterkit's.
+	PodLabels      map[string]string
+	PodAnnotations map[string]string
+	// Owner names the resource that owns the per-app objects (values, bindings).
+	Owner string
+	// PreInstall and PostInstall run around helm upgrade --install; PreUninstall before
+	// helm uninstall. Each is a POSIX shell snippet run in its own subshell with -e; they
+	// see $CONFIG_DIR, $RELEASE_NAME and $RELEASE_NAMESPACE.
+	PreInstall   []string
+	PostInstall  []string
+	PreUninstall []string
+	// KeepFailedPod keeps a Failed pod for inspection (kubectl logs) until the next run
+	// replaces it; when false a Failed pod is deleted after its logs were read. The
+	// provider sets it to true.
+	KeepFailedPod bool
+	// AllowHTTPRepository permits an http:// chart repository (local testing only).
+	AllowHTTPRepository bool
+}
+
+// WithDefaults returns the spec with every unset field at its default.
+func (s InstallSpec) WithDefaults() InstallSpec {
+	if s.Namespace == "" {
+		s.Namespace = DefaultInstallNamespace
+	}
+	if s.ReleaseNamespace == "" {
+		s.ReleaseNamespace = s.Namespace
+	}
+	if s.Image == "" {
+		s.Image = DefaultInstallerImage
+	}
+	if s.ServiceAccount == "" {
+		s.ServiceAccount = DefaultInstallerServiceAccount
+	}
+	if s.Timeout <= 0 {
+		s.Timeout = DefaultInstallTimeout
+	}
+	if s.Owner == "" {
+		s.Owner = "managed_app/" + s.ReleaseNamespace + "/" + s.Name
+	}
+	return s
+}
+
+var (
+	chartNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	versionRe   = regexp.MustCompile(`^v?[0-9]+(\.[0-9]+){0,2}([-+][0-9A-Za-z.+-]+)?$`)
+	fileNameRe  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+)
+
+// Validate checks the spec (after WithDefaults) without talking to a cluster, so bad
+// input is reported at plan time and never leaves half-made objects.
+func (s InstallSpec) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if msgs := validation.IsDNS1123Label(s.Name); len(msgs) > 0 || len(s.Name) > 53 {
+		bad("release name %q must be a DNS-1123 label of at most 53 characters (lowercase letters, digits and '-')", s.Name)
+	}
+	for _, ns := range [][2]string{{"namespace", s.Namespace}, {"release namespace", s.ReleaseNamespace}} {
+		if msgs := validation.IsDNS1123Label(ns[1]); len(msgs) > 0 {
+			bad("%s %q must be a DNS-1123 label", ns[0], ns[1])
+		}
+	}
+	if msgs := validation.IsDNS1123Subdomain(s.ServiceAccount); len(msgs) > 0 {
+		bad("service account %q must be a DNS-1123 subdomain", s.ServiceAccount)
+	}
+	u, err := url.Parse(s.Repository)
+	switch {
+	case err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "":
+		bad("repository %q must be an https:// chart repository URL or an oci:// reference, without credentials or query", s.Repository)
+	case u.Scheme == "https" || u.Scheme == "oci":
+	case u.Scheme == "http" && s.AllowHTTPRepository:
+	default:
+		bad("repository %q must use https:// (or oci://)", s.Repository)
+	}
+	if !chartNameRe.MatchString(s.Chart) {
+		bad("chart %q must be a chart name (letters, digits, '.', '_', '-')", s.Chart)
+	}
+	if !versionRe.MatchString(s.Version) {
+		bad("chart version %q must be a pinned version such as 1.2.3", s.Version)
+	}
+	if s.Timeout < time.Second || s.Timeout > 24*time.Hour {
+		bad("timeout %s must be between 1s and 24h", s.Timeout)
+	}
+	if err := validateValuesYAML(s.Values); err != nil {
+		bad("values: %v", err)
+	}
+	if err := validateValuesYAML(s.SensitiveValues); err != nil {
+		// yaml errors quote the offending line; keep sensitive text out of the message.
+		bad("sensitive values are not a YAML mapping")
+	}
+	for name := range s.ExtraFiles {
+		if !fileNameRe.MatchString(name) || name == ValuesFile || name == SecretValuesFile || len(name) > 253 {
+			bad("extra file name %q must be a plain file name other than %s and %s", name, ValuesFile, SecretValuesFile)
+		}
+	}
+	for k, v := range s.PodLabels {
+		if msgs := validation.IsQualifiedName(k); len(msgs) > 0 {
+			bad("pod label key %q: %s", k, strings.Join(msgs, "; "))
+		}
+		if msgs := validation.IsValidLabelValue(v); len(msgs) > 0 {
+			bad("pod label %q value %q: %s", k, v, strings.Join(msgs, "; "))
+		}
+		if k == LabelManagedBy || k == LabelApp || k == LabelAction {
+			bad("pod label %q is set by clusterkit", k)
+		}
+	}
+	for k := range s.PodAnnotations {
+		if msgs := validation.IsQualifiedName(k); len(msgs) > 0 {
+			bad("pod annotation key %q: %s", k, strings.Join(msgs, "; "))
+		}
+		if k == AnnotationOwner {
+			bad("pod annotation %q is set by clusterkit", k)
+		}
+	}
+	for _, field := range []string{s.Name, s.Namespace, s.ReleaseNamespace, s.Repository, s.Chart, s.Version, s.Image} {
+		if strings.ContainsRune(field, 0) {
+			bad("a NUL character cannot be passed to a command")
+			break
+		}
+	}
+	for _, step := range slices.Concat(s.PreInstall, s.PostInstall, s.PreUninstall) {
+		if strings.ContainsRune(step, 0) {
+			bad("a NUL character cannot be passed to a shell step")
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func validateValuesYAML(s string) error {
+	if strings.TrimSpace(s) == "" {
+		return nil
+	}
+	var m map[string]any
+	if err := yaml.Unmarshal([]byte(s), &m); err != nil {
+		return fmt.Errorf("not a YAML mapping: %v", err)
+	}
+	return nil
+}
+
+// Names of the objects an app's install uses.
+
+// InstallPodName is "install-<name>" or "uninstall-<name>".
+func InstallPodName(name string, action Action) string { return string(action) + "-" + name }
+
+// ValuesConfigMapName holds values.yaml (and extra files).
+func ValuesConfigMapName(name string) string { return "values-content-configuration-" + name }
+
+// ValuesSecretName holds secret-values.yaml.
+func ValuesSecretName(name string) string { return "values-content-secret-" + name }
+
+// InstallerBindingName names the app's binding of the installer service account: a
+// ClusterRoleBinding to cluster-admin, or a RoleBinding to admin in the release namespace.
+func InstallerBindingName(spec InstallSpec) string {
+	return "clusterkit-installer-" + spec.Namespace + "-" + spec.Name
+}
+
+// ConfigDir is where the pod sees its values.
+func ConfigDir(name string) string { return "/data/helm/" + name + "/config" }
+
+// LogsCommand is what a user runs to read an install pod's logs.
+func LogsCommand(namespace, pod string) string {
+	return "kubectl logs -n " + ShellQuote(namespace) + " " + ShellQuote(pod)
+}
+
+// ShellQuote quotes s for a POSIX shell: it comes out as one word, taken literally.
+func ShellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@%+,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'"'"'`) + "'"
+}
+
+func helmSeconds(d time.Duration) string {
+	return strconv.FormatInt(int64(math.Ceil(d.Seconds())), 10) + "s"
+}
+
+// repoAlias is the local name of the chart repository inside the pod (a fresh helm home).
+func repoAlias(name string) string { return "clusterkit-" + name }
+
+// InstallScript is the shell script the pod runs (sh -ec).
+func InstallScript(spec InstallSpec, action Action) string {
+	spec = spec.WithDefaults()
+	q := ShellQuote
+	var b strings.Builder
+	line := func(parts ...string) { b.WriteString(strings.Join(parts, " ")); b.WriteByte('\n') }
+	steps := func(kind string, list []string) {
+		for i, s := range list {
+			line("echo", q(fmt.Sprintf("clusterkit: %s step %d/%d", kind, i+1, len(list))))
+			line("(")
+			b.WriteString(strings.TrimRight(s, "\n"))
+			b.WriteByte('\n')
+			line(")")
+		}
+	}
+	cfg := ConfigDir(spec.Name)
+	switch action {
+	case ActionUninstall:
+		steps("pre-uninstall", spec.PreUninstall)
+		line("echo", q("clusterkit: helm uninstall "+spec.Name))
+		line("if out=$(helm uninstall", q(spec.Name), "--namespace", q(spec.ReleaseNamespace),
+			"--wait --timeout", helmSeconds(spec.Timeout), "2>&1); then")
+		line(`  printf '%s\n' "$out"`)
+		line("else")
+		line("  rc=$?")
+		line(`  printf '%s\n' "$out" >&2`)
+		line(`  case "$out" in`)
+		line(`    *"release: not found"*) echo ` + q("clusterkit: release "+spec.Name+" is not installed: nothing to uninstall") + ` ;;`)
+		line(`    *) exit "$rc" ;;`)
+		line("  esac")
+		line("fi")
+	default:
+		chartRef := repoAlias(spec.Name) + "/" + spec.Chart
+		if strings.HasPrefix(spec.Repository, "oci://") {
+			chartRef = strings.TrimSuffix(spec.Repository, "/") + "/" + spec.Chart
+		} else {
+			line("echo", q("clusterkit: adding chart repository "+spec.Repository))
+			line("helm repo add --force-update", q(repoAlias(spec.Name)), q(spec.Repository))
+			line("helm repo update", q(repoAlias(spec.Name)))
+		}
+		steps("pre-install", spec.PreInstall)
+		cmd := []string{"helm upgrade --install", q(spec.Name), q(chartRef),
+			"--namespace", q(spec.ReleaseNamespace)}
+		if spec.ClusterAdmin {
+			// Without cluster rights the installer may not create namespaces; the
+			// prerequisites create the release namespace instead.
+			cmd = append(cmd, "--create-namespace")
+		}
+		cmd = append(cmd, "--atomic --cleanup-on-fail --wait --timeout", helmSeconds(spec.Timeout),
+			"--version", q(spec.Version), "-f", q(cfg+"/"+ValuesFile))
+		if spec.SensitiveValues != "" {
+			cmd = append(cmd, "-f", q(cfg+"/"+SecretValuesFile))
+		}
+		line("echo", q(fmt.Sprintf("clusterkit: helm upgrade --install %s %s --version %s", spec.Name, chartRef, spec.Version)))
+		line(cmd...)
+		steps("post-install", spec.PostInstall)
+	}
+	line("echo", q("clusterkit: "+string(action)+" of "+spec.Name+" finished"))
+	return b.String()
+}
+
+// InstallPod builds the pod for action. The spec should have been validated.
+func InstallPod(spec InstallSpec, action Action) *corev1.Pod {
+	spec = spec.WithDefaults()
+	labels := maps.Clone(spec.PodLabels)
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[LabelApp] = spec.Name
+	labels[LabelAction] = string(action)
+	meta := ownedMeta(InstallPodName(spec.Name, action), spec.Namespace, spec.Owner, labels)
+	for k, v := range spec.PodAnnotations {
+		if k != AnnotationOwner {
+			meta.Annotations[k] = v
+		}
+	}
+	deadline := int64(math.Ceil((spec.Timeout + InstallDeadlineMargin).Seconds()))
+	yes, no := true, false
+	uid := installerUID
+	cfg := ConfigDir(spec.Name)
+	mode, secretMode := int32(0o444), int32(0o440)
+	sources := []corev1.VolumeProjection{{ConfigMap: &corev1.ConfigMapProjection{
+		LocalObjectReference: corev1.LocalObjectReference{Name: ValuesConfigMapName(spec.Name)},
+		// An uninstall must work even when the values are already gone.
+		Optional: &[]bool{action == ActionUninstall}[0],
+	}}}
+	if spec.SensitiveValues != "" && action == ActionInstall {
+		sources = append(sources, corev1.VolumeProjection{Secret: &corev1.SecretProjection{
+			LocalObjectReference: corev1.LocalObjectReference{Name: ValuesSecretName(spec.Name)},
+			Items:                []corev1.KeyToPath{{Key: SecretValuesFile, Path: SecretValuesFile, Mode: &secretMode}},
+		}})
+	}
+	tmpLimit := resource.MustParse("1Gi")
+	return &corev1.Pod{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
+		ObjectMeta: meta,
+		Spec: corev1.PodSpec{
+			RestartPolicy:                corev1.RestartPolicyNever,
+			ActiveDeadlineSeconds:        &deadline,
+			ServiceAccountName:           spec.ServiceAccount,
+			AutomountServiceAccountToken: &yes,
+			EnableServiceLinks:           &no,
+			// alpine/helm runs as root by default, but helm needs no privilege at all: it
+			// only talks to the API server. It runs as nobody with a read-only root
+			// filesystem, its home and caches on an emptyDir at /tmp (Pod Security
+			// "restricted" compatible). Extra steps therefore cannot apk add anything.
+			SecurityContext: &corev1.PodSecurityContext{
+				RunAsNonRoot:   &yes,
+				RunAsUser:      &uid,
+				RunAsGroup:     &uid,
+				FSGroup:        &uid,
+				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+			},
+			Containers: []corev1.Container{{
+				Name:            installContainer,
+				Image:           spec.Image,
+				ImagePullPolicy: corev1.PullIfNotPresent,
+				Command:         []string{"/bin/sh", "-ec", InstallScript(spec, action)},
+				Env: []corev1.EnvVar{
+					{Name: "CONFIG_DIR", Value: cfg},
+					{Name: "RELEASE_NAME", Value: spec.Name},
+					{Name: "RELEASE_NAMESPACE", Value: spec.ReleaseNamespace},
+					{Name: "HOME", Value: "/tmp"},
+					{Name: "TMPDIR", Value: "/tmp"},
+					{Name: "HELM_CACHE_HOME", Value: "/tmp/helm/cache"},
+					{Name: "HELM_CONFIG_HOME", Value: "/tmp/helm/config"},
+					{Name: "HELM_DATA_HOME", Value: "/tmp/helm/data"},
+				},
+				VolumeMounts: []corev1.VolumeMount{
+					{Name: "configuration-volume", MountPath: cfg, ReadOnly: true},
+					{Name: "tmp", MountPath: "/tmp"},
+				},
+				Resources: corev1.ResourceRequirements{
+					Requests: corev1.ResourceList{
+						corev1.ResourceCPU:    resource.MustParse("100m"),
+						corev1.ResourceMemory: resource.MustParse("128Mi"),
+					},
+					Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")},
+				},
+				SecurityContext: &corev1.SecurityContext{
+					AllowPrivilegeEscalation: &no,
+					ReadOnlyRootFilesystem:   &yes,
+					Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+				},
+				// helm writes its error last: the termination message carries it.
+				TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+			}},
+			Volumes: []corev1.Volume{
+				{Name: "configuration-volume", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
+					Sources: sources, DefaultMode: &mode,
+				}}},
+				{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: &tmpLimit}}},
+			},
+		},
+	}
+}

@@ -1,0 +1,247 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/util/retry"
+)
+
+// OwnershipConflictError: an object an app needs exists but belongs to someone else
+// (another resource, or nothing of clusterkit's), so it is neither adopted nor changed.
+type OwnershipConflictError struct {
+	Kind, Namespace, Name string
+	Owner                 string // the other owner; "" when not made by clusterkit
+}
+
+func (e *OwnershipConflictError) Error() string {
+	if e.Owner == "" {
+		return fmt.Sprintf("%s %s/%s already exists and was not created by clusterkit; delete or rename it", e.Kind, e.Namespace, e.Name)
+	}
+	return fmt.Sprintf("%s %s/%s belongs to another clusterkit resource (%s): two managed apps cannot share a release name in one namespace", e.Kind, e.Namespace, e.Name, e.Owner)
+}
+
+// EnsureInstallPrerequisites creates or updates what the install pods need: the install
+// namespace, the installer service account, the app's binding (cluster-admin, or admin
+// on the release namespace, which it then creates), the values ConfigMap and, when there
+// are sensitive values, the values Secret (a stale one is deleted otherwise).
+func (c *Client) EnsureInstallPrerequisites(ctx context.Context, spec InstallSpec) error {
+	spec = spec.WithDefaults()
+	if err := spec.Validate(); err != nil {
+		return err
+	}
+	if _, err := c.EnsureNamespace(ctx, spec.Namespace, nil, nil, SharedInstallOwner); err != nil {
+		return err
+	}
+	if _, err := c.EnsureServiceAccount(ctx, spec.Namespace, spec.ServiceAccount, SharedInstallOwner); err != nil {
+		return err
+	}
+	if err := c.ensureInstallerBinding(ctx, spec); err != nil {
+		return err
+	}
+	if err := c.ensureValuesConfigMap(ctx, spec); err != nil {
+		return err
+	}
+	if spec.SensitiveValues == "" {
+		return c.deleteOwnedSecret(ctx, spec.Namespace, ValuesSecretName(spec.Name), spec.Owner)
+	}
+	return c.ensureValuesSecret(ctx, spec)
+}
+
+func (c *Client) ensureInstallerBinding(ctx context.Context, spec InstallSpec) error {
+	name := InstallerBindingName(spec)
+	if spec.ClusterAdmin {
+		subject := corev1.ObjectReference{Namespace: spec.Namespace, Name: spec.ServiceAccount}
+		if _, err := c.EnsureClusterRoleBinding(ctx, name, "cluster-admin", subject, spec.Owner); err != nil {
+			return err
+		}
+		return c.DeleteRoleBinding(ctx, spec.ReleaseNamespace, name, spec.Owner)
+	}
+	if spec.ReleaseNamespace != spec.Namespace {
+		if _, err := c.EnsureNamespace(ctx, spec.ReleaseNamespace, nil, nil, spec.Owner); err != nil {
+			return err
+		}
+	}
+	if err := c.ensureCrossNamespaceRoleBinding(ctx, spec, name); err != nil {
+		return err
+	}
+	return c.DeleteClusterRoleBinding(ctx, name, spec.Owner)
+}
+
+// ensureCrossNamespaceRoleBinding binds the installer service account (in the install
+// namespace) to ClusterRole admin inside the release namespace.
+func (c *Client) ensureCrossNamespaceRoleBinding(ctx context.Context, spec InstallSpec, name string) error {
+	ns := spec.ReleaseNamespace
+	op := fmt.Sprintf("create role binding %s/%s", ns, name)
+	api := c.cs.RbacV1().RoleBindings(ns)
+	want := &rbacv1.RoleBinding{
+		ObjectMeta: ownedMeta(name, ns, spec.Owner, map[string]string{LabelApp: spec.Name}),
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "admin"},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: spec.ServiceAccount, Namespace: spec.Namespace}},
+	}
+	got, err := api.Get(ctx, name, metav1.GetOptions{})
+	switch {
+	case IsNotFound(err):
+		_, err = api.Create(ctx, want, metav1.CreateOptions{})
+		return wrap(op, err)
+	case err != nil:
+		return wrap(op, err)
+	case !Owned(got, spec.Owner):
+		return &OwnershipConflictError{Kind: "role binding", Namespace: ns, Name: name, Owner: got.Annotations[AnnotationOwner]}
+	case got.RoleRef == want.RoleRef && subjectsEqual(got.Subjects, want.Subjects):
+		return nil
+	}
+	// roleRef is immutable: replace the binding.
+	if err := api.Delete(ctx, name, preconditions(got.UID)); err != nil && !IsNotFound(err) {
+		return wrap(op, err)
+	}
+	_, err = api.Create(ctx, want, metav1.CreateOptions{})
+	return wrap(op, err)
+}
+
+func (c *Client) ensureValuesConfigMap(ctx context.Context, spec InstallSpec) error {
+	data := maps.Clone(spec.ExtraFiles)
+	if data == nil {
+		data = map[string]string{}
+	}
+	data[ValuesFile] = spec.Values
+	name := ValuesConfigMapName(spec.Name)
+	op := fmt.Sprintf("write config map %s/%s", spec.Namespace, name)
+	api := c.cs.CoreV1().ConfigMaps(spec.Namespace)
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		got, err := api.Get(ctx, name, metav1.GetOptions{})
+		if IsNotFound(err) {
+			cm := &corev1.ConfigMap{ObjectMeta: ownedMeta(name, spec.Namespace, spec.Owner, map[string]string{LabelApp: spec.Name}), Data: data}
+			_, err = api.Create(ctx, cm, metav1.CreateOptions{})
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		if !Owned(got, spec.Owner) {
+			return &OwnershipConflictError{Kind: "config map", Namespace: spec.Namespace, Name: name, Owner: got.Annotations[AnnotationOwner]}
+		}
+		if maps.Equal(got.Data, data) && len(got.BinaryData) == 0 && got.Labels[LabelApp] == spec.Name {
+			return nil
+		}
+		got.Data, got.BinaryData = data, nil
+		got.Labels[LabelApp] = spec.Name
+		_, err = api.Update(ctx, got, metav1.UpdateOptions{})
+		return err
+	})
+	if conflict := (*OwnershipConflictError)(nil); errors.As(err, &conflict) {
+		return err
+	}
+	return wrap(op, err)
+}
+
+func (c *Client) ensureValuesSecret(ctx context.Context, spec InstallSpec) error {
+	name := ValuesSecretName(spec.Name)
+	data := map[string][]byte{SecretValuesFile: []byte(spec.SensitiveValues)}
+	op := fmt.Sprintf("write secret %s/%s", spec.Namespace, name)
+	api := c.cs.CoreV1().Secrets(spec.Namespace)
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		got, err := api.Get(ctx, name, metav1.GetOptions{})
+		if IsNotFound(err) {
+			s := &corev1.Secret{
+				ObjectMeta: ownedMeta(name, spec.Namespace, spec.Owner, map[string]string{LabelApp: spec.Name}),
+				Type:       corev1.SecretTypeOpaque,
+				Data:       data,
+			}
+			_, err = api.Create(ctx, s, metav1.CreateOptions{})
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		if !Owned(got, spec.Owner) {
+			return &OwnershipConflictError{Kind: "secret", Namespace: spec.Namespace, Name: name, Owner: got.Annotations[AnnotationOwner]}
+		}
+		if len(got.Data) == 1 && string(got.Data[SecretValuesFile]) == spec.SensitiveValues {
+			return nil
+		}
+		got.Data = data
+		_, err = api.Update(ctx, got, metav1.UpdateOptions{})
+		return err
+	})
+	if conflict := (*OwnershipConflictError)(nil); errors.As(err, &conflict) {
+		return err
+	}
+	return wrap(op, err)
+}
+
+func (c *Client) deleteOwnedSecret(ctx context.Context, namespace, name, owner string) error {
+	op := fmt.Sprintf("delete secret %s/%s", namespace, name)
+	s, err := c.cs.CoreV1().Secrets(namespace).Get(ctx, name, metav1.GetOptions{})
+	if IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return wrap(op, err)
+	}
+	if !Owned(s, owner) {
+		return nil
+	}
+	err = c.cs.CoreV1().Secrets(namespace).Delete(ctx, name, preconditions(s.UID))
+	return ignoreNotFound(wrap(op, err))
+}
+
+func (c *Client) deleteOwnedConfigMap(ctx context.Context, namespace, name, owner string) error {
+	op := fmt.Sprintf("delete config map %s/%s", namespace, name)
+	cm, err := c.cs.CoreV1().ConfigMaps(namespace).Get(ctx, name, metav1.GetOptions{})
+	if IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return wrap(op, err)
+	}
+	if !Owned(cm, owner) {
+		return nil
+	}
+	err = c.cs.CoreV1().ConfigMaps(namespace).Delete(ctx, name, preconditions(cm.UID))
+	return ignoreNotFound(wrap(op, err))
+}
+
+// DeleteInstallPrerequisites removes what EnsureInstallPrerequisites made for this app
+// (values ConfigMap and Secret, its binding) and, when no other app's values remain in the
+// install namespace, the shared installer service account and install namespace. The
+// release namespace is left alone: it may hold data (volumes) the user wants to keep.
+// It reports whether the install namespace is being deleted.
+func (c *Client) DeleteInstallPrerequisites(ctx context.Context, spec InstallSpec) (bool, error) {
+	spec = spec.WithDefaults()
+	name := InstallerBindingName(spec)
+	for _, del := range []func() error{
+		func() error {
+			return c.deleteOwnedConfigMap(ctx, spec.Namespace, ValuesConfigMapName(spec.Name), spec.Owner)
+		},
+		func() error { return c.deleteOwnedSecret(ctx, spec.Namespace, ValuesSecretName(spec.Name), spec.Owner) },
+		func() error { return c.DeleteClusterRoleBinding(ctx, name, spec.Owner) },
+		func() error { return c.DeleteRoleBinding(ctx, spec.ReleaseNamespace, name, spec.Owner) },
+	} {
+		if err := del(); err != nil {
+			return false, err
+		}
+	}
+	others, err := c.cs.CoreV1().ConfigMaps(spec.Namespace).List(ctx, metav1.ListOptions{
+		LabelSelector: labels.SelectorFromSet(labels.Set{LabelManagedBy: ManagedByValue}).String() + "," + LabelApp,
+	})
+	if IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, wrap("list config maps in "+spec.Namespace, err)
+	}
+	if len(others.Items) > 0 {
+		return false, nil
+	}
+	if err := c.DeleteServiceAccount(ctx, spec.Namespace, spec.ServiceAccount, SharedInstallOwner); err != nil {
+		return false, err
+	}
+	return c.DeleteNamespace(ctx, spec.Namespace, SharedInstallOwner)
+}

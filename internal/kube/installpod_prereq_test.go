@@ -1,0 +1,151 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+	clocktesting "k8s.io/utils/clock/testing"
+)
+
+func TestEnsureInstallPrerequisites(t *testing.T) {
+	ctx := context.Background()
+	cs := fake.NewClientset()
+	c := NewClientForInterface(cs)
+	spec := testSpec()
+	spec.SensitiveValues = "password: hunter2\n"
+	spec.ExtraFiles = map[string]string{"cluster-issuer.yaml": "kind: ClusterIssuer\n"}
+	if err := c.EnsureInstallPrerequisites(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	ns, err := cs.CoreV1().Namespaces().Get(ctx, DefaultInstallNamespace, metav1.GetOptions{})
+	if err != nil || !Owned(ns, SharedInstallOwner) {
+		t.Fatalf("install namespace: %v %+v", err, ns)
+	}
+	if sa, err := cs.CoreV1().ServiceAccounts(DefaultInstallNamespace).Get(ctx, "clusterkit-installer", metav1.GetOptions{}); err != nil || !Owned(sa, SharedInstallOwner) {
+		t.Fatalf("installer service account: %v", err)
+	}
+	crb, err := cs.RbacV1().ClusterRoleBindings().Get(ctx, "clusterkit-installer-clusterkit-managed-apps-ingress-nginx", metav1.GetOptions{})
+	if err != nil || crb.RoleRef.Name != "cluster-admin" || crb.Subjects[0].Name != "clusterkit-installer" ||
+		crb.Subjects[0].Namespace != DefaultInstallNamespace || !Owned(crb, spec.Owner) {
+		t.Fatalf("cluster role binding: %v %+v", err, crb)
+	}
+	cm, err := cs.CoreV1().ConfigMaps(DefaultInstallNamespace).Get(ctx, "values-content-configuration-ingress-nginx", metav1.GetOptions{})
+	if err != nil || cm.Data["values.yaml"] != spec.Values || cm.Data["cluster-issuer.yaml"] == "" || cm.Labels[LabelApp] != "ingress-nginx" || !Owned(cm, spec.Owner) {
+		t.Fatalf("config map: %v %+v", err, cm)
+	}
+	for k, v := range cm.Data {
+		if v == spec.SensitiveValues {
+			t.Fatalf("sensitive values in config map key %s", k)
+		}
+	}
+	sec, err := cs.CoreV1().Secrets(DefaultInstallNamespace).Get(ctx, "values-content-secret-ingress-nginx", metav1.GetOptions{})
+	if err != nil || string(sec.Data["secret-values.yaml"]) != spec.SensitiveValues || !Owned(sec, spec.Owner) {
+		t.Fatalf("secret: %v", err)
+	}
+
+	// Idempotent: a second run changes nothing.
+	n := len(cs.Actions())
+	if err := c.EnsureInstallPrerequisites(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range cs.Actions()[n:] {
+		if v := a.GetVerb(); v != "get" {
+			t.Errorf("second run did %s %s", v, a.GetResource().Resource)
+		}
+	}
+
+	// New values update the ConfigMap; no sensitive values delete the stale Secret;
+	// no cluster-admin swaps the ClusterRoleBinding for a RoleBinding to admin in the
+	// release namespace (which it creates, since the installer may not).
+	spec.Values = "controller:\n  replicaCount: 3\n"
+	spec.SensitiveValues = ""
+	spec.ClusterAdmin = false
+	if err := c.EnsureInstallPrerequisites(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	cm, _ = cs.CoreV1().ConfigMaps(DefaultInstallNamespace).Get(ctx, "values-content-configuration-ingress-nginx", metav1.GetOptions{})
+	if cm.Data["values.yaml"] != spec.Values {
+		t.Error("values not updated")
+	}
+	if _, err := cs.CoreV1().Secrets(DefaultInstallNamespace).Get(ctx, "values-content-secret-ingress-nginx", metav1.GetOptions{}); !IsNotFound(err) {
+		t.Error("stale secret not deleted")
+	}
+	if _, err := cs.RbacV1().ClusterRoleBindings().Get(ctx, "clusterkit-installer-clusterkit-managed-apps-ingress-nginx", metav1.GetOptions{}); !IsNotFound(err) {
+		t.Error("cluster-admin binding not removed")
+	}
+	if ns, err := cs.CoreV1().Namespaces().Get(ctx, "ingress", metav1.GetOptions{}); err != nil || !Owned(ns, spec.Owner) {
+		t.Errorf("release namespace: %v", err)
+	}
+	rb, err := cs.RbacV1().RoleBindings("ingress").Get(ctx, "clusterkit-installer-clusterkit-managed-apps-ingress-nginx", metav1.GetOptions{})
+	if err != nil || rb.RoleRef.Name != "admin" || rb.RoleRef.Kind != "ClusterRole" ||
+		rb.Subjects[0].Namespace != DefaultInstallNamespace || rb.Subjects[0].Name != "clusterkit-installer" {
+		t.Fatalf("role binding: %v %+v", err, rb)
+	}
+
+	// Another resource's config map is not taken over.
+	other := spec
+	other.Owner = "someone-else"
+	var conflict *OwnershipConflictError
+	if err := c.EnsureInstallPrerequisites(ctx, other); !errors.As(err, &conflict) || conflict.Owner != spec.Owner {
+		t.Fatalf("got %v, want an ownership conflict", err)
+	}
+
+	// Delete: the app's objects go; the shared ones go with the last app.
+	second := testSpec()
+	second.Name, second.Owner = "cert-manager", "other-app"
+	if err := c.EnsureInstallPrerequisites(ctx, second); err != nil {
+		t.Fatal(err)
+	}
+	if deleting, err := c.DeleteInstallPrerequisites(ctx, spec); err != nil || deleting {
+		t.Fatalf("delete first: %v %v", deleting, err)
+	}
+	if _, err := cs.CoreV1().ConfigMaps(DefaultInstallNamespace).Get(ctx, "values-content-configuration-ingress-nginx", metav1.GetOptions{}); !IsNotFound(err) {
+		t.Error("config map not deleted")
+	}
+	if _, err := cs.RbacV1().RoleBindings("ingress").Get(ctx, "clusterkit-installer-clusterkit-managed-apps-ingress-nginx", metav1.GetOptions{}); !IsNotFound(err) {
+		t.Error("role binding not deleted")
+	}
+	if _, err := cs.CoreV1().ServiceAccounts(DefaultInstallNamespace).Get(ctx, "clusterkit-installer", metav1.GetOptions{}); err != nil {
+		t.Error("the shared service account must stay while another app uses it")
+	}
+	if deleting, err := c.DeleteInstallPrerequisites(ctx, second); err != nil || !deleting {
+		t.Fatalf("delete last: %v %v", deleting, err)
+	}
+	if _, err := cs.CoreV1().ServiceAccounts(DefaultInstallNamespace).Get(ctx, "clusterkit-installer", metav1.GetOptions{}); !IsNotFound(err) {
+		t.Error("the shared service account goes with the last app")
+	}
+}
+
+func TestEnsureInstallPrerequisites_ForeignConfigMap(t *testing.T) {
+	foreign := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "values-content-configuration-ingress-nginx", Namespace: DefaultInstallNamespace}}
+	c := NewClientForInterface(fake.NewClientset(foreign))
+	var conflict *OwnershipConflictError
+	err := c.EnsureInstallPrerequisites(context.Background(), testSpec())
+	if !errors.As(err, &conflict) || conflict.Owner != "" {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestRunInstallPod_DurationUsesClock(t *testing.T) {
+	fc := clocktesting.NewFakePassiveClock(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC))
+	old := installClock
+	defer func() { installClock = old }()
+	installClock = fc
+	cs := fake.NewClientset()
+	finishOnCreate(cs, corev1.PodSucceeded, 0, "Completed")
+	cs.PrependReactor("create", "pods", func(k8stesting.Action) (bool, runtime.Object, error) {
+		fc.SetTime(fc.Now().Add(42 * time.Second))
+		return false, nil, nil
+	})
+	res, err := NewClientForInterface(cs).RunInstallPod(context.Background(), testSpec(), ActionInstall, nil)
+	if err != nil || res.Duration != 42*time.Second {
+		t.Fatalf("%+v %v", res, err)
+	}
+}

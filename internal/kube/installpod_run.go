@@ -1,0 +1,404 @@
+package kube
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/utils/clock"
+)
+
+// installClock measures PodResult.Duration and InstallTimeoutError.Waited; tests replace it.
+// Waiting itself never looks at a clock: it is driven by watch events and ctx.
+var installClock clock.PassiveClock = clock.RealClock{}
+
+// FailedPodLogLines is how many of a failed pod's last log lines RunInstallPod reads.
+const FailedPodLogLines = 20
+
+// PodResult describes a pod that succeeded.
+type PodResult struct {
+	Pod       string
+	Namespace string
+	Action    Action
+	Duration  time.Duration // from RunInstallPod's start until the pod had succeeded
+}
+
+// InstallFailedError: the pod ended Failed. Error() gives the exit code, the termination
+// reason and the kubectl logs command; Message (the termination message, i.e. the end of
+// helm's output) is for the debug log only.
+type InstallFailedError struct {
+	Action      Action
+	Pod         string
+	Namespace   string
+	ExitCode    int32  // -1 when the container never ran to an exit (e.g. the pod was evicted or deleted)
+	Reason      string // container termination reason ("Error", "OOMKilled"), else the pod's ("DeadlineExceeded")
+	Message     string
+	LogsCommand string
+	PodKept     bool
+}
+
+func (e *InstallFailedError) Error() string {
+	code := "without an exit code"
+	if e.ExitCode >= 0 {
+		code = fmt.Sprintf("with exit code %d", e.ExitCode)
+	}
+	msg := fmt.Sprintf("%s pod %s/%s failed %s (reason: %s)", e.Action, e.Namespace, e.Pod, code, e.Reason)
+	if e.PodKept {
+		return msg + "; read its logs with: " + e.LogsCommand
+	}
+	return msg + "; the pod was deleted, its last log lines are in the provider's debug log (TF_LOG=DEBUG)"
+}
+
+// InstallTimeoutError: the pod had not finished when ctx ended (or when the pod's own
+// deadline plus a scheduling grace had passed). The pod is deleted so that nothing keeps
+// running behind the user's back.
+type InstallTimeoutError struct {
+	Action     Action
+	Pod        string
+	Namespace  string
+	Waited     time.Duration
+	Phase      corev1.PodPhase // last phase seen; "" if the pod was never seen
+	Waiting    string          // the container's waiting reason, e.g. ImagePullBackOff
+	PodDeleted bool
+	Cause      error // context.DeadlineExceeded or context.Canceled
+}
+
+func (e *InstallTimeoutError) Error() string {
+	what := "did not finish within " + e.Waited.Round(time.Second).String()
+	if errors.Is(e.Cause, context.Canceled) {
+		what = "was cancelled after " + e.Waited.Round(time.Second).String()
+	}
+	state := ""
+	switch {
+	case e.Phase != "" && e.Waiting != "":
+		state = fmt.Sprintf(" (last phase %s, container waiting: %s)", e.Phase, e.Waiting)
+	case e.Phase != "":
+		state = fmt.Sprintf(" (last phase %s)", e.Phase)
+	}
+	msg := fmt.Sprintf("%s pod %s/%s %s%s", e.Action, e.Namespace, e.Pod, what, state)
+	if e.PodDeleted {
+		return msg + "; the pod was deleted so that helm does not keep running"
+	}
+	return msg + "; deleting the pod failed too, check it with: kubectl get pod -n " + ShellQuote(e.Namespace) + " " + ShellQuote(e.Pod)
+}
+
+func (e *InstallTimeoutError) Unwrap() error { return e.Cause }
+
+// RunInstallPod replaces any leftover pod of the same name, creates the pod for action and
+// waits for it with a watch. On success the pod is deleted. On failure the last log lines
+// go to logf and an *InstallFailedError is returned; on ctx's end the pod is deleted and an
+// *InstallTimeoutError is returned. logf may be nil.
+func (c *Client) RunInstallPod(ctx context.Context, spec InstallSpec, action Action, logf func(line string)) (PodResult, error) {
+	spec = spec.WithDefaults()
+	if logf == nil {
+		logf = func(string) {}
+	}
+	if action != ActionInstall && action != ActionUninstall {
+		return PodResult{}, fmt.Errorf("unknown install pod action %q", action)
+	}
+	if err := spec.Validate(); err != nil {
+		return PodResult{}, err
+	}
+	start := installClock.Now()
+	pod := InstallPod(spec, action)
+	ns, name := pod.Namespace, pod.Name
+	res := PodResult{Pod: name, Namespace: ns, Action: action}
+	timeoutErr := func(cause error, last *corev1.Pod) error {
+		e := &InstallTimeoutError{Action: action, Pod: name, Namespace: ns, Waited: installClock.Since(start), Cause: cause}
+		if last != nil {
+			e.Phase, e.Waiting = last.Status.Phase, waitingReason(last)
+		}
+		// ctx is over: clean up under a context of our own.
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.timeout)
+		defer cancel()
+		var uid types.UID
+		if last != nil {
+			uid = last.UID
+		}
+		e.PodDeleted = c.deletePod(dctx, ns, name, uid) == nil
+		return e
+	}
+
+	if err := c.deletePodAndWait(ctx, ns, name); err != nil {
+		if ctx.Err() != nil {
+			return res, timeoutErr(ctx.Err(), nil)
+		}
+		return res, err
+	}
+	created, err := c.cs.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{})
+	if err != nil {
+		if ctx.Err() != nil {
+			return res, timeoutErr(ctx.Err(), nil)
+		}
+		return res, wrap(fmt.Sprintf("create pod %s/%s", ns, name), err)
+	}
+
+	waitCtx, cancel := context.WithTimeout(ctx, spec.Timeout+InstallDeadlineMargin+installScheduleGrace)
+	defer cancel()
+	done, last, err := c.waitPodDone(waitCtx, created)
+	if err != nil {
+		if waitCtx.Err() != nil {
+			return res, timeoutErr(waitCtx.Err(), last)
+		}
+		return res, err
+	}
+	res.Duration = installClock.Since(start)
+
+	if done.Status.Phase == corev1.PodSucceeded {
+		if err := c.deletePod(ctx, ns, name, done.UID); err != nil {
+			logf(fmt.Sprintf("clusterkit: the finished pod could not be deleted (the next run replaces it): %v", err))
+		}
+		return res, nil
+	}
+
+	failed := podFailure(done, action)
+	failed.LogsCommand = LogsCommand(ns, name)
+	if done.DeletionTimestamp == nil {
+		c.tailLogs(ctx, ns, name, logf)
+	}
+	failed.PodKept = spec.KeepFailedPod && done.DeletionTimestamp == nil
+	if !failed.PodKept {
+		_ = c.deletePod(ctx, ns, name, done.UID)
+	}
+	return res, failed
+}
+
+var reasonRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.-]{0,63}$`)
+
+// safeReason keeps a status reason only if it is a plain CamelCase token: it comes from
+// the cluster, which may be anything.
+func safeReason(s string) string {
+	if reasonRe.MatchString(s) {
+		return s
+	}
+	return ""
+}
+
+func podFailure(p *corev1.Pod, action Action) *InstallFailedError {
+	e := &InstallFailedError{Action: action, Pod: p.Name, Namespace: p.Namespace, ExitCode: -1}
+	for _, cs := range p.Status.ContainerStatuses {
+		if cs.Name != installContainer || cs.State.Terminated == nil {
+			continue
+		}
+		t := cs.State.Terminated
+		e.ExitCode, e.Reason, e.Message = t.ExitCode, safeReason(t.Reason), t.Message
+	}
+	if e.Reason == "" {
+		e.Reason = safeReason(p.Status.Reason)
+	}
+	if e.Message == "" {
+		e.Message = p.Status.Message
+	}
+	if p.DeletionTimestamp != nil && e.Reason == "" {
+		e.Reason = "PodDeleted"
+	}
+	if e.Reason == "" {
+		e.Reason = "unknown"
+	}
+	return e
+}
+
+func waitingReason(p *corev1.Pod) string {
+	for _, cs := range p.Status.ContainerStatuses {
+		if cs.State.Waiting != nil {
+			return safeReason(cs.State.Waiting.Reason)
+		}
+	}
+	for _, cond := range p.Status.Conditions {
+		if cond.Type == corev1.PodScheduled && cond.Status == corev1.ConditionFalse {
+			return safeReason(cond.Reason)
+		}
+	}
+	return ""
+}
+
+// tailLogs passes the pod's last log lines to logf.
+func (c *Client) tailLogs(ctx context.Context, ns, name string, logf func(string)) {
+	tail, limit := int64(FailedPodLogLines), int64(64<<10)
+	raw, err := c.cs.CoreV1().Pods(ns).GetLogs(name, &corev1.PodLogOptions{
+		Container: installContainer, TailLines: &tail, LimitBytes: &limit,
+	}).DoRaw(ctx)
+	if err != nil {
+		logf(fmt.Sprintf("clusterkit: could not read the logs of pod %s/%s: %v", ns, name, wrap("read logs", err)))
+		return
+	}
+	sc := bufio.NewScanner(bytes.NewReader(raw))
+	sc.Buffer(make([]byte, 0, 4096), len(raw)+1)
+	for sc.Scan() {
+		logf(sc.Text())
+	}
+}
+
+// podWatchBackoff spaces re-lists when watches keep ending at once without an event (a
+// proxy that cuts streams, say); a healthy watch never waits on it.
+var podWatchBackoff = []time.Duration{100 * time.Millisecond, 500 * time.Millisecond, 2 * time.Second, 5 * time.Second}
+
+// watchPod lists the pod by name and hands its state to check, then watches from the
+// list's resourceVersion and hands it every change, until check says done or fails. When
+// the watch ends (server timeout, lost connection, or 410 Gone for an expired
+// resourceVersion) it lists again, so no change is missed and nothing polls. check gets
+// gone=true when the pod does not exist (p nil) or was deleted (p its last state).
+func (c *Client) watchPod(ctx context.Context, ns, name string, check func(p *corev1.Pod, gone bool) (bool, error)) error {
+	api := c.cs.CoreV1().Pods(ns)
+	sel := fields.OneTermEqualSelector("metadata.name", name).String()
+	timeout := int64(c.timeout.Seconds() * 0.8) // end each watch before the request timeout cuts it
+	if timeout < 1 {
+		timeout = 1
+	}
+	idle := 0
+	for {
+		list, err := api.List(ctx, metav1.ListOptions{FieldSelector: sel})
+		if err != nil {
+			return err
+		}
+		var p *corev1.Pod
+		for i := range list.Items {
+			if list.Items[i].Name == name {
+				p = &list.Items[i]
+			}
+		}
+		if done, err := check(p, p == nil); done || err != nil {
+			return err
+		}
+		w, err := api.Watch(ctx, metav1.ListOptions{
+			FieldSelector: sel, ResourceVersion: list.ResourceVersion, TimeoutSeconds: &timeout, AllowWatchBookmarks: true,
+		})
+		if err != nil {
+			return err
+		}
+		events, done, err := drainPodWatch(ctx, w, name, check)
+		w.Stop()
+		if done || err != nil {
+			return err
+		}
+		if events > 0 {
+			idle = 0
+			continue
+		}
+		if idle < len(podWatchBackoff) {
+			idle++
+		}
+		t := time.NewTimer(podWatchBackoff[idle-1])
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+func drainPodWatch(ctx context.Context, w watch.Interface, name string, check func(*corev1.Pod, bool) (bool, error)) (events int, done bool, err error) {
+	for {
+		select {
+		case <-ctx.Done():
+			return events, false, ctx.Err()
+		case ev, ok := <-w.ResultChan():
+			if !ok {
+				return events, false, nil
+			}
+			switch ev.Type {
+			case watch.Error: // e.g. 410 Gone: list again
+				return events, false, nil
+			case watch.Bookmark:
+				events++
+				continue
+			}
+			p, isPod := ev.Object.(*corev1.Pod)
+			if !isPod || p.Name != name {
+				continue
+			}
+			events++
+			if done, err := check(p, ev.Type == watch.Deleted); done || err != nil {
+				return events, done, err
+			}
+		}
+	}
+}
+
+// waitPodDone waits until the pod reaches Succeeded or Failed. last is the latest state
+// seen, for timeout reports.
+func (c *Client) waitPodDone(ctx context.Context, created *corev1.Pod) (done, last *corev1.Pod, err error) {
+	ns, name := created.Namespace, created.Name
+	last = created
+	finished := func(p *corev1.Pod) bool {
+		return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
+	}
+	err = c.watchPod(ctx, ns, name, func(p *corev1.Pod, gone bool) (bool, error) {
+		if p != nil && p.UID != created.UID {
+			// A namesake made by someone else: ours is gone.
+			p, gone = nil, true
+		}
+		if p != nil {
+			last = p
+			if finished(p) {
+				done = p
+				return true, nil
+			}
+		}
+		if gone {
+			e := podFailure(last, Action(last.Labels[LabelAction]))
+			e.Reason = "PodDeleted"
+			return false, e
+		}
+		return false, nil
+	})
+	if err != nil {
+		var failed *InstallFailedError
+		switch {
+		case errors.As(err, &failed):
+			return nil, last, err
+		case ctx.Err() != nil:
+			return nil, last, ctx.Err()
+		}
+		return nil, last, wrap(fmt.Sprintf("watch pod %s/%s", ns, name), err)
+	}
+	return done, last, nil
+}
+
+// deletePod deletes the pod (only the one with uid, when given); a missing pod is fine.
+func (c *Client) deletePod(ctx context.Context, ns, name string, uid types.UID) error {
+	opts := metav1.DeleteOptions{}
+	if uid != "" {
+		opts = preconditions(uid)
+	}
+	err := c.cs.CoreV1().Pods(ns).Delete(ctx, name, opts)
+	return ignoreNotFound(wrap(fmt.Sprintf("delete pod %s/%s", ns, name), err))
+}
+
+// deletePodAndWait deletes a leftover pod of that name and waits, with a watch, until it
+// is gone, so that the new pod never meets the old one.
+func (c *Client) deletePodAndWait(ctx context.Context, ns, name string) error {
+	op := fmt.Sprintf("replace pod %s/%s", ns, name)
+	old, err := c.cs.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+	if IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return wrap(op, err)
+	}
+	if old.DeletionTimestamp == nil {
+		if err := c.deletePod(ctx, ns, name, old.UID); err != nil {
+			return err
+		}
+	}
+	err = c.watchPod(ctx, ns, name, func(p *corev1.Pod, gone bool) (bool, error) {
+		return gone || p.UID != old.UID, nil
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return wrap(op, err)
+	}
+	return nil
+}

@@ -1,0 +1,253 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+)
+
+// finishOnCreate makes created install pods end the way kwok's stages do: phase set at
+// creation, so even the informer's first list sees it (no race with the fake watch).
+func finishOnCreate(cs *fake.Clientset, phase corev1.PodPhase, exitCode int32, reason string) {
+	cs.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		p := a.(k8stesting.CreateAction).GetObject().(*corev1.Pod)
+		p.UID = types.UID("uid-" + p.Name + "-" + time.Now().Format("150405.000000000"))
+		p.Status.Phase = phase
+		if phase == corev1.PodSucceeded || phase == corev1.PodFailed {
+			p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "helm", State: corev1.ContainerState{
+				Terminated: &corev1.ContainerStateTerminated{ExitCode: exitCode, Reason: reason, Message: "Error: secret helm output"},
+			}}}
+		}
+		return false, nil, nil
+	})
+}
+
+func podExists(t *testing.T, cs *fake.Clientset, ns, name string) bool {
+	t.Helper()
+	_, err := cs.CoreV1().Pods(ns).Get(context.Background(), name, metav1.GetOptions{})
+	return err == nil
+}
+
+func TestRunInstallPod_Succeeds(t *testing.T) {
+	cs := fake.NewClientset()
+	finishOnCreate(cs, corev1.PodSucceeded, 0, "Completed")
+	c := NewClientForInterface(cs)
+	res, err := c.RunInstallPod(context.Background(), testSpec(), ActionInstall, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Pod != "install-ingress-nginx" || res.Namespace != DefaultInstallNamespace || res.Action != ActionInstall {
+		t.Fatalf("result %+v", res)
+	}
+	// The pod had finished by the first list: one GET (for a leftover), one LIST, no watch.
+	if got := podVerbs(cs); got != "get,create,list,delete" {
+		t.Errorf("pod calls %s", got)
+	}
+	if podExists(t, cs, res.Namespace, res.Pod) {
+		t.Fatal("a succeeded pod is deleted")
+	}
+}
+
+func podVerbs(cs *fake.Clientset) string {
+	var verbs []string
+	for _, a := range cs.Actions() {
+		if a.GetResource().Resource == "pods" && a.GetSubresource() == "" {
+			verbs = append(verbs, a.GetVerb())
+		}
+	}
+	return strings.Join(verbs, ",")
+}
+
+// The pod finishes while watched; the first watch ends with 410 Gone (resourceVersion too
+// old), so the wait lists again and then watches until the pod succeeds.
+func TestRunInstallPod_WatchesAndRelistsAfterGone(t *testing.T) {
+	cs := fake.NewClientset()
+	finishOnCreate(cs, corev1.PodPending, 0, "")
+	watches := 0
+	var rvs []string
+	cs.PrependWatchReactor("pods", func(a k8stesting.Action) (bool, watch.Interface, error) {
+		watches++
+		rvs = append(rvs, a.(k8stesting.WatchActionImpl).WatchRestrictions.ResourceVersion)
+		w := watch.NewFakeWithChanSize(4, false)
+		pod, err := cs.Tracker().Get(corev1.SchemeGroupVersion.WithResource("pods"), DefaultInstallNamespace, "install-ingress-nginx")
+		if err != nil {
+			t.Error(err)
+			return true, w, nil
+		}
+		p := pod.(*corev1.Pod).DeepCopy()
+		switch watches {
+		case 1:
+			p.Status.Phase = corev1.PodRunning
+			w.Modify(p)
+			w.Error(&metav1.Status{Status: metav1.StatusFailure, Code: 410, Reason: metav1.StatusReasonExpired})
+		default:
+			p.Status.Phase = corev1.PodSucceeded
+			w.Modify(p)
+		}
+		return true, w, nil
+	})
+	c := NewClientForInterface(cs)
+	if _, err := c.RunInstallPod(context.Background(), testSpec(), ActionInstall, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := podVerbs(cs); got != "get,create,list,watch,list,watch,delete" {
+		t.Errorf("pod calls %s", got)
+	}
+	if len(rvs) != 2 {
+		t.Fatalf("watches %d", watches)
+	}
+}
+
+func TestRunInstallPod_DeletedBySomeoneElse(t *testing.T) {
+	cs := fake.NewClientset()
+	finishOnCreate(cs, corev1.PodRunning, 0, "")
+	cs.PrependWatchReactor("pods", func(a k8stesting.Action) (bool, watch.Interface, error) {
+		w := watch.NewFakeWithChanSize(1, false)
+		obj, _ := cs.Tracker().Get(corev1.SchemeGroupVersion.WithResource("pods"), DefaultInstallNamespace, "install-ingress-nginx")
+		w.Delete(obj)
+		return true, w, nil
+	})
+	_, err := NewClientForInterface(cs).RunInstallPod(context.Background(), testSpec(), ActionInstall, nil)
+	var failed *InstallFailedError
+	if !errors.As(err, &failed) || failed.Reason != "PodDeleted" || failed.ExitCode != -1 {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestRunInstallPod_FailedKeepsPodAndLogs(t *testing.T) {
+	cs := fake.NewClientset()
+	finishOnCreate(cs, corev1.PodFailed, 3, "Error")
+	c := NewClientForInterface(cs)
+	spec := testSpec()
+	spec.KeepFailedPod = true
+	var lines []string
+	_, err := c.RunInstallPod(context.Background(), spec, ActionInstall, func(l string) { lines = append(lines, l) })
+	var failed *InstallFailedError
+	if !errors.As(err, &failed) {
+		t.Fatalf("got %v, want *InstallFailedError", err)
+	}
+	if failed.ExitCode != 3 || failed.Reason != "Error" || !failed.PodKept || failed.Pod != "install-ingress-nginx" ||
+		failed.LogsCommand != "kubectl logs -n clusterkit-managed-apps install-ingress-nginx" {
+		t.Fatalf("%+v", failed)
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "exit code 3") || !strings.Contains(msg, "kubectl logs -n clusterkit-managed-apps install-ingress-nginx") {
+		t.Errorf("message %q", msg)
+	}
+	if strings.Contains(msg, "secret helm output") {
+		t.Error("the termination message is for the debug log, not the error")
+	}
+	if len(lines) == 0 || lines[0] != "fake logs" {
+		t.Errorf("log lines %q", lines)
+	}
+	if !podExists(t, cs, DefaultInstallNamespace, "install-ingress-nginx") {
+		t.Error("a failed pod is kept for inspection")
+	}
+
+	// KeepFailedPod=false: deleted, and the message says where the logs went instead.
+	spec.KeepFailedPod = false
+	_, err = c.RunInstallPod(context.Background(), spec, ActionInstall, nil)
+	if !errors.As(err, &failed) || failed.PodKept || podExists(t, cs, DefaultInstallNamespace, "install-ingress-nginx") {
+		t.Fatalf("pod should be deleted: %v", err)
+	}
+	if !strings.Contains(err.Error(), "debug log") {
+		t.Errorf("message %q", err)
+	}
+}
+
+func TestRunInstallPod_ReplacesLeftoverPod(t *testing.T) {
+	old := InstallPod(testSpec(), ActionInstall)
+	old.UID = "old-uid"
+	old.Status.Phase = corev1.PodFailed
+	cs := fake.NewClientset(old)
+	finishOnCreate(cs, corev1.PodSucceeded, 0, "Completed")
+	c := NewClientForInterface(cs)
+	if _, err := c.RunInstallPod(context.Background(), testSpec(), ActionInstall, nil); err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, a := range cs.Actions() {
+		if a.GetResource().Resource == "pods" && (a.GetVerb() == "delete" || a.GetVerb() == "create") {
+			order = append(order, a.GetVerb())
+		}
+	}
+	if strings.Join(order, ",") != "delete,create,delete" {
+		t.Fatalf("pod calls %v: the leftover must be deleted before the new pod is created", order)
+	}
+	del := cs.Actions()
+	for _, a := range del {
+		if d, ok := a.(k8stesting.DeleteAction); ok && a.GetResource().Resource == "pods" {
+			if p := d.GetDeleteOptions().Preconditions; p == nil || p.UID == nil || *p.UID != "old-uid" {
+				t.Errorf("the leftover is deleted with a UID precondition: %+v", d.GetDeleteOptions())
+			}
+			break
+		}
+	}
+}
+
+func TestRunInstallPod_TimeoutDeletesPod(t *testing.T) {
+	cs := fake.NewClientset()
+	finishOnCreate(cs, corev1.PodRunning, 0, "")
+	c := NewClientForInterface(cs)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	_, err := c.RunInstallPod(ctx, testSpec(), ActionInstall, nil)
+	var timeout *InstallTimeoutError
+	if !errors.As(err, &timeout) {
+		t.Fatalf("got %v, want *InstallTimeoutError", err)
+	}
+	if !errors.Is(err, context.DeadlineExceeded) || timeout.Phase != corev1.PodRunning || !timeout.PodDeleted {
+		t.Fatalf("%+v", timeout)
+	}
+	if podExists(t, cs, DefaultInstallNamespace, "install-ingress-nginx") {
+		t.Fatal("a timed-out pod must be deleted")
+	}
+	if !strings.Contains(err.Error(), "did not finish within") || !strings.Contains(err.Error(), "last phase Running") {
+		t.Errorf("message %q", err)
+	}
+
+	// Cancelled rather than timed out.
+	ctx, cancel = context.WithCancel(context.Background())
+	go func() { time.Sleep(100 * time.Millisecond); cancel() }()
+	_, err = c.RunInstallPod(ctx, testSpec(), ActionInstall, nil)
+	if !errors.As(err, &timeout) || !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "was cancelled") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestRunInstallPod_APIErrorsAreOurWords(t *testing.T) {
+	cs := fake.NewClientset()
+	cs.PrependReactor("create", "pods", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, errors.New("<html>evil server body</html>")
+	})
+	_, err := NewClientForInterface(cs).RunInstallPod(context.Background(), testSpec(), ActionInstall, nil)
+	if err == nil || strings.Contains(err.Error(), "evil") {
+		t.Fatalf("got %v", err)
+	}
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) {
+		t.Fatalf("want *APIError, got %T", err)
+	}
+}
+
+func TestRunInstallPod_RefusesInvalidSpec(t *testing.T) {
+	cs := fake.NewClientset()
+	spec := testSpec()
+	spec.Name = "Bad Name"
+	if _, err := NewClientForInterface(cs).RunInstallPod(context.Background(), spec, ActionInstall, nil); err == nil {
+		t.Fatal("expected a validation error")
+	}
+	if len(cs.Actions()) != 0 {
+		t.Fatal("nothing may be sent for an invalid spec")
+	}
+}

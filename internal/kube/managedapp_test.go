@@ -1,0 +1,49 @@
+package kube
+
+import (
+	"context"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+)
+
+func TestManagedApp_InstallThenUninstall(t *testing.T) {
+	ctx := context.Background()
+	cs := fake.NewClientset()
+	finishOnCreate(cs, corev1.PodSucceeded, 0, "Completed")
+	// "helm" writes its record when the install pod is created.
+	cs.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		p := a.(k8stesting.CreateAction).GetObject().(*corev1.Pod)
+		if p.Labels[LabelAction] == "install" {
+			rec := EncodeReleaseSecret(Release{Name: "ingress-nginx", Namespace: "ingress", Revision: 1,
+				ChartName: "ingress-nginx", ChartVersion: "4.13.3", AppVersion: "1.13.3"})
+			if err := cs.Tracker().Add(rec); err != nil {
+				t.Error(err)
+			}
+		}
+		return false, nil, nil
+	})
+	c := NewClientForInterface(cs)
+	spec := testSpec()
+	res, err := c.InstallManagedApp(ctx, spec, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Pod.Pod != "install-ingress-nginx" || res.Release == nil || res.Release.Revision != 1 ||
+		res.Release.Status != ReleaseDeployed || res.Release.ChartVersion != "4.13.3" {
+		t.Fatalf("%+v %+v", res, res.Release)
+	}
+	if _, err := c.UninstallManagedApp(ctx, spec, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.CoreV1().ConfigMaps(DefaultInstallNamespace).Get(ctx, ValuesConfigMapName("ingress-nginx"), metav1.GetOptions{}); !IsNotFound(err) {
+		t.Error("values left behind")
+	}
+	if _, err := cs.CoreV1().Namespaces().Get(ctx, DefaultInstallNamespace, metav1.GetOptions{}); !IsNotFound(err) {
+		t.Error("the install namespace goes with the last app (the fake deletes at once)")
+	}
+}

@@ -1,0 +1,264 @@
+package kube
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+)
+
+// Helm release records, read the way helm's default storage driver ("secret", in
+// helm.sh/helm/v3/pkg/storage/driver) writes them: one Secret per revision in the release
+// namespace, named sh.helm.release.v1.<name>.v<revision>, of type helm.sh/release.v1,
+// labelled name=<name>, owner=helm, status=<status>, version=<revision>, whose data key
+// "release" holds base64(gzip(json(release))). (The Secret's data is itself base64 in the
+// API's JSON, so the bytes client-go hands us are still base64 once: helm encodes twice.)
+// The JSON is decoded into a minimal local struct compatible with helm's pkg/release
+// types, so the provider does not pull helm's module graph in.
+
+// HelmReleaseSecretType is the type of helm's release Secrets.
+const HelmReleaseSecretType corev1.SecretType = "helm.sh/release.v1"
+
+// ReleaseStatus is helm's release status.
+type ReleaseStatus string
+
+const (
+	ReleaseUnknown         ReleaseStatus = "unknown"
+	ReleaseDeployed        ReleaseStatus = "deployed"
+	ReleaseUninstalled     ReleaseStatus = "uninstalled"
+	ReleaseSuperseded      ReleaseStatus = "superseded"
+	ReleaseFailed          ReleaseStatus = "failed"
+	ReleaseUninstalling    ReleaseStatus = "uninstalling"
+	ReleasePendingInstall  ReleaseStatus = "pending-install"
+	ReleasePendingUpgrade  ReleaseStatus = "pending-upgrade"
+	ReleasePendingRollback ReleaseStatus = "pending-rollback"
+)
+
+func parseReleaseStatus(s string) ReleaseStatus {
+	switch st := ReleaseStatus(s); st {
+	case ReleaseDeployed, ReleaseUninstalled, ReleaseSuperseded, ReleaseFailed, ReleaseUninstalling,
+		ReleasePendingInstall, ReleasePendingUpgrade, ReleasePendingRollback:
+		return st
+	}
+	return ReleaseUnknown
+}
+
+// Pending reports whether a helm operation on the release is (or was left) in progress.
+func (s ReleaseStatus) Pending() bool {
+	return s == ReleasePendingInstall || s == ReleasePendingUpgrade || s == ReleasePendingRollback
+}
+
+// Release is the latest revision of a helm release.
+type Release struct {
+	Name         string
+	Namespace    string
+	Revision     int
+	Status       ReleaseStatus
+	ChartName    string
+	ChartVersion string
+	AppVersion   string
+	Description  string // helm's own summary, e.g. "Install complete"
+	LastDeployed time.Time
+}
+
+// helmTime is helm's pkg/time.Time on the wire: RFC 3339 (with nanoseconds), and "" for
+// the zero time.
+type helmTime struct{ time.Time }
+
+func (t helmTime) MarshalJSON() ([]byte, error) {
+	if t.IsZero() {
+		return []byte(`""`), nil
+	}
+	return t.Time.MarshalJSON()
+}
+
+func (t *helmTime) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" || string(b) == `""` {
+		return nil
+	}
+	return t.Time.UnmarshalJSON(b)
+}
+
+// helmRelease is the part of helm's release.Release JSON we read (and write, for tests).
+type helmRelease struct {
+	Name      string     `json:"name,omitempty"`
+	Info      *helmInfo  `json:"info,omitempty"`
+	Chart     *helmChart `json:"chart,omitempty"`
+	Manifest  string     `json:"manifest,omitempty"`
+	Version   int        `json:"version,omitempty"`
+	Namespace string     `json:"namespace,omitempty"`
+}
+
+type helmInfo struct {
+	FirstDeployed helmTime `json:"first_deployed,omitempty"`
+	LastDeployed  helmTime `json:"last_deployed,omitempty"`
+	Deleted       helmTime `json:"deleted"`
+	Description   string   `json:"description,omitempty"`
+	Status        string   `json:"status,omitempty"`
+}
+
+type helmChart struct {
+	Metadata *helmChartMetadata `json:"metadata,omitempty"`
+}
+
+type helmChartMetadata struct {
+	APIVersion string `json:"apiVersion,omitempty"`
+	Name       string `json:"name,omitempty"`
+	Version    string `json:"version,omitempty"`
+	AppVersion string `json:"appVersion,omitempty"`
+}
+
+// ReleaseDecodeError: a release Secret exists but its record cannot be read.
+type ReleaseDecodeError struct {
+	Namespace, Secret string
+	Cause             error
+}
+
+func (e *ReleaseDecodeError) Error() string {
+	return fmt.Sprintf("helm release record %s/%s cannot be decoded (%v)", e.Namespace, e.Secret, e.Cause)
+}
+
+func (e *ReleaseDecodeError) Unwrap() error { return e.Cause }
+
+// ReleaseSecretName is the name helm gives revision rev of release name.
+func ReleaseSecretName(name string, rev int) string {
+	return "sh.helm.release.v1." + name + ".v" + strconv.Itoa(rev)
+}
+
+// FindRelease returns the latest revision of release name in namespace, or nil, nil when
+// there is none.
+func (c *Client) FindRelease(ctx context.Context, namespace, name string) (*Release, error) {
+	op := fmt.Sprintf("read helm release %s/%s", namespace, name)
+	list, err := c.cs.CoreV1().Secrets(namespace).List(ctx, metav1.ListOptions{
+		LabelSelector: labels.SelectorFromSet(labels.Set{"owner": "helm", "name": name}).String(),
+	})
+	if IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	var best *corev1.Secret
+	bestRev := -1
+	for i := range list.Items {
+		s := &list.Items[i]
+		if s.Type != HelmReleaseSecretType {
+			continue
+		}
+		rev, err := strconv.Atoi(s.Labels["version"])
+		if err != nil {
+			// No usable label: the record itself says which revision it is.
+			r, derr := decodeReleaseSecret(s)
+			if derr != nil {
+				continue
+			}
+			rev = r.Revision
+		}
+		if rev > bestRev {
+			best, bestRev = s, rev
+		}
+	}
+	if best == nil {
+		return nil, nil
+	}
+	return decodeReleaseSecret(best)
+}
+
+func decodeReleaseSecret(s *corev1.Secret) (*Release, error) {
+	fail := func(err error) (*Release, error) {
+		return nil, &ReleaseDecodeError{Namespace: s.Namespace, Secret: s.Name, Cause: err}
+	}
+	data, ok := s.Data["release"]
+	if !ok {
+		return fail(fmt.Errorf("no \"release\" key"))
+	}
+	raw, err := base64.StdEncoding.DecodeString(string(data))
+	if err != nil {
+		return fail(fmt.Errorf("not base64"))
+	}
+	// Records from before helm compressed them are plain JSON.
+	if len(raw) >= 3 && bytes.Equal(raw[:3], []byte{0x1f, 0x8b, 0x08}) {
+		zr, err := gzip.NewReader(bytes.NewReader(raw))
+		if err != nil {
+			return fail(fmt.Errorf("bad gzip header"))
+		}
+		// A release record is at most ~1 MiB (the Secret size limit); bound the output.
+		raw, err = io.ReadAll(io.LimitReader(zr, 32<<20))
+		if err != nil {
+			return fail(fmt.Errorf("bad gzip data"))
+		}
+	}
+	var hr helmRelease
+	if err := json.Unmarshal(raw, &hr); err != nil {
+		return fail(fmt.Errorf("not a helm release JSON document"))
+	}
+	r := &Release{Name: hr.Name, Namespace: hr.Namespace, Revision: hr.Version, Status: ReleaseUnknown}
+	if r.Name == "" {
+		r.Name = s.Labels["name"]
+	}
+	if r.Namespace == "" {
+		r.Namespace = s.Namespace
+	}
+	if hr.Info != nil {
+		r.Status = parseReleaseStatus(hr.Info.Status)
+		r.Description = hr.Info.Description
+		r.LastDeployed = hr.Info.LastDeployed.Time
+	}
+	if r.Status == ReleaseUnknown {
+		r.Status = parseReleaseStatus(s.Labels["status"])
+	}
+	if hr.Chart != nil && hr.Chart.Metadata != nil {
+		r.ChartName, r.ChartVersion, r.AppVersion = hr.Chart.Metadata.Name, hr.Chart.Metadata.Version, hr.Chart.Metadata.AppVersion
+	}
+	return r, nil
+}
+
+// EncodeReleaseSecret makes the Secret helm's storage driver would write for r (tests
+// and the acceptance tests use it to fake helm's records). An unset Status is deployed.
+func EncodeReleaseSecret(r Release) *corev1.Secret {
+	if r.Status == "" {
+		r.Status = ReleaseDeployed
+	}
+	hr := helmRelease{
+		Name: r.Name, Namespace: r.Namespace, Version: r.Revision,
+		Info: &helmInfo{
+			FirstDeployed: helmTime{r.LastDeployed}, LastDeployed: helmTime{r.LastDeployed},
+			Description: r.Description, Status: string(r.Status),
+		},
+		Chart: &helmChart{Metadata: &helmChartMetadata{
+			APIVersion: "v2", Name: r.ChartName, Version: r.ChartVersion, AppVersion: r.AppVersion,
+		}},
+	}
+	js, err := json.Marshal(hr)
+	if err != nil {
+		panic(err) // strings, ints and times only: cannot fail
+	}
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	_, _ = zw.Write(js) // writes to memory cannot fail
+	_ = zw.Close()
+	return &corev1.Secret{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      ReleaseSecretName(r.Name, r.Revision),
+			Namespace: r.Namespace,
+			Labels: map[string]string{
+				"name":    r.Name,
+				"owner":   "helm",
+				"status":  string(r.Status),
+				"version": strconv.Itoa(r.Revision),
+			},
+		},
+		Type: HelmReleaseSecretType,
+		Data: map[string][]byte{"release": []byte(base64.StdEncoding.EncodeToString(buf.Bytes()))},
+	}
+}
