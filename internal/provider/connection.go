@@ -1,9 +1,16 @@
 package provider
 
 import (
+	"context"
+
 	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
+
+	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/kube"
 )
 
 // cluster_connection is one object type shared by every resource that exports or takes a
@@ -63,4 +70,84 @@ func connectionOutputAttribute(description string) schema.SingleNestedAttribute 
 			},
 		},
 	}
+}
+
+// connectionInputAttribute is the cluster_connection a resource takes: pass another
+// resource's exported cluster_connection.
+func connectionInputAttribute(description string) schema.SingleNestedAttribute {
+	a := connectionOutputAttribute(description)
+	a.Computed = false
+	a.Required = true
+	for name, attr := range a.Attributes {
+		switch v := attr.(type) {
+		case schema.StringAttribute:
+			v.Computed, v.Optional = false, true
+			a.Attributes[name] = v
+		case schema.SingleNestedAttribute:
+			v.Computed, v.Optional = false, true
+			for n, inner := range v.Attributes {
+				s := inner.(schema.StringAttribute)
+				s.Computed, s.Optional = false, true
+				v.Attributes[n] = s
+			}
+			a.Attributes[name] = v
+		}
+	}
+	return a
+}
+
+// resolveConnection turns a cluster_connection into a Kubernetes connection: a static
+// token, or EKS tokens minted through the role on every use. Refusals become attribute
+// errors on attr.
+func resolveConnection(ctx context.Context, data *providerData, obj types.Object, attrPath path.Path, diags *diag.Diagnostics) (kube.Connection, bool) {
+	if data == nil {
+		diags.AddError("Provider not configured", "The clusterkit provider was not configured before use.")
+		return kube.Connection{}, false
+	}
+	var c connectionModel
+	diags.Append(obj.As(ctx, &c, basetypes.ObjectAsOptions{})...)
+	if diags.HasError() {
+		return kube.Connection{}, false
+	}
+	conn := kube.Connection{Host: c.Host.ValueString(), CAPEM: []byte(c.ClusterCACertificate.ValueString()), Token: c.Token.ValueString()}
+	if c.EKS.IsNull() || c.EKS.IsUnknown() {
+		if conn.Token == "" {
+			diags.AddAttributeError(attrPath, "Incomplete cluster_connection", "Either token or eks must be set.")
+			return conn, false
+		}
+		return conn, true
+	}
+	var e eksConnectionModel
+	diags.Append(c.EKS.As(ctx, &e, basetypes.ObjectAsOptions{})...)
+	if diags.HasError() {
+		return conn, false
+	}
+	m := eksClusterModel{Region: e.Region, Name: e.ClusterName, ProvisionRoleARN: e.RoleARN, ExternalID: e.ExternalID, SessionName: e.SessionName}
+	if m.Region.ValueString() == "" {
+		m.Region = types.StringValue(data.region)
+	}
+	if m.SessionName.ValueString() == "" {
+		m.SessionName = types.StringValue(defaultSessionName(e.ClusterName.ValueString()))
+	}
+	sess, ok := (&eksClusterResource{data: data}).session(ctx, m, diags)
+	if !ok {
+		return conn, false
+	}
+	conn.Tokens = sess.TokenSource(e.ClusterName.ValueString(), nil)
+	conn.TokensKey = "eks:" + e.RoleARN.ValueString() + "|" + m.Region.ValueString() + "|" + e.ClusterName.ValueString()
+	return conn, true
+}
+
+// connectionSecrets lists what withLogging must mask for a connection.
+func connectionSecrets(ctx context.Context, obj types.Object) []string {
+	var c connectionModel
+	if obj.IsNull() || obj.IsUnknown() || obj.As(ctx, &c, basetypes.ObjectAsOptions{}).HasError() {
+		return nil
+	}
+	out := []string{c.Token.ValueString()}
+	var e eksConnectionModel
+	if !c.EKS.IsNull() && !c.EKS.IsUnknown() && !c.EKS.As(ctx, &e, basetypes.ObjectAsOptions{}).HasError() {
+		out = append(out, e.ExternalID.ValueString())
+	}
+	return out
 }

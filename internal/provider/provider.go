@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/ephemeral"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
@@ -23,7 +24,10 @@ import (
 	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/netguard"
 )
 
-var _ provider.Provider = (*clusterkitProvider)(nil)
+var (
+	_ provider.Provider                       = (*clusterkitProvider)(nil)
+	_ provider.ProviderWithEphemeralResources = (*clusterkitProvider)(nil)
+)
 
 // New returns the provider factory for providerserver.
 func New(version string) func() provider.Provider {
@@ -176,7 +180,8 @@ func (p *clusterkitProvider) Configure(ctx context.Context, req provider.Configu
 			UserAgent: "terraform-provider-clusterkit/" + p.version,
 			Log:       logKubernetesCall,
 		}),
-		cloud: cloud.NewFactory(awsConfig(m)),
+		cloud:  cloud.NewFactory(awsConfig(m)),
+		region: firstNonEmpty(m.Region.ValueString(), os.Getenv("AWS_REGION"), os.Getenv("AWS_DEFAULT_REGION")),
 	}
 	resp.ResourceData = data
 	resp.EphemeralResourceData = data
@@ -216,9 +221,23 @@ func awsConfig(m providerModel) cloud.Config {
 func (p *clusterkitProvider) Resources(context.Context) []func() resource.Resource {
 	return []func() resource.Resource{
 		newClusterIntegrationResource,
+		newEKSClusterResource,
 	}
 }
 
 func (p *clusterkitProvider) DataSources(context.Context) []func() datasource.DataSource {
 	return nil
+}
+
+func firstNonEmpty(values ...string) string {
+	for _, v := range values {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func (p *clusterkitProvider) EphemeralResources(context.Context) []func() ephemeral.EphemeralResource {
+	return []func() ephemeral.EphemeralResource{newEKSTokenEphemeral}
 }

@@ -16,6 +16,8 @@ type providerData struct {
 	policy netguard.Policy
 	kube   *kube.Factory
 	cloud  *cloud.Factory
+	// region is the provider's default AWS region (configuration or environment).
+	region string
 }
 
 // providerDataFrom type-checks the value Configure stored; nil means the provider is not

@@ -1,0 +1,323 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/listplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/objectplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+)
+
+var (
+	_ resource.Resource                   = (*eksClusterResource)(nil)
+	_ resource.ResourceWithConfigure      = (*eksClusterResource)(nil)
+	_ resource.ResourceWithModifyPlan     = (*eksClusterResource)(nil)
+	_ resource.ResourceWithImportState    = (*eksClusterResource)(nil)
+	_ resource.ResourceWithValidateConfig = (*eksClusterResource)(nil)
+)
+
+var (
+	eksNameRE         = regexp.MustCompile(`^[a-zA-Z][-a-zA-Z0-9]*$`)
+	kubeVersionRE     = regexp.MustCompile(`^1\.(0|[1-9]\d*)$`)
+	vpcIDRE           = regexp.MustCompile(`^vpc-[0-9a-f]{8,17}$`)
+	subnetIDRE        = regexp.MustCompile(`^subnet-[0-9a-f]{8,17}$`)
+	securityGroupIDRE = regexp.MustCompile(`^sg-[0-9a-f]{8,17}$`)
+	instanceTypeRE    = regexp.MustCompile(`^[a-z][a-z0-9-]*\.[a-z0-9]+$`)
+)
+
+const (
+	eksDefaultCIDR = "172.20.0.0/16"
+)
+
+func newEKSClusterResource() resource.Resource { return &eksClusterResource{} }
+
+type eksClusterResource struct{ data *providerData }
+
+func (r *eksClusterResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_eks_cluster"
+}
+
+func (r *eksClusterResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	replace := []planmodifier.String{stringplanmodifier.RequiresReplace()}
+	keep := []planmodifier.String{stringplanmodifier.UseStateForUnknown()}
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "An EKS cluster in a customer's AWS account, created from the platform's account by assuming the customer's provisioning role (with its external ID) and deploying a CloudFormation stack. " +
+			"After the stack completes, the provider connects with a short-lived EKS token, maps the node role in `kube-system/aws-auth` so nodes can join, and creates the `clusterkit` service account bound to `cluster-admin`. " +
+			"No temporary AWS credential or token is kept in state, plan, logs or diagnostics.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				Computed: true, PlanModifiers: keep,
+				MarkdownDescription: "`<region>/<name>`; also the import ID.",
+			},
+			"name": schema.StringAttribute{
+				Required: true, PlanModifiers: replace,
+				MarkdownDescription: "Name of the EKS cluster and of its CloudFormation stack: 1-100 characters, a letter first, then letters, digits and hyphens. Changing it replaces the cluster.",
+				Validators: []validator.String{stringvalidator.LengthBetween(1, 100),
+					stringvalidator.RegexMatches(eksNameRE, "must start with a letter and contain only letters, digits and hyphens")},
+			},
+			"region": schema.StringAttribute{
+				Optional: true, Computed: true,
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace(), stringplanmodifier.UseStateForUnknown()},
+				MarkdownDescription: "AWS region of the cluster; default the provider's `region`. Changing it replaces the cluster.",
+				Validators:          []validator.String{stringvalidator.RegexMatches(awsRegionRE, "must be an AWS region such as eu-west-1")},
+			},
+			"provision_role_arn": schema.StringAttribute{
+				Required: true, PlanModifiers: replace,
+				MarkdownDescription: "ARN of the customer's provisioning role, assumed from the platform's credentials. Its trust policy must allow the platform account with condition `sts:ExternalId`. Changing it replaces the cluster.",
+				Validators:          []validator.String{roleARN()},
+			},
+			"external_id": schema.StringAttribute{
+				Required: true, Sensitive: true,
+				MarkdownDescription: "External ID the provisioning role requires (2-1224 characters of letters, digits and `+=,.@:/-`).",
+				Validators:          externalID(),
+			},
+			"session_name": schema.StringAttribute{
+				Optional: true, Computed: true, PlanModifiers: keep,
+				MarkdownDescription: "Role session name, visible in the customer's CloudTrail; default `clusterkit-<name>`.",
+				Validators:          []validator.String{sessionName()},
+			},
+			"cluster_role_arn": schema.StringAttribute{
+				Required: true, PlanModifiers: replace,
+				MarkdownDescription: "ARN of the EKS service role the control plane uses. Changing it replaces the cluster.",
+				Validators:          []validator.String{roleARN()},
+			},
+			"kubernetes_version": schema.StringAttribute{
+				Required:            true,
+				MarkdownDescription: "Kubernetes minor version such as `1.33`. The node AMI is the matching EKS-optimized Amazon Linux 2023 image. Upgrades go one minor version at a time, in place; downgrades are refused.",
+				Validators:          []validator.String{stringvalidator.RegexMatches(kubeVersionRE, "must be a Kubernetes minor version such as 1.33")},
+			},
+			"vpc_id": schema.StringAttribute{
+				Required: true, PlanModifiers: replace,
+				MarkdownDescription: "VPC of the cluster and its nodes. Changing it replaces the cluster.",
+				Validators:          []validator.String{stringvalidator.RegexMatches(vpcIDRE, "must be a VPC ID such as vpc-0abc1234def567890")},
+			},
+			"subnet_ids": schema.ListAttribute{
+				Required: true, ElementType: types.StringType,
+				PlanModifiers:       []planmodifier.List{listplanmodifier.RequiresReplace()},
+				MarkdownDescription: "At least two subnets, in different availability zones, for the control plane and nodes. Changing them replaces the cluster.",
+				Validators: []validator.List{listvalidator.SizeAtLeast(2), listvalidator.UniqueValues(),
+					listvalidator.ValueStringsAre(stringvalidator.RegexMatches(subnetIDRE, "must be a subnet ID such as subnet-0abc1234def567890"))},
+			},
+			"control_plane_security_group_id": schema.StringAttribute{
+				Required: true, PlanModifiers: replace,
+				MarkdownDescription: "Security group for the control plane's network interfaces. Changing it replaces the cluster.",
+				Validators:          []validator.String{stringvalidator.RegexMatches(securityGroupIDRE, "must be a security group ID such as sg-0abc1234def567890")},
+			},
+			"service_ipv4_cidr": schema.StringAttribute{
+				Optional: true, Computed: true, Default: stringdefault.StaticString(eksDefaultCIDR), PlanModifiers: replace,
+				MarkdownDescription: "CIDR of Kubernetes service IPs (default `" + eksDefaultCIDR + "`): a private block from /12 to /24 that does not overlap the VPC. Changing it replaces the cluster.",
+				Validators:          []validator.String{funcValidator{description: "a private IPv4 CIDR from /12 to /24", check: serviceCIDR}},
+			},
+			"node_instance_type": schema.StringAttribute{
+				Optional: true, Computed: true, Default: stringdefault.StaticString("t3.medium"),
+				MarkdownDescription: "EC2 instance type of the nodes (default `t3.medium`). Changed in place by a rolling update.",
+				Validators:          []validator.String{stringvalidator.RegexMatches(instanceTypeRE, "must be an EC2 instance type such as t3.medium")},
+			},
+			"node_count": schema.Int64Attribute{
+				Optional: true, Computed: true, Default: int64default.StaticInt64(3),
+				MarkdownDescription: "Number of nodes, 1-100 (default 3). Changed in place.",
+				Validators:          []validator.Int64{int64validator.Between(1, 100)},
+			},
+			"node_volume_size": schema.Int64Attribute{
+				Optional: true, Computed: true, Default: int64default.StaticInt64(20),
+				MarkdownDescription: "Root volume of each node in GiB, 8-16384 (default 20; gp3, encrypted). Changed in place by a rolling update.",
+				Validators:          []validator.Int64{int64validator.Between(8, 16384)},
+			},
+			"key_name": schema.StringAttribute{
+				Optional:            true,
+				MarkdownDescription: "EC2 key pair for SSH access to nodes; none by default (nodes are reachable through SSM).",
+				Validators:          []validator.String{stringvalidator.LengthBetween(1, 255)},
+			},
+			"tags": schema.MapAttribute{
+				Optional: true, ElementType: types.StringType,
+				MarkdownDescription: "Tags for the stack, which CloudFormation propagates to the resources it creates. Keys must not start with `aws:` or `clusterkit.dev/`.",
+				Validators: []validator.Map{mapvalidator.SizeAtMost(48), mapvalidator.KeysAre(
+					stringvalidator.LengthBetween(1, 128),
+					funcValidator{description: "no reserved prefix", check: tagKey},
+				)},
+			},
+			"template_body": schema.StringAttribute{
+				Optional:            true,
+				MarkdownDescription: "Your own CloudFormation template instead of the embedded one. It must accept the same parameters and keep the logical IDs `EKSCluster` and `NodeInstanceRole` and the output `NodeInstanceRoleArn`. Changes go through a stack update.",
+				Validators:          []validator.String{stringvalidator.LengthBetween(1, 51200)},
+			},
+			"stack_id":                   schema.StringAttribute{Computed: true, PlanModifiers: keep, MarkdownDescription: "ID (ARN) of the CloudFormation stack. Known as soon as the stack was accepted, so an interrupted apply resumes waiting on it."},
+			"status":                     schema.StringAttribute{Computed: true, MarkdownDescription: "Stack status, e.g. `CREATE_COMPLETE`. Anything still in progress makes the next plan show an update that resumes waiting."},
+			"endpoint":                   schema.StringAttribute{Computed: true, PlanModifiers: keep, MarkdownDescription: "URL of the cluster's API server."},
+			"certificate_authority_data": schema.StringAttribute{Computed: true, PlanModifiers: keep, MarkdownDescription: "Base64-encoded CA certificate of the API server (as EKS returns it)."},
+			"cluster_arn":                schema.StringAttribute{Computed: true, PlanModifiers: keep, MarkdownDescription: "ARN of the EKS cluster."},
+			"node_instance_role_arn":     schema.StringAttribute{Computed: true, PlanModifiers: keep, MarkdownDescription: "ARN of the nodes' IAM role (mapped in `kube-system/aws-auth`)."},
+			"service_account": schema.SingleNestedAttribute{
+				Computed: true, PlanModifiers: []planmodifier.Object{objectplanmodifier.UseStateForUnknown()},
+				MarkdownDescription: "The service account the bootstrap created for later operations, bound to `cluster-admin` by ClusterRoleBinding `" + eksAdminBinding + "`.",
+				Attributes: map[string]schema.Attribute{
+					"name":      schema.StringAttribute{Computed: true, MarkdownDescription: "Service account name."},
+					"namespace": schema.StringAttribute{Computed: true, MarkdownDescription: "Its namespace."},
+				},
+			},
+			"cluster_connection": connectionOutputAttribute("How `clusterkit_cluster_integration` and `clusterkit_managed_app` reach this cluster: through the provisioning role and short-lived EKS tokens. It holds no token."),
+			"timeouts": timeoutsAttribute(ctx, timeouts.Opts{Create: true, Update: true, Delete: true},
+				"Defaults: create 45m, update 60m, delete 30m. When create or update runs out of time the stack keeps going; the next apply resumes waiting on it."),
+		},
+	}
+}
+
+func serviceCIDR(s string) error {
+	p, err := netip.ParsePrefix(s)
+	if err != nil || !p.Addr().Is4() {
+		return fmt.Errorf("%q is not an IPv4 CIDR such as 172.20.0.0/16", s)
+	}
+	if p.Bits() < 12 || p.Bits() > 24 {
+		return fmt.Errorf("%q: the prefix length must be between /12 and /24", s)
+	}
+	if !p.Addr().IsPrivate() {
+		return fmt.Errorf("%q is not in a private range (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16)", s)
+	}
+	if p.Masked() != p {
+		return fmt.Errorf("%q has host bits set; did you mean %s?", s, p.Masked())
+	}
+	return nil
+}
+
+func tagKey(k string) error {
+	for _, prefix := range []string{"aws:", "clusterkit.dev/"} {
+		if strings.HasPrefix(strings.ToLower(k), prefix) {
+			return fmt.Errorf("tag key %q uses the reserved prefix %q", k, prefix)
+		}
+	}
+	return nil
+}
+
+func (r *eksClusterResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	d, diags := providerDataFrom(req.ProviderData)
+	resp.Diagnostics.Append(diags...)
+	r.data = d
+}
+
+func (r *eksClusterResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var m eksClusterModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if !m.TemplateBody.IsNull() && !m.TemplateBody.IsUnknown() {
+		if err := checkTemplate(m.TemplateBody.ValueString()); err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("template_body"), "Invalid template_body", err.Error())
+		}
+	}
+}
+
+func (r *eksClusterResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() {
+		return // destroy
+	}
+	var plan eksClusterModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if plan.Region.IsUnknown() && r.data != nil {
+		if r.data.region == "" {
+			resp.Diagnostics.AddAttributeError(path.Root("region"), "No AWS region",
+				"Set region on this resource or on the provider (or AWS_REGION in the environment).")
+			return
+		}
+		plan.Region = types.StringValue(r.data.region)
+	}
+	if plan.SessionName.IsUnknown() && !plan.Name.IsUnknown() {
+		plan.SessionName = types.StringValue(defaultSessionName(plan.Name.ValueString()))
+	}
+	if !plan.Region.IsUnknown() && !plan.Name.IsUnknown() {
+		plan.ID = types.StringValue(eksID(plan.Region.ValueString(), plan.Name.ValueString()))
+	}
+	if !req.State.Raw.IsNull() {
+		var state eksClusterModel
+		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+		checkVersionChange(state.KubernetesVersion, plan.KubernetesVersion, &resp.Diagnostics)
+		status := state.Status.ValueString()
+		switch {
+		case isTerminalFailure(status):
+			// Only delete-and-recreate gets out of a rolled-back stack.
+			resp.RequiresReplace = append(resp.RequiresReplace, path.Root("status"))
+			plan.Status = types.StringUnknown()
+		case status != "CREATE_COMPLETE" && status != "UPDATE_COMPLETE":
+			// In progress (an apply stopped waiting) or imported: the update resumes.
+			plan.Status = types.StringUnknown()
+		case stackInputsChanged(state, plan):
+			plan.Status = types.StringUnknown()
+		default:
+			plan.Status = state.Status
+		}
+	}
+	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
+func isTerminalFailure(status string) bool {
+	switch status {
+	case "CREATE_FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "DELETE_FAILED":
+		return true
+	}
+	return false
+}
+
+// stackInputsChanged reports a change that needs UpdateStack.
+func stackInputsChanged(state, plan eksClusterModel) bool {
+	return !state.KubernetesVersion.Equal(plan.KubernetesVersion) || !state.NodeInstanceType.Equal(plan.NodeInstanceType) ||
+		!state.NodeCount.Equal(plan.NodeCount) || !state.NodeVolumeSize.Equal(plan.NodeVolumeSize) ||
+		!state.KeyName.Equal(plan.KeyName) || !state.Tags.Equal(plan.Tags) || !state.TemplateBody.Equal(plan.TemplateBody)
+}
+
+func minor(v string) (int, bool) {
+	m := kubeVersionRE.FindStringSubmatch(v)
+	if m == nil {
+		return 0, false
+	}
+	n, err := strconv.Atoi(m[1])
+	return n, err == nil
+}
+
+func checkVersionChange(from, to types.String, diags interface {
+	AddAttributeError(path.Path, string, string)
+}) {
+	if from.IsNull() || from.IsUnknown() || to.IsUnknown() {
+		return
+	}
+	a, ok1 := minor(from.ValueString())
+	b, ok2 := minor(to.ValueString())
+	switch {
+	case !ok1 || !ok2 || a == b:
+	case b < a:
+		diags.AddAttributeError(path.Root("kubernetes_version"), "Kubernetes cannot be downgraded",
+			fmt.Sprintf("The cluster runs %s; EKS cannot go back to %s. Keep %s, or replace the cluster.", from.ValueString(), to.ValueString(), from.ValueString()))
+	case b > a+1:
+		diags.AddAttributeError(path.Root("kubernetes_version"), "Upgrade one minor version at a time",
+			fmt.Sprintf("EKS upgrades one minor version at a time: from %s go to 1.%d first, apply, then continue.", from.ValueString(), a+1))
+	}
+}
+
+func (r *eksClusterResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	region, name, ok := strings.Cut(req.ID, "/")
+	if !ok || !awsRegionRE.MatchString(region) || !eksNameRE.MatchString(name) {
+		resp.Diagnostics.AddError("Invalid import ID",
+			fmt.Sprintf("Expected <region>/<stack name>, e.g. eu-west-1/shop-production; got %q.", req.ID))
+		return
+	}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("region"), region)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
+}
