@@ -22,8 +22,10 @@ var testAccProtoV6ProviderFactories = map[string]func() (tfprotov6.ProviderServe
 	"clusterkit": providerserver.NewProtocol6WithError(New("test")()),
 }
 
-// TestMain gives acceptance tests (TF_ACC=1) OpenTofu and the local stack: the one a
-// `make up` left running (CLUSTERKIT_STACK_DIR), or a fresh one for this run.
+// accStack is the local stack of this test run (TF_ACC=1 only).
+var accStack *testenv.Stack
+
+// TestMain gives acceptance tests (TF_ACC=1) OpenTofu and a local stack of their own.
 func TestMain(m *testing.M) {
 	os.Exit(runTests(m))
 }
@@ -63,19 +65,14 @@ func setUpAcceptance() (func(), error) {
 	setDefaultEnv("TF_ACC_PROVIDER_HOST", "registry.opentofu.org")
 	setDefaultEnv("TF_ACC_PROVIDER_NAMESPACE", "clusterkit-dev")
 
-	var stack *testenv.Stack
-	stop := func() {}
-	if dir := os.Getenv("CLUSTERKIT_STACK_DIR"); dir != "" {
-		stack, err = testenv.Attach(dir)
-	} else {
-		stack, err = testenv.Start(context.Background(), testenv.Options{Log: func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) }})
-		if stack != nil {
-			stop = func() { _ = stack.Stop() }
-		}
-	}
+	// Always a fresh stack (about 5 seconds warm): the AWS tests script the emulator,
+	// which only an in-process stack allows.
+	stack, err := testenv.Start(context.Background(), testenv.Options{Log: func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) }})
 	if err != nil {
 		return nil, err
 	}
+	accStack = stack
+	stop := func() { _ = stack.Stop() }
 	for k, v := range stack.Env() {
 		os.Setenv(k, v)
 	}

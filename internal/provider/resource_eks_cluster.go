@@ -56,7 +56,7 @@ func (r *eksClusterResource) Metadata(_ context.Context, req resource.MetadataRe
 }
 
 func (r *eksClusterResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
-	replace := []planmodifier.String{stringplanmodifier.RequiresReplace()}
+	replace := []planmodifier.String{replaceUnlessImported()}
 	keep := []planmodifier.String{stringplanmodifier.UseStateForUnknown()}
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "An EKS cluster in a customer's AWS account, created from the platform's account by assuming the customer's provisioning role (with its external ID) and deploying a CloudFormation stack. " +
@@ -75,7 +75,7 @@ func (r *eksClusterResource) Schema(ctx context.Context, _ resource.SchemaReques
 			},
 			"region": schema.StringAttribute{
 				Optional: true, Computed: true,
-				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace(), stringplanmodifier.UseStateForUnknown()},
+				PlanModifiers:       []planmodifier.String{replaceUnlessImported(), stringplanmodifier.UseStateForUnknown()},
 				MarkdownDescription: "AWS region of the cluster; default the provider's `region`. Changing it replaces the cluster.",
 				Validators:          []validator.String{stringvalidator.RegexMatches(awsRegionRE, "must be an AWS region such as eu-west-1")},
 			},
@@ -111,7 +111,9 @@ func (r *eksClusterResource) Schema(ctx context.Context, _ resource.SchemaReques
 			},
 			"subnet_ids": schema.ListAttribute{
 				Required: true, ElementType: types.StringType,
-				PlanModifiers:       []planmodifier.List{listplanmodifier.RequiresReplace()},
+				PlanModifiers: []planmodifier.List{listplanmodifier.RequiresReplaceIf(func(_ context.Context, req planmodifier.ListRequest, resp *listplanmodifier.RequiresReplaceIfFuncResponse) {
+					resp.RequiresReplace = !req.StateValue.IsNull()
+				}, "Changing it replaces the cluster.", "Changing it replaces the cluster.")},
 				MarkdownDescription: "At least two subnets, in different availability zones, for the control plane and nodes. Changing them replaces the cluster.",
 				Validators: []validator.List{listvalidator.SizeAtLeast(2), listvalidator.UniqueValues(),
 					listvalidator.ValueStringsAre(stringvalidator.RegexMatches(subnetIDRE, "must be a subnet ID such as subnet-0abc1234def567890"))},
@@ -178,6 +180,14 @@ func (r *eksClusterResource) Schema(ctx context.Context, _ resource.SchemaReques
 				"Defaults: create 45m, update 60m, delete 30m. When create or update runs out of time the stack keeps going; the next apply resumes waiting on it."),
 		},
 	}
+}
+
+// replaceUnlessImported replaces on change, except when the prior value is null: right
+// after an import, where the configuration supplies what the stack cannot tell.
+func replaceUnlessImported() planmodifier.String {
+	return stringplanmodifier.RequiresReplaceIf(func(_ context.Context, req planmodifier.StringRequest, resp *stringplanmodifier.RequiresReplaceIfFuncResponse) {
+		resp.RequiresReplace = !req.StateValue.IsNull()
+	}, "Changing it replaces the cluster.", "Changing it replaces the cluster.")
 }
 
 func serviceCIDR(s string) error {
@@ -256,8 +266,17 @@ func (r *eksClusterResource) ModifyPlan(ctx context.Context, req resource.Modify
 			resp.RequiresReplace = append(resp.RequiresReplace, path.Root("status"))
 			plan.Status = types.StringUnknown()
 		case status != "CREATE_COMPLETE" && status != "UPDATE_COMPLETE":
-			// In progress (an apply stopped waiting) or imported: the update resumes.
+			// In progress (an apply stopped waiting) or imported: the update resumes and
+			// learns what the state could not know yet.
 			plan.Status = types.StringUnknown()
+			for _, v := range []*types.String{&plan.StackID, &plan.Endpoint, &plan.CertificateAuthorityData, &plan.ClusterARN, &plan.NodeInstanceRoleARN} {
+				if v.IsNull() {
+					*v = types.StringUnknown()
+				}
+			}
+			if plan.ServiceAccount.IsNull() {
+				plan.ServiceAccount = types.ObjectUnknown(serviceAccountAttrTypes)
+			}
 		case stackInputsChanged(state, plan):
 			plan.Status = types.StringUnknown()
 		default:

@@ -248,6 +248,13 @@ func (r *eksClusterResource) Update(ctx context.Context, req resource.UpdateRequ
 		resp.Diagnostics.AddError("Reading the CloudFormation stack failed", err.Error())
 		return
 	}
+	if state.StackID.IsNull() {
+		if field, differs := replaceOnlyDiffers(st, plan.stackSpec(ctx, &resp.Diagnostics)); differs {
+			resp.Diagnostics.AddAttributeError(path.Root(field), "Configuration does not match the imported stack",
+				fmt.Sprintf("%s differs from the stack's value; it cannot change in place. Make the configuration match the stack, or replace the cluster.", field))
+			return
+		}
+	}
 	plan.StackID, plan.Status = types.StringValue(st.ID), types.StringValue(st.Status)
 	if plan.NodeInstanceRoleARN.IsUnknown() {
 		plan.NodeInstanceRoleARN = types.StringValue(st.Outputs[cloud.OutputNodeInstanceRoleArn])
@@ -296,6 +303,20 @@ func operationInProgress(status string) (cloud.StackOperation, bool) {
 		return cloud.OpUpdate, true
 	case "ROLLBACK_IN_PROGRESS":
 		return cloud.OpCreate, true
+	}
+	return "", false
+}
+
+// replaceOnlyDiffers names the first attribute the stack cannot change in place that
+// differs between the stack and the configuration.
+func replaceOnlyDiffers(st *cloud.Stack, spec cloud.StackSpec) (string, bool) {
+	for param, attr := range map[string]string{
+		"ClusterRoleArn": "cluster_role_arn", "VpcId": "vpc_id", "SubnetIds": "subnet_ids",
+		"ControlPlaneSecurityGroupId": "control_plane_security_group_id", "ServiceIpv4Cidr": "service_ipv4_cidr",
+	} {
+		if v, ok := st.Parameters[param]; ok && v != spec.Parameters[param] {
+			return attr, true
+		}
 	}
 	return "", false
 }

@@ -1,0 +1,78 @@
+terraform {
+  required_providers {
+    clusterkit = { source = "clusterkit-dev/clusterkit" }
+  }
+}
+
+variable "aws_endpoint" { type = string }
+variable "access_key" { type = string }
+variable "secret_key" {
+  type      = string
+  sensitive = true
+}
+variable "role_arn" { type = string }
+variable "external_id" {
+  type      = string
+  sensitive = true
+}
+variable "name" { type = string }
+variable "node_count" {
+  type    = number
+  default = 2
+}
+variable "create_timeout" {
+  type    = string
+  default = "10m"
+}
+
+provider "clusterkit" {
+  region               = "us-east-1"
+  access_key           = var.access_key
+  secret_key           = var.secret_key
+  allow_local_requests = true # the emulated EKS endpoint is the local kube-apiserver
+
+  endpoints {
+    sts            = var.aws_endpoint
+    cloudformation = var.aws_endpoint
+    eks            = var.aws_endpoint
+  }
+}
+
+resource "clusterkit_eks_cluster" "test" {
+  name                            = var.name
+  provision_role_arn              = var.role_arn
+  external_id                     = var.external_id
+  cluster_role_arn                = "arn:aws:iam::222222222222:role/eks-service"
+  kubernetes_version              = "1.33"
+  vpc_id                          = "vpc-0123456789abcdef0"
+  subnet_ids                      = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
+  control_plane_security_group_id = "sg-0123456789abcdef0"
+  node_count                      = var.node_count
+  tags                            = { team = "platform" }
+
+  timeouts = {
+    create = var.create_timeout
+  }
+}
+
+output "endpoint" {
+  value = clusterkit_eks_cluster.test.endpoint
+}
+
+# The documented way to hand a clusterkit cluster to other providers: an ephemeral token,
+# never stored. Here it feeds a second, aliased clusterkit provider configuration.
+ephemeral "clusterkit_eks_token" "this" {
+  cluster_name       = clusterkit_eks_cluster.test.cluster_connection.eks.cluster_name
+  region             = clusterkit_eks_cluster.test.cluster_connection.eks.region
+  provision_role_arn = clusterkit_eks_cluster.test.cluster_connection.eks.role_arn
+  external_id        = clusterkit_eks_cluster.test.cluster_connection.eks.external_id
+  session_name       = "ephemeral-token"
+}
+
+provider "clusterkit" {
+  alias                = "with_token"
+  allow_local_requests = true
+  # An ephemeral value is accepted in a provider block; a kubernetes or helm provider
+  # would take host, cluster_ca_certificate and token here.
+  profile = ephemeral.clusterkit_eks_token.this.host != "" ? null : "unused"
+}
