@@ -1,0 +1,34 @@
+# The customer created a role in their account that trusts the platform's account with an
+# external ID; the platform's own credentials come from the provider configuration.
+variable "customer_external_id" {
+  type      = string
+  sensitive = true
+}
+
+resource "clusterkit_eks_cluster" "shop" {
+  name               = "shop-production"
+  region             = "eu-west-1"
+  provision_role_arn = "arn:aws:iam::222222222222:role/clusterkit-provisioner"
+  external_id        = var.customer_external_id
+  cluster_role_arn   = "arn:aws:iam::222222222222:role/eks-cluster-role"
+
+  kubernetes_version              = "1.33"
+  vpc_id                          = "vpc-0a1b2c3d4e5f67890"
+  subnet_ids                      = ["subnet-0a1b2c3d4e5f67890", "subnet-0f9e8d7c6b5a43210"]
+  control_plane_security_group_id = "sg-0a1b2c3d4e5f67890"
+
+  node_instance_type = "t3.large"
+  node_count         = 3
+
+  tags = {
+    customer = "shop"
+  }
+
+  timeouts = {
+    create = "60m"
+  }
+}
+
+output "endpoint" {
+  value = clusterkit_eks_cluster.shop.endpoint
+}
