@@ -151,3 +151,13 @@ func connectionSecrets(ctx context.Context, obj types.Object) []string {
 	}
 	return out
 }
+
+// integrationConnectionAttribute is cluster_connection on clusterkit_cluster_integration:
+// taken from another resource when set, otherwise built from host, CA and token.
+func integrationConnectionAttribute() schema.SingleNestedAttribute {
+	a := connectionInputAttribute("How this integration reaches the cluster and how other clusterkit resources (managed apps) reach it after: " +
+		"set it to `clusterkit_eks_cluster.<name>.cluster_connection` for the EKS path (short-lived EKS tokens, nothing secret stored), " +
+		"or leave it unset and give `host`, `cluster_ca_certificate` and `token`; it then exports those. Pass it on as a managed app's `cluster_connection`.")
+	a.Required, a.Optional, a.Computed = false, true, true
+	return a
+}

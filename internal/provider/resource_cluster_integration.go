@@ -24,9 +24,10 @@ import (
 )
 
 var (
-	_ resource.ResourceWithConfigure   = (*clusterIntegrationResource)(nil)
-	_ resource.ResourceWithModifyPlan  = (*clusterIntegrationResource)(nil)
-	_ resource.ResourceWithImportState = (*clusterIntegrationResource)(nil)
+	_ resource.ResourceWithConfigure      = (*clusterIntegrationResource)(nil)
+	_ resource.ResourceWithModifyPlan     = (*clusterIntegrationResource)(nil)
+	_ resource.ResourceWithImportState    = (*clusterIntegrationResource)(nil)
+	_ resource.ResourceWithValidateConfig = (*clusterIntegrationResource)(nil)
 )
 
 const (
@@ -64,18 +65,18 @@ func (r *clusterIntegrationResource) Schema(ctx context.Context, _ resource.Sche
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 			},
 			"host": schema.StringAttribute{
-				Required:            true,
-				MarkdownDescription: "URL of the Kubernetes API server, e.g. `https://k8s.example.com:6443`. Changing it replaces the resource.",
+				Optional: true, Computed: true,
+				MarkdownDescription: "URL of the Kubernetes API server, e.g. `https://k8s.example.com:6443`; with `cluster_connection`, taken from it. Changing it replaces the resource.",
 				Validators:          []validator.String{clusterURL()},
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
 			"cluster_ca_certificate": schema.StringAttribute{
-				Required:            true,
+				Optional: true, Computed: true,
 				MarkdownDescription: "PEM-encoded CA certificate(s) that sign the API server's serving certificate.",
 				Validators:          []validator.String{pemCertificate()},
 			},
 			"token": schema.StringAttribute{
-				Required:            true,
+				Optional: true, Computed: true,
 				Sensitive:           true,
 				MarkdownDescription: "Bearer token with rights to create service accounts, namespaces and RBAC bindings (cluster-admin). Stored in state as a sensitive value.",
 				Validators:          []validator.String{stringvalidator.LengthAtLeast(1)},
@@ -131,10 +132,33 @@ func (r *clusterIntegrationResource) Schema(ctx context.Context, _ resource.Sche
 					},
 				},
 			},
-			"cluster_connection": connectionOutputAttribute("How other clusterkit resources (managed apps) reach this cluster: pass it as their `cluster_connection`."),
+			"cluster_connection": integrationConnectionAttribute(),
 			"timeouts": timeoutsAttribute(ctx, timeouts.Opts{Create: true, Update: true, Delete: true},
 				"Defaults: create 20m, update 20m, delete 5m (delete waits for restricted namespaces to be gone)."),
 		},
+	}
+}
+
+func (r *clusterIntegrationResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var cfg clusterIntegrationModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if !cfg.Connection.IsNull() {
+		for name, v := range map[string]types.String{"host": cfg.Host, "cluster_ca_certificate": cfg.ClusterCACertificate, "token": cfg.Token} {
+			if !v.IsNull() {
+				resp.Diagnostics.AddAttributeError(path.Root(name), "Conflicting cluster settings",
+					name+" cannot be set together with cluster_connection: either pass another resource's cluster_connection, or set host, cluster_ca_certificate and token.")
+			}
+		}
+		return
+	}
+	for name, v := range map[string]types.String{"host": cfg.Host, "cluster_ca_certificate": cfg.ClusterCACertificate, "token": cfg.Token} {
+		if v.IsNull() {
+			resp.Diagnostics.AddAttributeError(path.Root(name), "Missing cluster setting",
+				name+" is required unless cluster_connection is set (for example cluster_connection = clusterkit_eks_cluster.this.cluster_connection).")
+		}
 	}
 }
 
@@ -150,11 +174,13 @@ func (r *clusterIntegrationResource) ModifyPlan(ctx context.Context, req resourc
 	if req.Plan.Raw.IsNull() {
 		return
 	}
-	var plan clusterIntegrationModel
+	var plan, cfg clusterIntegrationModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	plan.takeConnection(ctx, cfg.Connection, &resp.Diagnostics)
 	if r.data != nil && !plan.Host.IsUnknown() && !plan.Host.IsNull() {
 		// Refused here, before any connection is attempted.
 		if _, err := r.data.policy.ValidateURL(plan.Host.ValueString()); err != nil {
@@ -172,7 +198,7 @@ func (r *clusterIntegrationResource) Create(ctx context.Context, req resource.Cr
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	ctx = withLogging(ctx, plan.Token.ValueString())
+	ctx = withLogging(ctx, append(connectionSecrets(ctx, plan.Connection), plan.Token.ValueString())...)
 	timeout, diags := plan.Timeouts.Create(ctx, integrationCreateTimeout)
 	resp.Diagnostics.Append(diags...)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
@@ -203,12 +229,12 @@ func (r *clusterIntegrationResource) Read(ctx context.Context, req resource.Read
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if state.Token.IsNull() || state.ClusterCACertificate.IsNull() {
+	if (state.Token.IsNull() || state.ClusterCACertificate.IsNull()) && !state.usesEKS(ctx) {
 		// Just imported: the credential is not readable from anywhere, so the next apply
 		// writes it from the configuration and adopts the objects.
 		return
 	}
-	ctx = withLogging(ctx, state.Token.ValueString())
+	ctx = withLogging(ctx, append(connectionSecrets(ctx, state.Connection), state.Token.ValueString())...)
 	client, ok := r.client(ctx, state, &resp.Diagnostics)
 	if !ok {
 		return
@@ -252,7 +278,7 @@ func (r *clusterIntegrationResource) Update(ctx context.Context, req resource.Up
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	ctx = withLogging(ctx, plan.Token.ValueString(), state.Token.ValueString())
+	ctx = withLogging(ctx, append(connectionSecrets(ctx, plan.Connection), plan.Token.ValueString(), state.Token.ValueString())...)
 	timeout, diags := plan.Timeouts.Update(ctx, integrationUpdateTimeout)
 	resp.Diagnostics.Append(diags...)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
@@ -282,7 +308,7 @@ func (r *clusterIntegrationResource) Delete(ctx context.Context, req resource.De
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	ctx = withLogging(ctx, state.Token.ValueString())
+	ctx = withLogging(ctx, append(connectionSecrets(ctx, state.Connection), state.Token.ValueString())...)
 	timeout, diags := state.Timeouts.Delete(ctx, integrationDeleteTimeout)
 	resp.Diagnostics.Append(diags...)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
@@ -322,7 +348,11 @@ func (r *clusterIntegrationResource) client(ctx context.Context, m clusterIntegr
 		diags.AddError("Provider not configured", "The clusterkit provider was not configured before the resource was used. Please report this issue to the provider developers.")
 		return nil, false
 	}
-	c, err := r.data.kube.Client(m.connection())
+	conn, ok := m.kubeConnection(ctx, r.data, diags)
+	if !ok {
+		return nil, false
+	}
+	c, err := r.data.kube.Client(conn)
 	if err != nil {
 		addKubeError(ctx, diags, "Cannot connect to the cluster", path.Root("host"), err)
 		return nil, false

@@ -8,8 +8,10 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 
 	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/kube"
 )
@@ -25,6 +27,8 @@ type clusterIntegrationModel struct {
 	Namespaces              types.Map      `tfsdk:"namespaces"`
 	Connection              types.Object   `tfsdk:"cluster_connection"`
 	Timeouts                timeouts.Value `tfsdk:"timeouts"`
+
+	connectionFromConfig bool
 }
 
 type namespaceModel struct {
@@ -72,9 +76,12 @@ func (m *clusterIntegrationModel) fillComputed(ctx context.Context, diags *diag.
 	if known(m.Host) && known(m.ServiceAccountName) && known(m.ServiceAccountNamespace) {
 		m.ID = types.StringValue(m.ServiceAccountNamespace.ValueString() + "/" + m.ServiceAccountName.ValueString() + "@" + m.Host.ValueString())
 	}
-	if m.Host.IsUnknown() || m.ClusterCACertificate.IsUnknown() || m.Token.IsUnknown() {
+	switch {
+	case m.connectionFromConfig || m.usesEKS(ctx):
+		// passed in: exported as it came
+	case m.Host.IsUnknown() || m.ClusterCACertificate.IsUnknown() || m.Token.IsUnknown():
 		m.Connection = types.ObjectUnknown(connectionAttrTypes)
-	} else {
+	default:
 		obj, d := types.ObjectValue(connectionAttrTypes, map[string]attr.Value{
 			"host":                   m.Host,
 			"cluster_ca_certificate": m.ClusterCACertificate,
@@ -170,4 +177,38 @@ func (labelMapValidator) ValidateMap(ctx context.Context, req validator.MapReque
 	if err := labelMapErrors(known); err != nil {
 		resp.Diagnostics.AddAttributeError(req.Path, "Invalid namespace label", err.Error()+".")
 	}
+}
+
+// takeConnection adopts a cluster_connection from the configuration: host, CA and token
+// follow from it (token stays null on the EKS path).
+func (m *clusterIntegrationModel) takeConnection(ctx context.Context, cfg types.Object, diags *diag.Diagnostics) {
+	if cfg.IsNull() {
+		return
+	}
+	m.connectionFromConfig = true
+	m.Connection = cfg
+	if cfg.IsUnknown() {
+		m.Host, m.ClusterCACertificate, m.Token = types.StringUnknown(), types.StringUnknown(), types.StringUnknown()
+		return
+	}
+	var c connectionModel
+	diags.Append(cfg.As(ctx, &c, basetypes.ObjectAsOptions{})...)
+	m.Host, m.ClusterCACertificate, m.Token = c.Host, c.ClusterCACertificate, c.Token
+}
+
+// usesEKS reports a connection through EKS tokens (nothing secret in state).
+func (m clusterIntegrationModel) usesEKS(ctx context.Context) bool {
+	var c connectionModel
+	if m.Connection.IsNull() || m.Connection.IsUnknown() || m.Connection.As(ctx, &c, basetypes.ObjectAsOptions{}).HasError() {
+		return false
+	}
+	return !c.EKS.IsNull() && !c.EKS.IsUnknown()
+}
+
+// kubeConnection is how this integration reaches its cluster.
+func (m clusterIntegrationModel) kubeConnection(ctx context.Context, data *providerData, diags *diag.Diagnostics) (kube.Connection, bool) {
+	if m.usesEKS(ctx) {
+		return resolveConnection(ctx, data, m.Connection, path.Root("cluster_connection"), diags)
+	}
+	return m.connection(), true
 }

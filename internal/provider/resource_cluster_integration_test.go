@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-testing/config"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -18,6 +19,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/testenv/awsemu"
 )
 
 const integrationAddr = "clusterkit_cluster_integration.test"
@@ -338,4 +341,36 @@ func longName(n int) string {
 		b[i] = 'a'
 	}
 	return string(b)
+}
+
+// TestAccClusterIntegration_EKSConnection registers a cluster made in the same apply by
+// passing its cluster_connection: the integration authenticates with EKS tokens through
+// the customer role, and stores no token.
+func TestAccClusterIntegration_EKSConnection(t *testing.T) {
+	s := stackFromEnv(t)
+	cs := s.adminClientset(t)
+	name := "ck-acc-integ"
+	accStack.AWS.SetStackScript(name, awsemu.StackScript{StepDelay: 10 * time.Millisecond})
+	owner := "cluster_integration/kube-system/ck-eks-integration"
+	resource.Test(t, withProviderPerStep(resource.TestCase{
+		PreCheck: func() { testAccPreCheck(t) },
+		CheckDestroy: func(*terraform.State) error {
+			return expectNothingOwned(cs, owner, "ck-eks-team")
+		},
+		Steps: []resource.TestStep{{
+			ConfigDirectory: config.TestNameDirectory(),
+			ConfigVariables: eksVars(name, nil),
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue(integrationAddr, tfjsonpath.New("host"), knownvalue.StringExact(s.Host)),
+				statecheck.ExpectKnownValue(integrationAddr, tfjsonpath.New("token"), knownvalue.Null()),
+				statecheck.ExpectKnownValue(integrationAddr, tfjsonpath.New("cluster_connection").AtMapKey("eks").AtMapKey("cluster_name"), knownvalue.StringExact(name)),
+			},
+			Check: resource.ComposeTestCheckFunc(noTemporaryCredentials, func(*terraform.State) error {
+				if err := expectServiceAccount(cs, "kube-system", "ck-eks-integration", owner); err != nil {
+					return err
+				}
+				return expectRestrictedNamespace(cs, "ck-eks-team", "edit", owner, nil)
+			}),
+		}},
+	}))
 }
