@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/retry"
@@ -32,10 +33,8 @@ func (c *Client) EnsureServiceAccount(ctx context.Context, namespace, name, owne
 		return Existed, wrap(op, err)
 	}
 	sa := &corev1.ServiceAccount{ObjectMeta: ownedMeta(name, namespace, owner, nil)}
-	if _, err := c.cs.CoreV1().ServiceAccounts(namespace).Create(ctx, sa, metav1.CreateOptions{}); err != nil {
-		return Existed, wrap(op, err)
-	}
-	return Created, nil
+	_, err = c.cs.CoreV1().ServiceAccounts(namespace).Create(ctx, sa, metav1.CreateOptions{})
+	return createdOrRaced(op, err)
 }
 
 // FindServiceAccount returns the service account, or nil when it does not exist.
@@ -71,7 +70,7 @@ func (c *Client) EnsureClusterRoleBinding(ctx context.Context, name, clusterRole
 	switch {
 	case IsNotFound(err):
 		_, err = api.Create(ctx, want, metav1.CreateOptions{})
-		return Created, wrap(op, err)
+		return createdOrRaced(op, err)
 	case err != nil:
 		return Existed, wrap(op, err)
 	case got.RoleRef == want.RoleRef || !Owned(got, owner):
@@ -112,7 +111,7 @@ func (c *Client) EnsureNamespace(ctx context.Context, name string, labels map[st
 	got, err := api.Get(ctx, name, metav1.GetOptions{})
 	if IsNotFound(err) {
 		_, err = api.Create(ctx, &corev1.Namespace{ObjectMeta: ownedMeta(name, "", owner, labels)}, metav1.CreateOptions{})
-		return Created, wrap(op, err)
+		return createdOrRaced(op, err)
 	}
 	if err != nil {
 		return Existed, wrap(op, err)
@@ -229,6 +228,18 @@ func (c *Client) DeleteRoleBinding(ctx context.Context, namespace, name, owner s
 
 // preconditions make a delete apply only to the object we looked at, not a namesake
 // created in between by someone else.
+// createdOrRaced: a create that lost a race to a concurrent one (several resources of one
+// apply sharing an object) found the object it wanted, which is what Ensure means.
+func createdOrRaced(op string, err error) (Ensured, error) {
+	if apierrors.IsAlreadyExists(err) {
+		return Existed, nil
+	}
+	if err != nil {
+		return Existed, wrap(op, err)
+	}
+	return Created, nil
+}
+
 func preconditions(uid types.UID) metav1.DeleteOptions {
 	return metav1.DeleteOptions{Preconditions: metav1.NewUIDPreconditions(string(uid))}
 }

@@ -221,6 +221,7 @@ func awsConfig(m providerModel) cloud.Config {
 func (p *clusterkitProvider) Resources(context.Context) []func() resource.Resource {
 	return []func() resource.Resource{
 		newClusterIntegrationResource,
+		newManagedAppResource,
 		newEKSClusterResource,
 	}
 }

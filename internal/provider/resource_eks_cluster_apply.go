@@ -156,6 +156,29 @@ func (r *eksClusterResource) finish(ctx context.Context, sess *cloud.Session, m 
 	}
 }
 
+// unbootstrap removes what finish created, best effort: the cluster is about to go anyway,
+// so failures are only logged.
+func (r *eksClusterResource) unbootstrap(ctx context.Context, sess *cloud.Session, state eksClusterModel) {
+	client, err := r.data.kube.Client(state.kubeConnection(sess))
+	if err != nil {
+		tflog.Warn(ctx, "Could not connect to remove the bootstrap objects", map[string]any{"error": err.Error()})
+		return
+	}
+	owner := state.owner()
+	steps := []func() error{
+		func() error { return client.DeleteClusterRoleBinding(ctx, eksAdminBinding, owner) },
+		func() error { return client.DeleteServiceAccount(ctx, eksServiceAccountNamespace, eksServiceAccountName, owner) },
+	}
+	if role := state.NodeInstanceRoleARN.ValueString(); role != "" {
+		steps = append(steps, func() error { return client.RemoveRoleMapping(ctx, role) })
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			tflog.Warn(ctx, "Could not remove a bootstrap object", map[string]any{"error": err.Error()})
+		}
+	}
+}
+
 func (r *eksClusterResource) session(ctx context.Context, m eksClusterModel, diags *diag.Diagnostics) (*cloud.Session, bool) {
 	if r.data == nil {
 		diags.AddError("Provider not configured", "The clusterkit provider was not configured before use.")
@@ -347,12 +370,8 @@ func (r *eksClusterResource) Delete(ctx context.Context, req resource.DeleteRequ
 	}
 	// Our aws-auth entry goes first, while the API server still answers; the cluster is
 	// about to disappear anyway, so a failure is only logged.
-	if !state.Endpoint.IsNull() && state.NodeInstanceRoleARN.ValueString() != "" {
-		if client, err := r.data.kube.Client(state.kubeConnection(sess)); err == nil {
-			if err := client.RemoveRoleMapping(ctx, state.NodeInstanceRoleARN.ValueString()); err != nil {
-				tflog.Warn(ctx, "Could not remove the node role from kube-system/aws-auth", map[string]any{"error": err.Error()})
-			}
-		}
+	if !state.Endpoint.IsNull() {
+		r.unbootstrap(ctx, sess, state)
 	}
 	ref := state.StackID.ValueString()
 	if ref == "" {

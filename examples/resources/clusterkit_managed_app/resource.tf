@@ -1,0 +1,81 @@
+variable "cluster_host" {
+  type        = string
+  description = "API server URL of an existing cluster."
+}
+
+variable "cluster_ca_certificate" {
+  type        = string
+  description = "PEM CA bundle of the API server."
+}
+
+variable "cluster_token" {
+  type        = string
+  sensitive   = true
+  description = "A cluster-admin bearer token."
+}
+
+variable "registry_password" {
+  type        = string
+  sensitive   = true
+  ephemeral   = true
+  description = "Pull secret password for the custom chart's image (never stored in state)."
+}
+
+resource "clusterkit_cluster_integration" "this" {
+  host                   = var.cluster_host
+  cluster_ca_certificate = var.cluster_ca_certificate
+  token                  = var.cluster_token
+}
+
+# A catalog app: pinned chart version and production-leaning defaults; your values are
+# merged over them key by key.
+resource "clusterkit_managed_app" "ingress" {
+  cluster_connection = clusterkit_cluster_integration.this.cluster_connection
+
+  name = "ingress-nginx"
+  app  = "ingress-nginx" # installed into namespace "ingress-nginx" unless `namespace` says otherwise
+
+  values = yamlencode({
+    controller = {
+      replicaCount = 3
+      service      = { annotations = { "service.beta.kubernetes.io/aws-load-balancer-type" = "nlb" } }
+    }
+  })
+}
+
+# Any chart, by repository, name and pinned version.
+resource "clusterkit_managed_app" "podinfo" {
+  cluster_connection = clusterkit_cluster_integration.this.cluster_connection
+
+  name      = "podinfo"
+  namespace = "demo"
+  chart = {
+    repository = "https://stefanprodan.github.io/podinfo"
+    name       = "podinfo"
+    version    = "6.7.1"
+  }
+
+  values = yamlencode({
+    replicaCount = 2
+    ingress = {
+      enabled   = true
+      className = clusterkit_managed_app.ingress.outputs["ingress_class"]
+      hosts     = [{ host = "podinfo.example.com", paths = [{ path = "/", pathType = "Prefix" }] }]
+    }
+  })
+
+  # Write-only: passed to helm from a Secret, never written to state or plan. Bump the
+  # version to apply a new value.
+  sensitive_values         = yamlencode({ registryCredentials = { password = var.registry_password } })
+  sensitive_values_version = "1"
+
+  installer_pod_labels = { "policy.example.com/tier" = "platform" }
+
+  timeouts = {
+    create = "15m"
+  }
+}
+
+output "podinfo_status" {
+  value = "${clusterkit_managed_app.podinfo.status} (revision ${coalesce(clusterkit_managed_app.podinfo.revision, 0)}, chart ${clusterkit_managed_app.podinfo.chart_version})"
+}

@@ -1,0 +1,539 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/resourcevalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/kube"
+)
+
+var (
+	_ resource.ResourceWithConfigure        = (*managedAppResource)(nil)
+	_ resource.ResourceWithModifyPlan       = (*managedAppResource)(nil)
+	_ resource.ResourceWithImportState      = (*managedAppResource)(nil)
+	_ resource.ResourceWithConfigValidators = (*managedAppResource)(nil)
+	_ resource.ResourceWithValidateConfig   = (*managedAppResource)(nil)
+	_ planmodifier.String                   = releaseNamespaceDefault{}
+	_ validator.String                      = yamlValuesValidator{}
+)
+
+const (
+	managedAppDefaultTimeout = 20 * time.Minute
+	// privateReleaseKey marks, in private state, that helm's release record for this app
+	// has been seen: from then on a missing record means the release was deleted.
+	privateReleaseKey = "release_record"
+)
+
+func newManagedAppResource() resource.Resource { return &managedAppResource{} }
+
+type managedAppResource struct {
+	data *providerData
+}
+
+func (r *managedAppResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_managed_app"
+}
+
+func (r *managedAppResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	d, diags := providerDataFrom(req.ProviderData)
+	resp.Diagnostics.Append(diags...)
+	if d != nil {
+		r.data = d
+	}
+}
+
+func (r *managedAppResource) ConfigValidators(context.Context) []resource.ConfigValidator {
+	return []resource.ConfigValidator{
+		resourcevalidator.ExactlyOneOf(path.MatchRoot("app"), path.MatchRoot("chart")),
+		resourcevalidator.Conflicting(path.MatchRoot("version"), path.MatchRoot("chart")),
+	}
+}
+
+// ValidateConfig checks the whole install spec once everything is known, so nothing the
+// cluster would refuse reaches an apply.
+func (r *managedAppResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var m managedAppModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if !known(m.Values) || !known(m.App) {
+		return
+	}
+	if a, ok := m.catalogApp(); ok {
+		if _, err := mergeValues(a.DefaultValues, m.Values.ValueString()); err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("values"), "Invalid values", err.Error())
+		}
+	}
+}
+
+func (r *managedAppResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() {
+		return
+	}
+	var plan, state managedAppModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if !req.State.Raw.IsNull() {
+		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	}
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	r.checkHost(ctx, plan.Connection, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+
+	if known(plan.Name) && known(plan.Namespace) {
+		plan.ID = types.StringValue(plan.Namespace.ValueString() + "/" + plan.Name.ValueString())
+	}
+	if plan.InstallerClusterAdmin.IsUnknown() && !plan.App.IsUnknown() {
+		var cfg types.Bool
+		resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("installer_cluster_admin"), &cfg)...)
+		if cfg.IsNull() {
+			plan.InstallerClusterAdmin = types.BoolValue(plan.installerClusterAdminDefault())
+		}
+	}
+	if !plan.App.IsUnknown() {
+		plan.Outputs = plan.outputsValue()
+	}
+
+	_, _, version, versionKnown := plan.chartRef(ctx)
+	updateTimeout, d := plan.Timeouts.Update(ctx, managedAppDefaultTimeout)
+	resp.Diagnostics.Append(d...)
+	install := req.State.Raw.IsNull() || state.Connection.IsNull() || // created, or just imported
+		installInputsChanged(plan, state) ||
+		needsRecovery(state, updateTimeout, time.Now()) ||
+		(versionKnown && state.ChartVersion.ValueString() != version)
+	if !install {
+		// Nothing helm sees changes: the release stays as it is.
+		plan.Status, plan.Revision, plan.InstalledAt, plan.ChartVersion = state.Status, state.Revision, state.InstalledAt, state.ChartVersion
+	} else {
+		plan.Status = types.StringValue(statusDeployed)
+		plan.Revision = types.Int64Unknown()
+		plan.InstalledAt = types.StringUnknown()
+		plan.ChartVersion = types.StringUnknown()
+		if versionKnown {
+			plan.ChartVersion = types.StringValue(version)
+		}
+	}
+	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
+// checkHost refuses a cluster URL the SSRF policy forbids, before any connection.
+func (r *managedAppResource) checkHost(ctx context.Context, conn types.Object, diags *diag.Diagnostics) {
+	if r.data == nil || !known(conn) {
+		return
+	}
+	var c connectionModel
+	if conn.As(ctx, &c, basetypes.ObjectAsOptions{}).HasError() || !known(c.Host) {
+		return
+	}
+	if _, err := r.data.policy.ValidateURL(c.Host.ValueString()); err != nil {
+		diags.AddAttributeError(path.Root("cluster_connection").AtName("host"), "Cluster URL refused", err.Error())
+	}
+}
+
+func (r *managedAppResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan managedAppModel
+	var sensitive types.String
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("sensitive_values"), &sensitive)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, d := plan.Timeouts.Create(ctx, managedAppDefaultTimeout)
+	resp.Diagnostics.Append(d...)
+	outcome := r.install(ctx, &plan, nil, sensitive.ValueString(), timeout, "Installing managed app", &resp.Diagnostics, resp.Private)
+	if outcome == installNotStarted {
+		// Refused before anything reached the cluster (no connection, invalid spec):
+		// there is nothing to record.
+		return
+	}
+	// Past that point a failure is handled by tainting, not by "no state": whatever the
+	// install made (the install namespace and service account, this app's binding, its
+	// values ConfigMap and sensitive values Secret, and a failed pod kept for
+	// inspection) is recorded here, with status "failed", next to the error. Terraform
+	// marks the resource tainted, so `terraform destroy` removes exactly those objects,
+	// and the next apply replaces the resource: destroy (without an uninstall pod when
+	// helm holds no release for it) and a fresh install whose pod replaces the one left
+	// over. Returning no state instead would leave objects, among them the Secret with
+	// the sensitive values, that no Terraform run owns.
+	if outcome == installFailed {
+		plan.Status = types.StringValue(statusFailed)
+	}
+	plan.clearUnknown()
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *managedAppResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state managedAppModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if state.Connection.IsNull() {
+		// Just imported: how to reach the cluster is not known until the configuration
+		// gives it, so the first apply reads and converges the release (an upgrade).
+		return
+	}
+	ctx = withInstallPodLogging(ctx, connectionSecrets(ctx, state.Connection)...)
+	client, ok := r.client(ctx, state.Connection, &resp.Diagnostics)
+	if !ok {
+		return
+	}
+	ns, name := state.Namespace.ValueString(), state.Name.ValueString()
+	rel, err := client.FindRelease(ctx, ns, name)
+	if err != nil {
+		addKubeError(ctx, &resp.Diagnostics, "Reading managed app failed", path.Root("cluster_connection").AtName("host"), err)
+		return
+	}
+	if rel != nil && rel.Status != kube.ReleaseUninstalled {
+		state.setRelease(rel)
+		resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateReleaseKey, []byte(`{"seen":true}`))...)
+		resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+		return
+	}
+	seen, d := req.Private.GetKey(ctx, privateReleaseKey)
+	resp.Diagnostics.Append(d...)
+	if len(seen) > 0 {
+		tflog.Warn(ctx, "The helm release is gone (uninstalled or its record deleted outside Terraform); planning to install it again",
+			map[string]any{"release": ns + "/" + name})
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	// helm has never written a release record for this app that the provider saw (a
+	// storage driver other than Secrets, or a cluster where no real helm runs): fall back
+	// to what the provider recorded, i.e. state, as long as the app's own install objects
+	// still exist (its installer binding stands for them).
+	spec, err := state.spec(ctx, "", managedAppDefaultTimeout)
+	if err != nil {
+		resp.Diagnostics.AddError("Reading managed app failed", err.Error())
+		return
+	}
+	present, err := installerBindingExists(ctx, client, spec)
+	if err != nil {
+		addKubeError(ctx, &resp.Diagnostics, "Reading managed app failed", path.Root("cluster_connection").AtName("host"), err)
+		return
+	}
+	if !present {
+		tflog.Warn(ctx, "Neither a helm release record nor the app's install objects exist; planning to install it again",
+			map[string]any{"release": ns + "/" + name, "binding": kube.InstallerBindingName(spec)})
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	tflog.Debug(ctx, "No helm release record found; keeping the state recorded at install time",
+		map[string]any{"release": ns + "/" + name})
+}
+
+func installerBindingExists(ctx context.Context, client *kube.Client, spec kube.InstallSpec) (bool, error) {
+	name := kube.InstallerBindingName(spec)
+	if spec.ClusterAdmin {
+		b, err := client.FindClusterRoleBinding(ctx, name)
+		return b != nil && kube.Owned(b, spec.Owner), err
+	}
+	b, err := client.FindRoleBinding(ctx, spec.ReleaseNamespace, name)
+	return b != nil && kube.Owned(b, spec.Owner), err
+}
+
+func (r *managedAppResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan, state managedAppModel
+	var sensitive types.String
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("sensitive_values"), &sensitive)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if !plan.Revision.IsUnknown() {
+		// ModifyPlan found nothing for helm to do (e.g. only keep_failed_pod, timeouts or
+		// the connection's token changed).
+		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+		return
+	}
+	timeout, d := plan.Timeouts.Update(ctx, managedAppDefaultTimeout)
+	resp.Diagnostics.Append(d...)
+	if r.install(ctx, &plan, &state, sensitive.ValueString(), timeout, "Upgrading managed app", &resp.Diagnostics, resp.Private) != installOK {
+		// The release keeps its last known revision; status "failed" differs from the
+		// planned "deployed", so the next plan retries the upgrade.
+		plan.Status = types.StringValue(statusFailed)
+		plan.Revision, plan.InstalledAt = state.Revision, state.InstalledAt
+	}
+	plan.clearUnknown()
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *managedAppResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var state managedAppModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, d := state.Timeouts.Delete(ctx, managedAppDefaultTimeout)
+	resp.Diagnostics.Append(d...)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	ctx = withInstallPodLogging(ctx, connectionSecrets(ctx, state.Connection)...)
+	if state.Connection.IsNull() {
+		resp.Diagnostics.AddError("Cannot delete an imported managed app before its first apply",
+			"The resource was imported and has no cluster_connection in state yet. Apply once (which records it from the configuration), or remove it from state with `terraform state rm`.")
+		return
+	}
+	client, ok := r.client(ctx, state.Connection, &resp.Diagnostics)
+	if !ok {
+		return
+	}
+	spec, err := state.spec(ctx, "", timeout)
+	if err != nil {
+		resp.Diagnostics.AddError("Deleting managed app failed", err.Error())
+		return
+	}
+	hostPath := path.Root("cluster_connection").AtName("host")
+	rel, err := client.FindRelease(ctx, spec.ReleaseNamespace, spec.Name)
+	if err != nil {
+		addKubeError(ctx, &resp.Diagnostics, "Deleting managed app failed", hostPath, err)
+		return
+	}
+	if state.Status.ValueString() == statusFailed && rel == nil {
+		// A failed install that helm holds no release for (helm --atomic purges a failed
+		// first install): there is nothing to uninstall, only our own objects to remove.
+		tflog.Info(ctx, "No helm release to uninstall; removing the install objects", map[string]any{"release": spec.ReleaseNamespace + "/" + spec.Name})
+	} else {
+		tflog.Info(ctx, "Running the uninstall pod", map[string]any{"pod": spec.Namespace + "/" + kube.InstallPodName(spec.Name, kube.ActionUninstall)})
+		if _, err := client.UninstallManagedApp(ctx, spec, installPodLogger(ctx)); err != nil {
+			addInstallError(ctx, &resp.Diagnostics, "Uninstalling managed app failed", err)
+			return
+		}
+	}
+	// Removes what is left (all of it on the path above) and tells whether the shared
+	// install namespace is going away with the last app: then wait until it is gone, so a
+	// replacement or another app's create does not meet a terminating namespace.
+	deleting, err := client.DeleteInstallPrerequisites(ctx, spec)
+	for attempt := 1; attempt < 4 && isConflict(err); attempt++ {
+		// Another app's destroy got to the shared namespace first (deleting it twice
+		// conflicts); looking again finds it terminating.
+		deleting, err = client.DeleteInstallPrerequisites(ctx, spec)
+	}
+	if err == nil && deleting {
+		err = client.WaitNamespaceGone(ctx, spec.Namespace)
+	}
+	if err != nil {
+		addKubeError(ctx, &resp.Diagnostics, "Deleting managed app failed", hostPath, err)
+	}
+}
+
+func (r *managedAppResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	ns, name, ok := strings.Cut(req.ID, "/")
+	if !ok || checkReleaseName(name) != nil || dnsLabelErr(ns) != nil {
+		resp.Diagnostics.AddError("Invalid import ID",
+			fmt.Sprintf("Expected <namespace>/<name> (the release namespace and release name, both DNS-1123 labels), e.g. ingress-nginx/ingress-nginx; got %q.", req.ID))
+		return
+	}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("namespace"), ns)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
+}
+
+// install runs the install (or upgrade) pod for plan and records the outcome in plan.
+// Unless it reports installOK it has added an error diagnostic.
+func (r *managedAppResource) install(ctx context.Context, plan, prior *managedAppModel, sensitive string, timeout time.Duration,
+	summary string, diags *diag.Diagnostics, private privateSetter) installOutcome {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	ctx = withInstallPodLogging(ctx, append(connectionSecrets(ctx, plan.Connection), sensitiveLeaves(sensitive)...)...)
+	client, ok := r.client(ctx, plan.Connection, diags)
+	if !ok {
+		return installNotStarted
+	}
+	spec, err := plan.spec(ctx, sensitive, timeout)
+	if err == nil {
+		err = spec.Validate()
+	}
+	if err != nil {
+		diags.AddError(summary+" failed", err.Error())
+		return installNotStarted
+	}
+	// The shared install namespace may still be terminating after the last app's
+	// destroy: wait for it to go rather than fail on it.
+	if got, err := client.FindNamespace(ctx, spec.Namespace); err == nil && got == nil {
+		if err := client.WaitNamespaceGone(ctx, spec.Namespace); err != nil {
+			addKubeError(ctx, diags, summary+" failed", path.Root("cluster_connection").AtName("host"), err)
+			return installNotStarted
+		}
+	}
+	tflog.Info(ctx, "Running the install pod", map[string]any{
+		"pod": spec.Namespace + "/" + kube.InstallPodName(spec.Name, kube.ActionInstall), "chart": spec.Chart, "version": spec.Version,
+		"release": spec.ReleaseNamespace + "/" + spec.Name, "upgrade": prior != nil,
+	})
+	res, err := client.InstallManagedApp(ctx, spec, installPodLogger(ctx))
+	for attempt := 1; attempt < 4 && err != nil && res.Pod.Pod == "" && isConflict(err); attempt++ {
+		// Apps created in the same apply race to create the shared install namespace and
+		// service account: the loser's create answers 409 AlreadyExists. The next attempt
+		// finds them (ensure is idempotent).
+		tflog.Debug(ctx, "Install prerequisites conflicted with a concurrent change; retrying", map[string]any{"attempt": attempt})
+		res, err = client.InstallManagedApp(ctx, spec, installPodLogger(ctx))
+	}
+	if err != nil {
+		addInstallError(ctx, diags, summary+" failed", err)
+		return installFailed
+	}
+	tflog.Info(ctx, "Install pod succeeded", map[string]any{"pod": res.Pod.Namespace + "/" + res.Pod.Pod, "duration": res.Pod.Duration.String()})
+	plan.Status = types.StringValue(statusDeployed)
+	plan.ChartVersion = types.StringValue(spec.Version)
+	plan.InstalledAt = types.StringValue(time.Now().UTC().Format(time.RFC3339))
+	plan.Revision = types.Int64Null()
+	if res.Release != nil {
+		plan.setRelease(res.Release)
+		diags.Append(private.SetKey(ctx, privateReleaseKey, []byte(`{"seen":true}`))...)
+	} else {
+		// No helm release record (see Read): the revision is unknown to the provider.
+		diags.Append(private.SetKey(ctx, privateReleaseKey, nil)...)
+	}
+	return installOK
+}
+
+type installOutcome int
+
+const (
+	installOK         installOutcome = iota
+	installFailed                    // the install ran (objects may exist) and failed
+	installNotStarted                // refused before anything was sent to the cluster
+)
+
+func isConflict(err error) bool {
+	var apiErr *kube.APIError
+	return errors.As(err, &apiErr) && apiErr.Status == 409
+}
+
+type privateSetter interface {
+	SetKey(ctx context.Context, key string, value []byte) diag.Diagnostics
+}
+
+// addInstallError reports a failed or timed-out install pod with what a user needs to
+// look into it; other errors go through addKubeError.
+func addInstallError(ctx context.Context, diags *diag.Diagnostics, summary string, err error) {
+	var failed *kube.InstallFailedError
+	var timedOut *kube.InstallTimeoutError
+	switch {
+	case errors.As(err, &failed):
+		tflog.SubsystemDebug(ctx, managedAppLogSubsystem, "Install pod termination message", map[string]any{"pod": failed.Namespace + "/" + failed.Pod, "message": failed.Message})
+		detail := fmt.Sprintf("%s pod %s/%s failed: exit code %d, reason %s.\n\n", failed.Action, failed.Namespace, failed.Pod, failed.ExitCode, failed.Reason)
+		if failed.PodKept {
+			detail += "The pod is kept for inspection until the next apply replaces it. Read its logs with:\n\n  " + failed.LogsCommand + "\n\n"
+		} else {
+			detail += "The pod was deleted (keep_failed_pod = false); its last log lines are in the provider's debug log (TF_LOG_PROVIDER_CLUSTERKIT_INSTALL_POD=DEBUG or TF_LOG=DEBUG).\n\n"
+		}
+		detail += "The last log lines are also in the provider's debug log (subsystem install_pod). The next apply runs the pod again."
+		diags.AddError(summary, detail)
+	case errors.As(err, &timedOut):
+		diags.AddError(summary, timedOut.Error()+".\n\nThe operation's timeout (timeouts.create, timeouts.update or timeouts.delete) ran out; "+
+			"raise it if the chart needs longer. The next apply runs the pod again.")
+	default:
+		addKubeError(ctx, diags, summary, path.Root("cluster_connection").AtName("host"), err)
+	}
+}
+
+// client builds (or reuses) the Kubernetes client for a cluster_connection.
+func (r *managedAppResource) client(ctx context.Context, conn types.Object, diags *diag.Diagnostics) (*kube.Client, bool) {
+	hostPath := path.Root("cluster_connection").AtName("host")
+	c, ok := resolveConnection(ctx, r.data, conn, path.Root("cluster_connection"), diags)
+	if !ok {
+		return nil, false
+	}
+	client, err := r.data.kube.Client(c)
+	if err != nil {
+		addKubeError(ctx, diags, "Cannot connect to the cluster", hostPath, err)
+		return nil, false
+	}
+	return client, true
+}
+
+// Logging: the install pods' log lines go to their own subsystem, install_pod
+// (TF_LOG_PROVIDER_CLUSTERKIT_INSTALL_POD), masked like the others.
+const managedAppLogSubsystem = "install_pod"
+
+func withInstallPodLogging(ctx context.Context, secrets ...string) context.Context {
+	ctx = withLogging(ctx, secrets...)
+	ctx = tflog.NewSubsystem(ctx, managedAppLogSubsystem, tflog.WithLevelFromEnv("TF_LOG_PROVIDER_CLUSTERKIT_INSTALL_POD"))
+	ctx = tflog.SubsystemMaskFieldValuesWithFieldKeys(ctx, managedAppLogSubsystem, "token", "external_id", "secret_key", "access_key", "session_token")
+	ctx = tflog.SubsystemMaskAllFieldValuesRegexes(ctx, managedAppLogSubsystem, tokenPatterns...)
+	ctx = tflog.SubsystemMaskMessageRegexes(ctx, managedAppLogSubsystem, tokenPatterns...)
+	var nonEmpty []string
+	for _, s := range secrets {
+		if s != "" {
+			nonEmpty = append(nonEmpty, s)
+		}
+	}
+	if len(nonEmpty) > 0 {
+		ctx = tflog.SubsystemMaskAllFieldValuesStrings(ctx, managedAppLogSubsystem, nonEmpty...)
+		ctx = tflog.SubsystemMaskMessageStrings(ctx, managedAppLogSubsystem, nonEmpty...)
+	}
+	return ctx
+}
+
+func installPodLogger(ctx context.Context) func(string) {
+	return func(line string) {
+		tflog.SubsystemDebug(ctx, managedAppLogSubsystem, "install pod: "+line)
+	}
+}
+
+// releaseNamespaceDefault plans the release namespace when none is configured: the
+// catalog app's own namespace, else clusterkit-managed-apps. It runs before
+// RequiresReplace so that an unconfigured namespace never looks like a change.
+type releaseNamespaceDefault struct{}
+
+func (releaseNamespaceDefault) Description(context.Context) string {
+	return "defaults to the catalog app's namespace, else " + kube.DefaultInstallNamespace
+}
+func (d releaseNamespaceDefault) MarkdownDescription(ctx context.Context) string {
+	return d.Description(ctx)
+}
+
+func (releaseNamespaceDefault) PlanModifyString(ctx context.Context, req planmodifier.StringRequest, resp *planmodifier.StringResponse) {
+	if !req.ConfigValue.IsNull() {
+		return
+	}
+	var app types.String
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("app"), &app)...)
+	if app.IsUnknown() {
+		return
+	}
+	resp.PlanValue = types.StringValue(defaultReleaseNamespace(app.ValueString()))
+}
+
+// yamlValuesValidator checks that a string is a YAML mapping of chart values.
+type yamlValuesValidator struct{ sensitive bool }
+
+func (yamlValuesValidator) Description(context.Context) string {
+	return "must be a YAML mapping of chart values"
+}
+func (v yamlValuesValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+
+func (v yamlValuesValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if !known(req.ConfigValue) {
+		return
+	}
+	if err := yamlMapping(req.ConfigValue.ValueString(), !v.sensitive); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid "+req.Path.String(),
+			fmt.Sprintf("%s must be a YAML mapping of chart values (as in a values.yaml file): %s.", req.Path, err))
+	}
+}
+
+func dnsLabelErr(s string) error {
+	return dns1123Label().(funcValidator).check(s)
+}

@@ -1,0 +1,286 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/kube"
+	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/testenv"
+)
+
+// podLog records every state of one release's install pods that the API server showed
+// a watch: install pods are deleted once they succeed, so tests check their spec and
+// outcome here. With a fakeHelm it also plays helm: no real helm runs in the test stack,
+// so when an install pod appears it writes the release record helm would write, and an
+// uninstall pod deletes them.
+type podLog struct {
+	mu   sync.Mutex
+	pods map[string][]corev1.Pod // by pod name, in the order seen
+	uids map[string]bool
+	helm *fakeHelm
+}
+
+type fakeHelm struct {
+	cs        kubernetes.Interface
+	namespace string // release namespace
+	release   string
+	chart     string
+}
+
+var versionFlagRE = regexp.MustCompile(`--version '?([^' \n]+)'?`)
+
+func watchInstallPods(t *testing.T, cs kubernetes.Interface, release string, helm *fakeHelm) *podLog {
+	t.Helper()
+	l := &podLog{pods: map[string][]corev1.Pod{}, uids: map[string]bool{}, helm: helm}
+	ctx, cancel := context.WithCancel(context.Background())
+	api := cs.CoreV1().Pods(kube.DefaultInstallNamespace)
+	opts := metav1.ListOptions{LabelSelector: kube.LabelApp + "=" + release}
+	list, err := api.List(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		rv := list.ResourceVersion
+		for ctx.Err() == nil {
+			w, err := api.Watch(ctx, metav1.ListOptions{LabelSelector: opts.LabelSelector, ResourceVersion: rv})
+			if err != nil {
+				time.Sleep(100 * time.Millisecond)
+				continue
+			}
+			for ev := range w.ResultChan() {
+				p, ok := ev.Object.(*corev1.Pod)
+				if !ok {
+					if ev.Type == watch.Error { // expired: start from now
+						rv = ""
+					}
+					continue
+				}
+				rv = p.ResourceVersion
+				l.add(t, p)
+			}
+			w.Stop()
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return l
+}
+
+func (l *podLog) add(t *testing.T, p *corev1.Pod) {
+	l.mu.Lock()
+	l.pods[p.Name] = append(l.pods[p.Name], *p.DeepCopy())
+	first := !l.uids[string(p.UID)]
+	l.uids[string(p.UID)] = true
+	l.mu.Unlock()
+	if first && l.helm != nil {
+		if err := l.helm.react(p); err != nil {
+			t.Errorf("fake helm: %v", err)
+		}
+	}
+}
+
+// seen returns the states of pod name seen so far, oldest first.
+func (l *podLog) seen(name string) []corev1.Pod {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]corev1.Pod(nil), l.pods[name]...)
+}
+
+// podUIDs lists the distinct pods called name, in creation order.
+func (l *podLog) podUIDs(name string) []string {
+	var out []string
+	have := map[string]bool{}
+	for _, p := range l.seen(name) {
+		if !have[string(p.UID)] {
+			have[string(p.UID)] = true
+			out = append(out, string(p.UID))
+		}
+	}
+	return out
+}
+
+// expectRan checks that a pod called name ended in phase (count pods in all).
+func (l *podLog) expectRan(name string, count int, phase corev1.PodPhase) error {
+	uids := l.podUIDs(name)
+	if len(uids) != count {
+		return fmt.Errorf("want %d pods %s, saw %d", count, name, len(uids))
+	}
+	last := uids[len(uids)-1]
+	for _, p := range l.seen(name) {
+		if string(p.UID) == last && p.Status.Phase == phase {
+			return nil
+		}
+	}
+	return fmt.Errorf("pod %s (uid %s) was never seen in phase %s", name, last, phase)
+}
+
+// created is the newest pod called name as it was created.
+func (l *podLog) created(name string) (corev1.Pod, error) {
+	uids := l.podUIDs(name)
+	if len(uids) == 0 {
+		return corev1.Pod{}, fmt.Errorf("no pod %s was seen", name)
+	}
+	for _, p := range l.seen(name) {
+		if string(p.UID) == uids[len(uids)-1] {
+			return p, nil
+		}
+	}
+	panic("unreachable")
+}
+
+func (h *fakeHelm) react(p *corev1.Pod) error {
+	if _, failing := p.Annotations[testenv.AnnotationExitCode]; failing || p.DeletionTimestamp != nil {
+		return nil
+	}
+	ctx := context.Background()
+	switch kube.Action(p.Labels[kube.LabelAction]) {
+	case kube.ActionInstall:
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: h.namespace}}
+		if _, err := h.cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return err
+		}
+		version := ""
+		if m := versionFlagRE.FindStringSubmatch(p.Spec.Containers[0].Command[2]); m != nil {
+			version = m[1]
+		}
+		rev, err := h.latestRevision(ctx)
+		if err != nil {
+			return err
+		}
+		return h.write(ctx, kube.Release{Revision: rev + 1, ChartVersion: version, Status: kube.ReleaseDeployed, LastDeployed: time.Now()})
+	case kube.ActionUninstall:
+		return h.cs.CoreV1().Secrets(h.namespace).DeleteCollection(ctx, metav1.DeleteOptions{}, h.selector())
+	}
+	return nil
+}
+
+func (h *fakeHelm) selector() metav1.ListOptions {
+	return metav1.ListOptions{LabelSelector: "owner=helm,name=" + h.release}
+}
+
+func (h *fakeHelm) latestRevision(ctx context.Context) (int, error) {
+	list, err := h.cs.CoreV1().Secrets(h.namespace).List(ctx, h.selector())
+	if err != nil {
+		return 0, err
+	}
+	max := 0
+	for _, s := range list.Items {
+		if n, _ := strconv.Atoi(s.Labels["version"]); n > max {
+			max = n
+		}
+	}
+	return max, nil
+}
+
+// write stores a release record the way helm's Secret driver does.
+func (h *fakeHelm) write(ctx context.Context, r kube.Release) error {
+	r.Name, r.Namespace, r.ChartName = h.release, h.namespace, h.chart
+	if r.ChartVersion == "" {
+		r.ChartVersion = "0.0.0"
+	}
+	_, err := h.cs.CoreV1().Secrets(h.namespace).Create(ctx, kube.EncodeReleaseSecret(r), metav1.CreateOptions{})
+	return err
+}
+
+func (h *fakeHelm) deleteRecords(t *testing.T) {
+	t.Helper()
+	if err := h.cs.CoreV1().Secrets(h.namespace).DeleteCollection(context.Background(), metav1.DeleteOptions{}, h.selector()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// deleteNamespaceAtEnd removes a release namespace the test (or helm) made: destroy
+// leaves release namespaces alone on purpose.
+func deleteNamespaceAtEnd(t *testing.T, cs kubernetes.Interface, name string) {
+	t.Cleanup(func() {
+		_ = cs.CoreV1().Namespaces().Delete(context.Background(), name, metav1.DeleteOptions{})
+	})
+}
+
+// waitPodGone waits until pod ns/name no longer exists.
+func waitPodGone(cs kubernetes.Interface, ns, name string) error {
+	return wait.PollUntilContextTimeout(context.Background(), 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		_, err := cs.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return true, nil
+		}
+		return false, nil
+	})
+}
+
+// expectValuesConfigMap checks the values ConfigMap of release name: owned by the app,
+// holding every wanted fragment of values.yaml and none of the unwanted ones.
+func expectValuesConfigMap(cs kubernetes.Interface, name, owner string, want, unwanted []string) error {
+	cm, err := cs.CoreV1().ConfigMaps(installNS).Get(context.Background(), kube.ValuesConfigMapName(name), metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("values config map: %w", err)
+	}
+	if err := expectOwned("config map", cm.Name, cm.Labels, cm.Annotations, owner); err != nil {
+		return err
+	}
+	values := cm.Data[kube.ValuesFile]
+	for _, w := range want {
+		if !strings.Contains(values, w) {
+			return fmt.Errorf("values.yaml lacks %q:\n%s", w, values)
+		}
+	}
+	for _, u := range unwanted {
+		for k, v := range cm.Data {
+			if strings.Contains(v, u) {
+				return fmt.Errorf("config map key %s holds %q", k, u)
+			}
+		}
+	}
+	return nil
+}
+
+func expectAbsent(kind string, err error) error {
+	if err == nil {
+		return fmt.Errorf("%s still exists", kind)
+	}
+	if !apierrors.IsNotFound(err) {
+		return err
+	}
+	return nil
+}
+
+// expectInstallPodSpec checks what the install pod was created with.
+func expectInstallPodSpec(p corev1.Pod, name, release, version string, labels map[string]string) error {
+	c := p.Spec.Containers[0]
+	script := c.Command[len(c.Command)-1]
+	switch {
+	case c.Image != kube.DefaultInstallerImage:
+		return fmt.Errorf("image %s", c.Image)
+	case p.Spec.ServiceAccountName != kube.DefaultInstallerServiceAccount:
+		return fmt.Errorf("service account %s", p.Spec.ServiceAccountName)
+	case p.Spec.RestartPolicy != corev1.RestartPolicyNever:
+		return fmt.Errorf("restart policy %s", p.Spec.RestartPolicy)
+	case !strings.Contains(script, "helm upgrade --install "+name+" ") || !strings.Contains(script, "--namespace "+release) ||
+		!strings.Contains(script, "--version "+version) || !strings.Contains(script, "--atomic"):
+		return fmt.Errorf("script does not install %s %s into %s:\n%s", name, version, release, script)
+	case len(c.VolumeMounts) == 0 || c.VolumeMounts[0].MountPath != kube.ConfigDir(name) || !c.VolumeMounts[0].ReadOnly:
+		return fmt.Errorf("values mount %v", c.VolumeMounts)
+	case p.Labels[kube.LabelAction] != "install" || p.Labels[kube.LabelApp] != name:
+		return fmt.Errorf("labels %v", p.Labels)
+	}
+	for k, v := range labels {
+		if p.Labels[k] != v {
+			return fmt.Errorf("label %s=%q, want %q", k, p.Labels[k], v)
+		}
+	}
+	return nil
+}

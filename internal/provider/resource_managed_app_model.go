@@ -1,0 +1,439 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"sigs.k8s.io/yaml"
+
+	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/apps"
+	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/kube"
+)
+
+// Status values of a managed app besides helm's own release statuses (deployed, failed,
+// pending-install, ...): statusFailed is also what the provider records when its install
+// pod failed or timed out.
+const (
+	statusDeployed = string(kube.ReleaseDeployed)
+	statusFailed   = string(kube.ReleaseFailed)
+)
+
+type managedAppModel struct {
+	ID                      types.String   `tfsdk:"id"`
+	Connection              types.Object   `tfsdk:"cluster_connection"`
+	Name                    types.String   `tfsdk:"name"`
+	App                     types.String   `tfsdk:"app"`
+	Chart                   types.Object   `tfsdk:"chart"`
+	Version                 types.String   `tfsdk:"version"`
+	Namespace               types.String   `tfsdk:"namespace"`
+	Values                  types.String   `tfsdk:"values"`
+	SensitiveValues         types.String   `tfsdk:"sensitive_values"`
+	SensitiveValuesVersion  types.String   `tfsdk:"sensitive_values_version"`
+	InstallerImage          types.String   `tfsdk:"installer_image"`
+	InstallerClusterAdmin   types.Bool     `tfsdk:"installer_cluster_admin"`
+	InstallerPodLabels      types.Map      `tfsdk:"installer_pod_labels"`
+	InstallerPodAnnotations types.Map      `tfsdk:"installer_pod_annotations"`
+	KeepFailedPod           types.Bool     `tfsdk:"keep_failed_pod"`
+	Timeouts                timeouts.Value `tfsdk:"timeouts"`
+	Status                  types.String   `tfsdk:"status"`
+	Revision                types.Int64    `tfsdk:"revision"`
+	ChartVersion            types.String   `tfsdk:"chart_version"`
+	InstalledAt             types.String   `tfsdk:"installed_at"`
+	Outputs                 types.Map      `tfsdk:"outputs"`
+}
+
+type chartModel struct {
+	Repository types.String `tfsdk:"repository"`
+	Name       types.String `tfsdk:"name"`
+	Version    types.String `tfsdk:"version"`
+}
+
+var chartAttrTypes = map[string]attr.Type{
+	"repository": types.StringType,
+	"name":       types.StringType,
+	"version":    types.StringType,
+}
+
+func known(v attr.Value) bool { return !v.IsNull() && !v.IsUnknown() }
+
+// catalogApp is the catalog entry the model names, if any.
+func (m managedAppModel) catalogApp() (apps.App, bool) {
+	if !known(m.App) {
+		return apps.App{}, false
+	}
+	return apps.Lookup(m.App.ValueString())
+}
+
+func (m managedAppModel) chart(ctx context.Context) (chartModel, bool) {
+	var c chartModel
+	if !known(m.Chart) {
+		return c, false
+	}
+	if m.Chart.As(ctx, &c, basetypes.ObjectAsOptions{}).HasError() {
+		return c, false
+	}
+	return c, true
+}
+
+// chartRef is the repository, chart and version to install; ok is false while any of
+// them is unknown (or neither app nor chart is set).
+func (m managedAppModel) chartRef(ctx context.Context) (repo, chart, version string, ok bool) {
+	if a, found := m.catalogApp(); found {
+		if m.Version.IsUnknown() {
+			return "", "", "", false
+		}
+		version = a.Version
+		if known(m.Version) && m.Version.ValueString() != "" {
+			version = m.Version.ValueString()
+		}
+		return a.Repository, a.Chart, version, true
+	}
+	c, found := m.chart(ctx)
+	if !found || !known(c.Repository) || !known(c.Name) || !known(c.Version) {
+		return "", "", "", false
+	}
+	return c.Repository.ValueString(), c.Name.ValueString(), c.Version.ValueString(), true
+}
+
+// defaultNamespace is the release namespace when none is configured.
+func defaultReleaseNamespace(app string) string {
+	if a, ok := apps.Lookup(app); ok && a.Namespace != "" {
+		return a.Namespace
+	}
+	return kube.DefaultInstallNamespace
+}
+
+// outputsValue lists the catalog app's outputs (an empty map for custom charts).
+func (m managedAppModel) outputsValue() types.Map {
+	out := map[string]attr.Value{}
+	if a, ok := m.catalogApp(); ok {
+		for k, v := range a.Outputs {
+			out[k] = types.StringValue(v)
+		}
+	}
+	return types.MapValueMust(types.StringType, out)
+}
+
+// installerClusterAdminDefault: catalog entries say whether their chart needs
+// cluster-admin; custom charts get the namespaced admin role unless configured.
+func (m managedAppModel) installerClusterAdminDefault() bool {
+	a, ok := m.catalogApp()
+	return ok && a.NeedsClusterAdmin
+}
+
+// installTimeout is helm's --timeout for an operation allowed to take op: the pod's own
+// deadline adds kube.InstallDeadlineMargin, which must fit in op too.
+func installTimeout(op time.Duration) time.Duration {
+	if op > 2*kube.InstallDeadlineMargin {
+		return op - kube.InstallDeadlineMargin
+	}
+	if op/2 < time.Second {
+		return time.Second
+	}
+	return op / 2
+}
+
+// spec builds the install spec; sensitive comes from the configuration (write-only).
+// Fields that no longer resolve (an imported app, or a catalog entry since removed) get
+// placeholders, which only an uninstall may use: it does not read the chart.
+func (m managedAppModel) spec(ctx context.Context, sensitive string, op time.Duration) (kube.InstallSpec, error) {
+	s := kube.InstallSpec{
+		Name:             m.Name.ValueString(),
+		ReleaseNamespace: m.Namespace.ValueString(),
+		Image:            m.InstallerImage.ValueString(),
+		ClusterAdmin:     m.InstallerClusterAdmin.ValueBool(),
+		Timeout:          installTimeout(op),
+		PodLabels:        stringMap(ctx, m.InstallerPodLabels),
+		PodAnnotations:   stringMap(ctx, m.InstallerPodAnnotations),
+		KeepFailedPod:    m.KeepFailedPod.IsNull() || m.KeepFailedPod.ValueBool(),
+		SensitiveValues:  sensitive,
+	}
+	if m.InstallerClusterAdmin.IsNull() {
+		s.ClusterAdmin = m.installerClusterAdminDefault()
+	}
+	userValues := m.Values.ValueString()
+	if a, ok := m.catalogApp(); ok {
+		merged, err := mergeValues(a.DefaultValues, userValues)
+		if err != nil {
+			return s, err
+		}
+		userValues = merged
+		s.PreInstall, s.PostInstall, s.PreUninstall = a.PreInstall, a.PostInstall, a.PreUninstall
+	}
+	s.Values = userValues
+	repo, chart, version, ok := m.chartRef(ctx)
+	if !ok {
+		repo, chart, version = "oci://unknown.invalid", s.Name, "0.0.0"
+	}
+	s.Repository, s.Chart, s.Version = repo, chart, version
+	return s.WithDefaults(), nil
+}
+
+// mergeValues merges user values over a catalog entry's defaults key by key, as helm
+// does with several -f files (maps merge recursively, anything else is replaced, null
+// removes a default).
+func mergeValues(defaults, user string) (string, error) {
+	if strings.TrimSpace(user) == "" {
+		return defaults, nil
+	}
+	if strings.TrimSpace(defaults) == "" {
+		return user, nil
+	}
+	var d, u map[string]any
+	if err := yaml.Unmarshal([]byte(defaults), &d); err != nil {
+		return "", fmt.Errorf("catalog default values are not a YAML mapping: %v", err)
+	}
+	if err := yaml.Unmarshal([]byte(user), &u); err != nil {
+		return "", fmt.Errorf("values are not a YAML mapping: %v", err)
+	}
+	out, err := yaml.Marshal(mergeMaps(d, u))
+	return string(out), err
+}
+
+func mergeMaps(base, over map[string]any) map[string]any {
+	out := maps.Clone(base)
+	if out == nil {
+		out = map[string]any{}
+	}
+	for k, v := range over {
+		if v == nil {
+			delete(out, k)
+			continue
+		}
+		bm, bok := out[k].(map[string]any)
+		om, ook := v.(map[string]any)
+		if bok && ook {
+			out[k] = mergeMaps(bm, om)
+			continue
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// yamlMapping reports why s is not a YAML mapping; quote=false keeps the parser's text
+// (which quotes the offending line) out of the message, for sensitive values.
+func yamlMapping(s string, quote bool) error {
+	if strings.TrimSpace(s) == "" {
+		return nil
+	}
+	var m map[string]any
+	if err := yaml.Unmarshal([]byte(s), &m); err != nil {
+		if quote {
+			return fmt.Errorf("not a YAML mapping (%v)", err)
+		}
+		return fmt.Errorf("not a YAML mapping of chart values")
+	}
+	return nil
+}
+
+// sensitiveLeaves lists the scalar values of a YAML document, to mask them in logs.
+func sensitiveLeaves(s string) []string {
+	var doc any
+	if strings.TrimSpace(s) == "" || yaml.Unmarshal([]byte(s), &doc) != nil {
+		return nil
+	}
+	var out []string
+	var walk func(v any)
+	walk = func(v any) {
+		switch t := v.(type) {
+		case map[string]any:
+			for _, e := range t {
+				walk(e)
+			}
+		case []any:
+			for _, e := range t {
+				walk(e)
+			}
+		case nil, bool:
+		default:
+			if str := fmt.Sprint(t); len(str) >= 4 {
+				out = append(out, str)
+			}
+		}
+	}
+	walk(doc)
+	return append(out, s)
+}
+
+var (
+	chartNameRE    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	chartVersionRE = regexp.MustCompile(`^v?[0-9]+(\.[0-9]+){0,2}([-+][0-9A-Za-z.+-]+)?$`)
+)
+
+func checkReleaseName(s string) error {
+	if msgs := validation.IsDNS1123Label(s); len(msgs) > 0 || len(s) > 53 {
+		return fmt.Errorf("%q is not a DNS-1123 label of at most 53 characters (lower case letters, digits and '-', starting and ending with a letter or digit)", s)
+	}
+	return nil
+}
+
+func checkCatalogApp(s string) error {
+	if _, ok := apps.Lookup(s); !ok {
+		return fmt.Errorf("%q is not in the catalog; valid names are: %s (or use a chart block for any other chart)", s, strings.Join(apps.Names(), ", "))
+	}
+	return nil
+}
+
+func checkChartRepository(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || (u.Scheme != "https" && u.Scheme != "oci") {
+		return fmt.Errorf("%q is not an https:// chart repository URL or an oci:// registry reference (without credentials, query or fragment)", s)
+	}
+	return nil
+}
+
+func checkChartName(s string) error {
+	if !chartNameRE.MatchString(s) {
+		return fmt.Errorf("%q is not a chart name (letters, digits, '.', '_' and '-')", s)
+	}
+	return nil
+}
+
+func checkChartVersion(s string) error {
+	if !chartVersionRE.MatchString(s) {
+		return fmt.Errorf("%q is not a pinned chart version such as 1.2.3 or v1.2.3 (ranges are not allowed)", s)
+	}
+	return nil
+}
+
+func checkImage(s string) error {
+	if s == "" || strings.ContainsAny(s, " \t\r\n\x00") {
+		return fmt.Errorf("%q is not a container image reference such as alpine/helm:3.19.0", s)
+	}
+	return nil
+}
+
+func checkPodLabels(m map[string]string) error {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if msgs := validation.IsQualifiedName(k); len(msgs) > 0 {
+			return fmt.Errorf("label key %q is invalid: %s", k, msgs[0])
+		}
+		if msgs := validation.IsValidLabelValue(m[k]); len(msgs) > 0 {
+			return fmt.Errorf("label %q has an invalid value %q: %s", k, m[k], msgs[0])
+		}
+		if k == kube.LabelManagedBy || k == kube.LabelApp || k == kube.LabelAction {
+			return fmt.Errorf("label %q is set by clusterkit itself", k)
+		}
+	}
+	return nil
+}
+
+func checkPodAnnotations(m map[string]string) error {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if msgs := validation.IsQualifiedName(k); len(msgs) > 0 {
+			return fmt.Errorf("annotation key %q is invalid: %s", k, msgs[0])
+		}
+		if k == kube.AnnotationOwner {
+			return fmt.Errorf("annotation %q is set by clusterkit itself", k)
+		}
+	}
+	return nil
+}
+
+// setRelease records what helm's release record says.
+func (m *managedAppModel) setRelease(r *kube.Release) {
+	m.Status = types.StringValue(string(r.Status))
+	m.Revision = types.Int64Value(int64(r.Revision))
+	if r.ChartVersion != "" {
+		m.ChartVersion = types.StringValue(r.ChartVersion)
+	}
+	if !r.LastDeployed.IsZero() {
+		m.InstalledAt = types.StringValue(r.LastDeployed.UTC().Format(time.RFC3339))
+	}
+}
+
+// clearUnknown replaces what is still unknown after an apply with null, as state may
+// hold no unknown values.
+func (m *managedAppModel) clearUnknown() {
+	if m.Revision.IsUnknown() {
+		m.Revision = types.Int64Null()
+	}
+	if m.InstalledAt.IsUnknown() {
+		m.InstalledAt = types.StringNull()
+	}
+	if m.Status.IsUnknown() {
+		m.Status = types.StringNull()
+	}
+	if m.ChartVersion.IsUnknown() {
+		m.ChartVersion = types.StringNull()
+	}
+	if m.Outputs.IsUnknown() {
+		m.Outputs = m.outputsValue()
+	}
+	if m.InstallerClusterAdmin.IsUnknown() {
+		m.InstallerClusterAdmin = types.BoolValue(m.installerClusterAdminDefault())
+	}
+}
+
+// installInputsChanged reports whether anything helm sees differs between plan and
+// state (then an apply runs an install pod).
+func installInputsChanged(plan, state managedAppModel) bool {
+	pairs := [][2]attr.Value{
+		{plan.App, state.App}, {plan.Chart, state.Chart}, {plan.Version, state.Version},
+		{plan.Namespace, state.Namespace}, {plan.Values, state.Values},
+		{plan.SensitiveValuesVersion, state.SensitiveValuesVersion},
+		{plan.InstallerImage, state.InstallerImage}, {plan.InstallerClusterAdmin, state.InstallerClusterAdmin},
+		{plan.InstallerPodLabels, state.InstallerPodLabels}, {plan.InstallerPodAnnotations, state.InstallerPodAnnotations},
+	}
+	for _, p := range pairs {
+		if !p[0].Equal(p[1]) {
+			return true
+		}
+	}
+	return false
+}
+
+// needsRecovery: a release helm left failed, or pending for longer than an operation
+// may take, is repaired by an upgrade. A young pending release is another run's
+// operation in progress and is left alone.
+func needsRecovery(state managedAppModel, timeout time.Duration, now time.Time) bool {
+	switch st := kube.ReleaseStatus(state.Status.ValueString()); {
+	case state.Status.IsNull() || st == kube.ReleaseDeployed:
+		return false
+	case st.Pending():
+		at, err := time.Parse(time.RFC3339, state.InstalledAt.ValueString())
+		return err != nil || now.Sub(at) > timeout
+	default:
+		return true
+	}
+}
+
+// mapFuncValidator adapts a check of a whole string map to validator.Map; unknown
+// elements are left out until known.
+type mapFuncValidator struct {
+	description string
+	check       func(map[string]string) error
+}
+
+func (v mapFuncValidator) Description(context.Context) string         { return v.description }
+func (v mapFuncValidator) MarkdownDescription(context.Context) string { return v.description }
+
+func (v mapFuncValidator) ValidateMap(ctx context.Context, req validator.MapRequest, resp *validator.MapResponse) {
+	if !known(req.ConfigValue) {
+		return
+	}
+	elems := map[string]types.String{}
+	resp.Diagnostics.Append(req.ConfigValue.ElementsAs(ctx, &elems, false)...)
+	m := map[string]string{}
+	for k, e := range elems {
+		if known(e) {
+			m[k] = e.ValueString()
+		}
+	}
+	if err := v.check(m); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid "+req.Path.String(), fmt.Sprintf("%s %s: %s.", req.Path, v.description, err))
+	}
+}

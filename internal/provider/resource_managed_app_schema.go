@@ -1,0 +1,167 @@
+package provider
+
+import (
+	"context"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/apps"
+	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/kube"
+)
+
+func (r *managedAppResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Installs a Helm chart into a cluster without helm or kubectl on the Terraform runner: a one-off " +
+			"install pod (`install-<name>`, running helm as a non-root user) in namespace `" + kube.DefaultInstallNamespace + "` runs " +
+			"`helm upgrade --install --atomic --wait` with the values mounted from ConfigMap `values-content-configuration-<name>` " +
+			"(and the write-only `sensitive_values` from Secret `values-content-secret-<name>`). The provider waits for the pod with a " +
+			"watch and reports its outcome; a failed pod is kept for `kubectl logs` until the next apply. Changes to the chart, " +
+			"version or values run the same pod again (an upgrade); destroy runs `uninstall-<name>`.\n\n" +
+			"Install either an entry of the catalog (`app`) with its pinned chart version and default values, or any chart " +
+			"(`chart`).",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "`<namespace>/<name>`; also the import ID.",
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"cluster_connection": connectionInputAttribute("How to reach the cluster: pass `clusterkit_cluster_integration.<name>.cluster_connection` " +
+				"or `clusterkit_eks_cluster.<name>.cluster_connection` (or an object with `host`, `cluster_ca_certificate` and `token`). " +
+				"The credential needs rights to create namespaces, service accounts, RBAC bindings, ConfigMaps, Secrets and pods."),
+			"name": schema.StringAttribute{
+				Required: true,
+				MarkdownDescription: "Helm release name: a DNS-1123 label of at most 53 characters. It also names the install pod " +
+					"and the values ConfigMap, so it must be unique among the cluster's managed apps. Changing it replaces the resource.",
+				Validators:    []validator.String{funcValidator{"must be a DNS-1123 label of at most 53 characters", checkReleaseName}},
+				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
+			},
+			"app": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "Catalog entry to install, with its pinned chart version and default values: `" +
+					strings.Join(apps.Names(), "`, `") + "`. Exactly one of `app` and `chart` must be set.",
+				Validators: []validator.String{funcValidator{"must name a catalog entry", checkCatalogApp}},
+			},
+			"chart": schema.SingleNestedAttribute{
+				Optional:            true,
+				MarkdownDescription: "Any chart, by repository, name and pinned version. Exactly one of `app` and `chart` must be set.",
+				Attributes: map[string]schema.Attribute{
+					"repository": schema.StringAttribute{
+						Required:            true,
+						MarkdownDescription: "Chart repository: an `https://` URL (classic repository with an `index.yaml`) or an `oci://` registry reference.",
+						Validators:          []validator.String{funcValidator{"must be an https:// or oci:// chart repository", checkChartRepository}},
+					},
+					"name": schema.StringAttribute{
+						Required:            true,
+						MarkdownDescription: "Chart name in the repository.",
+						Validators:          []validator.String{funcValidator{"must be a chart name", checkChartName}},
+					},
+					"version": schema.StringAttribute{
+						Required:            true,
+						MarkdownDescription: "Pinned chart version, such as `1.2.3` (no ranges).",
+						Validators:          []validator.String{funcValidator{"must be a pinned chart version", checkChartVersion}},
+					},
+				},
+			},
+			"version": schema.StringAttribute{
+				Optional:            true,
+				MarkdownDescription: "Chart version overriding the catalog's pinned one (only with `app`). Changing it runs an upgrade.",
+				Validators:          []validator.String{funcValidator{"must be a pinned chart version", checkChartVersion}},
+			},
+			"namespace": schema.StringAttribute{
+				Optional: true,
+				Computed: true,
+				MarkdownDescription: "Namespace of the release. Default: the catalog app's namespace (e.g. `ingress-nginx`), or `" +
+					kube.DefaultInstallNamespace + "` for a custom chart. Created if missing. Changing it replaces the resource.",
+				Validators:    []validator.String{dns1123Label()},
+				PlanModifiers: []planmodifier.String{releaseNamespaceDefault{}, stringplanmodifier.RequiresReplace()},
+			},
+			"values": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "Chart values as a YAML mapping (e.g. `yamlencode({...})`), checked at plan time. For a catalog app " +
+					"they are merged over its default values key by key. Stored in ConfigMap `values-content-configuration-<name>` and " +
+					"in state: put secrets in `sensitive_values`.",
+				Validators: []validator.String{yamlValuesValidator{}},
+			},
+			"sensitive_values": schema.StringAttribute{
+				Optional:  true,
+				Sensitive: true,
+				WriteOnly: true,
+				MarkdownDescription: "Write-only chart values (YAML mapping) for secrets: never stored in state, plan or a ConfigMap; " +
+					"they reach the pod from Secret `values-content-secret-<name>` and are passed to helm after `values`. Terraform " +
+					"cannot see changes to a write-only value: change `sensitive_values_version` to apply new ones.",
+				Validators: []validator.String{yamlValuesValidator{sensitive: true}},
+			},
+			"sensitive_values_version": schema.StringAttribute{
+				Optional:            true,
+				MarkdownDescription: "Any string (e.g. `\"1\"` or a hash); changing it runs an upgrade with the current `sensitive_values`.",
+			},
+			"installer_image": schema.StringAttribute{
+				Optional:            true,
+				Computed:            true,
+				Default:             stringdefault.StaticString(kube.DefaultInstallerImage),
+				MarkdownDescription: "Image of the install pods: it needs helm and a POSIX shell. Default `" + kube.DefaultInstallerImage + "` (pinned).",
+				Validators:          []validator.String{funcValidator{"must be a container image reference", checkImage}},
+			},
+			"installer_cluster_admin": schema.BoolAttribute{
+				Optional: true,
+				Computed: true,
+				MarkdownDescription: "Run the install pods as `cluster-admin` (needed by charts with CRDs or other cluster-scoped objects). " +
+					"Default: what the catalog entry says, `false` for a custom chart, in which case the installer service account " +
+					"gets the `admin` ClusterRole inside the release namespace only.",
+			},
+			"installer_pod_labels": schema.MapAttribute{
+				ElementType:         types.StringType,
+				Optional:            true,
+				MarkdownDescription: "Extra labels of the install pods (e.g. for admission policies). clusterkit's own labels cannot be overridden.",
+				Validators:          []validator.Map{mapFuncValidator{"must be valid Kubernetes labels", checkPodLabels}},
+			},
+			"installer_pod_annotations": schema.MapAttribute{
+				ElementType:         types.StringType,
+				Optional:            true,
+				MarkdownDescription: "Extra annotations of the install pods. `" + kube.AnnotationOwner + "` is set by clusterkit.",
+				Validators:          []validator.Map{mapFuncValidator{"must be valid Kubernetes annotations", checkPodAnnotations}, mapvalidator.SizeAtMost(64)},
+			},
+			"keep_failed_pod": schema.BoolAttribute{
+				Optional:            true,
+				Computed:            true,
+				Default:             booldefault.StaticBool(true),
+				MarkdownDescription: "Keep a failed install pod for `kubectl logs` until the next apply replaces it (default `true`). With `false` it is deleted once its last log lines were read into the debug log.",
+			},
+			"timeouts": timeoutsAttribute(ctx, timeouts.Opts{Create: true, Update: true, Delete: true},
+				"Defaults: 20m each. helm's own `--timeout` is the operation's timeout less 2 minutes (the pod's deadline adds them back for fetching the chart); when it runs out the pod is deleted."),
+			"status": schema.StringAttribute{
+				Computed: true,
+				MarkdownDescription: "Release status: helm's (`deployed`, `failed`, `pending-install`, `pending-upgrade`, ...) from its " +
+					"release record, or `failed` when the install pod failed. A failed release, or one pending for longer than " +
+					"`timeouts.update`, shows up in the plan as an upgrade that recovers it.",
+			},
+			"revision": schema.Int64Attribute{
+				Computed:            true,
+				MarkdownDescription: "Helm release revision; null when helm wrote no release record that the provider can read.",
+			},
+			"chart_version": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "Chart version installed (from the release record, else the version requested).",
+			},
+			"installed_at": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "When the release was last deployed (RFC 3339).",
+			},
+			"outputs": schema.MapAttribute{
+				ElementType:         types.StringType,
+				Computed:            true,
+				MarkdownDescription: "Facts a module can compose with, for catalog apps (e.g. `service` and `ingress_class` of `ingress-nginx`); empty for custom charts.",
+			},
+		},
+	}
+}

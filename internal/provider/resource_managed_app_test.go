@@ -1,0 +1,584 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-testing/config"
+	tfresource "github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/kube"
+	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/testenv"
+)
+
+const managedAppAddr = "clusterkit_managed_app.test"
+
+var installNS = kube.DefaultInstallNamespace
+
+func managedAppVars(s testStack, extra config.Variables) config.Variables {
+	return integrationVars(s, extra)
+}
+
+func jpath(name string) tfjsonpath.Path { return tfjsonpath.New(name) }
+
+func TestAccManagedApp_Lifecycle(t *testing.T) {
+	s := stackFromEnv(t)
+	cs := s.adminClientset(t)
+	const name = "ck-ma-life"
+	owner := "managed_app/ingress-nginx/" + name
+	helm := &fakeHelm{cs: cs, namespace: "ingress-nginx", release: name, chart: "ingress-nginx"}
+	pods := watchInstallPods(t, cs, name, helm)
+	deleteNamespaceAtEnd(t, cs, "ingress-nginx")
+	ctx := context.Background()
+	binding := "clusterkit-installer-" + installNS + "-" + name
+
+	tfresource.Test(t, withProviderPerStep(tfresource.TestCase{
+		PreCheck: func() { testAccPreCheck(t) },
+		CheckDestroy: func(*terraform.State) error {
+			if err := pods.expectRan(kube.InstallPodName(name, kube.ActionUninstall), 1, corev1.PodSucceeded); err != nil {
+				return err
+			}
+			_, err := cs.CoreV1().ConfigMaps(installNS).Get(ctx, kube.ValuesConfigMapName(name), metav1.GetOptions{})
+			if err := expectAbsent("values config map", err); err != nil {
+				return err
+			}
+			_, err = cs.RbacV1().ClusterRoleBindings().Get(ctx, binding, metav1.GetOptions{})
+			if err := expectAbsent("installer binding", err); err != nil {
+				return err
+			}
+			// The last app gone, the shared install namespace went too (and destroy waited).
+			return expectGone(cs, installNS)
+		},
+		Steps: []tfresource.TestStep{
+			{
+				ConfigDirectory: config.StaticDirectory("testdata/TestAccManagedApp_Lifecycle/create"),
+				ConfigVariables: managedAppVars(s, nil),
+				ConfigPlanChecks: tfresource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(managedAppAddr, plancheck.ResourceActionCreate),
+					plancheck.ExpectKnownValue(managedAppAddr, jpath("namespace"), knownvalue.StringExact("ingress-nginx")),
+					plancheck.ExpectKnownValue(managedAppAddr, jpath("chart_version"), knownvalue.StringExact("4.13.3")),
+					plancheck.ExpectKnownValue(managedAppAddr, jpath("installer_cluster_admin"), knownvalue.Bool(true)),
+				}},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(managedAppAddr, jpath("id"), knownvalue.StringExact("ingress-nginx/"+name)),
+					statecheck.ExpectKnownValue(managedAppAddr, jpath("status"), knownvalue.StringExact("deployed")),
+					statecheck.ExpectKnownValue(managedAppAddr, jpath("revision"), knownvalue.Int64Exact(1)),
+					statecheck.ExpectKnownValue(managedAppAddr, jpath("chart_version"), knownvalue.StringExact("4.13.3")),
+					statecheck.ExpectKnownValue(managedAppAddr, jpath("installer_image"), knownvalue.StringExact(kube.DefaultInstallerImage)),
+					statecheck.ExpectKnownValue(managedAppAddr, jpath("keep_failed_pod"), knownvalue.Bool(true)),
+					statecheck.ExpectKnownValue(managedAppAddr, jpath("installed_at"), knownvalue.StringRegexp(regexp.MustCompile(`^\d{4}-\d\d-\d\dT`))),
+					statecheck.ExpectKnownValue(managedAppAddr, jpath("outputs").AtMapKey("service"), knownvalue.StringExact("ingress-nginx-controller")),
+					statecheck.ExpectKnownOutputValue("ingress_class", knownvalue.StringExact("nginx")),
+				},
+				Check: func(*terraform.State) error {
+					// Catalog defaults merged with the user's values.
+					if err := expectValuesConfigMap(cs, name, owner, []string{"replicaCount: 1", "ingressClassResource:", "externalTrafficPolicy: Local"}, nil); err != nil {
+						return err
+					}
+					if err := expectServiceAccount(cs, installNS, kube.DefaultInstallerServiceAccount, kube.SharedInstallOwner); err != nil {
+						return err
+					}
+					if err := expectClusterRoleBinding(cs, binding, "cluster-admin", installNS, kube.DefaultInstallerServiceAccount); err != nil {
+						return err
+					}
+					pod := kube.InstallPodName(name, kube.ActionInstall)
+					if err := pods.expectRan(pod, 1, corev1.PodSucceeded); err != nil {
+						return err
+					}
+					p, err := pods.created(pod)
+					if err != nil {
+						return err
+					}
+					if err := expectInstallPodSpec(p, name, "ingress-nginx", "4.13.3", map[string]string{"team": "platform"}); err != nil {
+						return err
+					}
+					// Deleted once it succeeded.
+					_, err = cs.CoreV1().Pods(installNS).Get(ctx, pod, metav1.GetOptions{})
+					return expectAbsent("succeeded install pod", err)
+				},
+			},
+			{
+				// Values change: an upgrade with the same pod, revision 2.
+				ConfigDirectory: config.StaticDirectory("testdata/TestAccManagedApp_Lifecycle/update"),
+				ConfigVariables: managedAppVars(s, nil),
+				ConfigPlanChecks: tfresource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(managedAppAddr, plancheck.ResourceActionUpdate),
+					plancheck.ExpectUnknownValue(managedAppAddr, jpath("revision")),
+				}},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(managedAppAddr, jpath("revision"), knownvalue.Int64Exact(2)),
+					statecheck.ExpectKnownValue(managedAppAddr, jpath("status"), knownvalue.StringExact("deployed")),
+				},
+				Check: func(*terraform.State) error {
+					if err := expectValuesConfigMap(cs, name, owner, []string{"replicaCount: 3", "ingressClassResource:"}, []string{"replicaCount: 1"}); err != nil {
+						return err
+					}
+					return pods.expectRan(kube.InstallPodName(name, kube.ActionInstall), 2, corev1.PodSucceeded)
+				},
+			},
+		},
+	}))
+}
+
+func TestAccManagedApp_CustomChart(t *testing.T) {
+	s := stackFromEnv(t)
+	cs := s.adminClientset(t)
+	const name, release = "ck-ma-chart", "ck-ma-chart-ns"
+	owner := "managed_app/" + release + "/" + name
+	const secret1, secret2 = "s3cr3t-first-Zq81", "s3cr3t-second-Hx27"
+	pods := watchInstallPods(t, cs, name, &fakeHelm{cs: cs, namespace: release, release: name, chart: "demo"})
+	deleteNamespaceAtEnd(t, cs, release)
+	ctx := context.Background()
+	dir := config.StaticDirectory("testdata/TestAccManagedApp_CustomChart")
+	vars := func(secret, version string) config.Variables {
+		return managedAppVars(s, config.Variables{
+			"secret_values":  config.StringVariable("auth:\n  password: " + secret + "\n"),
+			"secret_version": config.StringVariable(version),
+		})
+	}
+	expectSecret := func(want string) error {
+		sec, err := cs.CoreV1().Secrets(installNS).Get(ctx, kube.ValuesSecretName(name), metav1.GetOptions{})
+		if err != nil {
+			return fmt.Errorf("sensitive values secret: %w", err)
+		}
+		if got := string(sec.Data[kube.SecretValuesFile]); !strings.Contains(got, want) {
+			return fmt.Errorf("sensitive values secret does not hold the current values")
+		}
+		return expectOwned("secret", sec.Name, sec.Labels, sec.Annotations, owner)
+	}
+	// Neither secret appears anywhere in state (nor the plan's view of it).
+	notInState := func(st *terraform.State) error {
+		for _, m := range st.Modules {
+			for addr, r := range m.Resources {
+				for k, v := range r.Primary.Attributes {
+					if strings.Contains(v, "s3cr3t") {
+						return fmt.Errorf("%s.%s holds a sensitive value", addr, k)
+					}
+				}
+			}
+		}
+		return nil
+	}
+
+	tfresource.Test(t, withProviderPerStep(tfresource.TestCase{
+		PreCheck: func() { testAccPreCheck(t) },
+		CheckDestroy: func(*terraform.State) error {
+			if err := pods.expectRan(kube.InstallPodName(name, kube.ActionUninstall), 1, corev1.PodSucceeded); err != nil {
+				return err
+			}
+			_, err := cs.CoreV1().Secrets(installNS).Get(ctx, kube.ValuesSecretName(name), metav1.GetOptions{})
+			if err := expectAbsent("sensitive values secret", err); err != nil {
+				return err
+			}
+			_, err = cs.RbacV1().RoleBindings(release).Get(ctx, "clusterkit-installer-"+installNS+"-"+name, metav1.GetOptions{})
+			return expectAbsent("installer role binding", err)
+		},
+		Steps: []tfresource.TestStep{
+			{
+				ConfigDirectory: dir,
+				ConfigVariables: vars(secret1, "1"),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(managedAppAddr, jpath("id"), knownvalue.StringExact(release+"/"+name)),
+					statecheck.ExpectKnownValue(managedAppAddr, jpath("sensitive_values"), knownvalue.Null()),
+					statecheck.ExpectKnownValue(managedAppAddr, jpath("sensitive_values_version"), knownvalue.StringExact("1")),
+					statecheck.ExpectKnownValue(managedAppAddr, jpath("installer_cluster_admin"), knownvalue.Bool(false)),
+					statecheck.ExpectKnownValue(managedAppAddr, jpath("chart_version"), knownvalue.StringExact("1.2.3")),
+					statecheck.ExpectKnownValue(managedAppAddr, jpath("revision"), knownvalue.Int64Exact(1)),
+					statecheck.ExpectKnownValue(managedAppAddr, jpath("outputs"), knownvalue.MapSizeExact(0)),
+				},
+				Check: func(st *terraform.State) error {
+					if err := notInState(st); err != nil {
+						return err
+					}
+					if err := expectValuesConfigMap(cs, name, owner, []string{"replicaCount: 2", `tag: "1.0"`}, []string{"s3cr3t"}); err != nil {
+						return err
+					}
+					if err := expectSecret(secret1); err != nil {
+						return err
+					}
+					// Namespaced rights only: admin inside the release namespace.
+					b, err := cs.RbacV1().RoleBindings(release).Get(ctx, "clusterkit-installer-"+installNS+"-"+name, metav1.GetOptions{})
+					if err != nil {
+						return err
+					}
+					if b.RoleRef.Name != "admin" || b.Subjects[0].Name != kube.DefaultInstallerServiceAccount || b.Subjects[0].Namespace != installNS {
+						return fmt.Errorf("installer role binding: %v %v", b.RoleRef, b.Subjects)
+					}
+					p, err := pods.created(kube.InstallPodName(name, kube.ActionInstall))
+					if err != nil {
+						return err
+					}
+					if err := expectInstallPodSpec(p, name, release, "1.2.3", nil); err != nil {
+						return err
+					}
+					script := p.Spec.Containers[0].Command[2]
+					if !strings.Contains(script, "helm repo add --force-update clusterkit-"+name+" https://charts.example.com/stable") ||
+						!strings.Contains(script, "-f "+kube.ConfigDir(name)+"/"+kube.SecretValuesFile) {
+						return fmt.Errorf("script lacks the repository or the sensitive values file:\n%s", script)
+					}
+					sources := p.Spec.Volumes[0].Projected.Sources
+					if len(sources) != 2 || sources[1].Secret == nil || sources[1].Secret.Name != kube.ValuesSecretName(name) {
+						return fmt.Errorf("sensitive values are not mounted from their secret: %+v", sources)
+					}
+					return nil
+				},
+			},
+			{
+				// A new write-only value alone is invisible to Terraform: no change.
+				ConfigDirectory: dir,
+				ConfigVariables: vars(secret2, "1"),
+				PlanOnly:        true,
+			},
+			{
+				// Bumping the version applies it.
+				ConfigDirectory: dir,
+				ConfigVariables: vars(secret2, "2"),
+				ConfigPlanChecks: tfresource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(managedAppAddr, plancheck.ResourceActionUpdate),
+				}},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(managedAppAddr, jpath("revision"), knownvalue.Int64Exact(2)),
+				},
+				Check: func(st *terraform.State) error {
+					if err := notInState(st); err != nil {
+						return err
+					}
+					return expectSecret(secret2)
+				},
+			},
+		},
+	}))
+}
+
+func TestAccManagedApp_InstallFailure(t *testing.T) {
+	s := stackFromEnv(t)
+	cs := s.adminClientset(t)
+	const name = "ck-ma-fail"
+	pod := kube.InstallPodName(name, kube.ActionInstall)
+	pods := watchInstallPods(t, cs, name, nil)
+	dir := config.StaticDirectory("testdata/TestAccManagedApp_InstallFailure")
+	annotations := func(kv ...string) config.Variables {
+		m := map[string]config.Variable{testenv.AnnotationRunTime: config.StringVariable("300ms")}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = config.StringVariable(kv[i+1])
+		}
+		return managedAppVars(s, config.Variables{"annotations": config.MapVariable(m)})
+	}
+	var failedUID string
+	logFile := filepath.Join(t.TempDir(), "provider.log")
+	t.Setenv("TF_LOG", "DEBUG")
+	t.Setenv("TF_LOG_PATH", logFile)
+
+	tfresource.Test(t, withProviderPerStep(tfresource.TestCase{
+		PreCheck: func() { testAccPreCheck(t) },
+		Steps: []tfresource.TestStep{
+			{
+				ConfigDirectory: dir,
+				ConfigVariables: annotations(testenv.AnnotationExitCode, "3"),
+				ExpectError: regexp.MustCompile(`(?s)install\s+pod\s+clusterkit-managed-apps/install-ck-ma-fail\s+failed:\s+exit\s+code\s+3,\s+reason\s+Error.*` +
+					`kubectl\s+logs\s+-n\s+clusterkit-managed-apps\s+install-ck-ma-fail`),
+			},
+			{
+				// The failed pod is still there; the resource is tainted, so the next
+				// apply replaces it, and the new install pod replaces the failed one.
+				PreConfig: func() {
+					p, err := cs.CoreV1().Pods(installNS).Get(context.Background(), pod, metav1.GetOptions{})
+					if err != nil {
+						t.Fatalf("the failed install pod must be kept: %v", err)
+					}
+					if p.Status.Phase != corev1.PodFailed {
+						t.Fatalf("kept pod is %s, want Failed", p.Status.Phase)
+					}
+					failedUID = string(p.UID)
+				},
+				ConfigDirectory: dir,
+				ConfigVariables: annotations(),
+				ConfigPlanChecks: tfresource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(managedAppAddr, plancheck.ResourceActionDestroyBeforeCreate),
+				}},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(managedAppAddr, jpath("status"), knownvalue.StringExact("deployed")),
+				},
+				Check: func(*terraform.State) error {
+					uids := pods.podUIDs(pod)
+					if len(uids) != 2 || uids[0] != failedUID {
+						return fmt.Errorf("want the failed pod %s then a new one, saw %v", failedUID, uids)
+					}
+					if err := pods.expectRan(pod, 2, corev1.PodSucceeded); err != nil {
+						return err
+					}
+					// No uninstall pod for a release helm never had.
+					if n := len(pods.podUIDs(kube.InstallPodName(name, kube.ActionUninstall))); n != 0 {
+						return fmt.Errorf("%d uninstall pods ran for a failed install", n)
+					}
+					return nil
+				},
+			},
+		},
+	}))
+
+	// The failed pod's last log lines went to the install_pod subsystem; the token did not.
+	b, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), s.Token) {
+		t.Error("the cluster token appears in the provider's debug log")
+	}
+	if !regexp.MustCompile(`\[DEBUG\] clusterkit\.install_pod: install pod: `).Match(b) {
+		t.Error("no log line of the failed pod in the install_pod subsystem")
+	}
+}
+
+func TestAccManagedApp_Timeout(t *testing.T) {
+	s := stackFromEnv(t)
+	cs := s.adminClientset(t)
+	const name = "ck-ma-timeout"
+	pod := kube.InstallPodName(name, kube.ActionInstall)
+	pods := watchInstallPods(t, cs, name, nil)
+	dir := config.StaticDirectory("testdata/TestAccManagedApp_Timeout")
+	tfresource.Test(t, withProviderPerStep(tfresource.TestCase{
+		PreCheck: func() { testAccPreCheck(t) },
+		Steps: []tfresource.TestStep{
+			{
+				ConfigDirectory: dir,
+				ConfigVariables: managedAppVars(s, nil),
+				ExpectError:     regexp.MustCompile(`(?s)install-ck-ma-timeout\s+did\s+not\s+finish\s+within.*the\s+pod\s+was\s+deleted`),
+			},
+			{
+				PreConfig: func() {
+					if len(pods.podUIDs(pod)) != 1 {
+						t.Fatalf("want one install pod, saw %v", pods.podUIDs(pod))
+					}
+					if err := waitPodGone(cs, installNS, pod); err != nil {
+						t.Fatalf("the timed-out install pod was not deleted: %v", err)
+					}
+				},
+				ConfigDirectory:    dir,
+				ConfigVariables:    managedAppVars(s, nil),
+				PlanOnly:           true,
+				ExpectNonEmptyPlan: true, // tainted: replaced on the next apply
+			},
+		},
+	}))
+}
+
+func TestAccManagedApp_ReleaseDeletedOutOfBand(t *testing.T) {
+	s := stackFromEnv(t)
+	cs := s.adminClientset(t)
+	const name, release = "ck-ma-drift", "ck-ma-drift-ns"
+	helm := &fakeHelm{cs: cs, namespace: release, release: name, chart: "demo"}
+	watchInstallPods(t, cs, name, helm)
+	deleteNamespaceAtEnd(t, cs, release)
+	dir := config.StaticDirectory("testdata/TestAccManagedApp_ReleaseDeletedOutOfBand")
+	vars := managedAppVars(s, nil)
+	record := func(rev int, status kube.ReleaseStatus, age time.Duration) func() {
+		return func() {
+			if err := helm.write(context.Background(), kube.Release{Revision: rev, ChartVersion: "2.0.0", Status: status, LastDeployed: time.Now().Add(-age)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	tfresource.Test(t, withProviderPerStep(tfresource.TestCase{
+		PreCheck: func() { testAccPreCheck(t) },
+		Steps: []tfresource.TestStep{
+			{
+				ConfigDirectory: dir,
+				ConfigVariables: vars,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(managedAppAddr, jpath("revision"), knownvalue.Int64Exact(1)),
+				},
+			},
+			{
+				// A failed release: the plan upgrades it back to deployed.
+				PreConfig:          record(2, kube.ReleaseFailed, time.Minute),
+				ConfigDirectory:    dir,
+				ConfigVariables:    vars,
+				PlanOnly:           true,
+				ExpectNonEmptyPlan: true,
+				ConfigPlanChecks: tfresource.ConfigPlanChecks{PostApplyPostRefresh: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(managedAppAddr, plancheck.ResourceActionUpdate),
+					plancheck.ExpectKnownValue(managedAppAddr, jpath("status"), knownvalue.StringExact("deployed")),
+				}},
+			},
+			{
+				// A pending upgrade that just started is another run's: left alone.
+				PreConfig:       record(3, kube.ReleasePendingUpgrade, 0),
+				ConfigDirectory: dir,
+				ConfigVariables: vars,
+				PlanOnly:        true,
+			},
+			{
+				// ... but one stuck for longer than timeouts.update is recovered.
+				PreConfig:          record(4, kube.ReleasePendingUpgrade, time.Hour),
+				ConfigDirectory:    dir,
+				ConfigVariables:    vars,
+				PlanOnly:           true,
+				ExpectNonEmptyPlan: true,
+				ConfigPlanChecks: tfresource.ConfigPlanChecks{PostApplyPostRefresh: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(managedAppAddr, plancheck.ResourceActionUpdate),
+				}},
+			},
+			{
+				// The release deleted (all its records): the plan installs it again.
+				PreConfig:          func() { helm.deleteRecords(t) },
+				ConfigDirectory:    dir,
+				ConfigVariables:    vars,
+				PlanOnly:           true,
+				ExpectNonEmptyPlan: true,
+				ConfigPlanChecks: tfresource.ConfigPlanChecks{PostApplyPostRefresh: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(managedAppAddr, plancheck.ResourceActionCreate),
+				}},
+			},
+			{
+				ConfigDirectory: dir,
+				ConfigVariables: vars,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(managedAppAddr, jpath("revision"), knownvalue.Int64Exact(1)),
+					statecheck.ExpectKnownValue(managedAppAddr, jpath("status"), knownvalue.StringExact("deployed")),
+				},
+			},
+		},
+	}))
+}
+
+func TestAccManagedApp_Import(t *testing.T) {
+	s := stackFromEnv(t)
+	cs := s.adminClientset(t)
+	const name, release = "ck-ma-import", "ck-ma-import-ns"
+	watchInstallPods(t, cs, name, &fakeHelm{cs: cs, namespace: release, release: name, chart: "demo"})
+	deleteNamespaceAtEnd(t, cs, release)
+	dir := config.StaticDirectory("testdata/TestAccManagedApp_Import")
+	tfresource.Test(t, withProviderPerStep(tfresource.TestCase{
+		PreCheck: func() { testAccPreCheck(t) },
+		Steps: []tfresource.TestStep{
+			{ConfigDirectory: dir, ConfigVariables: managedAppVars(s, nil)},
+			{
+				// The connection cannot be read from the cluster: the plan after the
+				// import takes it from the configuration and converges with an upgrade.
+				ResourceName:       managedAppAddr,
+				ImportState:        true,
+				ImportStateKind:    tfresource.ImportBlockWithID,
+				ImportStateId:      release + "/" + name,
+				ExpectNonEmptyPlan: true,
+				ImportPlanChecks: tfresource.ImportPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(managedAppAddr, plancheck.ResourceActionUpdate),
+					plancheck.ExpectKnownValue(managedAppAddr, jpath("id"), knownvalue.StringExact(release+"/"+name)),
+					plancheck.ExpectKnownValue(managedAppAddr, jpath("namespace"), knownvalue.StringExact(release)),
+				}},
+				ConfigDirectory: dir,
+				ConfigVariables: managedAppVars(s, nil),
+			},
+			{
+				ResourceName:    managedAppAddr,
+				ImportState:     true,
+				ImportStateKind: tfresource.ImportBlockWithID,
+				ImportStateId:   "not-an-id",
+				ExpectError:     regexp.MustCompile(`(?s)Invalid import ID.*<namespace>/<name>`),
+				ConfigDirectory: dir,
+				ConfigVariables: managedAppVars(s, nil),
+			},
+		},
+	}))
+}
+
+// Three apps in one apply: their creates race to make the shared install namespace and
+// service account, their destroys to remove them; all must succeed and leave nothing.
+func TestAccManagedApp_ConcurrentApps(t *testing.T) {
+	s := stackFromEnv(t)
+	cs := s.adminClientset(t)
+	var logs []*podLog
+	for i := 1; i <= 3; i++ {
+		logs = append(logs, watchInstallPods(t, cs, fmt.Sprintf("ck-ma-conc-%d", i), nil))
+	}
+	tfresource.Test(t, withProviderPerStep(tfresource.TestCase{
+		PreCheck: func() { testAccPreCheck(t) },
+		CheckDestroy: func(*terraform.State) error {
+			for i, l := range logs {
+				if err := l.expectRan(fmt.Sprintf("uninstall-ck-ma-conc-%d", i+1), 1, corev1.PodSucceeded); err != nil {
+					return err
+				}
+			}
+			return expectGone(cs, installNS)
+		},
+		Steps: []tfresource.TestStep{{
+			ConfigDirectory: config.StaticDirectory("testdata/TestAccManagedApp_ConcurrentApps"),
+			ConfigVariables: managedAppVars(s, nil),
+			Check: func(*terraform.State) error {
+				for i, l := range logs {
+					if err := l.expectRan(fmt.Sprintf("install-ck-ma-conc-%d", i+1), 1, corev1.PodSucceeded); err != nil {
+						return err
+					}
+				}
+				return nil
+			},
+		}},
+	}))
+}
+
+func TestAccManagedApp_InvalidConfig(t *testing.T) {
+	s := stackFromEnv(t)
+	const chart = `chart = { repository = "https://charts.example.com", name = "demo", version = "1.0.0" }`
+	cases := map[string]struct{ provider, body, want string }{
+		"unknown app":     {providerLocal, `app = "nope"`, `(?s)"nope"\s+is\s+not\s+in\s+the\s+catalog;\s+valid\s+names\s+are:\s+cert-manager,\s+cilium,.*prometheus`},
+		"app and chart":   {providerLocal, `app = "cert-manager"` + "\n" + chart, `(?s)Exactly\s+one\s+of\s+these\s+attributes\s+must\s+be\s+configured:\s+\[app,chart\]`},
+		"neither":         {providerLocal, ``, `(?s)Exactly\s+one\s+of\s+these\s+attributes`},
+		"bad YAML":        {providerLocal, chart + "\n" + `values = "a: [1"`, `(?s)Invalid\s+values.*YAML\s+mapping`},
+		"YAML list":       {providerLocal, chart + "\n" + `values = "- a\n- b"`, `(?s)Invalid\s+values.*YAML\s+mapping`},
+		"http repository": {providerLocal, `chart = { repository = "http://charts.example.com", name = "demo", version = "1.0.0" }`, `(?s)chart.repository.*not\s+an\s+https://\s+chart\s+repository`},
+		"version range":   {providerLocal, `chart = { repository = "https://charts.example.com", name = "demo", version = "~1.0" }`, `(?s)chart.version.*pinned\s+chart\s+version`},
+		"version + chart": {providerLocal, chart + "\n" + `version = "1.2.3"`, `(?s)Invalid\s+Attribute\s+Combination.*version`},
+		"bad name":        {providerLocal, `app = "cert-manager"`, `(?s)Invalid\s+name.*DNS-1123`},
+		"reserved label":  {providerLocal, chart + "\n" + `installer_pod_labels = { "clusterkit.dev/app" = "x" }`, `(?s)installer_pod_labels.*set\s+by\s+clusterkit`},
+		"bad sensitive":   {providerLocal, chart + "\n" + `sensitive_values = "hunter2: [x"`, `(?s)Invalid\s+sensitive_values.*YAML\s+mapping\s+of\s+chart\s+values`},
+		"metadata host": {`terraform {
+  required_providers {
+    clusterkit = { source = "clusterkit-dev/clusterkit" }
+  }
+}
+provider "clusterkit" {}
+`, chart, `(?s)Cluster\s+URL\s+refused.*link-local`},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			host, release := "var.host", "ck-ma-invalid"
+			if name == "metadata host" {
+				host = `"https://169.254.169.254"`
+			}
+			if name == "bad name" {
+				release = "Bad_Name"
+			}
+			tfresource.Test(t, withProviderPerStep(tfresource.TestCase{
+				PreCheck: func() { testAccPreCheck(t) },
+				Steps: []tfresource.TestStep{{
+					Config: tc.provider + integrationVarsHCL + `
+resource "clusterkit_managed_app" "test" {
+  cluster_connection = {
+    host                   = ` + host + `
+    cluster_ca_certificate = var.ca
+    token                  = var.token
+  }
+  name = "` + release + `"
+  ` + tc.body + `
+}`,
+					ConfigVariables: managedAppVars(s, nil),
+					PlanOnly:        true,
+					ExpectError:     regexp.MustCompile(tc.want),
+				}},
+			}))
+		})
+	}
+}

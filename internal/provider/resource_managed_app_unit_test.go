@@ -1,0 +1,129 @@
+package provider
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/kube"
+)
+
+// Unit tests: no cluster, no Terraform CLI.
+
+func TestManagedAppSchema(t *testing.T) {
+	ctx := context.Background()
+	var resp resource.SchemaResponse
+	newManagedAppResource().Schema(ctx, resource.SchemaRequest{}, &resp)
+	if resp.Diagnostics.HasError() {
+		t.Fatal(resp.Diagnostics)
+	}
+	if d := resp.Schema.ValidateImplementation(ctx); d.HasError() {
+		t.Fatal(d)
+	}
+	for name, a := range resp.Schema.Attributes {
+		if a.GetMarkdownDescription() == "" {
+			t.Errorf("attribute %s has no description", name)
+		}
+	}
+	if !resp.Schema.Attributes["sensitive_values"].IsWriteOnly() {
+		t.Error("sensitive_values must be write-only")
+	}
+}
+
+func TestManagedAppMergeValues(t *testing.T) {
+	got, err := mergeValues("a:\n  b: 1\n  c: 2\nd: [1]\ne: x\n", "a:\n  c: 3\nd: [2]\ne: null\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "a:\n  b: 1\n  c: 3\nd:\n- 2\n"; got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	if got, _ := mergeValues("x: 1\n", ""); got != "x: 1\n" {
+		t.Fatalf("defaults alone: %q", got)
+	}
+	if _, err := mergeValues("x: 1\n", "- a"); err == nil {
+		t.Fatal("a list must be refused")
+	}
+}
+
+func TestManagedAppSensitiveYAMLErrorsHideText(t *testing.T) {
+	err := yamlMapping("password: hunter2: [", false)
+	if err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("error must not quote sensitive text: %v", err)
+	}
+	if err := yamlMapping("a: [", true); err == nil {
+		t.Fatal("want an error")
+	}
+	leaves := sensitiveLeaves("auth:\n  password: hunter22\n  list: [abcd, 1]\n")
+	for _, want := range []string{"hunter22", "abcd"} {
+		if !strings.Contains(strings.Join(leaves, "|"), want) {
+			t.Errorf("leaves %v lack %s", leaves, want)
+		}
+	}
+}
+
+func TestManagedAppInstallTimeout(t *testing.T) {
+	for op, want := range map[time.Duration]time.Duration{
+		20 * time.Minute: 18 * time.Minute,
+		5 * time.Second:  2500 * time.Millisecond,
+		time.Second:      time.Second,
+	} {
+		if got := installTimeout(op); got != want {
+			t.Errorf("installTimeout(%s) = %s, want %s", op, got, want)
+		}
+	}
+}
+
+func TestManagedAppNeedsRecovery(t *testing.T) {
+	now := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
+	m := func(status string, age time.Duration) managedAppModel {
+		return managedAppModel{Status: types.StringValue(status), InstalledAt: types.StringValue(now.Add(-age).Format(time.RFC3339))}
+	}
+	cases := []struct {
+		m    managedAppModel
+		want bool
+	}{
+		{m("deployed", time.Hour), false},
+		{m("failed", time.Second), true},
+		{m("pending-install", time.Minute), false},
+		{m("pending-upgrade", time.Hour), true},
+		{m("superseded", 0), true},
+	}
+	for _, c := range cases {
+		if got := needsRecovery(c.m, 20*time.Minute, now); got != c.want {
+			t.Errorf("%s: got %v, want %v", c.m.Status, got, c.want)
+		}
+	}
+}
+
+func TestManagedAppValidators(t *testing.T) {
+	bad := map[string]error{
+		"name too long":  checkReleaseName(strings.Repeat("a", 54)),
+		"name uppercase": checkReleaseName("Web"),
+		"unknown app":    checkCatalogApp("nope"),
+		"http repo":      checkChartRepository("http://x.example.com"),
+		"repo with user": checkChartRepository("https://u:p@x.example.com"),
+		"range":          checkChartVersion(">=1.0"),
+		"image space":    checkImage("alpine helm"),
+		"managed label":  checkPodLabels(map[string]string{kube.LabelManagedBy: "x"}),
+		"owner annot":    checkPodAnnotations(map[string]string{kube.AnnotationOwner: "x"}),
+	}
+	for name, err := range bad {
+		if err == nil {
+			t.Errorf("%s: want an error", name)
+		}
+	}
+	for _, err := range []error{checkReleaseName("web-1"), checkCatalogApp("cert-manager"), checkChartRepository("oci://r.example.com/charts"),
+		checkChartVersion("v1.19.1"), checkImage(kube.DefaultInstallerImage), checkPodLabels(map[string]string{"team": "a"})} {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if err := checkCatalogApp("nope"); !strings.Contains(err.Error(), "ingress-nginx") {
+		t.Errorf("the message must list the catalog: %v", err)
+	}
+}

@@ -1,0 +1,34 @@
+terraform {
+  required_providers {
+    clusterkit = { source = "clusterkit-dev/clusterkit" }
+  }
+}
+
+provider "clusterkit" {
+  allow_local_requests = true
+}
+
+variable "host" { type = string }
+variable "ca" { type = string }
+variable "token" {
+  type      = string
+  sensitive = true
+}
+
+resource "clusterkit_managed_app" "test" {
+  cluster_connection = {
+    host                   = var.host
+    cluster_ca_certificate = var.ca
+    token                  = var.token
+  }
+
+  name      = "ck-ma-drift"
+  namespace = "ck-ma-drift-ns"
+  chart = {
+    repository = "https://charts.example.com/stable"
+    name       = "demo"
+    version    = "2.0.0"
+  }
+
+  installer_pod_annotations = { "testenv.clusterkit.dev/run-time" = "300ms" }
+}
