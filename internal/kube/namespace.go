@@ -45,6 +45,11 @@ func (c *Client) WaitNamespaceGone(ctx context.Context, name string) error {
 		if err != nil {
 			return wrap("wait for namespace "+name+" to be deleted", err)
 		}
+		if ns.DeletionTimestamp == nil {
+			// Not being deleted: created again meanwhile (for example by another
+			// resource of the same apply). Nothing will go away, so nothing to wait for.
+			return nil
+		}
 		timeout := int64(c.timeout.Seconds() * 0.8)
 		w, err := api.Watch(ctx, metav1.ListOptions{
 			FieldSelector:   fields.OneTermEqualSelector("metadata.name", name).String(),
