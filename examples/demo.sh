@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# make demo: start the local stack, apply examples/quickstart with OpenTofu, show what now
-# exists in the cluster, then destroy and stop (KEEP=1 keeps everything running).
+# make demo: start the local stack (emulated AWS + real kube-apiserver), apply
+# examples/quickstart unchanged with OpenTofu, show what now exists, then destroy and stop
+# (KEEP=1 keeps everything running).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -12,7 +13,7 @@ step "building OpenTofu and the local stack's binaries (first time: several minu
 TOFU=$(tools/build.sh tofu)/tofu || fail "tool build"
 tools/build.sh kube etcd kwok >/dev/null || fail "tool build"
 
-step "starting the local stack (etcd, kube-apiserver, controller-manager, scheduler, kwok)"
+step "starting the local stack (AWS emulator, etcd, kube-apiserver, controller-manager, scheduler, kwok)"
 [ -f "$STACK/env" ] && go run ./internal/testenv/cmd/stack down --dir "$STACK" >/dev/null 2>&1 || true
 go run ./internal/testenv/cmd/stack up --dir "$STACK" --tofu "$TOFU" --provider-dir "$ROOT/bin" || fail "stack start"
 # shellcheck disable=SC1091
@@ -29,35 +30,54 @@ trap cleanup EXIT
 
 W=$(mktemp -d); trap 'rm -rf "$W"; cleanup' EXIT
 cp examples/quickstart/*.tf "$W/"
-cat >"$W/terraform.tfvars" <<VARS
-allow_local_requests   = true
-cluster_host           = "$CLUSTERKIT_TEST_HOST"
-cluster_ca_certificate = <<PEM
-$(cat "$CLUSTERKIT_TEST_CA_FILE")
-PEM
+# The quickstart, unchanged, pointed at the local stack: emulated AWS endpoints, the
+# platform's keys, the customer's role and external ID, fake network IDs.
+cat >"$W/demo.auto.tfvars" <<VARS
+region                          = "$CLUSTERKIT_TEST_AWS_REGION"
+aws_endpoint                    = "$CLUSTERKIT_TEST_AWS_ENDPOINT"
+allow_local_requests            = true
+cluster_name                    = "clusterkit-demo"
+provision_role_arn              = "$CLUSTERKIT_TEST_ROLE_ARN"
+cluster_role_arn                = "arn:aws:iam::222222222222:role/eks-cluster-role"
+vpc_id                          = "vpc-0a1b2c3d4e5f67890"
+subnet_ids                      = ["subnet-0a1b2c3d4e5f67890", "subnet-0f9e8d7c6b5a43210"]
+control_plane_security_group_id = "sg-0a1b2c3d4e5f67890"
 VARS
-export TF_VAR_cluster_token=$CLUSTERKIT_TEST_TOKEN
+export TF_VAR_external_id=$CLUSTERKIT_TEST_EXTERNAL_ID
+export AWS_ACCESS_KEY_ID=$CLUSTERKIT_TEST_AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY=$CLUSTERKIT_TEST_AWS_SECRET_ACCESS_KEY
+unset AWS_PROFILE AWS_SESSION_TOKEN
 tf() { (cd "$W" && "$TOFU" "$@"); }
 
-step "tofu apply examples/quickstart (provider from bin/ through dev_overrides)"
+step "tofu apply examples/quickstart: EKS stack -> integration -> 3 managed apps, in one apply"
 tf apply -auto-approve -input=false || fail "apply"
 
 step "outputs"
 tf output
 
-step "what now exists in the cluster (objects labelled app.kubernetes.io/managed-by=clusterkit)"
+step "what now exists"
+echo "  CloudFormation stack (emulated AWS):"
+tf state show -no-color clusterkit_eks_cluster.this | grep -E '^\s+(stack_id|status|node_instance_role_arn) ' | sed 's/^ */    /'
 api() { curl -sf --cacert "$CLUSTERKIT_TEST_CA_FILE" -H "Authorization: Bearer $CLUSTERKIT_TEST_TOKEN" "$CLUSTERKIT_TEST_HOST$1"; }
+echo "  Cluster objects labelled app.kubernetes.io/managed-by=clusterkit:"
 sel='labelSelector=app.kubernetes.io%2Fmanaged-by%3Dclusterkit'
-for kind in api/v1/namespaces api/v1/serviceaccounts apis/rbac.authorization.k8s.io/v1/rolebindings apis/rbac.authorization.k8s.io/v1/clusterrolebindings; do
+for kind in api/v1/namespaces api/v1/serviceaccounts api/v1/configmaps apis/rbac.authorization.k8s.io/v1/rolebindings apis/rbac.authorization.k8s.io/v1/clusterrolebindings; do
   api "/$kind?$sel" | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
 for o in d["items"]:
     m = o["metadata"]
     ref = o.get("roleRef", {}).get("name")
-    print("  %-20s %-45s%s" % (o.get("kind") or d["kind"].removesuffix("List"), (m.get("namespace", "") + "/" if m.get("namespace") else "") + m["name"], "  -> " + ref if ref else ""))
+    print("    %-20s %-55s%s" % (d["kind"].removesuffix("List"), (m.get("namespace", "") + "/" if m.get("namespace") else "") + m["name"], "  -> " + ref if ref else ""))
 ' || fail "listing cluster objects"
 done
+echo "  Install pods that ran (scheduler events; the pods are removed after success):"
+api "/api/v1/namespaces/clusterkit-managed-apps/events?fieldSelector=reason%3DScheduled" | python3 -c '
+import json, sys
+for e in json.load(sys.stdin)["items"]:
+    print("    %-30s %s" % (e["involvedObject"]["name"], e["message"]))
+' || fail "listing install pod events"
+echo "  aws-auth (node role mapped so nodes can join):"
+api "/api/v1/namespaces/kube-system/configmaps/aws-auth" | python3 -c 'import json,sys; print("    " + json.load(sys.stdin)["data"]["mapRoles"].replace("\n", "\n    "))'
 
 if [ "${KEEP:-0}" != 1 ]; then
   step "tofu destroy"

@@ -1,7 +1,18 @@
-# Quickstart: register a cluster and prepare two restricted namespaces.
-# `make demo` applies this against the local stack (allow_local_requests = true there).
+# Quickstart: ONE apply from nothing to installed apps.
+#
+#   clusterkit_eks_cluster          -> an EKS cluster in the customer's account (CloudFormation)
+#   clusterkit_cluster_integration  -> its integration service account + two restricted namespaces
+#   clusterkit_managed_app (x3)     -> two catalog apps and one custom chart, by install pods
+#
+# The cluster's connection flows between resources as an attribute, so nothing has to be
+# configured before the cluster exists. `destroy` removes the apps, then the namespaces and
+# service accounts, then the aws-auth entry, then the stack.
+#
+# `make demo` applies this file unchanged against the local stack (emulated AWS + a real
+# kube-apiserver); see demo.auto.tfvars written by examples/demo.sh.
 
 terraform {
+  required_version = ">= 1.11" # ephemeral resources and write-only attributes
   required_providers {
     clusterkit = {
       source = "clusterkit-dev/clusterkit"
@@ -9,45 +20,64 @@ terraform {
   }
 }
 
-variable "allow_local_requests" {
-  type        = bool
-  default     = false
-  description = "Only for clusters on private or local addresses, such as the local test stack."
-}
-
-variable "cluster_host" {
-  type = string
-}
-
-variable "cluster_ca_certificate" {
-  type = string
-}
-
-variable "cluster_token" {
-  type      = string
-  sensitive = true
-}
-
 provider "clusterkit" {
+  region               = var.region
   allow_local_requests = var.allow_local_requests
-}
 
-resource "clusterkit_cluster_integration" "this" {
-  host                   = var.cluster_host
-  cluster_ca_certificate = var.cluster_ca_certificate
-  token                  = var.cluster_token
-
-  namespaces = {
-    "demo-production" = { labels = { environment = "production" } }
-    "demo-review"     = { role = "view", labels = { environment = "review" } }
+  # Only for emulators and special partitions; null means the real AWS endpoints.
+  endpoints {
+    sts            = var.aws_endpoint
+    cloudformation = var.aws_endpoint
+    eks            = var.aws_endpoint
   }
 }
 
-output "service_accounts" {
-  description = "Service account of each restricted namespace."
-  value       = { for name, ns in clusterkit_cluster_integration.this.namespaces : name => ns.service_account_name }
+resource "clusterkit_eks_cluster" "this" {
+  name               = var.cluster_name
+  provision_role_arn = var.provision_role_arn
+  external_id        = var.external_id
+  cluster_role_arn   = var.cluster_role_arn
+
+  kubernetes_version              = var.kubernetes_version
+  vpc_id                          = var.vpc_id
+  subnet_ids                      = var.subnet_ids
+  control_plane_security_group_id = var.control_plane_security_group_id
+  node_count                      = 2
+
+  tags = { "example" = "quickstart" }
 }
 
-output "integration_id" {
-  value = clusterkit_cluster_integration.this.id
+resource "clusterkit_cluster_integration" "this" {
+  cluster_connection = clusterkit_eks_cluster.this.cluster_connection
+
+  namespaces = {
+    "shop-production" = { labels = { environment = "production" } }
+    "shop-review"     = { role = "view", labels = { environment = "review" } }
+  }
+}
+
+resource "clusterkit_managed_app" "ingress" {
+  cluster_connection = clusterkit_cluster_integration.this.cluster_connection
+  name               = "ingress-nginx"
+  app                = "ingress-nginx"
+}
+
+resource "clusterkit_managed_app" "cert_manager" {
+  cluster_connection = clusterkit_cluster_integration.this.cluster_connection
+  name               = "cert-manager"
+  app                = "cert-manager"
+}
+
+resource "clusterkit_managed_app" "podinfo" {
+  cluster_connection = clusterkit_cluster_integration.this.cluster_connection
+  name               = "podinfo"
+  namespace          = "shop-review"
+  chart = {
+    repository = "https://stefanprodan.github.io/podinfo"
+    name       = "podinfo"
+    version    = "6.7.1"
+  }
+  values = yamlencode({ replicaCount = 1 })
+
+  installer_pod_labels = { "example" = "quickstart" }
 }

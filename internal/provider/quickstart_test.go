@@ -1,0 +1,183 @@
+package provider
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-testing/config"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/kube"
+	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/testenv/awsemu"
+)
+
+// secretPatterns are what the emulator issues or signs with: none may leave the provider.
+var secretPatterns = regexp.MustCompile(`ASIA[A-Z0-9]{12,}|k8s-aws-v1\.[A-Za-z0-9_-]{20,}|X-Amz-Security-Token=[^R&\s"][^&\s"]*|X-Amz-Signature=[0-9a-f]{16,}`)
+
+// noSecretsInPlan scans the plan JSON.
+type noSecretsInPlan struct{}
+
+func (noSecretsInPlan) CheckPlan(_ context.Context, req plancheck.CheckPlanRequest, resp *plancheck.CheckPlanResponse) {
+	b, err := json.Marshal(req.Plan)
+	if err != nil {
+		resp.Error = err
+		return
+	}
+	if m := secretPatterns.Find(b); m != nil {
+		resp.Error = fmt.Errorf("the plan holds a credential or token (%.12s…)", m)
+	}
+	if strings.Contains(string(b), accStack.AWSConfig.SecretKey) {
+		resp.Error = fmt.Errorf("the plan holds the platform's secret key")
+	}
+}
+
+// TestAccQuickstart applies examples/quickstart, unchanged, against the local stack: in one
+// apply an EKS stack in the emulated customer account, its integration with two
+// namespaces, and three managed apps; then destroys and checks nothing is left. The run
+// is logged at TRACE and the log, plan and state are scanned for credentials.
+func TestAccQuickstart(t *testing.T) {
+	s := stackFromEnv(t)
+	cs := s.adminClientset(t)
+	ctx := context.Background()
+	name := "clusterkit-quickstart-test"
+	accStack.AWS.SetStackScript(name, awsemu.StackScript{StepDelay: 10 * time.Millisecond})
+	// The quickstart takes the platform's credentials from the standard chain.
+	t.Setenv("AWS_ACCESS_KEY_ID", accStack.AWSConfig.AccessKeyID)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", accStack.AWSConfig.SecretKey)
+	logFile := filepath.Join(t.TempDir(), "trace.log")
+	t.Setenv("TF_LOG", "TRACE")
+	t.Setenv("TF_LOG_PATH", logFile)
+	pods := map[string]bool{}
+	stopWatch := watchAllInstallPods(t, cs, pods)
+
+	vars := config.Variables{
+		"region":                          config.StringVariable(accStack.AWSConfig.Region),
+		"aws_endpoint":                    config.StringVariable(accStack.AWSEndpoint),
+		"allow_local_requests":            config.BoolVariable(true),
+		"cluster_name":                    config.StringVariable(name),
+		"provision_role_arn":              config.StringVariable(accStack.AWSConfig.RoleARN),
+		"external_id":                     config.StringVariable(accStack.AWSConfig.ExternalID),
+		"cluster_role_arn":                config.StringVariable("arn:aws:iam::222222222222:role/eks-cluster-role"),
+		"vpc_id":                          config.StringVariable("vpc-0a1b2c3d4e5f67890"),
+		"subnet_ids":                      config.ListVariable(config.StringVariable("subnet-0a1b2c3d4e5f67890"), config.StringVariable("subnet-0f9e8d7c6b5a43210")),
+		"control_plane_security_group_id": config.StringVariable("sg-0a1b2c3d4e5f67890"),
+	}
+	resource.Test(t, withProviderPerStep(resource.TestCase{
+		PreCheck: func() { testAccPreCheck(t) },
+		CheckDestroy: func(*terraform.State) error {
+			if info, _ := accStack.AWS.Stack(name); info.Status != "DELETE_COMPLETE" {
+				return fmt.Errorf("stack after destroy: %s", info.Status)
+			}
+			for _, owner := range []string{"eks_cluster/eu-west-1/" + name, "eks_cluster/us-east-1/" + name, "cluster_integration/kube-system/clusterkit"} {
+				if err := expectNothingOwned(cs, owner, "shop-production", "shop-review"); err != nil {
+					return err
+				}
+			}
+			cms, err := cs.CoreV1().ConfigMaps("").List(ctx, metav1.ListOptions{LabelSelector: kube.LabelManagedBy + "=" + kube.ManagedByValue})
+			if err != nil {
+				return err
+			}
+			for _, cm := range cms.Items {
+				if strings.HasPrefix(cm.Name, "values-content-configuration-") {
+					return fmt.Errorf("managed app values left: %s/%s", cm.Namespace, cm.Name)
+				}
+			}
+			return nil
+		},
+		Steps: []resource.TestStep{{
+			ConfigDirectory: config.StaticDirectory("../../examples/quickstart"),
+			ConfigVariables: vars,
+			ConfigPlanChecks: resource.ConfigPlanChecks{
+				PreApply: []plancheck.PlanCheck{noSecretsInPlan{},
+					plancheck.ExpectResourceAction("clusterkit_managed_app.podinfo", plancheck.ResourceActionCreate)},
+			},
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue("clusterkit_eks_cluster.this", tfjsonpath.New("status"), knownvalue.StringExact("CREATE_COMPLETE")),
+				statecheck.ExpectKnownValue("clusterkit_cluster_integration.this", tfjsonpath.New("host"), knownvalue.StringExact(s.Host)),
+				statecheck.ExpectKnownOutputValue("endpoint", knownvalue.StringExact(s.Host)),
+				statecheck.ExpectKnownOutputValue("namespace_service_accounts", knownvalue.MapExact(map[string]knownvalue.Check{
+					"shop-production": knownvalue.StringExact("shop-production-service-account"),
+					"shop-review":     knownvalue.StringExact("shop-review-service-account"),
+				})),
+			},
+			Check: resource.ComposeTestCheckFunc(noTemporaryCredentials, func(*terraform.State) error {
+				for _, ns := range []string{"shop-production", "shop-review"} {
+					if _, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); err != nil {
+						return err
+					}
+				}
+				for _, pod := range []string{"install-ingress-nginx", "install-cert-manager", "install-podinfo"} {
+					if !pods[pod] {
+						return fmt.Errorf("install pod %s never ran (saw %v)", pod, pods)
+					}
+				}
+				roles, err := kube.NewClientForInterface(cs).FindRoleMappings(ctx)
+				if err != nil || len(roles) == 0 {
+					return fmt.Errorf("aws-auth: %v %v", roles, err)
+				}
+				return nil
+			}),
+		}},
+	}))
+	stopWatch()
+
+	b, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := secretPatterns.Find(b); m != nil {
+		t.Fatalf("the TRACE log holds a credential or token (%.12s…)", m)
+	}
+	for _, secret := range []string{accStack.AWSConfig.SecretKey, s.Token} {
+		if strings.Contains(string(b), secret) {
+			t.Fatal("the TRACE log holds a stack secret")
+		}
+	}
+	if !strings.Contains(string(b), "CloudFormation "+name+": EKSCluster CREATE_COMPLETE") {
+		t.Error("the log does not show the stack's progress")
+	}
+}
+
+// watchAllInstallPods records the name of every install pod seen Succeeded (they are
+// deleted right after, so only a watch sees them).
+func watchAllInstallPods(t *testing.T, cs kubernetes.Interface, seen map[string]bool) func() {
+	t.Helper()
+	var mu sync.Mutex
+	ctx, cancel := context.WithCancel(context.Background())
+	w, err := cs.CoreV1().Pods(kube.DefaultInstallNamespace).Watch(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ev := range w.ResultChan() {
+			if p, ok := ev.Object.(*corev1.Pod); ok && p.Status.Phase == corev1.PodSucceeded {
+				mu.Lock()
+				seen[p.Name] = true
+				mu.Unlock()
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		w.Stop()
+		<-done
+	}
+}
