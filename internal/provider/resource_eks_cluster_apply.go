@@ -167,7 +167,9 @@ func (r *eksClusterResource) unbootstrap(ctx context.Context, sess *cloud.Sessio
 	owner := state.owner()
 	steps := []func() error{
 		func() error { return client.DeleteClusterRoleBinding(ctx, eksAdminBinding, owner) },
-		func() error { return client.DeleteServiceAccount(ctx, eksServiceAccountNamespace, eksServiceAccountName, owner) },
+		func() error {
+			return client.DeleteServiceAccount(ctx, eksServiceAccountNamespace, eksServiceAccountName, owner)
+		},
 	}
 	if role := state.NodeInstanceRoleARN.ValueString(); role != "" {
 		steps = append(steps, func() error { return client.RemoveRoleMapping(ctx, role) })
