@@ -75,6 +75,10 @@ func TestAccEKSCluster_Lifecycle(t *testing.T) {
 	accStack.AWS.SetStackScript(name, awsemu.StackScript{StepDelay: 20 * time.Millisecond})
 	var nodeRole string
 	creates := countCalls("CreateStack", name)
+	deletes := countCalls("DeleteStack", name)
+	// Bursts of throttling and server errors are absorbed by the SDK's retries.
+	accStack.AWS.InjectFault(awsemu.Fault{Action: "DescribeStacks", Kind: "throttle", Count: 2})
+	accStack.AWS.InjectFault(awsemu.Fault{Action: "CreateStack", Kind: "5xx", Count: 1})
 
 	resource.Test(t, withProviderPerStep(resource.TestCase{
 		PreCheck: func() { testAccPreCheck(t) },
@@ -82,6 +86,9 @@ func TestAccEKSCluster_Lifecycle(t *testing.T) {
 			info, ok := accStack.AWS.Stack(name)
 			if !ok || info.Status != "DELETE_COMPLETE" {
 				return fmt.Errorf("stack after destroy: %+v", info.Status)
+			}
+			if n := countCalls("DeleteStack", name) - deletes; n != 1 {
+				return fmt.Errorf("%d DeleteStack calls, want 1", n)
 			}
 			roles, err := kube.NewClientForInterface(cs).FindRoleMappings(ctx)
 			if err != nil {
