@@ -42,8 +42,10 @@ func (noSecretsInPlan) CheckPlan(_ context.Context, req plancheck.CheckPlanReque
 	if m := secretPatterns.Find(b); m != nil {
 		resp.Error = fmt.Errorf("the plan holds a credential or token (%.12s…)", m)
 	}
-	if strings.Contains(string(b), accStack.AWSConfig.SecretKey) {
-		resp.Error = fmt.Errorf("the plan holds the platform's secret key")
+	for _, secret := range append(accStack.AWS.IssuedSecrets(), accStack.AWSConfig.SecretKey) {
+		if strings.Contains(string(b), secret) {
+			resp.Error = fmt.Errorf("the plan holds a credential (%.8s…)", secret)
+		}
 	}
 }
 
@@ -64,6 +66,7 @@ func TestAccQuickstart(t *testing.T) {
 	t.Setenv("TF_LOG", "TRACE")
 	t.Setenv("TF_LOG_PATH", logFile)
 	pods := map[string]bool{}
+	var stateFiles []string
 	stopWatch := watchAllInstallPods(t, cs, pods)
 
 	vars := config.Variables{
@@ -116,7 +119,12 @@ func TestAccQuickstart(t *testing.T) {
 					"shop-review":     knownvalue.StringExact("shop-review-service-account"),
 				})),
 			},
-			Check: resource.ComposeTestCheckFunc(noTemporaryCredentials, func(*terraform.State) error {
+			Check: resource.ComposeTestCheckFunc(noTemporaryCredentials, func(st *terraform.State) error {
+				b, err := json.Marshal(st)
+				if err != nil {
+					return err
+				}
+				stateFiles = append(stateFiles, string(b))
 				for _, ns := range []string{"shop-production", "shop-review"} {
 					if _, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); err != nil {
 						return err
@@ -144,9 +152,18 @@ func TestAccQuickstart(t *testing.T) {
 	if m := secretPatterns.Find(b); m != nil {
 		t.Fatalf("the TRACE log holds a credential or token (%.12s…)", m)
 	}
-	for _, secret := range []string{accStack.AWSConfig.SecretKey, s.Token} {
+	issued := accStack.AWS.IssuedSecrets()
+	if len(issued) < 4 {
+		t.Fatalf("the emulator issued %d secrets; the scan would prove nothing", len(issued))
+	}
+	for _, secret := range append(issued, accStack.AWSConfig.SecretKey, s.Token) {
 		if strings.Contains(string(b), secret) {
-			t.Fatal("the TRACE log holds a stack secret")
+			t.Fatalf("the TRACE log holds a secret (%.8s…)", secret)
+		}
+		for _, f := range stateFiles {
+			if strings.Contains(f, secret) {
+				t.Fatalf("a state file holds a secret (%.8s…)", secret)
+			}
 		}
 	}
 	if !strings.Contains(string(b), "CloudFormation "+name+": EKSCluster CREATE_COMPLETE") {

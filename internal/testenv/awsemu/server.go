@@ -61,6 +61,7 @@ type Emulator struct {
 	faults      map[string][]Fault
 	calls       []Call
 	tokenNames  map[string]bool // extra cluster names TokenReviewHandler accepts
+	seenTokens  map[string]bool // EKS tokens presented for verification
 }
 
 // Start listens on 127.0.0.1:0 and serves STS, CloudFormation and EKS on one URL.
@@ -90,6 +91,7 @@ func Start(opts Options) (*Emulator, error) {
 		scripts:    map[string]StackScript{},
 		faults:     map[string][]Fault{},
 		tokenNames: map[string]bool{},
+		seenTokens: map[string]bool{},
 	}
 	e.srv = &http.Server{Handler: http.HandlerFunc(e.serveHTTP), ReadHeaderTimeout: 10 * time.Second}
 	go func() {

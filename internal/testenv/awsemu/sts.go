@@ -297,3 +297,21 @@ func (e *Emulator) assumeRole(p url.Values, caller principal) (any, *apiError) {
 	res.AssumedRoleUser.AssumedRoleId = c.UserID
 	return res, nil
 }
+
+// IssuedSecrets lists every temporary credential part (access key ID, secret, session
+// token) the emulator handed out and every EKS token it was shown, for tests that prove
+// none of them leaked into state, plans or logs.
+func (e *Emulator) IssuedSecrets() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []string
+	for _, c := range e.creds {
+		if c.SessionToken != "" {
+			out = append(out, c.AccessKeyID, c.Secret, c.SessionToken)
+		}
+	}
+	for t := range e.seenTokens {
+		out = append(out, t)
+	}
+	return out
+}

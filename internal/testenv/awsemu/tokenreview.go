@@ -36,6 +36,9 @@ func (e *Emulator) AddTokenCluster(name string) {
 // aws-iam-authenticator does, and returns the caller ARN (for assumed roles
 // the arn:aws:sts::...:assumed-role/... form; see CanonicalRoleARN).
 func (e *Emulator) VerifyEKSToken(token string, clusterName string) (arn string, err error) {
+	e.mu.Lock()
+	e.seenTokens[token] = true
+	e.mu.Unlock()
 	call := Call{Service: "sts", Action: "GetCallerIdentity", Time: e.now(), Presigned: true}
 	defer func() {
 		call.Principal = arn
