@@ -1,0 +1,75 @@
+# Run by the CUSTOMER, in their own account (with the hashicorp/aws provider): the role
+# clusterkit assumes to create EKS clusters there. The platform account may assume it only
+# with the external ID agreed with this customer (no confused deputy).
+
+terraform {
+  required_providers {
+    aws = { source = "hashicorp/aws" }
+  }
+}
+
+variable "platform_account_id" {
+  type        = string
+  description = "AWS account ID of the platform that runs clusterkit."
+}
+
+variable "external_id" {
+  type        = string
+  sensitive   = true
+  description = "Shared with the platform; it goes into clusterkit_eks_cluster.external_id."
+}
+
+data "aws_partition" "current" {}
+
+resource "aws_iam_role" "clusterkit_provisioner" {
+  name = "clusterkit-provisioner"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { AWS = "arn:${data.aws_partition.current.partition}:iam::${var.platform_account_id}:root" }
+      Action    = "sts:AssumeRole"
+      Condition = { StringEquals = { "sts:ExternalId" = var.external_id } }
+    }]
+  })
+  max_session_duration = 3600
+}
+
+# What the stack and the provider need: CloudFormation, EKS, the node group's EC2 and Auto
+# Scaling pieces, the node role and instance profile, passing the EKS service role, and the
+# EKS-optimized AMI parameter. Narrow the resources further to your naming if you like.
+resource "aws_iam_role_policy" "clusterkit_provisioner" {
+  role = aws_iam_role.clusterkit_provisioner.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      { Effect = "Allow", Action = ["cloudformation:*"], Resource = "*" },
+      { Effect = "Allow", Action = ["eks:*"], Resource = "*" },
+      {
+        Effect = "Allow"
+        Action = [
+          "ec2:CreateLaunchTemplate", "ec2:CreateLaunchTemplateVersion", "ec2:DeleteLaunchTemplate", "ec2:Describe*",
+          "ec2:CreateSecurityGroup", "ec2:DeleteSecurityGroup", "ec2:AuthorizeSecurityGroupIngress",
+          "ec2:AuthorizeSecurityGroupEgress", "ec2:RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupEgress",
+          "ec2:CreateTags", "ec2:DeleteTags", "ec2:RunInstances",
+          "autoscaling:*", "ssm:GetParameter", "ssm:GetParameters",
+        ]
+        Resource = "*"
+      },
+      {
+        Effect = "Allow"
+        Action = [
+          "iam:CreateRole", "iam:DeleteRole", "iam:GetRole", "iam:TagRole", "iam:AttachRolePolicy", "iam:DetachRolePolicy",
+          "iam:CreateInstanceProfile", "iam:DeleteInstanceProfile", "iam:GetInstanceProfile",
+          "iam:AddRoleToInstanceProfile", "iam:RemoveRoleFromInstanceProfile", "iam:PassRole",
+        ]
+        Resource = "*"
+      },
+    ]
+  })
+}
+
+output "provision_role_arn" {
+  description = "Give this to the platform: clusterkit_eks_cluster.provision_role_arn."
+  value       = aws_iam_role.clusterkit_provisioner.arn
+}
