@@ -70,6 +70,14 @@ func (r *managedAppResource) ValidateConfig(ctx context.Context, req resource.Va
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	if !m.ClusterIssuer.IsNull() && !m.ClusterIssuer.IsUnknown() && known(m.App) {
+		if m.App.ValueString() != "cert-manager" {
+			resp.Diagnostics.AddAttributeError(path.Root("cluster_issuer"), "cluster_issuer needs cert-manager",
+				fmt.Sprintf("cluster_issuer is only valid with app = \"cert-manager\"; this resource installs %q.", m.App.ValueString()))
+		} else if _, err := m.clusterIssuer(ctx); err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("cluster_issuer"), "Invalid cluster_issuer", err.Error())
+		}
+	}
 	if !known(m.Values) || !known(m.App) {
 		return
 	}

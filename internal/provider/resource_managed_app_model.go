@@ -52,6 +52,28 @@ type managedAppModel struct {
 	ChartVersion            types.String   `tfsdk:"chart_version"`
 	InstalledAt             types.String   `tfsdk:"installed_at"`
 	Outputs                 types.Map      `tfsdk:"outputs"`
+	ClusterIssuer           types.Object   `tfsdk:"cluster_issuer"`
+}
+
+type clusterIssuerModel struct {
+	Email        types.String `tfsdk:"email"`
+	Name         types.String `tfsdk:"name"`
+	Server       types.String `tfsdk:"server"`
+	IngressClass types.String `tfsdk:"ingress_class"`
+}
+
+// clusterIssuer renders the ClusterIssuer manifest; "" when none is configured.
+func (m managedAppModel) clusterIssuer(ctx context.Context) (string, error) {
+	if m.ClusterIssuer.IsNull() || m.ClusterIssuer.IsUnknown() {
+		return "", nil
+	}
+	var ci clusterIssuerModel
+	if d := m.ClusterIssuer.As(ctx, &ci, basetypes.ObjectAsOptions{}); d.HasError() {
+		return "", fmt.Errorf("reading cluster_issuer failed")
+	}
+	return apps.CertManagerClusterIssuer(apps.ClusterIssuerOptions{
+		Email: ci.Email.ValueString(), Name: ci.Name.ValueString(), Server: ci.Server.ValueString(), IngressClass: ci.IngressClass.ValueString(),
+	})
 }
 
 type chartModel struct {
@@ -173,6 +195,13 @@ func (m managedAppModel) spec(ctx context.Context, sensitive string, op time.Dur
 		s.PreInstall, s.PostInstall, s.PreUninstall = a.PreInstall, a.PostInstall, a.PreUninstall
 	}
 	s.Values = userValues
+	issuer, err := m.clusterIssuer(ctx)
+	if err != nil {
+		return s, err
+	}
+	if issuer != "" {
+		s.ExtraFiles = map[string]string{apps.ClusterIssuerFile: issuer}
+	}
 	repo, chart, version, ok := m.chartRef(ctx)
 	if !ok {
 		repo, chart, version = "oci://unknown.invalid", s.Name, "0.0.0"
@@ -387,6 +416,7 @@ func installInputsChanged(plan, state managedAppModel) bool {
 		{plan.SensitiveValuesVersion, state.SensitiveValuesVersion},
 		{plan.InstallerImage, state.InstallerImage}, {plan.InstallerClusterAdmin, state.InstallerClusterAdmin},
 		{plan.InstallerPodLabels, state.InstallerPodLabels}, {plan.InstallerPodAnnotations, state.InstallerPodAnnotations},
+		{plan.ClusterIssuer, state.ClusterIssuer},
 	}
 	for _, p := range pairs {
 		if !p[0].Equal(p[1]) {

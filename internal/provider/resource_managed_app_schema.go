@@ -51,6 +51,17 @@ func (r *managedAppResource) Schema(ctx context.Context, _ resource.SchemaReques
 					strings.Join(apps.Names(), "`, `") + "`. Exactly one of `app` and `chart` must be set.",
 				Validators: []validator.String{funcValidator{"must name a catalog entry", checkCatalogApp}},
 			},
+			"cluster_issuer": schema.SingleNestedAttribute{
+				Optional: true,
+				MarkdownDescription: "Only with `app = \"cert-manager\"`: also create an ACME ClusterIssuer that solves HTTP-01 challenges through an ingress class. " +
+					"The same install pod installs it after cert-manager (as release `<name>-cluster-issuer`) and removes it before uninstalling.",
+				Attributes: map[string]schema.Attribute{
+					"email":         schema.StringAttribute{Required: true, MarkdownDescription: "Contact address of the ACME account."},
+					"name":          schema.StringAttribute{Optional: true, MarkdownDescription: "Name of the ClusterIssuer (default `letsencrypt-prod`)."},
+					"server":        schema.StringAttribute{Optional: true, MarkdownDescription: "ACME directory URL (default Let's Encrypt production; `" + apps.LetsEncryptStaging + "` for staging)."},
+					"ingress_class": schema.StringAttribute{Optional: true, MarkdownDescription: "Ingress class that answers the HTTP-01 challenges (default `nginx`)."},
+				},
+			},
 			"chart": schema.SingleNestedAttribute{
 				Optional:            true,
 				MarkdownDescription: "Any chart, by repository, name and pinned version. Exactly one of `app` and `chart` must be set.",

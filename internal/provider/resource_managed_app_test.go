@@ -544,6 +544,8 @@ func TestAccManagedApp_InvalidConfig(t *testing.T) {
 		"bad name":        {providerLocal, `app = "cert-manager"`, `(?s)Invalid\s+name.*DNS-1123`},
 		"reserved label":  {providerLocal, chart + "\n" + `installer_pod_labels = { "clusterkit.dev/app" = "x" }`, `(?s)installer_pod_labels.*set\s+by\s+clusterkit`},
 		"bad sensitive":   {providerLocal, chart + "\n" + `sensitive_values = "hunter2: [x"`, `(?s)Invalid\s+sensitive_values.*YAML\s+mapping\s+of\s+chart\s+values`},
+		"issuer on other app": {providerLocal, `app = "ingress-nginx"` + "\n" + `cluster_issuer = { email = "ops@example.com" }`, `(?s)cluster_issuer\s+is\s+only\s+valid\s+with\s+app\s+=\s+"cert-manager"`},
+		"issuer bad email":    {providerLocal, `app = "cert-manager"` + "\n" + `cluster_issuer = { email = "not-an-email" }`, `(?s)Invalid\s+cluster_issuer.*"not-an-email"\s+is\s+not\s+an\s+email`},
 		"metadata host": {`terraform {
   required_providers {
     clusterkit = { source = "clusterkit-dev/clusterkit" }
@@ -581,4 +583,44 @@ resource "clusterkit_managed_app" "test" {
 			}))
 		})
 	}
+}
+
+// TestAccManagedApp_CertManagerClusterIssuer installs cert-manager with a ClusterIssuer: the
+// issuer manifest travels in the values ConfigMap next to values.yaml, and the install
+// pod's script installs it after cert-manager.
+func TestAccManagedApp_CertManagerClusterIssuer(t *testing.T) {
+	s := stackFromEnv(t)
+	cs := s.adminClientset(t)
+	ctx := context.Background()
+	tfresource.Test(t, withProviderPerStep(tfresource.TestCase{
+		PreCheck: func() { testAccPreCheck(t) },
+		Steps: []tfresource.TestStep{{
+			Config: providerLocal + integrationVarsHCL + `
+resource "clusterkit_managed_app" "test" {
+  cluster_connection = {
+    host                   = var.host
+    cluster_ca_certificate = var.ca
+    token                  = var.token
+  }
+  name           = "ck-cert-manager"
+  app            = "cert-manager"
+  cluster_issuer = { email = "ops@example.com", name = "le-staging", server = "https://acme-staging-v02.api.letsencrypt.org/directory" }
+  installer_pod_annotations = { "testenv.clusterkit.dev/run-time" = "200ms" }
+}`,
+			ConfigVariables: managedAppVars(s, nil),
+			Check: func(*terraform.State) error {
+				cm, err := cs.CoreV1().ConfigMaps(kube.DefaultInstallNamespace).Get(ctx, kube.ValuesConfigMapName("ck-cert-manager"), metav1.GetOptions{})
+				if err != nil {
+					return err
+				}
+				issuer := cm.Data["cluster-issuer.yaml"]
+				for _, want := range []string{"kind: ClusterIssuer", "name: le-staging", "email: ops@example.com", "acme-staging-v02"} {
+					if !strings.Contains(issuer, want) {
+						return fmt.Errorf("cluster-issuer.yaml lacks %q:\n%s", want, issuer)
+					}
+				}
+				return nil
+			},
+		}},
+	}))
 }
