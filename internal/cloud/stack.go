@@ -144,6 +144,10 @@ func (s *Session) StackEvents(ctx context.Context, id, afterID string) ([]StackE
 pages:
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
+		var api smithy.APIError
+		if errors.As(err, &api) && api.ErrorCode() == "ValidationError" && strings.Contains(api.ErrorMessage(), "does not exist") {
+			return nil, &NotFoundError{Kind: "CloudFormation stack", Name: id}
+		}
 		if err != nil {
 			return nil, Sanitize(err)
 		}

@@ -121,6 +121,10 @@ func (s *Session) WaitStack(ctx context.Context, id string, op StackOperation, o
 			return nil, err
 		}
 		events, err := s.StackEvents(ctx, id, lastEvent)
+		if IsNotFound(err) {
+			// Gone between the two calls (a delete finishing; by name only).
+			status, err = "", nil
+		}
 		if err != nil && status != "" {
 			return nil, err
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
+	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/cloud"
 	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/kube"
 	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/testenv/awsemu"
 )
@@ -351,6 +352,44 @@ func TestAccEKSToken_Ephemeral(t *testing.T) {
 					}
 					return nil
 				}),
+			},
+		},
+	}))
+}
+
+// A stack deleted outside Terraform drops out of state at refresh; the plan creates it again.
+func TestAccEKSCluster_DeletedOutOfBand(t *testing.T) {
+	stackFromEnv(t)
+	name := "ck-acc-gone"
+	accStack.AWS.SetStackScript(name, awsemu.StackScript{StepDelay: 10 * time.Millisecond})
+	resource.Test(t, withProviderPerStep(resource.TestCase{
+		PreCheck: func() { testAccPreCheck(t) },
+		Steps: []resource.TestStep{
+			{ConfigDirectory: eksConfig, ConfigVariables: eksVars(name, nil)},
+			{
+				PreConfig: func() {
+					ctx := context.Background()
+					a := accStack.AWSConfig
+					f := cloud.NewFactory(cloud.Config{Region: a.Region, AccessKey: a.AccessKeyID, SecretKey: a.SecretKey,
+						Endpoints: cloud.Endpoints{STS: accStack.AWSEndpoint, CloudFormation: accStack.AWSEndpoint, EKS: accStack.AWSEndpoint}})
+					sess, err := f.Session(ctx, cloud.Target{RoleARN: a.RoleARN, ExternalID: a.ExternalID, SessionName: "out-of-band"})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if err := sess.DeleteStack(ctx, name, ""); err != nil {
+						t.Fatal(err)
+					}
+					if _, err := sess.WaitStack(ctx, name, cloud.OpDelete, cloud.WaitOptions{Backoff: cloud.Backoff{First: 20 * time.Millisecond, Max: 100 * time.Millisecond, Factor: 2}}); err != nil {
+						t.Fatal(err)
+					}
+				},
+				ConfigDirectory:    eksConfig,
+				ConfigVariables:    eksVars(name, nil),
+				PlanOnly:           true,
+				ExpectNonEmptyPlan: true,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectResourceAction(eksAddr, plancheck.ResourceActionCreate)},
+				},
 			},
 		},
 	}))
