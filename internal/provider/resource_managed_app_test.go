@@ -533,17 +533,17 @@ func TestAccManagedApp_InvalidConfig(t *testing.T) {
 	s := stackFromEnv(t)
 	const chart = `chart = { repository = "https://charts.example.com", name = "demo", version = "1.0.0" }`
 	cases := map[string]struct{ provider, body, want string }{
-		"unknown app":     {providerLocal, `app = "nope"`, `(?s)"nope"\s+is\s+not\s+in\s+the\s+catalog;\s+valid\s+names\s+are:\s+cert-manager,\s+cilium,.*prometheus`},
-		"app and chart":   {providerLocal, `app = "cert-manager"` + "\n" + chart, `(?s)Exactly\s+one\s+of\s+these\s+attributes\s+must\s+be\s+configured:\s+\[app,chart\]`},
-		"neither":         {providerLocal, ``, `(?s)Exactly\s+one\s+of\s+these\s+attributes`},
-		"bad YAML":        {providerLocal, chart + "\n" + `values = "a: [1"`, `(?s)Invalid\s+values.*YAML\s+mapping`},
-		"YAML list":       {providerLocal, chart + "\n" + `values = "- a\n- b"`, `(?s)Invalid\s+values.*YAML\s+mapping`},
-		"http repository": {providerLocal, `chart = { repository = "http://charts.example.com", name = "demo", version = "1.0.0" }`, `(?s)chart.repository.*not\s+an\s+https://\s+chart\s+repository`},
-		"version range":   {providerLocal, `chart = { repository = "https://charts.example.com", name = "demo", version = "~1.0" }`, `(?s)chart.version.*pinned\s+chart\s+version`},
-		"version + chart": {providerLocal, chart + "\n" + `version = "1.2.3"`, `(?s)Invalid\s+Attribute\s+Combination.*version`},
-		"bad name":        {providerLocal, `app = "cert-manager"`, `(?s)Invalid\s+name.*DNS-1123`},
-		"reserved label":  {providerLocal, chart + "\n" + `installer_pod_labels = { "clusterkit.dev/app" = "x" }`, `(?s)installer_pod_labels.*set\s+by\s+clusterkit`},
-		"bad sensitive":   {providerLocal, chart + "\n" + `sensitive_values = "hunter2: [x"`, `(?s)Invalid\s+sensitive_values.*YAML\s+mapping\s+of\s+chart\s+values`},
+		"unknown app":         {providerLocal, `app = "nope"`, `(?s)"nope"\s+is\s+not\s+in\s+the\s+catalog;\s+valid\s+names\s+are:\s+cert-manager,\s+cilium,.*prometheus`},
+		"app and chart":       {providerLocal, `app = "cert-manager"` + "\n" + chart, `(?s)Exactly\s+one\s+of\s+these\s+attributes\s+must\s+be\s+configured:\s+\[app,chart\]`},
+		"neither":             {providerLocal, ``, `(?s)Exactly\s+one\s+of\s+these\s+attributes`},
+		"bad YAML":            {providerLocal, chart + "\n" + `values = "a: [1"`, `(?s)Invalid\s+values.*YAML\s+mapping`},
+		"YAML list":           {providerLocal, chart + "\n" + `values = "- a\n- b"`, `(?s)Invalid\s+values.*YAML\s+mapping`},
+		"http repository":     {providerLocal, `chart = { repository = "http://charts.example.com", name = "demo", version = "1.0.0" }`, `(?s)chart.repository.*not\s+an\s+https://\s+chart\s+repository`},
+		"version range":       {providerLocal, `chart = { repository = "https://charts.example.com", name = "demo", version = "~1.0" }`, `(?s)chart.version.*pinned\s+chart\s+version`},
+		"version + chart":     {providerLocal, chart + "\n" + `version = "1.2.3"`, `(?s)Invalid\s+Attribute\s+Combination.*version`},
+		"bad name":            {providerLocal, `app = "cert-manager"`, `(?s)Invalid\s+name.*DNS-1123`},
+		"reserved label":      {providerLocal, chart + "\n" + `installer_pod_labels = { "clusterkit.dev/app" = "x" }`, `(?s)installer_pod_labels.*set\s+by\s+clusterkit`},
+		"bad sensitive":       {providerLocal, chart + "\n" + `sensitive_values = "hunter2: [x"`, `(?s)Invalid\s+sensitive_values.*YAML\s+mapping\s+of\s+chart\s+values`},
 		"issuer on other app": {providerLocal, `app = "ingress-nginx"` + "\n" + `cluster_issuer = { email = "ops@example.com" }`, `(?s)cluster_issuer\s+is\s+only\s+valid\s+with\s+app\s+=\s+"cert-manager"`},
 		"issuer bad email":    {providerLocal, `app = "cert-manager"` + "\n" + `cluster_issuer = { email = "not-an-email" }`, `(?s)Invalid\s+cluster_issuer.*"not-an-email"\s+is\s+not\s+an\s+email`},
 		"metadata host": {`terraform {
