@@ -3,6 +3,8 @@ package kube
 import (
 	"context"
 	"fmt"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // ManagedAppResult is what an install or upgrade did.
@@ -55,4 +57,25 @@ func (c *Client) UninstallManagedApp(ctx context.Context, spec InstallSpec, logf
 		return res, fmt.Errorf("release %s uninstalled, but cleaning up after it failed: %w", spec.Name, err)
 	}
 	return res, nil
+}
+
+// FindLoadBalancerAddress is the first address a LoadBalancer Service was given (host name
+// or IP), "" while it has none or when the Service does not exist.
+func (c *Client) FindLoadBalancerAddress(ctx context.Context, namespace, service string) (string, error) {
+	svc, err := c.cs.CoreV1().Services(namespace).Get(ctx, service, metav1.GetOptions{})
+	if IsNotFound(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", wrap("read service "+namespace+"/"+service, err)
+	}
+	for _, in := range svc.Status.LoadBalancer.Ingress {
+		if in.Hostname != "" {
+			return in.Hostname, nil
+		}
+		if in.IP != "" {
+			return in.IP, nil
+		}
+	}
+	return "", nil
 }

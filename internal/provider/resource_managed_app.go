@@ -129,7 +129,13 @@ func (r *managedAppResource) ModifyPlan(ctx context.Context, req resource.Modify
 	if !install {
 		// Nothing helm sees changes: the release stays as it is.
 		plan.Status, plan.Revision, plan.InstalledAt, plan.ChartVersion = state.Status, state.Revision, state.InstalledAt, state.ChartVersion
+		if plan.App.Equal(state.App) && plan.Namespace.Equal(state.Namespace) && !state.Outputs.IsNull() {
+			plan.Outputs = state.Outputs // includes an endpoint read from the cluster
+		}
 	} else {
+		if plan.endpointService() != "" {
+			plan.Outputs = types.MapUnknown(types.StringType) // the endpoint is read after the install
+		}
 		plan.Status = types.StringValue(statusDeployed)
 		plan.Revision = types.Int64Unknown()
 		plan.InstalledAt = types.StringUnknown()
@@ -209,6 +215,10 @@ func (r *managedAppResource) Read(ctx context.Context, req resource.ReadRequest,
 		addKubeError(ctx, &resp.Diagnostics, "Reading managed app failed", path.Root("cluster_connection").AtName("host"), err)
 		return
 	}
+	if err := state.refreshOutputs(ctx, client); err != nil {
+		addKubeError(ctx, &resp.Diagnostics, "Reading managed app failed", path.Root("cluster_connection").AtName("host"), err)
+		return
+	}
 	if rel != nil && rel.Status != kube.ReleaseUninstalled {
 		state.setRelease(rel)
 		resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateReleaseKey, []byte(`{"seen":true}`))...)
@@ -245,6 +255,7 @@ func (r *managedAppResource) Read(ctx context.Context, req resource.ReadRequest,
 	}
 	tflog.Debug(ctx, "No helm release record found; keeping the state recorded at install time",
 		map[string]any{"release": ns + "/" + name})
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
 func installerBindingExists(ctx context.Context, client *kube.Client, spec kube.InstallSpec) (bool, error) {
@@ -402,6 +413,10 @@ func (r *managedAppResource) install(ctx context.Context, plan, prior *managedAp
 	plan.Status = types.StringValue(statusDeployed)
 	plan.ChartVersion = types.StringValue(spec.Version)
 	plan.InstalledAt = types.StringValue(time.Now().UTC().Format(time.RFC3339))
+	if err := plan.refreshOutputs(ctx, client); err != nil {
+		tflog.Warn(ctx, "Could not read the app's load balancer address", map[string]any{"error": err.Error()})
+		plan.Outputs = plan.outputsValue()
+	}
 	plan.Revision = types.Int64Null()
 	if res.Release != nil {
 		plan.setRelease(res.Release)

@@ -137,6 +137,34 @@ func defaultReleaseNamespace(app string) string {
 	return kube.DefaultInstallNamespace
 }
 
+// endpointService is the catalog app's Service whose load balancer address becomes
+// outputs["endpoint"]; "" when the app has none.
+func (m managedAppModel) endpointService() string {
+	if a, ok := m.catalogApp(); ok {
+		return a.Outputs["service"]
+	}
+	return ""
+}
+
+// refreshOutputs sets outputs: the catalog facts plus, once the app's Service has a load
+// balancer address, "endpoint".
+func (m *managedAppModel) refreshOutputs(ctx context.Context, client *kube.Client) error {
+	out := m.outputsValue()
+	if svc := m.endpointService(); svc != "" {
+		addr, err := client.FindLoadBalancerAddress(ctx, m.Namespace.ValueString(), svc)
+		if err != nil {
+			return err
+		}
+		if addr != "" {
+			elems := out.Elements()
+			elems["endpoint"] = types.StringValue(addr)
+			out = types.MapValueMust(types.StringType, elems)
+		}
+	}
+	m.Outputs = out
+	return nil
+}
+
 // outputsValue lists the catalog app's outputs (an empty map for custom charts).
 func (m managedAppModel) outputsValue() types.Map {
 	out := map[string]attr.Value{}
