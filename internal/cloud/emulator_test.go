@@ -183,3 +183,41 @@ func TestEmulator_FailedStackNamesTheCause(t *testing.T) {
 		t.Errorf("timeline lacks the rollback:\n%s", failed.TimelineText())
 	}
 }
+
+// TestEmulator_PlatformAssumeRoleChain: the provider's own assume_role (the platform side)
+// runs first; the customer role is then assumed by that platform role, not by the base
+// credentials.
+func TestEmulator_PlatformAssumeRoleChain(t *testing.T) {
+	emu, err := awsemu.Start(awsemu.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emu.Close()
+	key, secret := emu.AddUser("111111111111", "ci")
+	emu.AddRole(awsemu.Role{ARN: "arn:aws:iam::111111111111:role/platform", TrustedAccounts: []string{"111111111111"}})
+	// The customer trusts the platform account; the chain must reach it as the platform role.
+	emu.AddRole(awsemu.Role{ARN: "arn:aws:iam::222222222222:role/customer", TrustedAccounts: []string{"111111111111"}, ExternalID: "x-123"})
+	ctx := context.Background()
+	f := NewFactory(Config{
+		Region: "us-east-1", AccessKey: key, SecretKey: secret,
+		AssumeRole: &AssumeRole{RoleARN: "arn:aws:iam::111111111111:role/platform", SessionName: "terraform-run"},
+		Endpoints:  Endpoints{STS: emu.URL(), CloudFormation: emu.URL(), EKS: emu.URL()},
+	})
+	sess, err := f.Session(ctx, Target{RoleARN: "arn:aws:iam::222222222222:role/customer", ExternalID: "x-123", SessionName: "ck-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sess.VerifyAccess(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var assumes []string
+	for _, c := range emu.Calls() {
+		if c.Action == "AssumeRole" && c.ErrorCode == "" {
+			assumes = append(assumes, c.Principal)
+		}
+	}
+	want := []string{"arn:aws:iam::111111111111:user/ci", "arn:aws:sts::111111111111:assumed-role/platform/terraform-run"}
+	if len(assumes) != 2 || assumes[0] != want[0] || assumes[1] != want[1] {
+		t.Fatalf("AssumeRole callers %v, want %v", assumes, want)
+	}
+}
