@@ -27,8 +27,6 @@ const (
 	// DefaultInstallNamespace holds the install pods, their values and the installer
 	// service account.
 	DefaultInstallNamespace = "clusterkit-managed-apps"
-	// DefaultInstallerServiceAccount runs the install pods.
-	DefaultInstallerServiceAccount = "clusterkit-installer"
 	// DefaultInstallerImage is the helm image (Helm 3.19.0 on Alpine); it has helm and a
 	// POSIX shell, not kubectl.
 	DefaultInstallerImage = "alpine/helm:3.19.0"
@@ -93,7 +91,7 @@ type InstallSpec struct {
 	ExtraFiles map[string]string
 	// Image is the helm image (default DefaultInstallerImage).
 	Image string
-	// ServiceAccount runs the pods (default DefaultInstallerServiceAccount).
+	// ServiceAccount runs the pods (default InstallerServiceAccountName(Name)).
 	ServiceAccount string
 	// ClusterAdmin binds the installer service account to cluster-admin (charts with CRDs
 	// or other cluster-scoped objects); otherwise it gets the "admin" ClusterRole inside
@@ -134,7 +132,7 @@ func (s InstallSpec) WithDefaults() InstallSpec {
 		s.Image = DefaultInstallerImage
 	}
 	if s.ServiceAccount == "" {
-		s.ServiceAccount = DefaultInstallerServiceAccount
+		s.ServiceAccount = InstallerServiceAccountName(s.Name)
 	}
 	if s.Timeout <= 0 {
 		s.Timeout = DefaultInstallTimeout
@@ -437,3 +435,7 @@ func InstallPod(spec InstallSpec, action Action) *corev1.Pod {
 		},
 	}
 }
+
+// InstallerServiceAccountName is the app's own installer service account: one per app, so
+// an app's install pod never holds the rights another app's installer was granted.
+func InstallerServiceAccountName(app string) string { return "installer-" + app }

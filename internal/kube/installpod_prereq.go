@@ -39,7 +39,7 @@ func (c *Client) EnsureInstallPrerequisites(ctx context.Context, spec InstallSpe
 	if _, err := c.EnsureNamespace(ctx, spec.Namespace, nil, nil, SharedInstallOwner); err != nil {
 		return err
 	}
-	if _, err := c.EnsureServiceAccount(ctx, spec.Namespace, spec.ServiceAccount, SharedInstallOwner); err != nil {
+	if _, err := c.EnsureServiceAccount(ctx, spec.Namespace, spec.ServiceAccount, spec.Owner); err != nil {
 		return err
 	}
 	if err := c.ensureInstallerBinding(ctx, spec); err != nil {
@@ -209,8 +209,8 @@ func (c *Client) deleteOwnedConfigMap(ctx context.Context, namespace, name, owne
 }
 
 // DeleteInstallPrerequisites removes what EnsureInstallPrerequisites made for this app
-// (values ConfigMap and Secret, its binding) and, when no other app's values remain in the
-// install namespace, the shared installer service account and install namespace. The
+// (values ConfigMap and Secret, its binding, its installer service account) and, when no
+// other app's values remain in the install namespace, the shared install namespace. The
 // release namespace is left alone: it may hold data (volumes) the user wants to keep.
 // It reports whether the install namespace is being deleted.
 func (c *Client) DeleteInstallPrerequisites(ctx context.Context, spec InstallSpec) (bool, error) {
@@ -223,6 +223,7 @@ func (c *Client) DeleteInstallPrerequisites(ctx context.Context, spec InstallSpe
 		func() error { return c.deleteOwnedSecret(ctx, spec.Namespace, ValuesSecretName(spec.Name), spec.Owner) },
 		func() error { return c.DeleteClusterRoleBinding(ctx, name, spec.Owner) },
 		func() error { return c.DeleteRoleBinding(ctx, spec.ReleaseNamespace, name, spec.Owner) },
+		func() error { return c.DeleteServiceAccount(ctx, spec.Namespace, spec.ServiceAccount, spec.Owner) },
 	} {
 		if err := del(); err != nil {
 			return false, err
@@ -239,9 +240,6 @@ func (c *Client) DeleteInstallPrerequisites(ctx context.Context, spec InstallSpe
 	}
 	if len(others.Items) > 0 {
 		return false, nil
-	}
-	if err := c.DeleteServiceAccount(ctx, spec.Namespace, spec.ServiceAccount, SharedInstallOwner); err != nil {
-		return false, err
 	}
 	return c.DeleteNamespace(ctx, spec.Namespace, SharedInstallOwner)
 }

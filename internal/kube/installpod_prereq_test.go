@@ -28,11 +28,11 @@ func TestEnsureInstallPrerequisites(t *testing.T) {
 	if err != nil || !Owned(ns, SharedInstallOwner) {
 		t.Fatalf("install namespace: %v %+v", err, ns)
 	}
-	if sa, err := cs.CoreV1().ServiceAccounts(DefaultInstallNamespace).Get(ctx, "clusterkit-installer", metav1.GetOptions{}); err != nil || !Owned(sa, SharedInstallOwner) {
+	if sa, err := cs.CoreV1().ServiceAccounts(DefaultInstallNamespace).Get(ctx, "installer-ingress-nginx", metav1.GetOptions{}); err != nil || !Owned(sa, spec.Owner) {
 		t.Fatalf("installer service account: %v", err)
 	}
 	crb, err := cs.RbacV1().ClusterRoleBindings().Get(ctx, "clusterkit-installer-clusterkit-managed-apps-ingress-nginx", metav1.GetOptions{})
-	if err != nil || crb.RoleRef.Name != "cluster-admin" || crb.Subjects[0].Name != "clusterkit-installer" ||
+	if err != nil || crb.RoleRef.Name != "cluster-admin" || crb.Subjects[0].Name != "installer-ingress-nginx" ||
 		crb.Subjects[0].Namespace != DefaultInstallNamespace || !Owned(crb, spec.Owner) {
 		t.Fatalf("cluster role binding: %v %+v", err, crb)
 	}
@@ -85,7 +85,7 @@ func TestEnsureInstallPrerequisites(t *testing.T) {
 	}
 	rb, err := cs.RbacV1().RoleBindings("ingress").Get(ctx, "clusterkit-installer-clusterkit-managed-apps-ingress-nginx", metav1.GetOptions{})
 	if err != nil || rb.RoleRef.Name != "admin" || rb.RoleRef.Kind != "ClusterRole" ||
-		rb.Subjects[0].Namespace != DefaultInstallNamespace || rb.Subjects[0].Name != "clusterkit-installer" {
+		rb.Subjects[0].Namespace != DefaultInstallNamespace || rb.Subjects[0].Name != "installer-ingress-nginx" {
 		t.Fatalf("role binding: %v %+v", err, rb)
 	}
 
@@ -112,14 +112,17 @@ func TestEnsureInstallPrerequisites(t *testing.T) {
 	if _, err := cs.RbacV1().RoleBindings("ingress").Get(ctx, "clusterkit-installer-clusterkit-managed-apps-ingress-nginx", metav1.GetOptions{}); !IsNotFound(err) {
 		t.Error("role binding not deleted")
 	}
-	if _, err := cs.CoreV1().ServiceAccounts(DefaultInstallNamespace).Get(ctx, "clusterkit-installer", metav1.GetOptions{}); err != nil {
-		t.Error("the shared service account must stay while another app uses it")
+	if _, err := cs.CoreV1().ServiceAccounts(DefaultInstallNamespace).Get(ctx, "installer-ingress-nginx", metav1.GetOptions{}); !IsNotFound(err) {
+		t.Error("the app's installer service account goes with the app")
+	}
+	if _, err := cs.CoreV1().ServiceAccounts(DefaultInstallNamespace).Get(ctx, "installer-cert-manager", metav1.GetOptions{}); err != nil {
+		t.Error("another app's installer service account must stay")
 	}
 	if deleting, err := c.DeleteInstallPrerequisites(ctx, second); err != nil || !deleting {
 		t.Fatalf("delete last: %v %v", deleting, err)
 	}
-	if _, err := cs.CoreV1().ServiceAccounts(DefaultInstallNamespace).Get(ctx, "clusterkit-installer", metav1.GetOptions{}); !IsNotFound(err) {
-		t.Error("the shared service account goes with the last app")
+	if _, err := cs.CoreV1().ServiceAccounts(DefaultInstallNamespace).Get(ctx, "installer-cert-manager", metav1.GetOptions{}); !IsNotFound(err) {
+		t.Error("the last app's installer service account goes with it")
 	}
 }
 

@@ -86,7 +86,7 @@ func TestInstallPod_Spec(t *testing.T) {
 	if ps.ActiveDeadlineSeconds == nil || *ps.ActiveDeadlineSeconds != int64((5*time.Minute+InstallDeadlineMargin).Seconds()) {
 		t.Errorf("activeDeadlineSeconds = %v", ps.ActiveDeadlineSeconds)
 	}
-	if ps.ServiceAccountName != DefaultInstallerServiceAccount || ps.AutomountServiceAccountToken == nil || !*ps.AutomountServiceAccountToken {
+	if ps.ServiceAccountName != InstallerServiceAccountName(spec.Name) || ps.AutomountServiceAccountToken == nil || !*ps.AutomountServiceAccountToken {
 		t.Error("the pod must run as the installer service account with its token mounted")
 	}
 	sc := ps.SecurityContext
@@ -343,7 +343,7 @@ func TestInstallSpec_Validate(t *testing.T) {
 func TestInstallSpec_Defaults(t *testing.T) {
 	s := InstallSpec{Name: "x"}.WithDefaults()
 	if s.Namespace != "clusterkit-managed-apps" || s.ReleaseNamespace != s.Namespace || s.Image != DefaultInstallerImage ||
-		s.ServiceAccount != "clusterkit-installer" || s.Timeout != DefaultInstallTimeout || s.Owner == "" {
+		s.ServiceAccount != "installer-x" || s.Timeout != DefaultInstallTimeout || s.Owner == "" {
 		t.Fatalf("defaults %+v", s)
 	}
 }

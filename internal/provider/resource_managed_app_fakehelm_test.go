@@ -265,7 +265,7 @@ func expectInstallPodSpec(p corev1.Pod, name, release, version string, labels ma
 	switch {
 	case c.Image != kube.DefaultInstallerImage:
 		return fmt.Errorf("image %s", c.Image)
-	case p.Spec.ServiceAccountName != kube.DefaultInstallerServiceAccount:
+	case p.Spec.ServiceAccountName != kube.InstallerServiceAccountName(p.Labels[kube.LabelApp]):
 		return fmt.Errorf("service account %s", p.Spec.ServiceAccountName)
 	case p.Spec.RestartPolicy != corev1.RestartPolicyNever:
 		return fmt.Errorf("restart policy %s", p.Spec.RestartPolicy)

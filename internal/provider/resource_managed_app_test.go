@@ -89,10 +89,10 @@ func TestAccManagedApp_Lifecycle(t *testing.T) {
 					if err := expectValuesConfigMap(cs, name, owner, []string{"replicaCount: 1", "ingressClassResource:", "externalTrafficPolicy: Local"}, nil); err != nil {
 						return err
 					}
-					if err := expectServiceAccount(cs, installNS, kube.DefaultInstallerServiceAccount, kube.SharedInstallOwner); err != nil {
+					if err := expectServiceAccount(cs, installNS, kube.InstallerServiceAccountName(name), owner); err != nil {
 						return err
 					}
-					if err := expectClusterRoleBinding(cs, binding, "cluster-admin", installNS, kube.DefaultInstallerServiceAccount); err != nil {
+					if err := expectClusterRoleBinding(cs, binding, "cluster-admin", installNS, kube.InstallerServiceAccountName(name)); err != nil {
 						return err
 					}
 					pod := kube.InstallPodName(name, kube.ActionInstall)
@@ -215,7 +215,7 @@ func TestAccManagedApp_CustomChart(t *testing.T) {
 					if err != nil {
 						return err
 					}
-					if b.RoleRef.Name != "admin" || b.Subjects[0].Name != kube.DefaultInstallerServiceAccount || b.Subjects[0].Namespace != installNS {
+					if b.RoleRef.Name != "admin" || b.Subjects[0].Name != kube.InstallerServiceAccountName(name) || b.Subjects[0].Namespace != installNS {
 						return fmt.Errorf("installer role binding: %v %v", b.RoleRef, b.Subjects)
 					}
 					p, err := pods.created(kube.InstallPodName(name, kube.ActionInstall))
