@@ -78,3 +78,9 @@ func scrub(s string) string {
 	}
 	return s
 }
+
+// IsAlreadyExists reports CloudFormation's AlreadyExistsException (a stack of that name).
+func IsAlreadyExists(err error) bool {
+	var api smithy.APIError
+	return errors.As(err, &api) && api.ErrorCode() == "AlreadyExistsException"
+}

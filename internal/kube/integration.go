@@ -158,3 +158,14 @@ func bindsServiceAccount(subjects []rbacv1.Subject, namespace, name string) bool
 	}
 	return false
 }
+
+// EnsureAdminServiceAccount creates namespace/name and binds it to cluster-admin through
+// ClusterRoleBinding binding (both adopted when they exist).
+func (c *Client) EnsureAdminServiceAccount(ctx context.Context, namespace, name, binding, owner string) error {
+	if _, err := c.EnsureServiceAccount(ctx, namespace, name, owner); err != nil {
+		return err
+	}
+	subject := corev1.ObjectReference{Kind: "ServiceAccount", Namespace: namespace, Name: name}
+	_, err := c.EnsureClusterRoleBinding(ctx, binding, "cluster-admin", subject, owner)
+	return err
+}

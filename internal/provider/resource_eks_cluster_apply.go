@@ -7,13 +7,11 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/aws/smithy-go"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
-	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/cloud"
@@ -50,7 +48,7 @@ func (r *eksClusterResource) Create(ctx context.Context, req resource.CreateRequ
 	// or a second apply after a crash, finds the stack it already made.
 	spec.Token = cloud.RequestToken("create", plan.ID.ValueString(), plan.ProvisionRoleARN.ValueString())
 	stackID, err := sess.CreateStack(ctx, spec)
-	if isAlreadyExists(err) {
+	if cloud.IsAlreadyExists(err) {
 		stackID, err = adoptOwnStack(ctx, sess, plan)
 	}
 	if err != nil {
@@ -63,11 +61,6 @@ func (r *eksClusterResource) Create(ctx context.Context, req resource.CreateRequ
 	r.waitAndFinish(ctx, sess, &plan, cloud.OpCreate, timeout, &resp.Diagnostics)
 	plan.fillOutputs(&resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-}
-
-func isAlreadyExists(err error) bool {
-	var api smithy.APIError
-	return errors.As(err, &api) && api.ErrorCode() == "AlreadyExistsException"
 }
 
 // adoptOwnStack resumes a stack this same resource created earlier (its tag says so); any
@@ -146,13 +139,8 @@ func (r *eksClusterResource) finish(ctx context.Context, sess *cloud.Session, m 
 			return
 		}
 	}
-	if _, err := client.EnsureServiceAccount(ctx, eksServiceAccountNamespace, eksServiceAccountName, owner); err != nil {
-		addKubeError(ctx, diags, "Creating the clusterkit service account failed", path.Root("endpoint"), err)
-		return
-	}
-	subject := corev1.ObjectReference{Kind: "ServiceAccount", Namespace: eksServiceAccountNamespace, Name: eksServiceAccountName}
-	if _, err := client.EnsureClusterRoleBinding(ctx, eksAdminBinding, "cluster-admin", subject, owner); err != nil {
-		addKubeError(ctx, diags, "Binding the clusterkit service account failed", path.Root("endpoint"), err)
+	if err := client.EnsureAdminServiceAccount(ctx, eksServiceAccountNamespace, eksServiceAccountName, eksAdminBinding, owner); err != nil {
+		addKubeError(ctx, diags, "Creating the clusterkit service account and its cluster-admin binding failed", path.Root("endpoint"), err)
 	}
 }
 
