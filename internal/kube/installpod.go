@@ -41,8 +41,7 @@ const (
 	installScheduleGrace = 2 * time.Minute
 
 	// SharedInstallOwner owns what all managed apps of a cluster share: the install
-	// namespace and the installer service account. Any managed app may create them; the
-	// last one destroyed removes them.
+	// namespace. Any managed app may create it; the last one destroyed removes it.
 	SharedInstallOwner = "clusterkit/managed-apps"
 
 	// LabelApp names the app (release) an install pod or its config belongs to.

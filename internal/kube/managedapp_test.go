@@ -47,3 +47,31 @@ func TestManagedApp_InstallThenUninstall(t *testing.T) {
 		t.Error("the install namespace goes with the last app (the fake deletes at once)")
 	}
 }
+
+// Uninstalling an app whose installer service account is missing (an imported app) makes
+// it for the uninstall pod and removes it again: nothing of the app stays behind.
+func TestManagedApp_UninstallRecreatesAndRemovesItsServiceAccount(t *testing.T) {
+	ctx := context.Background()
+	cs := fake.NewClientset(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: DefaultInstallNamespace}},
+		&corev1.ConfigMap{ObjectMeta: ownedMeta("values-content-configuration-other", DefaultInstallNamespace, "managed_app/x/other", map[string]string{LabelApp: "other"})})
+	finishOnCreate(cs, corev1.PodSucceeded, 0, "Completed")
+	var podSA string
+	cs.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		podSA = a.(k8stesting.CreateAction).GetObject().(*corev1.Pod).Spec.ServiceAccountName
+		return false, nil, nil
+	})
+	c := NewClientForInterface(cs)
+	spec := testSpec().WithDefaults()
+	if _, err := c.UninstallManagedApp(ctx, spec, nil); err != nil {
+		t.Fatal(err)
+	}
+	if podSA != "installer-ingress-nginx" {
+		t.Fatalf("uninstall pod ran as %q", podSA)
+	}
+	if _, err := cs.CoreV1().ServiceAccounts(DefaultInstallNamespace).Get(ctx, "installer-ingress-nginx", metav1.GetOptions{}); !IsNotFound(err) {
+		t.Fatalf("the app's installer service account was left behind: %v", err)
+	}
+	if _, err := cs.CoreV1().Namespaces().Get(ctx, DefaultInstallNamespace, metav1.GetOptions{}); err != nil {
+		t.Fatal("the install namespace must stay while another app's values are in it")
+	}
+}
