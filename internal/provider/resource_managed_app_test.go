@@ -18,7 +18,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/kube"
@@ -584,107 +583,4 @@ resource "clusterkit_managed_app" "test" {
 			}))
 		})
 	}
-}
-
-// TestAccManagedApp_CertManagerClusterIssuer installs cert-manager with a ClusterIssuer: the
-// issuer manifest travels in the values ConfigMap next to values.yaml, and the install
-// pod's script installs it after cert-manager.
-func TestAccManagedApp_CertManagerClusterIssuer(t *testing.T) {
-	s := stackFromEnv(t)
-	cs := s.adminClientset(t)
-	ctx := context.Background()
-	tfresource.Test(t, withProviderPerStep(tfresource.TestCase{
-		PreCheck: func() { testAccPreCheck(t) },
-		Steps: []tfresource.TestStep{{
-			Config: providerLocal + integrationVarsHCL + `
-resource "clusterkit_managed_app" "test" {
-  cluster_connection = {
-    host                   = var.host
-    cluster_ca_certificate = var.ca
-    token                  = var.token
-  }
-  name           = "ck-cert-manager"
-  app            = "cert-manager"
-  cluster_issuer = { email = "ops@example.com", name = "le-staging", server = "https://acme-staging-v02.api.letsencrypt.org/directory" }
-  installer_pod_annotations = { "testenv.clusterkit.dev/run-time" = "200ms" }
-}`,
-			ConfigVariables: managedAppVars(s, nil),
-			Check: func(*terraform.State) error {
-				cm, err := cs.CoreV1().ConfigMaps(kube.DefaultInstallNamespace).Get(ctx, kube.ValuesConfigMapName("ck-cert-manager"), metav1.GetOptions{})
-				if err != nil {
-					return err
-				}
-				issuer := cm.Data["cluster-issuer.yaml"]
-				for _, want := range []string{"kind: ClusterIssuer", "name: le-staging", "email: ops@example.com", "acme-staging-v02"} {
-					if !strings.Contains(issuer, want) {
-						return fmt.Errorf("cluster-issuer.yaml lacks %q:\n%s", want, issuer)
-					}
-				}
-				return nil
-			},
-		}},
-	}))
-}
-
-// TestAccManagedApp_IngressEndpoint: once the ingress controller's Service has a load
-// balancer address, a refresh puts it in outputs["endpoint"] without planning a change.
-func TestAccManagedApp_IngressEndpoint(t *testing.T) {
-	s := stackFromEnv(t)
-	cs := s.adminClientset(t)
-	ctx := context.Background()
-	config := providerLocal + integrationVarsHCL + `
-resource "clusterkit_managed_app" "test" {
-  cluster_connection = {
-    host                   = var.host
-    cluster_ca_certificate = var.ca
-    token                  = var.token
-  }
-  name = "ingress-nginx"
-  app  = "ingress-nginx"
-  installer_pod_annotations = { "testenv.clusterkit.dev/run-time" = "200ms" }
-}`
-	t.Cleanup(func() {
-		_ = cs.CoreV1().Namespaces().Delete(ctx, "ingress-nginx", metav1.DeleteOptions{})
-	})
-	tfresource.Test(t, withProviderPerStep(tfresource.TestCase{
-		PreCheck: func() { testAccPreCheck(t) },
-		Steps: []tfresource.TestStep{
-			{
-				Config:          config,
-				ConfigVariables: managedAppVars(s, nil),
-				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue(managedAppAddr, tfjsonpath.New("outputs"), knownvalue.MapExact(map[string]knownvalue.Check{
-						"service": knownvalue.StringExact("ingress-nginx-controller"), "ingress_class": knownvalue.StringExact("nginx"),
-					})),
-				},
-			},
-			{
-				// The cloud's load balancer controller fills in the Service status.
-				PreConfig: func() {
-					if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ingress-nginx"}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-						t.Fatal(err)
-					}
-					svc, err := cs.CoreV1().Services("ingress-nginx").Create(ctx, &corev1.Service{
-						ObjectMeta: metav1.ObjectMeta{Name: "ingress-nginx-controller"},
-						Spec:       corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, Ports: []corev1.ServicePort{{Port: 443}}},
-					}, metav1.CreateOptions{})
-					if err != nil {
-						t.Fatal(err)
-					}
-					svc.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{Hostname: "a1b2c3.elb.eu-west-1.amazonaws.com"}}
-					if _, err := cs.CoreV1().Services("ingress-nginx").UpdateStatus(ctx, svc, metav1.UpdateOptions{}); err != nil {
-						t.Fatal(err)
-					}
-				},
-				Config:          config,
-				ConfigVariables: managedAppVars(s, nil),
-				ConfigPlanChecks: tfresource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
-				},
-				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue(managedAppAddr, tfjsonpath.New("outputs").AtMapKey("endpoint"), knownvalue.StringExact("a1b2c3.elb.eu-west-1.amazonaws.com")),
-				},
-			},
-		},
-	}))
 }
