@@ -68,7 +68,11 @@ func (r *clusterIntegrationResource) Schema(ctx context.Context, _ resource.Sche
 				Optional: true, Computed: true,
 				MarkdownDescription: "URL of the Kubernetes API server, e.g. `https://k8s.example.com:6443`; with `cluster_connection`, taken from it. Changing it replaces the resource.",
 				Validators:          []validator.String{clusterURL()},
-				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
+				// A host that is only unknown (the connection of a cluster being updated) is
+				// not a change: replace only when a known host differs.
+				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplaceIf(func(_ context.Context, req planmodifier.StringRequest, resp *stringplanmodifier.RequiresReplaceIfFuncResponse) {
+					resp.RequiresReplace = !req.StateValue.IsNull() && !req.PlanValue.IsUnknown() && !req.PlanValue.Equal(req.StateValue)
+				}, "Changing it replaces the resource.", "Changing it replaces the resource.")},
 			},
 			"cluster_ca_certificate": schema.StringAttribute{
 				Optional: true, Computed: true,

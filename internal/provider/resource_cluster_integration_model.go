@@ -75,6 +75,8 @@ func (m *clusterIntegrationModel) fillComputed(ctx context.Context, diags *diag.
 	known := func(v types.String) bool { return !v.IsUnknown() && !v.IsNull() }
 	if known(m.Host) && known(m.ServiceAccountName) && known(m.ServiceAccountNamespace) {
 		m.ID = types.StringValue(m.ServiceAccountNamespace.ValueString() + "/" + m.ServiceAccountName.ValueString() + "@" + m.Host.ValueString())
+	} else if m.Host.IsUnknown() {
+		m.ID = types.StringUnknown()
 	}
 	switch {
 	case m.connectionFromConfig || m.usesEKS(ctx):

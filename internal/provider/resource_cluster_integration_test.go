@@ -371,6 +371,17 @@ func TestAccClusterIntegration_EKSConnection(t *testing.T) {
 				}
 				return expectRestrictedNamespace(cs, "ck-eks-team", "edit", owner, nil)
 			}),
+		}, {
+			// A node count change updates the cluster in place; the integration that took its
+			// cluster_connection must not be replaced (or even touched).
+			ConfigDirectory: config.TestNameDirectory(),
+			ConfigVariables: eksVars(name, config.Variables{"node_count": config.IntegerVariable(3)}),
+			ConfigPlanChecks: resource.ConfigPlanChecks{
+				PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("clusterkit_eks_cluster.test", plancheck.ResourceActionUpdate),
+					plancheck.ExpectResourceAction(integrationAddr, plancheck.ResourceActionNoop),
+				},
+			},
 		}},
 	}))
 }

@@ -175,7 +175,7 @@ func (r *eksClusterResource) Schema(ctx context.Context, _ resource.SchemaReques
 					"namespace": schema.StringAttribute{Computed: true, MarkdownDescription: "Its namespace."},
 				},
 			},
-			"cluster_connection": connectionOutputAttribute("How `clusterkit_cluster_integration` and `clusterkit_managed_app` reach this cluster: through the provisioning role and short-lived EKS tokens. It holds no token."),
+			"cluster_connection": eksConnectionAttribute(),
 			"timeouts": timeoutsAttribute(ctx, timeouts.Opts{Create: true, Update: true, Delete: true},
 				"Defaults: create 45m, update 60m, delete 30m. When create or update runs out of time the stack keeps going; the next apply resumes waiting on it."),
 		},
@@ -188,6 +188,15 @@ func replaceUnlessImported() planmodifier.String {
 	return stringplanmodifier.RequiresReplaceIf(func(_ context.Context, req planmodifier.StringRequest, resp *stringplanmodifier.RequiresReplaceIfFuncResponse) {
 		resp.RequiresReplace = !req.StateValue.IsNull()
 	}, "Changing it replaces the cluster.", "Changing it replaces the cluster.")
+}
+
+// eksConnectionAttribute keeps its prior value through updates: it changes only with the
+// cluster (name, region, role, endpoint), and an unknown value here would make every
+// resource that takes it plan a replacement on a mere node count change.
+func eksConnectionAttribute() schema.SingleNestedAttribute {
+	a := connectionOutputAttribute("How `clusterkit_cluster_integration` and `clusterkit_managed_app` reach this cluster: through the provisioning role and short-lived EKS tokens. It holds no token.")
+	a.PlanModifiers = []planmodifier.Object{objectplanmodifier.UseStateForUnknown()}
+	return a
 }
 
 func serviceCIDR(s string) error {
@@ -259,6 +268,9 @@ func (r *eksClusterResource) ModifyPlan(ctx context.Context, req resource.Modify
 		var state eksClusterModel
 		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 		checkVersionChange(state.KubernetesVersion, plan.KubernetesVersion, &resp.Diagnostics)
+		if !plan.ExternalID.Equal(state.ExternalID) || !plan.SessionName.Equal(state.SessionName) {
+			plan.ClusterConnection = types.ObjectUnknown(connectionAttrTypes) // it carries both
+		}
 		status := state.Status.ValueString()
 		switch {
 		case isTerminalFailure(status):
@@ -276,6 +288,9 @@ func (r *eksClusterResource) ModifyPlan(ctx context.Context, req resource.Modify
 			}
 			if plan.ServiceAccount.IsNull() {
 				plan.ServiceAccount = types.ObjectUnknown(serviceAccountAttrTypes)
+			}
+			if plan.ClusterConnection.IsNull() {
+				plan.ClusterConnection = types.ObjectUnknown(connectionAttrTypes)
 			}
 		case stackInputsChanged(state, plan):
 			plan.Status = types.StringUnknown()
