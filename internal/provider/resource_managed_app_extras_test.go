@@ -74,13 +74,12 @@ resource "clusterkit_managed_app" "test" {
     cluster_ca_certificate = var.ca
     token                  = var.token
   }
-  name = "ingress-nginx"
-  app  = "ingress-nginx"
+  name      = "ingress-nginx"
+  app       = "ingress-nginx"
+  namespace = "ck-ingress-ep"
   installer_pod_annotations = { "testenv.clusterkit.dev/run-time" = "200ms" }
 }`
-	t.Cleanup(func() {
-		_ = cs.CoreV1().Namespaces().Delete(ctx, "ingress-nginx", metav1.DeleteOptions{})
-	})
+	deleteNamespaceAtEnd(t, cs, "ck-ingress-ep")
 	tfresource.Test(t, withProviderPerStep(tfresource.TestCase{
 		PreCheck: func() { testAccPreCheck(t) },
 		Steps: []tfresource.TestStep{
@@ -96,10 +95,10 @@ resource "clusterkit_managed_app" "test" {
 			{
 				// The cloud's load balancer controller fills in the Service status.
 				PreConfig: func() {
-					if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ingress-nginx"}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+					if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "ck-ingress-ep"}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 						t.Fatal(err)
 					}
-					svc, err := cs.CoreV1().Services("ingress-nginx").Create(ctx, &corev1.Service{
+					svc, err := cs.CoreV1().Services("ck-ingress-ep").Create(ctx, &corev1.Service{
 						ObjectMeta: metav1.ObjectMeta{Name: "ingress-nginx-controller"},
 						Spec:       corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, Ports: []corev1.ServicePort{{Port: 443}}},
 					}, metav1.CreateOptions{})
@@ -107,7 +106,7 @@ resource "clusterkit_managed_app" "test" {
 						t.Fatal(err)
 					}
 					svc.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{Hostname: "a1b2c3.elb.eu-west-1.amazonaws.com"}}
-					if _, err := cs.CoreV1().Services("ingress-nginx").UpdateStatus(ctx, svc, metav1.UpdateOptions{}); err != nil {
+					if _, err := cs.CoreV1().Services("ck-ingress-ep").UpdateStatus(ctx, svc, metav1.UpdateOptions{}); err != nil {
 						t.Fatal(err)
 					}
 				},

@@ -205,9 +205,12 @@ func (h *fakeHelm) deleteRecords(t *testing.T) {
 
 // deleteNamespaceAtEnd removes a release namespace the test (or helm) made: destroy
 // leaves release namespaces alone on purpose.
+// deleteNamespaceAtEnd deletes the namespace after the test and waits until it is gone, so
+// the next test that uses the same name does not meet it terminating.
 func deleteNamespaceAtEnd(t *testing.T, cs kubernetes.Interface, name string) {
 	t.Cleanup(func() {
 		_ = cs.CoreV1().Namespaces().Delete(context.Background(), name, metav1.DeleteOptions{})
+		waitGone(t, cs, name)
 	})
 }
 
