@@ -149,7 +149,16 @@ func TestAccInstallPod(t *testing.T) {
 				}
 			}
 		}()
-		if _, err := c.RunInstallPod(ctx, spec, ActionInstall, logTo(t)); err != nil {
+		_, err = c.RunInstallPod(ctx, spec, ActionInstall, logTo(t))
+		var failed *InstallFailedError
+		if errors.As(err, &failed) && failed.Reason == "PodDeleted" {
+			// Most likely kwok, the fake kubelet, finishing the old pod's deletion by name after the new
+			// one of the same name exists (a real kubelet deletes with the pod's UID). Seen
+			// once in about ten CI runs; the provider reported it correctly. One more try.
+			t.Logf("fake kubelet deleted the new pod by name (%v); trying once more", err)
+			_, err = c.RunInstallPod(ctx, spec, ActionInstall, logTo(t))
+		}
+		if err != nil {
 			t.Fatal(err)
 		}
 		waitGone(t, c, ns, "install-again")
