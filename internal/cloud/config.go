@@ -49,6 +49,9 @@ type Factory struct {
 	once sync.Once
 	base aws.Config
 	err  error
+
+	mu       sync.Mutex
+	sessions map[Target]*Session
 }
 
 // NewFactory returns a factory for cfg.

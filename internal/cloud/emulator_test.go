@@ -26,7 +26,7 @@ var fastBackoff = Backoff{First: 20 * time.Millisecond, Max: 100 * time.Millisec
 // and authenticate to the API server with an EKS token through the webhook.
 func TestEmulator_StackLifecycleAndEKSToken(t *testing.T) {
 	if os.Getenv("TF_ACC") == "" {
-		t.Skip("needs the local stack: TF_ACC=1 (make testacc)")
+		t.Skip("needs the local stack (kube-apiserver, etcd, kwok binaries from tools/build.sh): set TF_ACC=1, as make test and CI do")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -145,9 +145,6 @@ func TestEmulator_StackLifecycleAndEKSToken(t *testing.T) {
 
 // TestEmulator_FailedStackNamesTheCause scripts a resource failure and checks the error.
 func TestEmulator_FailedStackNamesTheCause(t *testing.T) {
-	if os.Getenv("TF_ACC") == "" {
-		t.Skip("needs TF_ACC=1 (make testacc)")
-	}
 	emu, err := awsemu.Start(awsemu.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -219,5 +216,42 @@ func TestEmulator_PlatformAssumeRoleChain(t *testing.T) {
 	want := []string{"arn:aws:iam::111111111111:user/ci", "arn:aws:sts::111111111111:assumed-role/platform/terraform-run"}
 	if len(assumes) != 2 || assumes[0] != want[0] || assumes[1] != want[1] {
 		t.Fatalf("AssumeRole callers %v, want %v", assumes, want)
+	}
+}
+
+// TestEmulator_SessionsAreSharedPerTarget: resources reaching the same role share one
+// session, so the role is assumed once per run, not once per operation.
+func TestEmulator_SessionsAreSharedPerTarget(t *testing.T) {
+	emu, err := awsemu.Start(awsemu.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emu.Close()
+	key, secret := emu.AddUser("111111111111", "platform")
+	emu.AddRole(awsemu.Role{ARN: "arn:aws:iam::222222222222:role/p", TrustedAccounts: []string{"111111111111"}, ExternalID: "x-123"})
+	ctx := context.Background()
+	f := NewFactory(Config{Region: "us-east-1", AccessKey: key, SecretKey: secret, Endpoints: Endpoints{STS: emu.URL(), CloudFormation: emu.URL(), EKS: emu.URL()}})
+	target := Target{RoleARN: "arn:aws:iam::222222222222:role/p", ExternalID: "x-123", SessionName: "ck-test"}
+	for range 3 {
+		sess, err := f.Session(ctx, target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sess.VerifyAccess(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other, _ := f.Session(ctx, Target{RoleARN: target.RoleARN, ExternalID: "x-123", SessionName: "another"})
+	if same, _ := f.Session(ctx, target); same == other {
+		t.Fatal("different session names share a session")
+	}
+	n := 0
+	for _, c := range emu.Calls() {
+		if c.Action == "AssumeRole" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d AssumeRole calls for three uses of one target, want 1", n)
 	}
 }

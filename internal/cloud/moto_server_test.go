@@ -120,7 +120,7 @@ func (s *syncBuffer) String() string {
 func startMoto(t *testing.T) *motoServer {
 	t.Helper()
 	if os.Getenv("TF_ACC") == "" {
-		t.Skip("needs TF_ACC=1 (make testacc)")
+		t.Skip("needs the moto server from tools/pytools (a Python venv): set TF_ACC=1, as make test and CI do")
 	}
 	venv := pytoolsVenv(t)
 	port := freePort(t)

@@ -38,7 +38,28 @@ const DefaultSessionDuration = time.Hour
 
 // Session assumes t's role from the platform's base configuration. The first AWS call
 // performs the AssumeRole; VerifyAccess makes it happen now, for a clear early error.
+//
+// Sessions are shared per target for the life of the provider process: every resource of a
+// run that reaches the same customer role reuses one credential cache, so an apply assumes
+// each role once (and again only when its credentials near expiry), not once per call.
 func (f *Factory) Session(ctx context.Context, t Target) (*Session, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if s, ok := f.sessions[t]; ok {
+		return s, nil
+	}
+	s, err := f.newSession(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	if f.sessions == nil {
+		f.sessions = map[Target]*Session{}
+	}
+	f.sessions[t] = s
+	return s, nil
+}
+
+func (f *Factory) newSession(ctx context.Context, t Target) (*Session, error) {
 	base, err := f.Base(ctx)
 	if err != nil {
 		return nil, err

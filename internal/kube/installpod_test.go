@@ -36,7 +36,7 @@ var nastyStrings = []string{
 func TestShellQuote_RoundTripsThroughSh(t *testing.T) {
 	sh, err := exec.LookPath("sh")
 	if err != nil {
-		t.Skip("no sh")
+		t.Fatalf("sh is required (POSIX shell on every supported machine): %v", err)
 	}
 	var script strings.Builder
 	for _, s := range nastyStrings {
@@ -199,7 +199,7 @@ func runScriptWithFakeHelm(t *testing.T, script, failOn, failOutput string, fail
 	t.Helper()
 	sh, err := exec.LookPath("sh")
 	if err != nil {
-		t.Skip("no sh")
+		t.Fatalf("sh is required (POSIX shell on every supported machine): %v", err)
 	}
 	dir := t.TempDir()
 	record := filepath.Join(dir, "calls")

@@ -17,7 +17,7 @@ import (
 func TestProjectTemplate(t *testing.T) {
 	body, err := os.ReadFile("../../cloud/templates/eks-cluster.yaml")
 	if err != nil {
-		t.Skipf("no project template: %v", err)
+		t.Fatalf("the project template must be readable: %v", err)
 	}
 	v := newEnv(t)
 	temp := v.assume(3600)
