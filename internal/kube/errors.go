@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/netguard"
@@ -18,6 +19,9 @@ import (
 type APIError struct {
 	Op     string // e.g. "create namespace team-a"
 	Status int32  // HTTP status; 0 when no response came back
+	// Detail replaces the generic explanation of Status when the server's structured
+	// answer names a known cause (our words again, chosen from a fixed set).
+	Detail string
 	Cause  error
 }
 
@@ -25,7 +29,11 @@ func (e *APIError) Error() string {
 	if e.Status == 0 {
 		return fmt.Sprintf("%s: %s", e.Op, transportReason(e.Cause))
 	}
-	return fmt.Sprintf("%s: the API server answered HTTP %d (%s)", e.Op, e.Status, statusReason(e.Status))
+	reason := e.Detail
+	if reason == "" {
+		reason = statusReason(e.Status)
+	}
+	return fmt.Sprintf("%s: the API server answered HTTP %d (%s)", e.Op, e.Status, reason)
 }
 
 func (e *APIError) Unwrap() error { return e.Cause }
@@ -50,9 +58,18 @@ func wrap(op string, err error) error {
 	}
 	var status apierrors.APIStatus
 	if errors.As(err, &status) {
-		return &APIError{Op: op, Status: status.Status().Code, Cause: err}
+		return &APIError{Op: op, Status: status.Status().Code, Detail: knownCause(err), Cause: err}
 	}
 	return &APIError{Op: op, Cause: err}
+}
+
+// knownCause explains the structured causes users can act on. The namespace lifecycle
+// admission answers 403 for a namespace being deleted, which is no permission problem.
+func knownCause(err error) string {
+	if apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
+		return "the namespace is being deleted: wait until it is gone, then apply again"
+	}
+	return ""
 }
 
 func statusReason(code int32) string {

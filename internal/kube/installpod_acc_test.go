@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/netguard"
@@ -203,6 +205,46 @@ func TestAccInstallPod(t *testing.T) {
 		nsObj, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
 		if err == nil && nsObj.DeletionTimestamp == nil {
 			t.Fatal("the install namespace must be deleted after the last app")
+		}
+	})
+
+	t.Run("a terminating release namespace is reported as such, not as missing permission", func(t *testing.T) {
+		ctx := context.Background()
+		const rel = "acc-terminating"
+		// The subtest above deleted the shared install namespace: this one is about the
+		// release namespace only.
+		if err := c.WaitNamespaceGone(ctx, ns); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.EnsureNamespace(ctx, rel, nil, nil, "acc-test"); err != nil {
+			t.Fatal(err)
+		}
+		// A finalizer of our own holds the namespace in Terminating while the test runs.
+		hold := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "hold", Namespace: rel, Finalizers: []string{"testenv.clusterkit.dev/hold"}}}
+		if _, err := cs.CoreV1().ConfigMaps(rel).Create(ctx, hold, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			patch := []byte(`{"metadata":{"finalizers":null}}`)
+			if _, err := cs.CoreV1().ConfigMaps(rel).Patch(ctx, "hold", types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+				t.Error(err)
+			}
+		}()
+		if err := cs.CoreV1().Namespaces().Delete(ctx, rel, metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		spec := accSpec("terminating", nil)
+		spec.ReleaseNamespace = rel
+		spec.ClusterAdmin = false // the binding goes into the release namespace
+		err := c.EnsureInstallPrerequisites(ctx, spec)
+		var apiErr *APIError
+		t.Log(err)
+		if !errors.As(err, &apiErr) || apiErr.Status != 403 || !strings.Contains(apiErr.Op, rel+"/") ||
+			!strings.HasSuffix(err.Error(), "(the namespace is being deleted: wait until it is gone, then apply again)") {
+			t.Fatalf("got %v", err)
+		}
+		if _, err := c.DeleteInstallPrerequisites(ctx, spec); err != nil {
+			t.Fatal(err)
 		}
 	})
 }

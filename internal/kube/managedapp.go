@@ -3,6 +3,7 @@ package kube
 import (
 	"context"
 	"fmt"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -13,6 +14,8 @@ type ManagedAppResult struct {
 	// Release is helm's record after the install; nil only if helm wrote none where
 	// expected (e.g. a chart installed with another storage driver).
 	Release *Release
+	// Record is the provider's own record of the install, written on the values ConfigMap.
+	Record InstallRecord
 }
 
 // InstallManagedApp installs or upgrades the app: prerequisites, the install pod, then
@@ -26,7 +29,21 @@ func (c *Client) InstallManagedApp(ctx context.Context, spec InstallSpec, logf f
 	pod, err := c.RunInstallPod(ctx, spec, ActionInstall, logf)
 	res.Pod = pod
 	if err != nil {
+		if pod.Pod != "" {
+			// The pod ran (or was created) and failed: say so on the record, so a Read
+			// without helm's record sees it. The install error is what the caller needs;
+			// failing to record is only logged. ctx may be over: use a context of our own.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.timeout)
+			defer cancel()
+			if rerr := c.recordInstall(rctx, spec, ReleaseFailed, installClock.Now()); rerr != nil && logf != nil {
+				logf(fmt.Sprintf("clusterkit: %v", rerr))
+			}
+		}
 		return res, err
+	}
+	res.Record = InstallRecord{Status: ReleaseDeployed, Chart: spec.Chart, Version: spec.Version, InstalledAt: installClock.Now().UTC().Truncate(time.Second)}
+	if err := c.recordInstall(ctx, spec, ReleaseDeployed, res.Record.InstalledAt); err != nil {
+		return res, fmt.Errorf("the install pod succeeded, but %w", err)
 	}
 	res.Release, err = c.FindRelease(ctx, spec.ReleaseNamespace, spec.Name)
 	return res, err

@@ -92,7 +92,7 @@ func expectGone(cs kubernetes.Interface, ns string) error {
 	return nil
 }
 
-func waitGone(t *testing.T, cs kubernetes.Interface, ns string) {
+func waitGone(t testing.TB, cs kubernetes.Interface, ns string) {
 	t.Helper()
 	err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, 2*time.Minute, true, func(context.Context) (bool, error) {
 		return expectGone(cs, ns) == nil, nil

@@ -87,7 +87,7 @@ func setDefaultEnv(k, v string) {
 
 // testAccPreCheck fails (never skips) when the stack's variables are missing: CI always
 // has them, so a missing one is a broken setup.
-func testAccPreCheck(t *testing.T) {
+func testAccPreCheck(t testing.TB) {
 	t.Helper()
 	for _, k := range []string{"CLUSTERKIT_TEST_HOST", "CLUSTERKIT_TEST_CA_FILE", "CLUSTERKIT_TEST_TOKEN", "TF_ACC_TERRAFORM_PATH"} {
 		if os.Getenv(k) == "" {
@@ -104,7 +104,7 @@ type testStack struct {
 	UserToken string
 }
 
-func stackFromEnv(t *testing.T) testStack {
+func stackFromEnv(t testing.TB) testStack {
 	t.Helper()
 	if os.Getenv("TF_ACC") == "" {
 		// The same rule resource.Test applies; make test and CI always set TF_ACC=1.
@@ -124,7 +124,7 @@ func stackFromEnv(t *testing.T) testStack {
 }
 
 // adminClientset is what tests use to look at, and tamper with, the cluster directly.
-func (s testStack) adminClientset(t *testing.T) kubernetes.Interface {
+func (s testStack) adminClientset(t testing.TB) kubernetes.Interface {
 	t.Helper()
 	cs, err := kubernetes.NewForConfig(&rest.Config{
 		Host:            s.Host,

@@ -235,37 +235,27 @@ func (r *managedAppResource) Read(ctx context.Context, req resource.ReadRequest,
 	}
 	// helm has never written a release record for this app that the provider saw (a
 	// storage driver other than Secrets, or a cluster where no real helm runs): fall back
-	// to what the provider recorded, i.e. state, as long as the app's own install objects
-	// still exist (its installer binding stands for them).
+	// to the provider's own record on the app's values ConfigMap.
 	spec, err := state.spec(ctx, "", managedAppDefaultTimeout)
 	if err != nil {
 		resp.Diagnostics.AddError("Reading managed app failed", err.Error())
 		return
 	}
-	present, err := installerBindingExists(ctx, client, spec)
+	rec, err := client.FindInstallRecord(ctx, spec)
 	if err != nil {
 		addKubeError(ctx, &resp.Diagnostics, "Reading managed app failed", path.Root("cluster_connection").AtName("host"), err)
 		return
 	}
-	if !present {
-		tflog.Warn(ctx, "Neither a helm release record nor the app's install objects exist; planning to install it again",
-			map[string]any{"release": ns + "/" + name, "binding": kube.InstallerBindingName(spec)})
+	if rec == nil {
+		tflog.Warn(ctx, "Neither a helm release record nor the app's values ConfigMap exist; planning to install it again",
+			map[string]any{"release": ns + "/" + name, "config_map": spec.Namespace + "/" + kube.ValuesConfigMapName(name)})
 		resp.State.RemoveResource(ctx)
 		return
 	}
-	tflog.Debug(ctx, "No helm release record found; keeping the state recorded at install time",
-		map[string]any{"release": ns + "/" + name})
+	tflog.Debug(ctx, "No helm release record found; using the install record on the values ConfigMap",
+		map[string]any{"release": ns + "/" + name, "status": string(rec.Status), "version": rec.Version})
+	state.setInstallRecord(rec)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
-}
-
-func installerBindingExists(ctx context.Context, client *kube.Client, spec kube.InstallSpec) (bool, error) {
-	name := kube.InstallerBindingName(spec)
-	if spec.ClusterAdmin {
-		b, err := client.FindClusterRoleBinding(ctx, name)
-		return b != nil && kube.Owned(b, spec.Owner), err
-	}
-	b, err := client.FindRoleBinding(ctx, spec.ReleaseNamespace, name)
-	return b != nil && kube.Owned(b, spec.Owner), err
 }
 
 func (r *managedAppResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
@@ -412,7 +402,7 @@ func (r *managedAppResource) install(ctx context.Context, plan, prior *managedAp
 	tflog.Info(ctx, "Install pod succeeded", map[string]any{"pod": res.Pod.Namespace + "/" + res.Pod.Pod, "duration": res.Pod.Duration.String()})
 	plan.Status = types.StringValue(statusDeployed)
 	plan.ChartVersion = types.StringValue(spec.Version)
-	plan.InstalledAt = types.StringValue(time.Now().UTC().Format(time.RFC3339))
+	plan.InstalledAt = types.StringValue(res.Record.InstalledAt.Format(time.RFC3339))
 	if err := plan.refreshOutputs(ctx, client); err != nil {
 		tflog.Warn(ctx, "Could not read the app's load balancer address", map[string]any{"error": err.Error()})
 		plan.Outputs = plan.outputsValue()

@@ -5,6 +5,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -17,6 +18,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/kube"
 )
@@ -121,4 +123,128 @@ resource "clusterkit_managed_app" "test" {
 			},
 		},
 	}))
+}
+
+// TestAccManagedApp_InstallRecord: where helm keeps no release record the provider can
+// read (no fakeHelm here), Read trusts the record the provider wrote on the app's values
+// ConfigMap: a failed install there plans an upgrade, and a missing ConfigMap plans a
+// reinstall.
+func TestAccManagedApp_InstallRecord(t *testing.T) {
+	s := stackFromEnv(t)
+	cs := s.adminClientset(t)
+	ctx := context.Background()
+	const name, release = "ck-ma-record", "ck-ma-record-ns"
+	pods := watchInstallPods(t, cs, name, nil)
+	deleteNamespaceAtEnd(t, cs, release)
+	cmName := kube.ValuesConfigMapName(name)
+	configMaps := cs.CoreV1().ConfigMaps(kube.DefaultInstallNamespace)
+	hcl := func(version string) string {
+		return providerLocal + integrationVarsHCL + fmt.Sprintf(`
+resource "clusterkit_managed_app" "test" {
+  cluster_connection = {
+    host                   = var.host
+    cluster_ca_certificate = var.ca
+    token                  = var.token
+  }
+  name      = %q
+  namespace = %q
+  chart = {
+    repository = "https://charts.example.com/stable"
+    name       = "demo"
+    version    = %q
+  }
+  installer_pod_annotations = { "testenv.clusterkit.dev/run-time" = "200ms" }
+}`, name, release, version)
+	}
+	recorded := func(status, version string) func(*terraform.State) error {
+		return func(*terraform.State) error {
+			cm, err := configMaps.Get(ctx, cmName, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			a := cm.Annotations
+			if a[kube.AnnotationInstallStatus] != status || a[kube.AnnotationInstalledVersion] != version || a[kube.AnnotationInstalledChart] != "demo" {
+				return fmt.Errorf("install record %v, want status %s version %s", a, status, version)
+			}
+			return nil
+		}
+	}
+	setStatus := func(status string) func() {
+		return func() {
+			patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, kube.AnnotationInstallStatus, status)
+			if _, err := configMaps.Patch(ctx, cmName, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	vars := managedAppVars(s, nil)
+	tfresource.Test(t, withProviderPerStep(tfresource.TestCase{
+		PreCheck: func() { testAccPreCheck(t) },
+		Steps: []tfresource.TestStep{
+			{
+				Config:          hcl("2.0.0"),
+				ConfigVariables: vars,
+				Check:           recorded("deployed", "2.0.0"),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(managedAppAddr, jpath("status"), knownvalue.StringExact("deployed")),
+					statecheck.ExpectKnownValue(managedAppAddr, jpath("chart_version"), knownvalue.StringExact("2.0.0")),
+					statecheck.ExpectKnownValue(managedAppAddr, jpath("revision"), knownvalue.Null()),
+					statecheck.ExpectKnownValue(managedAppAddr, jpath("installed_at"), knownvalue.StringRegexp(regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$`))),
+				},
+			},
+			{
+				// Upgraded: the record follows the new version.
+				Config:          hcl("2.1.0"),
+				ConfigVariables: vars,
+				Check:           recorded("deployed", "2.1.0"),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(managedAppAddr, jpath("chart_version"), knownvalue.StringExact("2.1.0")),
+				},
+			},
+			{
+				// The record says the last install failed: the plan upgrades to recover.
+				PreConfig:          setStatus("failed"),
+				Config:             hcl("2.1.0"),
+				ConfigVariables:    vars,
+				PlanOnly:           true,
+				ExpectNonEmptyPlan: true,
+				ConfigPlanChecks: tfresource.ConfigPlanChecks{PostApplyPostRefresh: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(managedAppAddr, plancheck.ResourceActionUpdate),
+					plancheck.ExpectKnownValue(managedAppAddr, jpath("status"), knownvalue.StringExact("deployed")),
+				}},
+			},
+			{
+				Config:          hcl("2.1.0"),
+				ConfigVariables: vars,
+				Check:           recorded("deployed", "2.1.0"),
+			},
+			{
+				// The app's install objects deleted out of band: the plan installs it again.
+				PreConfig: func() {
+					if err := configMaps.Delete(ctx, cmName, metav1.DeleteOptions{}); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config:             hcl("2.1.0"),
+				ConfigVariables:    vars,
+				PlanOnly:           true,
+				ExpectNonEmptyPlan: true,
+				ConfigPlanChecks: tfresource.ConfigPlanChecks{PostApplyPostRefresh: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(managedAppAddr, plancheck.ResourceActionCreate),
+				}},
+			},
+			{
+				Config:          hcl("2.1.0"),
+				ConfigVariables: vars,
+				Check:           recorded("deployed", "2.1.0"),
+			},
+		},
+	}))
+	// install 2.0.0, upgrade 2.1.0, recovery, reinstall; then the uninstall on destroy.
+	if err := pods.expectRan("install-"+name, 4, corev1.PodSucceeded); err != nil {
+		t.Error(err)
+	}
+	if err := pods.expectRan("uninstall-"+name, 1, corev1.PodSucceeded); err != nil {
+		t.Error(err)
+	}
 }

@@ -153,7 +153,7 @@ func (r *managedAppResource) Schema(ctx context.Context, _ resource.SchemaReques
 			"status": schema.StringAttribute{
 				Computed: true,
 				MarkdownDescription: "Release status: helm's (`deployed`, `failed`, `pending-install`, `pending-upgrade`, ...) from its " +
-					"release record, or `failed` when the install pod failed. A failed release, or one pending for longer than " +
+					"release record, else from the provider's install record on the values ConfigMap (`deployed` or `failed`); `failed` when the install pod failed. A failed release, or one pending for longer than " +
 					"`timeouts.update`, shows up in the plan as an upgrade that recovers it.",
 			},
 			"revision": schema.Int64Attribute{
@@ -162,7 +162,7 @@ func (r *managedAppResource) Schema(ctx context.Context, _ resource.SchemaReques
 			},
 			"chart_version": schema.StringAttribute{
 				Computed:            true,
-				MarkdownDescription: "Chart version installed (from the release record, else the version requested).",
+				MarkdownDescription: "Chart version installed: from helm's release record, else from the provider's install record (the version of the last successful install pod).",
 			},
 			"installed_at": schema.StringAttribute{
 				Computed:            true,
