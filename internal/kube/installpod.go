@@ -92,6 +92,9 @@ type InstallSpec struct {
 	Image string
 	// ServiceAccount runs the pods (default InstallerServiceAccountName(Name)).
 	ServiceAccount string
+	// ExternalServiceAccount: ServiceAccount is the user's own, already in Namespace. It
+	// is neither created, bound nor deleted here; the user grants it what the chart needs.
+	ExternalServiceAccount bool
 	// ClusterAdmin binds the installer service account to cluster-admin (charts with CRDs
 	// or other cluster-scoped objects); otherwise it gets the "admin" ClusterRole inside
 	// ReleaseNamespace only. The binding is per app, the service account shared, so a
@@ -163,6 +166,12 @@ func (s InstallSpec) Validate() error {
 	}
 	if msgs := validation.IsDNS1123Subdomain(s.ServiceAccount); len(msgs) > 0 {
 		bad("service account %q must be a DNS-1123 subdomain", s.ServiceAccount)
+	}
+	if s.ExternalServiceAccount && s.ServiceAccount == InstallerServiceAccountName(s.Name) {
+		bad("service account name %q is the provider's own installer for this app; pick another name", s.ServiceAccount)
+	}
+	if s.ExternalServiceAccount && s.ClusterAdmin {
+		bad("cluster-admin is granted only to the provider's own installer service account, not to %q", s.ServiceAccount)
 	}
 	u, err := url.Parse(s.Repository)
 	switch {

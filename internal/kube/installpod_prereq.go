@@ -39,10 +39,7 @@ func (c *Client) EnsureInstallPrerequisites(ctx context.Context, spec InstallSpe
 	if _, err := c.EnsureNamespace(ctx, spec.Namespace, nil, nil, SharedInstallOwner); err != nil {
 		return err
 	}
-	if _, err := c.EnsureServiceAccount(ctx, spec.Namespace, spec.ServiceAccount, spec.Owner); err != nil {
-		return err
-	}
-	if err := c.ensureInstallerBinding(ctx, spec); err != nil {
+	if err := c.ensureInstaller(ctx, spec); err != nil {
 		return err
 	}
 	if err := c.ensureValuesConfigMap(ctx, spec); err != nil {
@@ -52,6 +49,52 @@ func (c *Client) EnsureInstallPrerequisites(ctx context.Context, spec InstallSpe
 		return c.deleteOwnedSecret(ctx, spec.Namespace, ValuesSecretName(spec.Name), spec.Owner)
 	}
 	return c.ensureValuesSecret(ctx, spec)
+}
+
+// InstallerServiceAccountMissingError: the user's own installer service account does
+// not exist in the install namespace.
+type InstallerServiceAccountMissingError struct{ Namespace, Name string }
+
+func (e *InstallerServiceAccountMissingError) Error() string {
+	return fmt.Sprintf("service account %s/%s does not exist: create it, with the rights the chart needs, before the install pods can run as it", e.Namespace, e.Name)
+}
+
+// ensureInstaller makes sure the pods' service account exists and, when it is the
+// provider's own, holds the app's rights. A user's own service account is only checked;
+// the app's own installer, left from before the switch to it, is removed.
+func (c *Client) ensureInstaller(ctx context.Context, spec InstallSpec) error {
+	if !spec.ExternalServiceAccount {
+		if _, err := c.EnsureServiceAccount(ctx, spec.Namespace, spec.ServiceAccount, spec.Owner); err != nil {
+			return err
+		}
+		return c.ensureInstallerBinding(ctx, spec)
+	}
+	_, err := c.cs.CoreV1().ServiceAccounts(spec.Namespace).Get(ctx, spec.ServiceAccount, metav1.GetOptions{})
+	if IsNotFound(err) {
+		return &InstallerServiceAccountMissingError{Namespace: spec.Namespace, Name: spec.ServiceAccount}
+	}
+	if err != nil {
+		return wrap(fmt.Sprintf("read service account %s/%s", spec.Namespace, spec.ServiceAccount), err)
+	}
+	if spec.ReleaseNamespace != spec.Namespace {
+		if _, err := c.EnsureNamespace(ctx, spec.ReleaseNamespace, nil, nil, spec.Owner); err != nil {
+			return err
+		}
+	}
+	return c.deleteOwnInstaller(ctx, spec)
+}
+
+// deleteOwnInstaller removes the app's own installer service account and its bindings
+// (only what this app owns).
+func (c *Client) deleteOwnInstaller(ctx context.Context, spec InstallSpec) error {
+	name := InstallerBindingName(spec)
+	if err := c.DeleteClusterRoleBinding(ctx, name, spec.Owner); err != nil {
+		return err
+	}
+	if err := c.DeleteRoleBinding(ctx, spec.ReleaseNamespace, name, spec.Owner); err != nil {
+		return err
+	}
+	return c.DeleteServiceAccount(ctx, spec.Namespace, InstallerServiceAccountName(spec.Name), spec.Owner)
 }
 
 func (c *Client) ensureInstallerBinding(ctx context.Context, spec InstallSpec) error {
@@ -215,15 +258,12 @@ func (c *Client) deleteOwnedConfigMap(ctx context.Context, namespace, name, owne
 // It reports whether the install namespace is being deleted.
 func (c *Client) DeleteInstallPrerequisites(ctx context.Context, spec InstallSpec) (bool, error) {
 	spec = spec.WithDefaults()
-	name := InstallerBindingName(spec)
 	for _, del := range []func() error{
 		func() error {
 			return c.deleteOwnedConfigMap(ctx, spec.Namespace, ValuesConfigMapName(spec.Name), spec.Owner)
 		},
 		func() error { return c.deleteOwnedSecret(ctx, spec.Namespace, ValuesSecretName(spec.Name), spec.Owner) },
-		func() error { return c.DeleteClusterRoleBinding(ctx, name, spec.Owner) },
-		func() error { return c.DeleteRoleBinding(ctx, spec.ReleaseNamespace, name, spec.Owner) },
-		func() error { return c.DeleteServiceAccount(ctx, spec.Namespace, spec.ServiceAccount, spec.Owner) },
+		func() error { return c.deleteOwnInstaller(ctx, spec) },
 	} {
 		if err := del(); err != nil {
 			return false, err

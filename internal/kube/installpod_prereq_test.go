@@ -3,6 +3,7 @@ package kube
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -150,5 +151,77 @@ func TestRunInstallPod_DurationUsesClock(t *testing.T) {
 	res, err := NewClientForInterface(cs).RunInstallPod(context.Background(), testSpec(), ActionInstall, nil)
 	if err != nil || res.Duration != 42*time.Second {
 		t.Fatalf("%+v %v", res, err)
+	}
+}
+
+func TestEnsureInstallPrerequisites_ExternalServiceAccount(t *testing.T) {
+	ctx := context.Background()
+	cs := fake.NewClientset()
+	c := NewClientForInterface(cs)
+	spec := testSpec()
+	spec.ClusterAdmin = false
+
+	// First with the provider's own installer: its service account and role binding.
+	if err := c.EnsureInstallPrerequisites(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	own := "installer-ingress-nginx"
+	binding := InstallerBindingName(spec.WithDefaults())
+	if _, err := cs.RbacV1().RoleBindings("ingress").Get(ctx, binding, metav1.GetOptions{}); err != nil {
+		t.Fatalf("own binding: %v", err)
+	}
+
+	// Then the user's own: missing first, which names it.
+	spec.ServiceAccount, spec.ExternalServiceAccount = "team-installer", true
+	var missing *InstallerServiceAccountMissingError
+	if err := c.EnsureInstallPrerequisites(ctx, spec); !errors.As(err, &missing) ||
+		missing.Namespace != DefaultInstallNamespace || missing.Name != "team-installer" {
+		t.Fatalf("got %v", err)
+	}
+	users := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "team-installer", Namespace: DefaultInstallNamespace}}
+	if _, err := cs.CoreV1().ServiceAccounts(DefaultInstallNamespace).Create(ctx, users, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.EnsureInstallPrerequisites(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	// The app's own installer is gone; the user's service account is left as it was.
+	if _, err := cs.CoreV1().ServiceAccounts(DefaultInstallNamespace).Get(ctx, own, metav1.GetOptions{}); !IsNotFound(err) {
+		t.Errorf("own installer service account still there: %v", err)
+	}
+	if _, err := cs.RbacV1().RoleBindings("ingress").Get(ctx, binding, metav1.GetOptions{}); !IsNotFound(err) {
+		t.Errorf("own installer binding still there: %v", err)
+	}
+	crbs, _ := cs.RbacV1().ClusterRoleBindings().List(ctx, metav1.ListOptions{})
+	rbs, _ := cs.RbacV1().RoleBindings("").List(ctx, metav1.ListOptions{})
+	if len(crbs.Items)+len(rbs.Items) != 0 {
+		t.Errorf("the provider grants the user's service account nothing: %d cluster and %d namespaced bindings", len(crbs.Items), len(rbs.Items))
+	}
+	if p := InstallPod(spec.WithDefaults(), ActionInstall); p.Spec.ServiceAccountName != "team-installer" {
+		t.Errorf("pod runs as %q", p.Spec.ServiceAccountName)
+	}
+
+	// Uninstalling deletes the app's objects, never the user's service account.
+	if _, err := c.DeleteInstallPrerequisites(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.CoreV1().ServiceAccounts(DefaultInstallNamespace).Get(ctx, "team-installer", metav1.GetOptions{}); err != nil {
+		t.Errorf("the user's service account was deleted: %v", err)
+	}
+}
+
+func TestInstallSpecValidate_ExternalServiceAccount(t *testing.T) {
+	spec := testSpec()
+	spec.ExternalServiceAccount, spec.ServiceAccount = true, "team-installer"
+	if err := spec.WithDefaults().Validate(); err == nil || !strings.Contains(err.Error(), "cluster-admin is granted only to the provider's own installer") {
+		t.Errorf("cluster-admin with a user's service account: %v", err)
+	}
+	spec.ClusterAdmin = false
+	if err := spec.WithDefaults().Validate(); err != nil {
+		t.Errorf("valid: %v", err)
+	}
+	spec.ServiceAccount = "installer-ingress-nginx"
+	if err := spec.WithDefaults().Validate(); err == nil || !strings.Contains(err.Error(), "the provider's own installer for this app") {
+		t.Errorf("reserved name: %v", err)
 	}
 }

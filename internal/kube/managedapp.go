@@ -60,10 +60,7 @@ func (c *Client) UninstallManagedApp(ctx context.Context, spec InstallSpec, logf
 	if _, err := c.EnsureNamespace(ctx, spec.Namespace, nil, nil, SharedInstallOwner); err != nil {
 		return PodResult{}, err
 	}
-	if _, err := c.EnsureServiceAccount(ctx, spec.Namespace, spec.ServiceAccount, spec.Owner); err != nil {
-		return PodResult{}, err
-	}
-	if err := c.ensureInstallerBinding(ctx, spec); err != nil {
+	if err := c.ensureInstaller(ctx, spec); err != nil {
 		return PodResult{}, err
 	}
 	res, err := c.RunInstallPod(ctx, spec, ActionUninstall, logf)

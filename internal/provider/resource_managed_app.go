@@ -59,6 +59,7 @@ func (r *managedAppResource) ConfigValidators(context.Context) []resource.Config
 	return []resource.ConfigValidator{
 		resourcevalidator.ExactlyOneOf(path.MatchRoot("app"), path.MatchRoot("chart")),
 		resourcevalidator.Conflicting(path.MatchRoot("version"), path.MatchRoot("chart")),
+		resourcevalidator.Conflicting(path.MatchRoot("installer_service_account"), path.MatchRoot("installer_cluster_admin")),
 	}
 }
 
@@ -108,7 +109,7 @@ func (r *managedAppResource) ModifyPlan(ctx context.Context, req resource.Modify
 	if known(plan.Name) && known(plan.Namespace) {
 		plan.ID = types.StringValue(plan.Namespace.ValueString() + "/" + plan.Name.ValueString())
 	}
-	if plan.InstallerClusterAdmin.IsUnknown() && !plan.App.IsUnknown() {
+	if plan.InstallerClusterAdmin.IsUnknown() && !plan.App.IsUnknown() && !plan.InstallerServiceAccount.IsUnknown() {
 		var cfg types.Bool
 		resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("installer_cluster_admin"), &cfg)...)
 		if cfg.IsNull() {
@@ -276,10 +277,15 @@ func (r *managedAppResource) Update(ctx context.Context, req resource.UpdateRequ
 	timeout, d := plan.Timeouts.Update(ctx, managedAppDefaultTimeout)
 	resp.Diagnostics.Append(d...)
 	if r.install(ctx, &plan, &state, sensitive.ValueString(), timeout, "Upgrading managed app", &resp.Diagnostics, resp.Private) != installOK {
-		// The release keeps its last known revision; status "failed" differs from the
-		// planned "deployed", so the next plan retries the upgrade.
-		plan.Status = types.StringValue(statusFailed)
-		plan.Revision, plan.InstalledAt = state.Revision, state.InstalledAt
+		// The release still runs what state describes (helm --atomic rolls a failed
+		// upgrade back; an upgrade refused before its pod ran changed nothing). Keep those
+		// inputs, so the next plan shows the same change and retries it even after a
+		// refresh finds the release deployed; take from the plan only what helm does not see.
+		failed := state
+		failed.Connection, failed.Timeouts, failed.KeepFailedPod = plan.Connection, plan.Timeouts, plan.KeepFailedPod
+		failed.Status = types.StringValue(statusFailed)
+		resp.Diagnostics.Append(resp.State.Set(ctx, &failed)...)
+		return
 	}
 	plan.clearUnknown()
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
@@ -440,7 +446,11 @@ type privateSetter interface {
 func addInstallError(ctx context.Context, diags *diag.Diagnostics, summary string, err error) {
 	var failed *kube.InstallFailedError
 	var timedOut *kube.InstallTimeoutError
+	var missingSA *kube.InstallerServiceAccountMissingError
 	switch {
+	case errors.As(err, &missingSA):
+		diags.AddAttributeError(path.Root("installer_service_account"), summary, missingSA.Error()+
+			". Create it (and the namespace) first, or unset installer_service_account to let the provider create the app's own installer.")
 	case errors.As(err, &failed):
 		tflog.SubsystemDebug(ctx, managedAppLogSubsystem, "Install pod termination message", map[string]any{"pod": failed.Namespace + "/" + failed.Pod, "message": failed.Message})
 		detail := fmt.Sprintf("%s pod %s/%s failed: exit code %d, reason %s.\n\n", failed.Action, failed.Namespace, failed.Pod, failed.ExitCode, failed.Reason)

@@ -43,6 +43,7 @@ type managedAppModel struct {
 	SensitiveValuesVersion  types.String   `tfsdk:"sensitive_values_version"`
 	InstallerImage          types.String   `tfsdk:"installer_image"`
 	InstallerClusterAdmin   types.Bool     `tfsdk:"installer_cluster_admin"`
+	InstallerServiceAccount types.String   `tfsdk:"installer_service_account"`
 	InstallerPodLabels      types.Map      `tfsdk:"installer_pod_labels"`
 	InstallerPodAnnotations types.Map      `tfsdk:"installer_pod_annotations"`
 	KeepFailedPod           types.Bool     `tfsdk:"keep_failed_pod"`
@@ -179,6 +180,9 @@ func (m managedAppModel) outputsValue() types.Map {
 // installerClusterAdminDefault: catalog entries say whether their chart needs
 // cluster-admin; custom charts get the namespaced admin role unless configured.
 func (m managedAppModel) installerClusterAdminDefault() bool {
+	if !m.InstallerServiceAccount.IsNull() {
+		return false // the user's own service account: the provider grants nothing
+	}
 	a, ok := m.catalogApp()
 	return ok && a.NeedsClusterAdmin
 }
@@ -209,6 +213,9 @@ func (m managedAppModel) spec(ctx context.Context, sensitive string, op time.Dur
 		PodAnnotations:   stringMap(ctx, m.InstallerPodAnnotations),
 		KeepFailedPod:    m.KeepFailedPod.IsNull() || m.KeepFailedPod.ValueBool(),
 		SensitiveValues:  sensitive,
+	}
+	if !m.InstallerServiceAccount.IsNull() {
+		s.ServiceAccount, s.ExternalServiceAccount = m.InstallerServiceAccount.ValueString(), true
 	}
 	if m.InstallerClusterAdmin.IsNull() {
 		s.ClusterAdmin = m.installerClusterAdminDefault()
@@ -373,6 +380,16 @@ func checkImage(s string) error {
 	return nil
 }
 
+func checkServiceAccountName(s string) error {
+	if msgs := validation.IsDNS1123Subdomain(s); len(msgs) > 0 {
+		return fmt.Errorf("%q is not a service account name (a DNS-1123 subdomain: lowercase letters, digits, '-' and '.')", s)
+	}
+	if strings.HasPrefix(s, "installer-") {
+		return fmt.Errorf("%q: names starting with \"installer-\" are kept for the provider's own installer service accounts", s)
+	}
+	return nil
+}
+
 func checkPodLabels(m map[string]string) error {
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		if msgs := validation.IsQualifiedName(k); len(msgs) > 0 {
@@ -460,6 +477,7 @@ func installInputsChanged(plan, state managedAppModel) bool {
 		{plan.Namespace, state.Namespace}, {plan.Values, state.Values},
 		{plan.SensitiveValuesVersion, state.SensitiveValuesVersion},
 		{plan.InstallerImage, state.InstallerImage}, {plan.InstallerClusterAdmin, state.InstallerClusterAdmin},
+		{plan.InstallerServiceAccount, state.InstallerServiceAccount},
 		{plan.InstallerPodLabels, state.InstallerPodLabels}, {plan.InstallerPodAnnotations, state.InstallerPodAnnotations},
 		{plan.ClusterIssuer, state.ClusterIssuer},
 	}

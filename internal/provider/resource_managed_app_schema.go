@@ -130,6 +130,15 @@ func (r *managedAppResource) Schema(ctx context.Context, _ resource.SchemaReques
 					"Default: what the catalog entry says, `false` for a custom chart, in which case the installer service account " +
 					"gets the `admin` ClusterRole inside the release namespace only.",
 			},
+			"installer_service_account": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "Run the install pods as this existing service account in the install namespace `" + kube.DefaultInstallNamespace + "` " +
+					"instead of the app's own `installer-<name>`, which the provider creates and binds. The provider grants this one nothing " +
+					"and never deletes it: give it what the chart needs (cluster-admin for charts with CRDs). Use it when your own RBAC " +
+					"policy or admission policies define who installs charts. Create the namespace and the " +
+					"service account first; a namespace the provider did not create is used and never deleted. Conflicts with `installer_cluster_admin`.",
+				Validators: []validator.String{funcValidator{"must be a service account name", checkServiceAccountName}},
+			},
 			"installer_pod_labels": schema.MapAttribute{
 				ElementType:         types.StringType,
 				Optional:            true,

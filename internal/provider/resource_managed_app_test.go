@@ -546,6 +546,8 @@ func TestAccManagedApp_InvalidConfig(t *testing.T) {
 		"bad sensitive":       {providerLocal, chart + "\n" + `sensitive_values = "hunter2: [x"`, `(?s)Invalid\s+sensitive_values.*YAML\s+mapping\s+of\s+chart\s+values`},
 		"issuer on other app": {providerLocal, `app = "ingress-nginx"` + "\n" + `cluster_issuer = { email = "ops@example.com" }`, `(?s)cluster_issuer\s+is\s+only\s+valid\s+with\s+app\s+=\s+"cert-manager"`},
 		"issuer bad email":    {providerLocal, `app = "cert-manager"` + "\n" + `cluster_issuer = { email = "not-an-email" }`, `(?s)Invalid\s+cluster_issuer.*"not-an-email"\s+is\s+not\s+an\s+email`},
+		"bad installer SA":    {providerLocal, chart + "\n" + `installer_service_account = "Team_Installer"`, `(?s)installer_service_account.*not\s+a\s+service\s+account\s+name`},
+		"SA + cluster admin":  {providerLocal, chart + "\n" + `installer_service_account = "team-installer"` + "\n" + `installer_cluster_admin = true`, `(?s)Invalid\s+Attribute\s+Combination.*installer_cluster_admin`},
 		"metadata host": {`terraform {
   required_providers {
     clusterkit = { source = "clusterkit-dev/clusterkit" }

@@ -111,6 +111,8 @@ func TestManagedAppValidators(t *testing.T) {
 		"image space":    checkImage("alpine helm"),
 		"managed label":  checkPodLabels(map[string]string{kube.LabelManagedBy: "x"}),
 		"owner annot":    checkPodAnnotations(map[string]string{kube.AnnotationOwner: "x"}),
+		"SA uppercase":   checkServiceAccountName("Team"),
+		"SA reserved":    checkServiceAccountName("installer-web"),
 	}
 	for name, err := range bad {
 		if err == nil {
@@ -118,7 +120,8 @@ func TestManagedAppValidators(t *testing.T) {
 		}
 	}
 	for _, err := range []error{checkReleaseName("web-1"), checkCatalogApp("cert-manager"), checkChartRepository("oci://r.example.com/charts"),
-		checkChartVersion("v1.19.1"), checkImage(kube.DefaultInstallerImage), checkPodLabels(map[string]string{"team": "a"})} {
+		checkChartVersion("v1.19.1"), checkImage(kube.DefaultInstallerImage), checkPodLabels(map[string]string{"team": "a"}),
+		checkServiceAccountName("team-installer.v2")} {
 		if err != nil {
 			t.Error(err)
 		}
