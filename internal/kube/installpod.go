@@ -114,6 +114,9 @@ type InstallSpec struct {
 	PreInstall   []string
 	PostInstall  []string
 	PreUninstall []string
+	// UninstallOrder: apps destroyed together are uninstalled lowest first (see
+	// WaitForEarlierUninstalls).
+	UninstallOrder int
 	// KeepFailedPod keeps a Failed pod for inspection (kubectl logs) until the next run
 	// replaces it; when false a Failed pod is deleted after its logs were read. The
 	// provider sets it to true.

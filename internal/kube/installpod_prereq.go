@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -159,8 +160,10 @@ func (c *Client) ensureValuesConfigMap(ctx context.Context, spec InstallSpec) er
 	api := c.cs.CoreV1().ConfigMaps(spec.Namespace)
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		got, err := api.Get(ctx, name, metav1.GetOptions{})
+		order := strconv.Itoa(spec.UninstallOrder)
 		if IsNotFound(err) {
 			cm := &corev1.ConfigMap{ObjectMeta: ownedMeta(name, spec.Namespace, spec.Owner, map[string]string{LabelApp: spec.Name}), Data: data}
+			cm.Annotations[AnnotationUninstallOrder] = order
 			_, err = api.Create(ctx, cm, metav1.CreateOptions{})
 			return err
 		}
@@ -170,11 +173,13 @@ func (c *Client) ensureValuesConfigMap(ctx context.Context, spec InstallSpec) er
 		if !Owned(got, spec.Owner) {
 			return &OwnershipConflictError{Kind: "config map", Namespace: spec.Namespace, Name: name, Owner: got.Annotations[AnnotationOwner]}
 		}
-		if maps.Equal(got.Data, data) && len(got.BinaryData) == 0 && got.Labels[LabelApp] == spec.Name {
+		if maps.Equal(got.Data, data) && len(got.BinaryData) == 0 && got.Labels[LabelApp] == spec.Name &&
+			got.Annotations[AnnotationUninstallOrder] == order {
 			return nil
 		}
 		got.Data, got.BinaryData = data, nil
 		got.Labels[LabelApp] = spec.Name
+		got.Annotations[AnnotationUninstallOrder] = order
 		_, err = api.Update(ctx, got, metav1.UpdateOptions{})
 		return err
 	})

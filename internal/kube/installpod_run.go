@@ -243,39 +243,55 @@ func (c *Client) tailLogs(ctx context.Context, ns, name string, logf func(string
 var podWatchBackoff = []time.Duration{100 * time.Millisecond, 500 * time.Millisecond, 2 * time.Second, 5 * time.Second}
 
 // watchPod lists the pod by name and hands its state to check, then watches from the
-// list's resourceVersion and hands it every change, until check says done or fails. When
-// the watch ends (server timeout, lost connection, or 410 Gone for an expired
-// resourceVersion) it lists again, so no change is missed and nothing polls. check gets
-// gone=true when the pod does not exist (p nil) or was deleted (p its last state).
+// list's resourceVersion and hands it every change, until check says done or fails (see
+// watchPods). check gets gone=true when the pod does not exist (p nil) or was deleted (p
+// its last state).
 func (c *Client) watchPod(ctx context.Context, ns, name string, check func(p *corev1.Pod, gone bool) (bool, error)) error {
+	opts := metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", name).String()}
+	onList := func(pods []corev1.Pod) (bool, error) {
+		for i := range pods {
+			if pods[i].Name == name {
+				return check(&pods[i], false)
+			}
+		}
+		return check(nil, true)
+	}
+	onEvent := func(p *corev1.Pod, deleted bool) (bool, error) {
+		if p.Name != name {
+			return false, nil
+		}
+		return check(p, deleted)
+	}
+	return c.watchPods(ctx, ns, opts, onList, onEvent)
+}
+
+// watchPods lists the pods opts selects and hands them to onList, then watches from the
+// list's resourceVersion and hands every change to onEvent, until either says done or
+// fails. When the watch ends (server timeout, lost connection, or 410 Gone for an expired
+// resourceVersion) it lists again, so no change is missed and nothing polls.
+func (c *Client) watchPods(ctx context.Context, ns string, opts metav1.ListOptions,
+	onList func([]corev1.Pod) (bool, error), onEvent func(p *corev1.Pod, deleted bool) (bool, error)) error {
 	api := c.cs.CoreV1().Pods(ns)
-	sel := fields.OneTermEqualSelector("metadata.name", name).String()
 	timeout := int64(c.timeout.Seconds() * 0.8) // end each watch before the request timeout cuts it
 	if timeout < 1 {
 		timeout = 1
 	}
 	idle := 0
 	for {
-		list, err := api.List(ctx, metav1.ListOptions{FieldSelector: sel})
+		list, err := api.List(ctx, opts)
 		if err != nil {
 			return err
 		}
-		var p *corev1.Pod
-		for i := range list.Items {
-			if list.Items[i].Name == name {
-				p = &list.Items[i]
-			}
-		}
-		if done, err := check(p, p == nil); done || err != nil {
+		if done, err := onList(list.Items); done || err != nil {
 			return err
 		}
-		w, err := api.Watch(ctx, metav1.ListOptions{
-			FieldSelector: sel, ResourceVersion: list.ResourceVersion, TimeoutSeconds: &timeout, AllowWatchBookmarks: true,
-		})
+		wopts := opts
+		wopts.ResourceVersion, wopts.TimeoutSeconds, wopts.AllowWatchBookmarks = list.ResourceVersion, &timeout, true
+		w, err := api.Watch(ctx, wopts)
 		if err != nil {
 			return err
 		}
-		events, done, err := drainPodWatch(ctx, w, name, check)
+		events, done, err := drainPodWatch(ctx, w, onEvent)
 		w.Stop()
 		if done || err != nil {
 			return err
@@ -297,7 +313,7 @@ func (c *Client) watchPod(ctx context.Context, ns, name string, check func(p *co
 	}
 }
 
-func drainPodWatch(ctx context.Context, w watch.Interface, name string, check func(*corev1.Pod, bool) (bool, error)) (events int, done bool, err error) {
+func drainPodWatch(ctx context.Context, w watch.Interface, onEvent func(*corev1.Pod, bool) (bool, error)) (events int, done bool, err error) {
 	for {
 		select {
 		case <-ctx.Done():
@@ -314,11 +330,11 @@ func drainPodWatch(ctx context.Context, w watch.Interface, name string, check fu
 				continue
 			}
 			p, isPod := ev.Object.(*corev1.Pod)
-			if !isPod || p.Name != name {
+			if !isPod {
 				continue
 			}
 			events++
-			if done, err := check(p, ev.Type == watch.Deleted); done || err != nil {
+			if done, err := onEvent(p, ev.Type == watch.Deleted); done || err != nil {
 				return events, done, err
 			}
 		}

@@ -65,9 +65,8 @@ func TestAccQuickstart(t *testing.T) {
 	logFile := filepath.Join(t.TempDir(), "trace.log")
 	t.Setenv("TF_LOG", "TRACE")
 	t.Setenv("TF_LOG_PATH", logFile)
-	pods := map[string]bool{}
 	var stateFiles []string
-	stopWatch := watchAllInstallPods(t, cs, pods)
+	pods, stopWatch := watchAllInstallPods(t, cs)
 
 	vars := config.Variables{
 		"region":                          config.StringVariable(accStack.AWSConfig.Region),
@@ -101,7 +100,12 @@ func TestAccQuickstart(t *testing.T) {
 					return fmt.Errorf("managed app values left: %s/%s", cm.Namespace, cm.Name)
 				}
 			}
-			return nil
+			// Destroyed together, the apps went in uninstall order: the custom chart, then
+			// cert-manager, then the ingress controller.
+			if err := pods.before("uninstall-podinfo", "uninstall-cert-manager"); err != nil {
+				return err
+			}
+			return pods.before("uninstall-cert-manager", "uninstall-ingress-nginx")
 		},
 		Steps: []resource.TestStep{{
 			ConfigDirectory: config.StaticDirectory("../../examples/quickstart"),
@@ -131,8 +135,8 @@ func TestAccQuickstart(t *testing.T) {
 					}
 				}
 				for _, pod := range []string{"install-ingress-nginx", "install-cert-manager", "install-podinfo"} {
-					if !pods[pod] {
-						return fmt.Errorf("install pod %s never ran (saw %v)", pod, pods)
+					if !pods.ran(pod) {
+						return fmt.Errorf("install pod %s never ran", pod)
 					}
 				}
 				roles, err := kube.NewClientForInterface(cs).FindRoleMappings(ctx)
@@ -171,11 +175,39 @@ func TestAccQuickstart(t *testing.T) {
 	}
 }
 
-// watchAllInstallPods records the name of every install pod seen Succeeded (they are
-// deleted right after, so only a watch sees them).
-func watchAllInstallPods(t *testing.T, cs kubernetes.Interface, seen map[string]bool) func() {
+// podTimeline records when an independent watch first saw each install pod and when it
+// saw it Succeeded (pods are deleted right after, so only a watch sees them).
+type podTimeline struct {
+	mu        sync.Mutex
+	firstSeen map[string]time.Time
+	succeeded map[string]time.Time
+}
+
+func (l *podTimeline) ran(name string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, ok := l.succeeded[name]
+	return ok
+}
+
+// before checks that pod a had succeeded before pod b appeared.
+func (l *podTimeline) before(a, b string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	done, okA := l.succeeded[a]
+	start, okB := l.firstSeen[b]
+	switch {
+	case !okA || !okB:
+		return fmt.Errorf("want pods %s and %s to have run (saw %v)", a, b, l.succeeded)
+	case !done.Before(start):
+		return fmt.Errorf("%s started %s before %s had finished", b, done.Sub(start), a)
+	}
+	return nil
+}
+
+func watchAllInstallPods(t *testing.T, cs kubernetes.Interface) (*podTimeline, func()) {
 	t.Helper()
-	var mu sync.Mutex
+	l := &podTimeline{firstSeen: map[string]time.Time{}, succeeded: map[string]time.Time{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	w, err := cs.CoreV1().Pods(kube.DefaultInstallNamespace).Watch(ctx, metav1.ListOptions{})
 	if err != nil {
@@ -185,14 +217,22 @@ func watchAllInstallPods(t *testing.T, cs kubernetes.Interface, seen map[string]
 	go func() {
 		defer close(done)
 		for ev := range w.ResultChan() {
-			if p, ok := ev.Object.(*corev1.Pod); ok && p.Status.Phase == corev1.PodSucceeded {
-				mu.Lock()
-				seen[p.Name] = true
-				mu.Unlock()
+			p, ok := ev.Object.(*corev1.Pod)
+			if !ok {
+				continue
 			}
+			now := time.Now()
+			l.mu.Lock()
+			if _, seen := l.firstSeen[p.Name]; !seen {
+				l.firstSeen[p.Name] = now
+			}
+			if _, seen := l.succeeded[p.Name]; !seen && p.Status.Phase == corev1.PodSucceeded {
+				l.succeeded[p.Name] = now
+			}
+			l.mu.Unlock()
 		}
 	}()
-	return func() {
+	return l, func() {
 		cancel()
 		w.Stop()
 		<-done

@@ -317,6 +317,21 @@ func (r *managedAppResource) Delete(ctx context.Context, req resource.DeleteRequ
 		return
 	}
 	hostPath := path.Root("cluster_connection").AtName("host")
+	// Apps destroyed in the same run go in uninstall order: say this one is going, so
+	// that later ones wait for it.
+	if err := client.MarkUninstalling(ctx, spec, timeout); err != nil {
+		addKubeError(ctx, &resp.Diagnostics, "Deleting managed app failed", hostPath, err)
+		return
+	}
+	defer func() {
+		if resp.Diagnostics.HasError() {
+			uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			defer cancel()
+			if err := client.UnmarkUninstalling(uctx, spec); err != nil {
+				tflog.Warn(ctx, "Could not clear the uninstalling mark; other apps wait for it until its deadline", map[string]any{"error": err.Error()})
+			}
+		}
+	}()
 	rel, err := client.FindRelease(ctx, spec.ReleaseNamespace, spec.Name)
 	if err != nil {
 		addKubeError(ctx, &resp.Diagnostics, "Deleting managed app failed", hostPath, err)
@@ -327,6 +342,14 @@ func (r *managedAppResource) Delete(ctx context.Context, req resource.DeleteRequ
 		// first install): there is nothing to uninstall, only our own objects to remove.
 		tflog.Info(ctx, "No helm release to uninstall; removing the install objects", map[string]any{"release": spec.ReleaseNamespace + "/" + spec.Name})
 	} else {
+		waited, err := client.WaitForEarlierUninstalls(ctx, spec, kube.DefaultUninstallSettle)
+		if err != nil {
+			addKubeError(ctx, &resp.Diagnostics, "Deleting managed app failed", hostPath, err)
+			return
+		}
+		if len(waited) > 0 {
+			tflog.Info(ctx, "Waited for the apps that uninstall before this one", map[string]any{"apps": waited, "uninstall_order": spec.UninstallOrder})
+		}
 		tflog.Info(ctx, "Running the uninstall pod", map[string]any{"pod": spec.Namespace + "/" + kube.InstallPodName(spec.Name, kube.ActionUninstall)})
 		if _, err := client.UninstallManagedApp(ctx, spec, installPodLogger(ctx)); err != nil {
 			addInstallError(ctx, &resp.Diagnostics, "Uninstalling managed app failed", err)

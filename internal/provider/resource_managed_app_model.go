@@ -228,6 +228,7 @@ func (m managedAppModel) spec(ctx context.Context, sensitive string, op time.Dur
 		}
 		userValues = merged
 		s.PreInstall, s.PostInstall, s.PreUninstall = a.PreInstall, a.PostInstall, a.PreUninstall
+		s.UninstallOrder = a.UninstallOrder
 	}
 	s.Values = userValues
 	issuer, err := m.clusterIssuer(ctx)

@@ -1,0 +1,202 @@
+package kube
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/tools/cache"
+	watchtools "k8s.io/client-go/tools/watch"
+	"k8s.io/utils/clock"
+)
+
+// Apps destroyed together are uninstalled in order: an app waits for the apps with a
+// lower uninstall order that are being uninstalled at the same time (the ingress
+// controller outlives the apps reached through it, the CNI goes last). Terraform runs
+// independent deletes in parallel, so the apps coordinate through their values
+// ConfigMaps: each records its order, and marks itself as uninstalling (with a deadline)
+// when its delete starts; the ConfigMap goes when the delete is done.
+const (
+	AnnotationUninstallOrder = "clusterkit.dev/uninstall-order"
+	// AnnotationUninstalling holds the RFC 3339 time until which the app's delete may run.
+	AnnotationUninstalling = "clusterkit.dev/uninstalling-until"
+	// DefaultUninstallSettle is how long an app gives the deletes started in the same run
+	// to mark themselves before it stops looking for more apps to wait for.
+	DefaultUninstallSettle = 3 * time.Second
+)
+
+// uninstallClock times the settle window and the deadlines; tests replace it.
+var uninstallClock clock.Clock = clock.RealClock{}
+
+// MarkUninstalling marks the app as being uninstalled until now+timeout. An app whose
+// values ConfigMap is gone has nothing to mark.
+func (c *Client) MarkUninstalling(ctx context.Context, spec InstallSpec, timeout time.Duration) error {
+	until := uninstallClock.Now().Add(timeout).UTC().Format(time.RFC3339)
+	return c.patchUninstalling(ctx, spec, &until)
+}
+
+// UnmarkUninstalling clears the mark after a delete that failed, so that no other app
+// waits for it.
+func (c *Client) UnmarkUninstalling(ctx context.Context, spec InstallSpec) error {
+	return c.patchUninstalling(ctx, spec, nil)
+}
+
+func (c *Client) patchUninstalling(ctx context.Context, spec InstallSpec, until *string) error {
+	spec = spec.WithDefaults()
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]any{AnnotationUninstalling: until}}})
+	if err != nil {
+		return err
+	}
+	name := ValuesConfigMapName(spec.Name)
+	_, err = c.cs.CoreV1().ConfigMaps(spec.Namespace).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{})
+	if IsNotFound(err) {
+		return nil
+	}
+	return wrap(fmt.Sprintf("mark config map %s/%s", spec.Namespace, name), err)
+}
+
+// WaitForEarlierUninstalls waits while apps that uninstall before this one (a lower
+// uninstall order) are being uninstalled. For up to settle it also waits for such apps
+// to mark themselves; an app that has not by then is staying. It returns the apps it
+// waited for, in name order.
+func (c *Client) WaitForEarlierUninstalls(ctx context.Context, spec InstallSpec, settle time.Duration) ([]string, error) {
+	spec = spec.WithDefaults()
+	api := c.cs.CoreV1().ConfigMaps(spec.Namespace)
+	sel := labels.SelectorFromSet(labels.Set{LabelManagedBy: ManagedByValue}).String() + "," + LabelApp
+	list, err := api.List(ctx, metav1.ListOptions{LabelSelector: sel})
+	if IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, wrap("list config maps in "+spec.Namespace, err)
+	}
+	earlier := map[string]bool{}
+	for i := range list.Items {
+		if app := list.Items[i].Labels[LabelApp]; app != spec.Name && uninstallOrder(&list.Items[i]) < spec.UninstallOrder {
+			earlier[app] = true
+		}
+	}
+	if len(earlier) == 0 {
+		return nil, nil
+	}
+
+	// The client says whether it can stream the initial list (a real API server can, the
+	// fake clientset of unit tests cannot).
+	lw := cache.ToListWatcherWithWatchListSemantics(&cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			o.LabelSelector = sel
+			return api.List(ctx, o)
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			o.LabelSelector = sel
+			return api.Watch(ctx, o)
+		},
+	}, c.cs)
+	marked := map[string]bool{}  // earlier apps being uninstalled now
+	settled := map[string]bool{} // earlier apps marked, or already gone
+	waitedFor := map[string]bool{}
+	observe := func(cm *corev1.ConfigMap, deleted bool) {
+		app := cm.Labels[LabelApp]
+		if !earlier[app] {
+			return
+		}
+		if !deleted && uninstalling(cm) {
+			marked[app], waitedFor[app], settled[app] = true, true, true
+			return
+		}
+		delete(marked, app)
+		if deleted {
+			settled[app] = true
+		}
+	}
+	fromStore := func(store cache.Store) {
+		clear(marked)
+		present := map[string]bool{}
+		for _, obj := range store.List() {
+			if cm, ok := obj.(*corev1.ConfigMap); ok {
+				present[cm.Labels[LabelApp]] = true
+				observe(cm, false)
+			}
+		}
+		for app := range earlier {
+			if !present[app] {
+				settled[app] = true // its delete is already done
+			}
+		}
+	}
+	onEvent := func(done func() bool) watchtools.ConditionFunc {
+		return func(ev watch.Event) (bool, error) {
+			if cm, ok := ev.Object.(*corev1.ConfigMap); ok {
+				observe(cm, ev.Type == watch.Deleted)
+			}
+			return done(), nil
+		}
+	}
+
+	// Settle: until every earlier app has marked itself (or is gone), or settle is over.
+	allSettled := func() bool { return len(settled) == len(earlier) }
+	settleCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-uninstallClock.After(settle):
+			cancel()
+		case <-settleCtx.Done():
+		}
+	}()
+	_, err = watchtools.UntilWithSync(settleCtx, lw, &corev1.ConfigMap{},
+		func(store cache.Store) (bool, error) { fromStore(store); return allSettled(), nil },
+		onEvent(allSettled))
+	switch {
+	case ctx.Err() != nil:
+		return sortedKeys(waitedFor), fmt.Errorf("waiting for %v to be uninstalled first: %w", sortedKeys(marked), ctx.Err())
+	case err != nil && settleCtx.Err() == nil:
+		return nil, wrap("watch config maps in "+spec.Namespace, err)
+	}
+
+	// Then until none of them is being uninstalled any more.
+	noneMarked := func() bool { return len(marked) == 0 }
+	_, err = watchtools.UntilWithSync(ctx, lw, &corev1.ConfigMap{},
+		func(store cache.Store) (bool, error) { fromStore(store); return noneMarked(), nil },
+		onEvent(noneMarked))
+	if ctx.Err() != nil {
+		return sortedKeys(waitedFor), fmt.Errorf("waiting for %v to be uninstalled first: %w", sortedKeys(marked), ctx.Err())
+	}
+	if err != nil {
+		return sortedKeys(waitedFor), wrap("watch config maps in "+spec.Namespace, err)
+	}
+	return sortedKeys(waitedFor), nil
+}
+
+// uninstalling: marked, and the mark's deadline has not passed (a delete that died
+// without clearing its mark holds no one up for longer than its timeout).
+func uninstalling(cm *corev1.ConfigMap) bool {
+	until, err := time.Parse(time.RFC3339, cm.Annotations[AnnotationUninstalling])
+	return err == nil && uninstallClock.Now().Before(until)
+}
+
+func uninstallOrder(cm *corev1.ConfigMap) int {
+	n, err := strconv.Atoi(cm.Annotations[AnnotationUninstallOrder])
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}

@@ -1,0 +1,181 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+	clocktesting "k8s.io/utils/clock/testing"
+)
+
+var orderT0 = time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+
+func useUninstallClock(t *testing.T) *clocktesting.FakeClock {
+	fc := clocktesting.NewFakeClock(orderT0)
+	old := uninstallClock
+	uninstallClock = fc
+	t.Cleanup(func() { uninstallClock = old })
+	return fc
+}
+
+// appConfigMap is an app's values ConfigMap as EnsureInstallPrerequisites writes it.
+func appConfigMap(app string, order int, uninstallingUntil time.Time) *corev1.ConfigMap {
+	spec := InstallSpec{Name: app, UninstallOrder: order}.WithDefaults()
+	cm := &corev1.ConfigMap{ObjectMeta: ownedMeta(ValuesConfigMapName(app), spec.Namespace, spec.Owner, map[string]string{LabelApp: app})}
+	cm.Annotations[AnnotationUninstallOrder] = strconv.Itoa(order)
+	if !uninstallingUntil.IsZero() {
+		cm.Annotations[AnnotationUninstalling] = uninstallingUntil.Format(time.RFC3339)
+	}
+	return cm
+}
+
+type waitResult struct {
+	apps []string
+	err  error
+}
+
+func startWait(ctx context.Context, c *Client, spec InstallSpec) <-chan waitResult {
+	out := make(chan waitResult, 1)
+	go func() {
+		apps, err := c.WaitForEarlierUninstalls(ctx, spec, DefaultUninstallSettle)
+		out <- waitResult{apps, err}
+	}()
+	return out
+}
+
+func expectBlocked(t *testing.T, res <-chan waitResult) {
+	t.Helper()
+	select {
+	case r := <-res:
+		t.Fatalf("returned early: %+v", r)
+	case <-time.After(200 * time.Millisecond): // a real-time look at a goroutine; the code under test uses the fake clock
+	}
+}
+
+func expectResult(t *testing.T, res <-chan waitResult, want []string) {
+	t.Helper()
+	select {
+	case r := <-res:
+		if r.err != nil || !slices.Equal(r.apps, want) {
+			t.Fatalf("got %v %v, want %v", r.apps, r.err, want)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("still waiting")
+	}
+}
+
+// stepPastSettle fires the settle timer once the wait has started it.
+func stepPastSettle(t *testing.T, fc *clocktesting.FakeClock) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !fc.HasWaiters() {
+		if time.Now().After(deadline) {
+			t.Fatal("the settle timer was never started")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	fc.Step(DefaultUninstallSettle)
+}
+
+func TestWaitForEarlierUninstalls(t *testing.T) {
+	ingress := InstallSpec{Name: "ingress", UninstallOrder: 100}
+	soon := orderT0.Add(10 * time.Minute)
+
+	t.Run("no earlier app: returns at once, one list", func(t *testing.T) {
+		useUninstallClock(t)
+		cs := fake.NewClientset(appConfigMap("ingress", 100, time.Time{}), appConfigMap("cilium", 1000, soon))
+		apps, err := NewClientForInterface(cs).WaitForEarlierUninstalls(context.Background(), ingress, DefaultUninstallSettle)
+		if err != nil || apps != nil || len(cs.Actions()) != 1 {
+			t.Fatalf("%v %v, %d calls", apps, err, len(cs.Actions()))
+		}
+	})
+
+	t.Run("an earlier app being uninstalled is waited for until its delete is done", func(t *testing.T) {
+		useUninstallClock(t)
+		cs := fake.NewClientset(appConfigMap("podinfo", 0, soon), appConfigMap("ingress", 100, time.Time{}))
+		res := startWait(context.Background(), NewClientForInterface(cs), ingress)
+		expectBlocked(t, res)
+		if err := cs.CoreV1().ConfigMaps(DefaultInstallNamespace).Delete(context.Background(), ValuesConfigMapName("podinfo"), metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		expectResult(t, res, []string{"podinfo"})
+	})
+
+	t.Run("an earlier app that marks itself during the settle window is waited for", func(t *testing.T) {
+		fc := useUninstallClock(t)
+		cs := fake.NewClientset(appConfigMap("cert-manager", 50, time.Time{}), appConfigMap("ingress", 100, time.Time{}))
+		c := NewClientForInterface(cs)
+		res := startWait(context.Background(), c, ingress)
+		expectBlocked(t, res)
+		if err := c.MarkUninstalling(context.Background(), InstallSpec{Name: "cert-manager"}, 10*time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		stepPastSettle(t, fc)
+		expectBlocked(t, res)
+		// Its delete failed: the mark is cleared, and nothing waits for it any more.
+		if err := c.UnmarkUninstalling(context.Background(), InstallSpec{Name: "cert-manager"}); err != nil {
+			t.Fatal(err)
+		}
+		expectResult(t, res, []string{"cert-manager"})
+	})
+
+	t.Run("an earlier app that does not mark itself within the settle window is staying", func(t *testing.T) {
+		fc := useUninstallClock(t)
+		cs := fake.NewClientset(appConfigMap("podinfo", 0, time.Time{}), appConfigMap("ingress", 100, time.Time{}))
+		res := startWait(context.Background(), NewClientForInterface(cs), ingress)
+		expectBlocked(t, res)
+		stepPastSettle(t, fc)
+		expectResult(t, res, []string{})
+	})
+
+	t.Run("a mark past its deadline holds no one up", func(t *testing.T) {
+		fc := useUninstallClock(t)
+		cs := fake.NewClientset(appConfigMap("podinfo", 0, orderT0.Add(-time.Minute)), appConfigMap("ingress", 100, time.Time{}))
+		res := startWait(context.Background(), NewClientForInterface(cs), ingress)
+		stepPastSettle(t, fc)
+		expectResult(t, res, []string{})
+	})
+
+	t.Run("cancelled while waiting: the error names the app", func(t *testing.T) {
+		useUninstallClock(t)
+		cs := fake.NewClientset(appConfigMap("podinfo", 0, soon), appConfigMap("ingress", 100, time.Time{}))
+		ctx, cancel := context.WithCancel(context.Background())
+		res := startWait(ctx, NewClientForInterface(cs), ingress)
+		expectBlocked(t, res)
+		cancel()
+		r := <-res
+		if !errors.Is(r.err, context.Canceled) || r.err.Error() != "waiting for [podinfo] to be uninstalled first: context canceled" {
+			t.Fatalf("got %v", r.err)
+		}
+	})
+}
+
+func TestMarkUninstalling(t *testing.T) {
+	useUninstallClock(t)
+	cs := fake.NewClientset(appConfigMap("podinfo", 0, time.Time{}))
+	c := NewClientForInterface(cs)
+	if err := c.MarkUninstalling(context.Background(), InstallSpec{Name: "podinfo"}, 20*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	cm, _ := cs.CoreV1().ConfigMaps(DefaultInstallNamespace).Get(context.Background(), ValuesConfigMapName("podinfo"), metav1.GetOptions{})
+	if got := cm.Annotations[AnnotationUninstalling]; got != "2026-11-24T10:20:00Z" || !uninstalling(cm) {
+		t.Fatalf("mark %q", got)
+	}
+	if err := c.UnmarkUninstalling(context.Background(), InstallSpec{Name: "podinfo"}); err != nil {
+		t.Fatal(err)
+	}
+	cm, _ = cs.CoreV1().ConfigMaps(DefaultInstallNamespace).Get(context.Background(), ValuesConfigMapName("podinfo"), metav1.GetOptions{})
+	if _, ok := cm.Annotations[AnnotationUninstalling]; ok || !Owned(cm, InstallSpec{Name: "podinfo"}.WithDefaults().Owner) {
+		t.Fatalf("after unmark: %v", cm.Annotations)
+	}
+	// Nothing to mark once the app's objects are gone.
+	if err := c.MarkUninstalling(context.Background(), InstallSpec{Name: "gone"}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+}
