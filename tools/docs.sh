@@ -33,6 +33,7 @@ d["provider_schemas"] = {"clusterkit": next(iter(d["provider_schemas"].values())
 json.dump(d, open(p, "w"))
 PY
 cd "$ROOT"
+go run ./internal/apps/cmd/catalogdoc >templates/guides/catalog.md.tmpl
 "$DOCS/tfplugindocs" generate --provider-name clusterkit --rendered-provider-name clusterkit \
   --providers-schema "$W/schema.json" >"$W/docs.log" 2>&1 || { cat "$W/docs.log" >&2; exit 1; }
 echo "docs/ generated"

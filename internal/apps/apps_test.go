@@ -1,7 +1,9 @@
 package apps
 
 import (
+	"fmt"
 	"net/url"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -165,5 +167,23 @@ func TestCertManagerClusterIssuer(t *testing.T) {
 	cm, _ := Lookup("cert-manager")
 	if !strings.Contains(cm.PostInstall[0], ClusterIssuerFile) || !strings.Contains(cm.PreUninstall[0], "helm uninstall") {
 		t.Fatal("cert-manager steps must install the issuer file and remove it before uninstall")
+	}
+}
+
+// The catalog guide is generated (make docs); a catalog change must come with it.
+func TestGuideMarkdown_IsCurrent(t *testing.T) {
+	got, err := os.ReadFile("../../templates/guides/catalog.md.tmpl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != GuideMarkdown() {
+		t.Fatal("templates/guides/catalog.md.tmpl is out of date: run make docs")
+	}
+	for _, n := range Names() {
+		a, _ := Lookup(n)
+		row := fmt.Sprintf("| `%s` | `%s` | %s | `%s` |", a.Name, a.Chart, a.Repository, a.Version)
+		if !strings.Contains(string(got), row) {
+			t.Errorf("the guide has no row for %s (%s)", n, row)
+		}
 	}
 }

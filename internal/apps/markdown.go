@@ -1,0 +1,58 @@
+package apps
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+)
+
+// GuideMarkdown renders the catalog as the docs guide (templates/guides/catalog.md.tmpl),
+// so the published list cannot drift from the code.
+func GuideMarkdown() string {
+	var b strings.Builder
+	b.WriteString(`---
+page_title: "App catalog"
+subcategory: ""
+description: |-
+  The apps clusterkit_managed_app installs by name: repository, pinned chart version, namespace, rights and uninstall order.
+---
+
+<!-- Generated from internal/apps by tools/docs.sh; edit the catalog, not this file. -->
+
+# App catalog
+
+` + "`app = \"<name>\"`" + ` installs one of these charts with its pinned version and default values (your
+` + "`values`" + ` are merged over them key by key). ` + "`version`" + ` overrides the pinned version. Apps destroyed
+together are uninstalled lowest order first; a custom chart has order 0.
+
+| app | chart | repository | version | namespace | installer | uninstall order |
+|---|---|---|---|---|---|---|
+`)
+	names := Names()
+	for _, n := range names {
+		a, _ := Lookup(n)
+		rights := "`admin` in its namespace"
+		if a.NeedsClusterAdmin {
+			rights = "`cluster-admin`"
+		}
+		fmt.Fprintf(&b, "| `%s` | `%s` | %s | `%s` | `%s` | %s | %d |\n", a.Name, a.Chart, a.Repository, a.Version, a.Namespace, rights, a.UninstallOrder)
+	}
+	b.WriteString("\n## Entries\n")
+	for _, n := range names {
+		a, _ := Lookup(n)
+		fmt.Fprintf(&b, "\n### %s\n\n%s\n", a.Name, a.Description)
+		if len(a.Outputs) > 0 {
+			b.WriteString("\n`outputs`: ")
+			for i, k := range slices.Sorted(maps.Keys(a.Outputs)) {
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				fmt.Fprintf(&b, "`%s` = `%s`", k, a.Outputs[k])
+			}
+			b.WriteString(".\n")
+		}
+		fmt.Fprintf(&b, "\nDefault values:\n\n```yaml\n%s```\n", a.DefaultValues)
+	}
+	return b.String()
+}
