@@ -394,3 +394,64 @@ func TestAccEKSCluster_DeletedOutOfBand(t *testing.T) {
 		},
 	}))
 }
+
+// A stack whose deletion fails (a security group that something outside the stack still
+// uses) leaves the resource in state; the plan shows it replaced, and destroying again
+// once the cause is gone deletes the same stack.
+func TestAccEKSCluster_DeleteFailed(t *testing.T) {
+	stackFromEnv(t)
+	name := "ck-acc-delfail"
+	accStack.AWS.SetStackScript(name, awsemu.StackScript{StepDelay: 10 * time.Millisecond})
+	deletes := countCalls("DeleteStack", name)
+	var stackID string
+	resource.Test(t, withProviderPerStep(resource.TestCase{
+		PreCheck: func() { testAccPreCheck(t) },
+		CheckDestroy: func(*terraform.State) error {
+			if info, _ := accStack.AWS.Stack(stackID); info.Status != "DELETE_COMPLETE" {
+				return fmt.Errorf("stack %s after the second destroy: %s", stackID, info.Status)
+			}
+			if n := countCalls("DeleteStack", name) - deletes; n != 2 {
+				return fmt.Errorf("%d DeleteStack calls, want 2", n)
+			}
+			return nil
+		},
+		Steps: []resource.TestStep{
+			{
+				ConfigDirectory: eksConfig,
+				ConfigVariables: eksVars(name, nil),
+				Check: func(st *terraform.State) error {
+					stackID = st.RootModule().Resources[eksAddr].Primary.Attributes["stack_id"]
+					return nil
+				},
+			},
+			{
+				PreConfig: func() {
+					accStack.AWS.SetStackScript(name, awsemu.StackScript{StepDelay: 10 * time.Millisecond,
+						FailDeleteResource: "NodeSecurityGroup", FailDeleteReason: "resource sg-0a1b2c3d4e5f67890 has a dependent object"})
+				},
+				ConfigDirectory: eksConfig,
+				ConfigVariables: eksVars(name, nil),
+				Destroy:         true,
+				ExpectError: regexp.MustCompile(`(?s)Deleting stack ck-acc-delfail failed.*DELETE_FAILED.*NodeSecurityGroup.*has\s+a\s+dependent\s+object.*` +
+					`Stack events:.*DELETE_IN_PROGRESS.*destroy\s+again`),
+			},
+			{
+				// The stack is still there, DELETE_FAILED: the plan replaces it (its
+				// destroy goes first, so the name is free again).
+				PreConfig: func() {
+					if info, _ := accStack.AWS.Stack(stackID); info.Status != "DELETE_FAILED" {
+						t.Fatalf("stack after the failed destroy: %s", info.Status)
+					}
+					accStack.AWS.SetStackScript(name, awsemu.StackScript{StepDelay: 10 * time.Millisecond})
+				},
+				ConfigDirectory:    eksConfig,
+				ConfigVariables:    eksVars(name, nil),
+				PlanOnly:           true,
+				ExpectNonEmptyPlan: true,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectResourceAction(eksAddr, plancheck.ResourceActionDestroyBeforeCreate)},
+				},
+			},
+		},
+	}))
+}

@@ -345,6 +345,48 @@ func TestUpdateStack(t *testing.T) {
 	}
 }
 
+// A resource that cannot be deleted (say, a security group an out-of-stack ENI still
+// uses) leaves the stack DELETE_FAILED with what was not deleted; a later DeleteStack,
+// once the cause is gone, deletes the rest.
+func TestDeleteStack_FailsThenRetries(t *testing.T) {
+	v := newEnv(t)
+	const reason = "resource sg-0a1b2c3d4e5f67890 has a dependent object"
+	v.e.SetStackScript("demo", StackScript{StepDelay: time.Second, FailDeleteResource: "ControlPlaneSecurityGroup", FailDeleteReason: reason})
+	c := v.cfn(v.assume(3600))
+	created, err := c.CreateStack(v.ctx, createInput("demo", "tok-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.clock.Advance(time.Minute)
+	if _, err := c.DeleteStack(v.ctx, &cfn.DeleteStackInput{StackName: aws.String("demo")}); err != nil {
+		t.Fatal(err)
+	}
+	v.clock.Advance(time.Minute)
+	if st := v.describe(c, "demo"); st.StackStatus != cfntypes.StackStatusDeleteFailed {
+		t.Fatalf("after the failed delete: %s", st.StackStatus)
+	}
+	evs, raw := v.events(c, "demo")
+	want := "[demo DELETE_IN_PROGRESS NodeGroup DELETE_IN_PROGRESS NodeGroup DELETE_COMPLETE NodeInstanceRole DELETE_IN_PROGRESS NodeInstanceRole DELETE_COMPLETE " +
+		"Cluster DELETE_IN_PROGRESS Cluster DELETE_COMPLETE ControlPlaneSecurityGroup DELETE_IN_PROGRESS ControlPlaneSecurityGroup DELETE_FAILED demo DELETE_FAILED]"
+	if got := fmt.Sprint(evs[12:]); got != want {
+		t.Fatalf("delete events\n got %v\nwant %v", got, want)
+	}
+	if r := raw[1]; *r.LogicalResourceId != "ControlPlaneSecurityGroup" || *r.ResourceStatusReason != reason {
+		t.Fatalf("failed event %s: %v", *r.LogicalResourceId, r.ResourceStatusReason)
+	}
+
+	v.e.SetStackScript("demo", StackScript{StepDelay: time.Second})
+	if _, err := c.DeleteStack(v.ctx, &cfn.DeleteStackInput{StackName: aws.String("demo")}); err != nil {
+		t.Fatal(err)
+	}
+	v.clock.Advance(time.Minute)
+	evs, _ = v.events(c, *created.StackId)
+	want = "[demo DELETE_IN_PROGRESS ControlPlaneSecurityGroup DELETE_IN_PROGRESS ControlPlaneSecurityGroup DELETE_COMPLETE ClusterRole DELETE_IN_PROGRESS ClusterRole DELETE_COMPLETE demo DELETE_COMPLETE]"
+	if got := fmt.Sprint(evs[len(evs)-6:]); got != want {
+		t.Fatalf("retry events\n got %v\nwant %v", got, want)
+	}
+}
+
 func TestDeleteStack(t *testing.T) {
 	v := newEnv(t)
 	v.e.SetStackScript("demo", StackScript{StepDelay: time.Second})

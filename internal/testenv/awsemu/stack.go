@@ -10,11 +10,16 @@ import (
 
 // StackScript scripts how a stack (by name) behaves.
 type StackScript struct {
-	StepDelay       time.Duration // time between resource events, default 50ms
-	FailResource    string        // logical ID that fails (CREATE_FAILED / UPDATE_FAILED)
-	FailReason      string        // ResourceStatusReason of the failure
-	ClusterEndpoint string        // DescribeCluster endpoint for this stack's AWS::EKS::Cluster
-	ClusterCAPEM    []byte        // DescribeCluster CA (PEM) for this stack's AWS::EKS::Cluster
+	StepDelay    time.Duration // time between resource events, default 50ms
+	FailResource string        // logical ID that fails (CREATE_FAILED / UPDATE_FAILED)
+	FailReason   string        // ResourceStatusReason of the failure
+	// FailDeleteResource fails (DELETE_FAILED) when a DeleteStack reaches it: the stack
+	// ends DELETE_FAILED, keeping it and the resources not deleted yet, and a later
+	// DeleteStack tries again (reading the script again).
+	FailDeleteResource string
+	FailDeleteReason   string
+	ClusterEndpoint    string // DescribeCluster endpoint for this stack's AWS::EKS::Cluster
+	ClusterCAPEM       []byte // DescribeCluster CA (PEM) for this stack's AWS::EKS::Cluster
 }
 
 // StackEvent is one CloudFormation stack event.
@@ -373,7 +378,16 @@ func (e *Emulator) runDelete(s *stack, token string) {
 		}
 	}
 	tl.emit(nil, "DELETE_IN_PROGRESS", "User Initiated")
-	tl.deleteResources(live)
+	fail := e.scripts[s.name].FailDeleteResource
+	for i := len(live) - 1; i >= 0; i-- {
+		if live[i].LogicalID == fail {
+			tl.emit(live[i], "DELETE_IN_PROGRESS", "")
+			tl.emit(live[i], "DELETE_FAILED", e.scripts[s.name].FailDeleteReason)
+			tl.emit(nil, "DELETE_FAILED", failedReason(fail, "delete"))
+			return
+		}
+		tl.deleteResources(live[i : i+1])
+	}
 	tl.emit(nil, "DELETE_COMPLETE", "")
 }
 
