@@ -6,9 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -55,7 +52,7 @@ func BenchmarkManagedAppApply(b *testing.B) {
 	s := stackFromEnv(b)
 	cs := s.adminClientset(b)
 	ctx := context.Background()
-	w := newTofuWorkdir(b, s, benchManagedAppConfig)
+	w := newTofuWorkdir(b, benchManagedAppConfig, "TF_VAR_host="+s.Host, "TF_VAR_ca="+s.CAPEM, "TF_VAR_token="+s.Token)
 	b.Cleanup(func() {
 		if _, err := w.run(ctx, "destroy", "-auto-approve", "-var", "iteration=0"); err != nil {
 			b.Errorf("destroy: %v", err)
@@ -151,77 +148,4 @@ func applyCompleteAt(jsonLines []byte, addr string) (time.Time, error) {
 		return time.Parse(time.RFC3339Nano, msg.Timestamp)
 	}
 	return time.Time{}, fmt.Errorf("no apply_complete for %s in OpenTofu's output", addr)
-}
-
-// tofuWorkdir runs OpenTofu on one configuration with the provider built as a plugin
-// binary, its debug log going to a file.
-type tofuWorkdir struct {
-	dir, tofu, logPath string
-	env                []string
-}
-
-func newTofuWorkdir(tb testing.TB, s testStack, config string) *tofuWorkdir {
-	tb.Helper()
-	dir := tb.TempDir()
-	bin := filepath.Join(dir, "bin")
-	build := exec.Command("go", "build", "-o", filepath.Join(bin, "terraform-provider-clusterkit"), "../..")
-	if out, err := build.CombinedOutput(); err != nil {
-		tb.Fatalf("building the provider: %v\n%s", err, out)
-	}
-	rc := filepath.Join(dir, "tofurc")
-	rcText := fmt.Sprintf("provider_installation {\n  dev_overrides {\n    \"registry.opentofu.org/clusterkit-dev/clusterkit\" = %q\n  }\n  direct {}\n}\n", bin)
-	cfg := filepath.Join(dir, "cfg")
-	for path, text := range map[string]string{rc: rcText, filepath.Join(cfg, "main.tf"): config} {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			tb.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	w := &tofuWorkdir{dir: cfg, tofu: os.Getenv("TF_ACC_TERRAFORM_PATH"), logPath: filepath.Join(dir, "tofu.log")}
-	w.env = append(os.Environ(),
-		"TF_CLI_CONFIG_FILE="+rc, "TF_IN_AUTOMATION=1", "TF_LOG_PROVIDER=DEBUG", "TF_LOG_PATH="+w.logPath,
-		"TF_VAR_host="+s.Host, "TF_VAR_ca="+s.CAPEM, "TF_VAR_token="+s.Token)
-	return w
-}
-
-func (w *tofuWorkdir) run(ctx context.Context, args ...string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, w.tofu, args...)
-	cmd.Dir, cmd.Env = w.dir, w.env
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return out, fmt.Errorf("tofu %s: %w\n%s%s", args[0], err, out, stderr.Bytes())
-	}
-	return out, nil
-}
-
-func (w *tofuWorkdir) logSize(tb testing.TB) int64 {
-	st, err := os.Stat(w.logPath)
-	if os.IsNotExist(err) {
-		return 0
-	}
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return st.Size()
-}
-
-// logLines returns, from the log lines after offset that contain s, what follows s up
-// to the next colon (for an API call: verb and path).
-func (w *tofuWorkdir) logLines(tb testing.TB, offset int64, s string) []string {
-	data, err := os.ReadFile(w.logPath)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var out []string
-	for _, line := range strings.Split(string(data[offset:]), "\n") {
-		if _, rest, ok := strings.Cut(line, s); ok {
-			what, _, _ := strings.Cut(rest, ":")
-			out = append(out, what)
-		}
-	}
-	return out
 }

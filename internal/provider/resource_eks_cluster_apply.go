@@ -91,12 +91,20 @@ func (r *eksClusterResource) waitAndFinish(ctx context.Context, sess *cloud.Sess
 				"\n\nThe next apply deletes the failed stack and creates a new one; fix the cause first.")
 		return
 	case ctx.Err() != nil:
-		if cur, ferr := sess.FindStack(context.WithoutCancel(ctx), m.StackID.ValueString()); ferr == nil {
+		// ctx is over: read the stack's status under a short context of our own.
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if cur, ferr := sess.FindStack(fctx, m.StackID.ValueString()); ferr == nil {
 			m.Status = types.StringValue(cur.Status)
 		}
-		diags.AddWarning("Stopped waiting for the CloudFormation stack",
-			fmt.Sprintf("Stack %s is still %s after %s. It keeps running in AWS; run apply again to resume waiting on the same stack (no second stack is created), or raise timeouts.%s.",
-				m.Name.ValueString(), m.Status.ValueString(), timeout, op))
+		resume := "It keeps running in AWS; run apply again to resume waiting on the same stack (no second stack is created)"
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			diags.AddWarning("Stopped waiting for the CloudFormation stack",
+				fmt.Sprintf("Stack %s is still %s after %s. %s, or raise timeouts.%s.", m.Name.ValueString(), m.Status.ValueString(), timeout, resume, op))
+			return
+		}
+		diags.AddWarning("Interrupted while waiting for the CloudFormation stack",
+			fmt.Sprintf("The wait was interrupted; stack %s is %s. %s.", m.Name.ValueString(), m.Status.ValueString(), resume))
 		return
 	case err != nil:
 		diags.AddError("Waiting for the CloudFormation stack failed", err.Error())
