@@ -17,6 +17,9 @@ type App struct {
 	// Name is the catalog key and the default Helm release name (a DNS-1123 label).
 	Name        string
 	Description string
+	// Notice, when set, is shown as a plan-time warning on configurations that use the
+	// entry (e.g. a project retired upstream).
+	Notice string
 	// Repository is the chart repository (https) and Chart the chart's name in it.
 	Repository string
 	Chart      string

@@ -1,15 +1,26 @@
 package apps
 
-// The catalog. Chart versions were current stable releases when they were pinned; bump
-// them here (one row per app) after checking the repository's index.yaml.
+// The catalog. Bump a version here (one row per app) after checking the repository's
+// index.yaml and the chart's upgrade notes against DefaultValues.
+//
+// Reviewed 2026-11-24 against public release records (no chart repository is reachable
+// from CI): every pinned version is a published release, moved to the latest patch of
+// its line where that line had security fixes (cert-manager v1.19.6 for
+// GHSA-8rvj-mm4h-c258, jupyterhub 4.3.3, ingress-nginx 4.13.5, knative-operator
+// v1.19.6). Newer minor or major lines exist for most entries (kube-prometheus-stack 91,
+// cert-manager 1.21, cilium 1.20, crossplane 2.4, eck-operator 3.5, fluent-bit 0.58,
+// gitlab-runner 0.92); moving to them needs a review of their breaking values changes.
 
 func init() {
 	register(App{
-		Name:              "ingress-nginx",
-		Description:       "NGINX Ingress controller (kubernetes/ingress-nginx): an IngressClass \"nginx\" behind a LoadBalancer Service.",
+		Name:        "ingress-nginx",
+		Description: "NGINX Ingress controller (kubernetes/ingress-nginx): an IngressClass \"nginx\" behind a LoadBalancer Service.",
+		Notice: "The kubernetes/ingress-nginx project was retired by Kubernetes SIG Network in March 2026: it gets no further releases " +
+			"or security fixes. It stays in the catalog for existing clusters; for a new one prefer a maintained controller " +
+			"(a Gateway API implementation, or another ingress controller as a custom chart).",
 		Repository:        "https://kubernetes.github.io/ingress-nginx",
 		Chart:             "ingress-nginx",
-		Version:           "4.13.3",
+		Version:           "4.13.5",
 		Namespace:         "ingress-nginx",
 		NeedsClusterAdmin: true, // IngressClass, ClusterRole, validating webhook
 		UninstallOrder:    100,  // last but the CNI: other apps are reached through it
@@ -37,7 +48,7 @@ func init() {
 		Description:       "cert-manager (jetstack): X.509 certificates from ACME (Let's Encrypt) and other issuers; optionally a ClusterIssuer (see CertManagerClusterIssuer).",
 		Repository:        "https://charts.jetstack.io",
 		Chart:             "cert-manager",
-		Version:           "v1.19.1",
+		Version:           "v1.19.6",
 		Namespace:         "cert-manager",
 		NeedsClusterAdmin: true, // CRDs, webhooks, ClusterRoles
 		UninstallOrder:    50,
@@ -110,7 +121,7 @@ runners:
 		Description:       "JupyterHub (Zero to JupyterHub): multi-user Jupyter notebooks, served by the proxy-public Service.",
 		Repository:        "https://hub.jupyter.org/helm-chart/",
 		Chart:             "jupyterhub",
-		Version:           "4.2.0",
+		Version:           "4.3.3",
 		Namespace:         "jupyterhub",
 		NeedsClusterAdmin: true, // user-scheduler ClusterRole and binding
 		UninstallOrder:    10,
@@ -132,7 +143,7 @@ singleuser:
 		Description:       "Knative Operator: installs and upgrades Knative Serving and Eventing from KnativeServing / KnativeEventing resources.",
 		Repository:        "https://knative.github.io/operator",
 		Chart:             "knative-operator",
-		Version:           "v1.19.0",
+		Version:           "v1.19.6",
 		Namespace:         "knative-operator",
 		NeedsClusterAdmin: true, // CRDs and cluster-wide reconcilers
 		UninstallOrder:    30,

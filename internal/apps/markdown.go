@@ -42,6 +42,9 @@ together are uninstalled lowest order first; a custom chart has order 0.
 	for _, n := range names {
 		a, _ := Lookup(n)
 		fmt.Fprintf(&b, "\n### %s\n\n%s\n", a.Name, a.Description)
+		if a.Notice != "" {
+			fmt.Fprintf(&b, "\n~> **Note:** %s\n", a.Notice)
+		}
 		if len(a.Outputs) > 0 {
 			b.WriteString("\n`outputs`: ")
 			for i, k := range slices.Sorted(maps.Keys(a.Outputs)) {

@@ -79,6 +79,9 @@ func (r *managedAppResource) ValidateConfig(ctx context.Context, req resource.Va
 			resp.Diagnostics.AddAttributeError(path.Root("cluster_issuer"), "Invalid cluster_issuer", err.Error())
 		}
 	}
+	if a, ok := m.catalogApp(); ok && a.Notice != "" {
+		resp.Diagnostics.AddAttributeWarning(path.Root("app"), fmt.Sprintf("Catalog app %q: please read", a.Name), a.Notice)
+	}
 	if !known(m.Values) || !known(m.App) {
 		return
 	}

@@ -4,6 +4,7 @@ package provider
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
@@ -247,4 +248,47 @@ resource "clusterkit_managed_app" "test" {
 	if err := pods.expectRan("uninstall-"+name, 1, corev1.PodSucceeded); err != nil {
 		t.Error(err)
 	}
+}
+
+// TestAccManagedApp_RetiredAppWarns: a catalog entry with a notice (ingress-nginx, retired
+// upstream) gets a warning on its `app` attribute from `tofu validate`, before any plan.
+func TestAccManagedApp_RetiredAppWarns(t *testing.T) {
+	stackFromEnv(t)
+	w := newTofuWorkdir(t, providerLocal+`
+resource "clusterkit_managed_app" "test" {
+  cluster_connection = {
+    host                   = "https://k8s.example.com"
+    cluster_ca_certificate = "unused by validate"
+    token                  = "unused by validate"
+  }
+  name = "web-ingress"
+  app  = "ingress-nginx"
+}`)
+	out, err := w.run(context.Background(), "validate", "-json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res struct {
+		Valid       bool `json:"valid"`
+		Diagnostics []struct {
+			Severity string `json:"severity"`
+			Summary  string `json:"summary"`
+			Detail   string `json:"detail"`
+			Snippet  struct {
+				Code string `json:"code"`
+			} `json:"snippet"`
+		} `json:"diagnostics"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, d := range res.Diagnostics {
+		if d.Summary == `Catalog app "ingress-nginx": please read` {
+			if !res.Valid || d.Severity != "warning" || !strings.Contains(d.Detail, "retired") || !strings.Contains(d.Snippet.Code, `app  = "ingress-nginx"`) {
+				t.Fatalf("valid=%v, diagnostic %+v", res.Valid, d)
+			}
+			return
+		}
+	}
+	t.Fatalf("no warning about the retired app:\n%s", out)
 }

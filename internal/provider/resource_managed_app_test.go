@@ -69,14 +69,14 @@ func TestAccManagedApp_Lifecycle(t *testing.T) {
 				ConfigPlanChecks: tfresource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction(managedAppAddr, plancheck.ResourceActionCreate),
 					plancheck.ExpectKnownValue(managedAppAddr, jpath("namespace"), knownvalue.StringExact("ingress-nginx")),
-					plancheck.ExpectKnownValue(managedAppAddr, jpath("chart_version"), knownvalue.StringExact("4.13.3")),
+					plancheck.ExpectKnownValue(managedAppAddr, jpath("chart_version"), knownvalue.StringExact("4.13.5")),
 					plancheck.ExpectKnownValue(managedAppAddr, jpath("installer_cluster_admin"), knownvalue.Bool(true)),
 				}},
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(managedAppAddr, jpath("id"), knownvalue.StringExact("ingress-nginx/"+name)),
 					statecheck.ExpectKnownValue(managedAppAddr, jpath("status"), knownvalue.StringExact("deployed")),
 					statecheck.ExpectKnownValue(managedAppAddr, jpath("revision"), knownvalue.Int64Exact(1)),
-					statecheck.ExpectKnownValue(managedAppAddr, jpath("chart_version"), knownvalue.StringExact("4.13.3")),
+					statecheck.ExpectKnownValue(managedAppAddr, jpath("chart_version"), knownvalue.StringExact("4.13.5")),
 					statecheck.ExpectKnownValue(managedAppAddr, jpath("installer_image"), knownvalue.StringExact(kube.DefaultInstallerImage)),
 					statecheck.ExpectKnownValue(managedAppAddr, jpath("keep_failed_pod"), knownvalue.Bool(true)),
 					statecheck.ExpectKnownValue(managedAppAddr, jpath("installed_at"), knownvalue.StringRegexp(regexp.MustCompile(`^\d{4}-\d\d-\d\dT`))),
@@ -102,7 +102,7 @@ func TestAccManagedApp_Lifecycle(t *testing.T) {
 					if err != nil {
 						return err
 					}
-					if err := expectInstallPodSpec(p, name, "ingress-nginx", "4.13.3", map[string]string{"team": "platform"}); err != nil {
+					if err := expectInstallPodSpec(p, name, "ingress-nginx", "4.13.5", map[string]string{"team": "platform"}); err != nil {
 						return err
 					}
 					// Deleted once it succeeded.
