@@ -46,8 +46,11 @@ type App struct {
 	PostInstall  []string
 	PreUninstall []string
 	// Outputs are facts about an installed release that a module can compose with, such
-	// as the name of the controller's Service, keyed by output name.
+	// as the name of the controller's Service, keyed by output name. Names that follow
+	// the release name use "{fullname}" (see ResolveOutputs).
 	Outputs map[string]string
+	// FullnameMax is how long the chart's fullname helper lets names get (0: 63).
+	FullnameMax int
 }
 
 var catalog = map[string]App{}

@@ -101,7 +101,7 @@ func TestLookup(t *testing.T) {
 	a.PostInstall[0] = "rm -rf /"
 	a.Outputs["webhook_service"] = "x"
 	b, _ := Lookup("cert-manager")
-	if b.PostInstall[0] == "rm -rf /" || b.Outputs["webhook_service"] != "cert-manager-webhook" {
+	if b.PostInstall[0] == "rm -rf /" || b.Outputs["webhook_service"] != "{fullname}-webhook" {
 		t.Fatal("Lookup must return a deep copy")
 	}
 	n := Names()
@@ -184,6 +184,41 @@ func TestGuideMarkdown_IsCurrent(t *testing.T) {
 		row := fmt.Sprintf("| `%s` | `%s` | %s | `%s` |", a.Name, a.Chart, a.Repository, a.Version)
 		if !strings.Contains(string(got), row) {
 			t.Errorf("the guide has no row for %s (%s)", n, row)
+		}
+	}
+}
+
+func TestResolveOutputs_FollowTheReleaseName(t *testing.T) {
+	get := func(app string) App { a, _ := Lookup(app); return a }
+	cases := []struct {
+		app, release string
+		values       map[string]any
+		key, want    string
+	}{
+		// The catalog's own release names give the names the charts are known by.
+		{"ingress-nginx", "ingress-nginx", nil, "service", "ingress-nginx-controller"},
+		{"cert-manager", "cert-manager", nil, "webhook_service", "cert-manager-webhook"},
+		{"prometheus", "prometheus", nil, "prometheus_service", "prometheus-kube-prometheus-prometheus"},
+		{"prometheus", "prometheus", nil, "alertmanager_service", "prometheus-kube-prometheus-alertmanager"},
+		{"prometheus", "prometheus", nil, "grafana_service", "prometheus-grafana"},
+		{"jupyterhub", "hub", nil, "proxy_service", "proxy-public"},
+		// Other release names.
+		{"ingress-nginx", "web", nil, "service", "web-ingress-nginx-controller"},
+		{"ingress-nginx", "my-ingress-nginx", nil, "service", "my-ingress-nginx-controller"},
+		{"cert-manager", "certs", nil, "webhook_service", "certs-cert-manager-webhook"},
+		// kube-prometheus-stack cuts its fullname at 26 characters, without a trailing "-".
+		{"prometheus", "monitoring", nil, "prometheus_service", "monitoring-kube-prometheus-prometheus"},
+		{"prometheus", "observability", nil, "prometheus_service", "observability-kube-prometh-prometheus"},
+		{"prometheus", "monitoring-platform1", nil, "prometheus_service", "monitoring-platform1-kube-prometheus"},
+		{"prometheus", "monitoring", nil, "grafana_service", "monitoring-grafana"},
+		// Overrides in the values.
+		{"ingress-nginx", "web", map[string]any{"fullnameOverride": "edge"}, "service", "edge-controller"},
+		{"ingress-nginx", "web", map[string]any{"nameOverride": "nginx"}, "service", "web-nginx-controller"},
+		{"prometheus", "monitoring", map[string]any{"grafana": map[string]any{"fullnameOverride": "dashboards"}}, "grafana_service", "dashboards"},
+	}
+	for _, tc := range cases {
+		if got := get(tc.app).ResolveOutputs(tc.release, tc.values)[tc.key]; got != tc.want {
+			t.Errorf("%s release %q %v: %s = %q, want %q", tc.app, tc.release, tc.values, tc.key, got, tc.want)
 		}
 	}
 }

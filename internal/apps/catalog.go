@@ -38,7 +38,7 @@ func init() {
     externalTrafficPolicy: Local
 `,
 		Outputs: map[string]string{
-			"service":       "ingress-nginx-controller",
+			"service":       "{fullname}-controller",
 			"ingress_class": "nginx",
 		},
 	})
@@ -61,7 +61,7 @@ prometheus:
 		PostInstall:  []string{clusterIssuerInstallStep},
 		PreUninstall: []string{clusterIssuerUninstallStep},
 		Outputs: map[string]string{
-			"webhook_service": "cert-manager-webhook",
+			"webhook_service": "{fullname}-webhook",
 		},
 	})
 
@@ -85,10 +85,11 @@ alertmanager:
 grafana:
   enabled: true
 `,
+		FullnameMax: 26, // kube-prometheus-stack cuts its fullname short
 		Outputs: map[string]string{
-			"prometheus_service":   "prometheus-kube-prometheus-prometheus",
-			"alertmanager_service": "prometheus-kube-prometheus-alertmanager",
-			"grafana_service":      "prometheus-grafana",
+			"prometheus_service":   "{fullname}-prometheus",
+			"alertmanager_service": "{fullname}-alertmanager",
+			"grafana_service":      "{fullname:grafana}",
 		},
 	})
 

@@ -24,7 +24,9 @@ description: |-
 
 ` + "`app = \"<name>\"`" + ` installs one of these charts with its pinned version and default values (your
 ` + "`values`" + ` are merged over them key by key). ` + "`version`" + ` overrides the pinned version. Apps destroyed
-together are uninstalled lowest order first; a custom chart has order 0.
+together are uninstalled lowest order first; a custom chart has order 0. In ` + "`outputs`" + `,
+` + "`<fullname>`" + ` is the name the chart gives the release's objects: the release name when it
+contains the chart's name, else ` + "`<release>-<chart>`" + ` (or the values' ` + "`fullnameOverride`" + `).
 
 | app | chart | repository | version | namespace | installer | uninstall order |
 |---|---|---|---|---|---|---|
@@ -51,11 +53,20 @@ together are uninstalled lowest order first; a custom chart has order 0.
 				if i > 0 {
 					b.WriteString(", ")
 				}
-				fmt.Fprintf(&b, "`%s` = `%s`", k, a.Outputs[k])
+				fmt.Fprintf(&b, "`%s` = `%s`", k, placeholderRe.ReplaceAllStringFunc(a.Outputs[k], guidePlaceholder))
 			}
 			b.WriteString(".\n")
 		}
 		fmt.Fprintf(&b, "\nDefault values:\n\n```yaml\n%s```\n", a.DefaultValues)
 	}
 	return b.String()
+}
+
+// guidePlaceholder writes "{fullname}" as <fullname> and "{fullname:grafana}" as
+// <release>-grafana, the form a reader recognises.
+func guidePlaceholder(p string) string {
+	if sub := placeholderRe.FindStringSubmatch(p)[1]; sub != "" {
+		return "<release>-" + sub
+	}
+	return "<fullname>"
 }

@@ -66,6 +66,8 @@ resource "clusterkit_managed_app" "test" {
 
 // TestAccManagedApp_IngressEndpoint: once the ingress controller's Service has a load
 // balancer address, a refresh puts it in outputs["endpoint"] without planning a change.
+// The release is not called "ingress-nginx", so the Service is "web-ingress-nginx-controller"
+// (helm's fullname rule).
 func TestAccManagedApp_IngressEndpoint(t *testing.T) {
 	s := stackFromEnv(t)
 	cs := s.adminClientset(t)
@@ -77,7 +79,7 @@ resource "clusterkit_managed_app" "test" {
     cluster_ca_certificate = var.ca
     token                  = var.token
   }
-  name      = "ingress-nginx"
+  name      = "web"
   app       = "ingress-nginx"
   namespace = "ck-ingress-ep"
   installer_pod_annotations = { "testenv.clusterkit.dev/run-time" = "200ms" }
@@ -91,7 +93,7 @@ resource "clusterkit_managed_app" "test" {
 				ConfigVariables: managedAppVars(s, nil),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(managedAppAddr, tfjsonpath.New("outputs"), knownvalue.MapExact(map[string]knownvalue.Check{
-						"service": knownvalue.StringExact("ingress-nginx-controller"), "ingress_class": knownvalue.StringExact("nginx"),
+						"service": knownvalue.StringExact("web-ingress-nginx-controller"), "ingress_class": knownvalue.StringExact("nginx"),
 					})),
 				},
 			},
@@ -102,7 +104,7 @@ resource "clusterkit_managed_app" "test" {
 						t.Fatal(err)
 					}
 					svc, err := cs.CoreV1().Services("ck-ingress-ep").Create(ctx, &corev1.Service{
-						ObjectMeta: metav1.ObjectMeta{Name: "ingress-nginx-controller"},
+						ObjectMeta: metav1.ObjectMeta{Name: "web-ingress-nginx-controller"},
 						Spec:       corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, Ports: []corev1.ServicePort{{Port: 443}}},
 					}, metav1.CreateOptions{})
 					if err != nil {

@@ -138,13 +138,29 @@ func defaultReleaseNamespace(app string) string {
 	return kube.DefaultInstallNamespace
 }
 
-// endpointService is the catalog app's Service whose load balancer address becomes
-// outputs["endpoint"]; "" when the app has none.
-func (m managedAppModel) endpointService() string {
-	if a, ok := m.catalogApp(); ok {
-		return a.Outputs["service"]
+// catalogOutputs are the catalog app's outputs for this release: its object names follow
+// the release name and the values (fullnameOverride). ok is false while either is
+// unknown; a custom chart has none.
+func (m managedAppModel) catalogOutputs() (out map[string]string, ok bool) {
+	a, isApp := m.catalogApp()
+	if !isApp {
+		return nil, !m.App.IsUnknown()
 	}
-	return ""
+	if !known(m.Name) || m.Values.IsUnknown() {
+		return nil, false
+	}
+	var values map[string]any
+	if merged, err := mergeValues(a.DefaultValues, m.Values.ValueString()); err == nil {
+		_ = yaml.Unmarshal([]byte(merged), &values) // invalid values are refused by validation
+	}
+	return a.ResolveOutputs(m.Name.ValueString(), values), true
+}
+
+// endpointService is the catalog app's Service whose load balancer address becomes
+// outputs["endpoint"]; "" when the app has none (or it is not known yet).
+func (m managedAppModel) endpointService() string {
+	out, _ := m.catalogOutputs()
+	return out["service"]
 }
 
 // refreshOutputs sets outputs: the catalog facts plus, once the app's Service has a load
@@ -166,13 +182,16 @@ func (m *managedAppModel) refreshOutputs(ctx context.Context, client *kube.Clien
 	return nil
 }
 
-// outputsValue lists the catalog app's outputs (an empty map for custom charts).
+// outputsValue lists the catalog app's outputs (an empty map for custom charts; unknown
+// while the release name or values are).
 func (m managedAppModel) outputsValue() types.Map {
+	resolved, ok := m.catalogOutputs()
+	if !ok {
+		return types.MapUnknown(types.StringType)
+	}
 	out := map[string]attr.Value{}
-	if a, ok := m.catalogApp(); ok {
-		for k, v := range a.Outputs {
-			out[k] = types.StringValue(v)
-		}
+	for k, v := range resolved {
+		out[k] = types.StringValue(v)
 	}
 	return types.MapValueMust(types.StringType, out)
 }

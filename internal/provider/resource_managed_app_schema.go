@@ -180,7 +180,7 @@ func (r *managedAppResource) Schema(ctx context.Context, _ resource.SchemaReques
 			"outputs": schema.MapAttribute{
 				ElementType:         types.StringType,
 				Computed:            true,
-				MarkdownDescription: "Facts a module can compose with, for catalog apps (e.g. `service` and `ingress_class` of `ingress-nginx`), plus `endpoint`: the load balancer address of that Service once the cloud assigned one (read on every refresh). Empty for custom charts.",
+				MarkdownDescription: "Facts a module can compose with, for catalog apps (e.g. `service` and `ingress_class` of `ingress-nginx`; object names follow `name` and a `fullnameOverride` in the values, as the chart names them), plus `endpoint`: the load balancer address of that Service once the cloud assigned one (read on every refresh). Empty for custom charts.",
 			},
 		},
 	}

@@ -80,7 +80,7 @@ func TestAccManagedApp_Lifecycle(t *testing.T) {
 					statecheck.ExpectKnownValue(managedAppAddr, jpath("installer_image"), knownvalue.StringExact(kube.DefaultInstallerImage)),
 					statecheck.ExpectKnownValue(managedAppAddr, jpath("keep_failed_pod"), knownvalue.Bool(true)),
 					statecheck.ExpectKnownValue(managedAppAddr, jpath("installed_at"), knownvalue.StringRegexp(regexp.MustCompile(`^\d{4}-\d\d-\d\dT`))),
-					statecheck.ExpectKnownValue(managedAppAddr, jpath("outputs").AtMapKey("service"), knownvalue.StringExact("ingress-nginx-controller")),
+					statecheck.ExpectKnownValue(managedAppAddr, jpath("outputs").AtMapKey("service"), knownvalue.StringExact("ck-ma-life-ingress-nginx-controller")),
 					statecheck.ExpectKnownOutputValue("ingress_class", knownvalue.StringExact("nginx")),
 				},
 				Check: func(*terraform.State) error {
