@@ -101,16 +101,16 @@ func (c *Client) WaitForEarlierUninstalls(ctx context.Context, spec InstallSpec,
 			return api.Watch(ctx, o)
 		},
 	}, c.cs)
-	marked := map[string]bool{}  // earlier apps being uninstalled now
-	settled := map[string]bool{} // earlier apps marked, or already gone
+	marked := map[string]time.Time{} // earlier apps being uninstalled now, until their mark's deadline
+	settled := map[string]bool{}     // earlier apps marked, or already gone
 	waitedFor := map[string]bool{}
 	observe := func(cm *corev1.ConfigMap, deleted bool) {
 		app := cm.Labels[LabelApp]
 		if !earlier[app] {
 			return
 		}
-		if !deleted && uninstalling(cm) {
-			marked[app], waitedFor[app], settled[app] = true, true, true
+		if until, ok := markedUntil(cm); ok && !deleted {
+			marked[app], waitedFor[app], settled[app] = until, true, true
 			return
 		}
 		delete(marked, app)
@@ -156,32 +156,59 @@ func (c *Client) WaitForEarlierUninstalls(ctx context.Context, spec InstallSpec,
 	_, err = watchtools.UntilWithSync(settleCtx, lw, &corev1.ConfigMap{},
 		func(store cache.Store) (bool, error) { fromStore(store); return allSettled(), nil },
 		onEvent(allSettled))
+	settleOver := settleCtx.Err() != nil
+	cancel()
 	switch {
 	case ctx.Err() != nil:
 		return sortedKeys(waitedFor), fmt.Errorf("waiting for %v to be uninstalled first: %w", sortedKeys(marked), ctx.Err())
-	case err != nil && settleCtx.Err() == nil:
+	case err != nil && !settleOver:
 		return nil, wrap("watch config maps in "+spec.Namespace, err)
 	}
 
-	// Then until none of them is being uninstalled any more.
+	// Then until none of them is being uninstalled any more. A mark whose deadline passes
+	// (a delete that died without clearing it) stops counting then: look again at the
+	// earliest deadline.
 	noneMarked := func() bool { return len(marked) == 0 }
-	_, err = watchtools.UntilWithSync(ctx, lw, &corev1.ConfigMap{},
-		func(store cache.Store) (bool, error) { fromStore(store); return noneMarked(), nil },
-		onEvent(noneMarked))
-	if ctx.Err() != nil {
-		return sortedKeys(waitedFor), fmt.Errorf("waiting for %v to be uninstalled first: %w", sortedKeys(marked), ctx.Err())
+	for {
+		var earliest time.Time
+		for _, until := range marked {
+			if earliest.IsZero() || until.Before(earliest) {
+				earliest = until
+			}
+		}
+		waitCtx, cancel := context.WithCancel(ctx)
+		if !earliest.IsZero() {
+			go func() {
+				select {
+				case <-uninstallClock.After(earliest.Sub(uninstallClock.Now())):
+					cancel()
+				case <-waitCtx.Done():
+				}
+			}()
+		}
+		_, err = watchtools.UntilWithSync(waitCtx, lw, &corev1.ConfigMap{},
+			func(store cache.Store) (bool, error) { fromStore(store); return noneMarked(), nil },
+			onEvent(noneMarked))
+		expired := waitCtx.Err() != nil
+		cancel()
+		switch {
+		case ctx.Err() != nil:
+			return sortedKeys(waitedFor), fmt.Errorf("waiting for %v to be uninstalled first: %w", sortedKeys(marked), ctx.Err())
+		case expired && err != nil:
+			continue // a mark's deadline passed: list again
+		case err != nil:
+			return sortedKeys(waitedFor), wrap("watch config maps in "+spec.Namespace, err)
+		}
+		return sortedKeys(waitedFor), nil
 	}
-	if err != nil {
-		return sortedKeys(waitedFor), wrap("watch config maps in "+spec.Namespace, err)
-	}
-	return sortedKeys(waitedFor), nil
 }
 
-// uninstalling: marked, and the mark's deadline has not passed (a delete that died
-// without clearing its mark holds no one up for longer than its timeout).
-func uninstalling(cm *corev1.ConfigMap) bool {
+// markedUntil: the app is marked as uninstalling and the mark's deadline has not passed
+// (a delete that died without clearing its mark holds no one up for longer than its
+// timeout).
+func markedUntil(cm *corev1.ConfigMap) (time.Time, bool) {
 	until, err := time.Parse(time.RFC3339, cm.Annotations[AnnotationUninstalling])
-	return err == nil && uninstallClock.Now().Before(until)
+	return until, err == nil && uninstallClock.Now().Before(until)
 }
 
 func uninstallOrder(cm *corev1.ConfigMap) int {
@@ -192,7 +219,7 @@ func uninstallOrder(cm *corev1.ConfigMap) int {
 	return n
 }
 
-func sortedKeys(m map[string]bool) []string {
+func sortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)

@@ -142,6 +142,24 @@ func TestWaitForEarlierUninstalls(t *testing.T) {
 		expectResult(t, res, []string{})
 	})
 
+	t.Run("a mark whose deadline passes while waited for stops counting", func(t *testing.T) {
+		fc := useUninstallClock(t)
+		cs := fake.NewClientset(appConfigMap("podinfo", 0, orderT0.Add(time.Minute)), appConfigMap("ingress", 100, time.Time{}))
+		res := startWait(context.Background(), NewClientForInterface(cs), ingress)
+		expectBlocked(t, res)
+		// The settle phase ends at once (podinfo is marked; its timer stays registered);
+		// the wait then sets a second timer, on the mark's deadline one minute away.
+		deadline := time.Now().Add(10 * time.Second)
+		for fc.Waiters() < 2 {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d timers; the wait never armed one for the mark's deadline", fc.Waiters())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		fc.Step(time.Minute)
+		expectResult(t, res, []string{"podinfo"})
+	})
+
 	t.Run("cancelled while waiting: the error names the app", func(t *testing.T) {
 		useUninstallClock(t)
 		cs := fake.NewClientset(appConfigMap("podinfo", 0, soon), appConfigMap("ingress", 100, time.Time{}))
@@ -164,7 +182,7 @@ func TestMarkUninstalling(t *testing.T) {
 		t.Fatal(err)
 	}
 	cm, _ := cs.CoreV1().ConfigMaps(DefaultInstallNamespace).Get(context.Background(), ValuesConfigMapName("podinfo"), metav1.GetOptions{})
-	if got := cm.Annotations[AnnotationUninstalling]; got != "2026-11-24T10:20:00Z" || !uninstalling(cm) {
+	if got := cm.Annotations[AnnotationUninstalling]; got != "2026-11-24T10:20:00Z" || !isMarked(cm) {
 		t.Fatalf("mark %q", got)
 	}
 	if err := c.UnmarkUninstalling(context.Background(), InstallSpec{Name: "podinfo"}); err != nil {
@@ -179,3 +197,5 @@ func TestMarkUninstalling(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func isMarked(cm *corev1.ConfigMap) bool { _, ok := markedUntil(cm); return ok }
