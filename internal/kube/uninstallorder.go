@@ -144,15 +144,8 @@ func (c *Client) WaitForEarlierUninstalls(ctx context.Context, spec InstallSpec,
 
 	// Settle: until every earlier app has marked itself (or is gone), or settle is over.
 	allSettled := func() bool { return len(settled) == len(earlier) }
-	settleCtx, cancel := context.WithCancel(ctx)
+	settleCtx, cancel := withClockTimeout(ctx, settle)
 	defer cancel()
-	go func() {
-		select {
-		case <-uninstallClock.After(settle):
-			cancel()
-		case <-settleCtx.Done():
-		}
-	}()
 	_, err = watchtools.UntilWithSync(settleCtx, lw, &corev1.ConfigMap{},
 		func(store cache.Store) (bool, error) { fromStore(store); return allSettled(), nil },
 		onEvent(allSettled))
@@ -178,13 +171,8 @@ func (c *Client) WaitForEarlierUninstalls(ctx context.Context, spec InstallSpec,
 		}
 		waitCtx, cancel := context.WithCancel(ctx)
 		if !earliest.IsZero() {
-			go func() {
-				select {
-				case <-uninstallClock.After(earliest.Sub(uninstallClock.Now())):
-					cancel()
-				case <-waitCtx.Done():
-				}
-			}()
+			cancel()
+			waitCtx, cancel = withClockTimeout(ctx, earliest.Sub(uninstallClock.Now()))
 		}
 		_, err = watchtools.UntilWithSync(waitCtx, lw, &corev1.ConfigMap{},
 			func(store cache.Store) (bool, error) { fromStore(store); return noneMarked(), nil },
@@ -201,6 +189,21 @@ func (c *Client) WaitForEarlierUninstalls(ctx context.Context, spec InstallSpec,
 		}
 		return sortedKeys(waitedFor), nil
 	}
+}
+
+// withClockTimeout is context.WithTimeout on uninstallClock, so tests can step it. The
+// timer is armed before it returns.
+func withClockTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	fired := uninstallClock.After(d)
+	go func() {
+		select {
+		case <-fired:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
 }
 
 // markedUntil: the app is marked as uninstalling and the mark's deadline has not passed
