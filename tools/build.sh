@@ -21,6 +21,7 @@ build_one() {
     etcd) version=$(version_of etcd go.etcd.io/etcd/server/v3); bins=etcd ;;
     kwok) version=$(version_of kwok sigs.k8s.io/kwok); bins=kwok ;;
     tfplugindocs) version=$(version_of tfplugindocs github.com/hashicorp/terraform-plugin-docs); bins=tfplugindocs ;;
+    helm3|helm4) version=$(version_of "$name" "helm.sh/helm/v${name#helm}"); bins=helm ;;
     *) echo "build.sh: unknown tool $name" >&2; return 2 ;;
   esac
   # go.mod, go.sum and this recipe key the entry too: a changed pin or build flag must never
@@ -52,6 +53,11 @@ build_one() {
       etcd) go build -trimpath -ldflags "$LDFLAGS" -o "$out.tmp/etcd" . ;;
       kwok) go build -trimpath -ldflags "$LDFLAGS" -o "$out.tmp/kwok" sigs.k8s.io/kwok/cmd/kwok ;;
       tfplugindocs) go build -trimpath -ldflags "$LDFLAGS" -o "$out.tmp/tfplugindocs" github.com/hashicorp/terraform-plugin-docs/cmd/tfplugindocs ;;
+      # helm reads its own version from these variables (as helm's Makefile sets them); the
+      # install pods' script picks its flags from `helm version`, so they must be right.
+      helm3|helm4)
+        local H=helm.sh/helm/v${name#helm}/internal/version
+        CGO_ENABLED=0 go build -trimpath -o "$out.tmp/helm" -ldflags "$LDFLAGS -X $H.version=$version -X $H.metadata= -X $H.gitTreeState=clean" "helm.sh/helm/v${name#helm}/cmd/helm" ;;
     esac
   ) >&2
   (cd "$out.tmp" && sha256sum $bins > SHA256SUMS)
@@ -61,5 +67,5 @@ build_one() {
   echo "$out"
 }
 
-[ $# -gt 0 ] || { echo "usage: build.sh tofu|kube|etcd|kwok|tfplugindocs..." >&2; exit 2; }
+[ $# -gt 0 ] || { echo "usage: build.sh tofu|kube|etcd|kwok|tfplugindocs|helm3|helm4..." >&2; exit 2; }
 for n in "$@"; do build_one "$n"; done
