@@ -141,24 +141,7 @@ func TestAccManagedApp_InstallRecord(t *testing.T) {
 	deleteNamespaceAtEnd(t, cs, release)
 	cmName := kube.ValuesConfigMapName(name)
 	configMaps := cs.CoreV1().ConfigMaps(kube.DefaultInstallNamespace)
-	hcl := func(version string) string {
-		return providerLocal + integrationVarsHCL + fmt.Sprintf(`
-resource "clusterkit_managed_app" "test" {
-  cluster_connection = {
-    host                   = var.host
-    cluster_ca_certificate = var.ca
-    token                  = var.token
-  }
-  name      = %q
-  namespace = %q
-  chart = {
-    repository = "https://charts.example.com/stable"
-    name       = "demo"
-    version    = %q
-  }
-  installer_pod_annotations = { "testenv.clusterkit.dev/run-time" = "200ms" }
-}`, name, release, version)
-	}
+	hcl := func(version string) string { return demoChartConfig(name, release, version, "") }
 	recorded := func(status, version string) func(*terraform.State) error {
 		return func(*terraform.State) error {
 			cm, err := configMaps.Get(ctx, cmName, metav1.GetOptions{})
@@ -293,4 +276,26 @@ resource "clusterkit_managed_app" "test" {
 		}
 	}
 	t.Fatalf("no warning about the retired app:\n%s", out)
+}
+
+// demoChartConfig is a managed app of the test chart "demo" (kwok ends its pods after
+// 200ms), with extra attributes appended.
+func demoChartConfig(name, release, version, extra string) string {
+	return providerLocal + integrationVarsHCL + fmt.Sprintf(`
+resource "clusterkit_managed_app" "test" {
+  cluster_connection = {
+    host                   = var.host
+    cluster_ca_certificate = var.ca
+    token                  = var.token
+  }
+  name      = %q
+  namespace = %q
+  chart = {
+    repository = "https://charts.example.com/stable"
+    name       = "demo"
+    version    = %q
+  }
+  installer_pod_annotations = { "testenv.clusterkit.dev/run-time" = "200ms" }
+  %s
+}`, name, release, version, extra)
 }

@@ -41,23 +41,7 @@ func TestAccManagedApp_OwnServiceAccount(t *testing.T) {
 		if serviceAccount != "" {
 			attr = fmt.Sprintf("installer_service_account = %q", serviceAccount)
 		}
-		return providerLocal + integrationVarsHCL + fmt.Sprintf(`
-resource "clusterkit_managed_app" "test" {
-  cluster_connection = {
-    host                   = var.host
-    cluster_ca_certificate = var.ca
-    token                  = var.token
-  }
-  name      = %q
-  namespace = %q
-  chart = {
-    repository = "https://charts.example.com/stable"
-    name       = "demo"
-    version    = "1.0.0"
-  }
-  installer_pod_annotations = { "testenv.clusterkit.dev/run-time" = "200ms" }
-  %s
-}`, name, release, attr)
+		return demoChartConfig(name, release, "1.0.0", attr)
 	}
 	ranAs := func(want string) func(*terraform.State) error {
 		return func(*terraform.State) error {
