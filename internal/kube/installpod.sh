@@ -1,0 +1,105 @@
+#!/bin/sh
+# The script every clusterkit install pod runs (embedded by installpod.go, passed to
+# /bin/sh -c unchanged). All inputs come from the environment the pod spec sets:
+#   CLUSTERKIT_ACTION   install (helm upgrade --install) or uninstall
+#   RELEASE_NAME, RELEASE_NAMESPACE
+#   CHART_REPOSITORY    https://... chart repository, or oci://... registry path
+#   CHART_NAME, CHART_VERSION
+#   HELM_TIMEOUT        helm's --timeout, e.g. 480s
+#   CREATE_NAMESPACE    true: pass --create-namespace
+#   CONFIG_DIR          values.yaml, secret-values.yaml (when there are sensitive values)
+#                       and the catalog's steps: step-<phase>-<NN>.sh, run in order with
+#                       sh -e (phases pre-install, post-install, pre-uninstall)
+# The shell is PID 1 in its container: without a handler it would ignore SIGTERM and
+# the kubelet's SIGKILL would end helm mid-operation, leaving the release pending. The
+# trap passes TERM/INT on to helm, which then rolls back within the grace period.
+
+say() { printf 'clusterkit: %s\n' "$*"; }
+die() {
+  printf 'clusterkit: %s\n' "$1" >&2
+  exit "${2:-1}"
+}
+
+child=
+forward() {
+  if [ -n "$child" ]; then
+    say "signal received: passing it on to pid $child"
+    kill -TERM "$child" 2>/dev/null
+  fi
+}
+trap forward TERM INT
+
+# run CMD...: CMD runs in the background while this shell waits, so that a signal reaches
+# the trap (a shell in the foreground of a child defers traps until the child ends).
+run() {
+  "$@" &
+  child=$!
+  while :; do
+    wait "$child"
+    status=$?
+    # Above 128 the wait was cut short by a signal; the child is then still winding down.
+    if [ "$status" -gt 128 ] && kill -0 "$child" 2>/dev/null; then
+      continue
+    fi
+    break
+  done
+  if [ "$status" -gt 128 ]; then
+    # The child ended right after the signal: its own status is still to be collected.
+    wait "$child" 2>/dev/null
+    own=$?
+    [ "$own" -eq 127 ] || status=$own
+  fi
+  child=
+  return "$status"
+}
+
+run_steps() {
+  for step in "$CONFIG_DIR"/step-"$1"-*.sh; do
+    [ -f "$step" ] || continue
+    say "$1 step ${step##*/}"
+    run sh -e "$step" || die "$1 step ${step##*/} failed" "$?"
+  done
+}
+
+: "${CLUSTERKIT_ACTION:?is not set}" "${RELEASE_NAME:?is not set}" "${RELEASE_NAMESPACE:?is not set}" \
+  "${HELM_TIMEOUT:?is not set}" "${CONFIG_DIR:?is not set}"
+
+# Helm 4 renamed --atomic to --rollback-on-failure; decide from the binary that is here,
+# not from the image's tag.
+helm_version=$(helm version --template '{{.Version}}' 2>/dev/null) || die "helm does not run in this image" 127
+case "$helm_version" in
+  v3.*) rollback=--atomic ;;
+  v4.*) rollback=--rollback-on-failure ;;
+  *) die "helm $helm_version is not supported: the install image needs Helm 3 or 4" 2 ;;
+esac
+say "helm $helm_version"
+
+case "$CLUSTERKIT_ACTION" in
+  install)
+    : "${CHART_REPOSITORY:?is not set}" "${CHART_NAME:?is not set}" "${CHART_VERSION:?is not set}"
+    case "$CHART_REPOSITORY" in
+      oci://*) chart="${CHART_REPOSITORY%/}/$CHART_NAME"; set -- ;;
+      *) chart=$CHART_NAME; set -- --repo "$CHART_REPOSITORY" ;;
+    esac
+    set -- "$@" --namespace "$RELEASE_NAMESPACE" --version "$CHART_VERSION" \
+      "$rollback" --cleanup-on-fail --wait --timeout "$HELM_TIMEOUT" -f "$CONFIG_DIR/values.yaml"
+    if [ -f "$CONFIG_DIR/secret-values.yaml" ]; then
+      set -- "$@" -f "$CONFIG_DIR/secret-values.yaml"
+    fi
+    if [ "${CREATE_NAMESPACE:-false}" = true ]; then
+      set -- "$@" --create-namespace
+    fi
+    run_steps pre-install
+    say "helm upgrade --install $RELEASE_NAME $chart --version $CHART_VERSION"
+    run helm upgrade --install "$RELEASE_NAME" "$chart" "$@" || die "helm upgrade --install failed" "$?"
+    run_steps post-install
+    ;;
+  uninstall)
+    run_steps pre-uninstall
+    say "helm uninstall $RELEASE_NAME"
+    run helm uninstall "$RELEASE_NAME" --namespace "$RELEASE_NAMESPACE" --ignore-not-found \
+      --wait --timeout "$HELM_TIMEOUT" || die "helm uninstall failed" "$?"
+    ;;
+  *) die "unknown action $CLUSTERKIT_ACTION" 2 ;;
+esac
+say "$CLUSTERKIT_ACTION of $RELEASE_NAME finished"
