@@ -3,7 +3,7 @@
 # through OpenTofu (both built from the Go module proxy), so nothing is downloaded.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-read -r DOCS TOFU < <(echo $("$ROOT/tools/build.sh" tfplugindocs tofu))
+{ read -r DOCS; read -r TOFU; } < <("$ROOT/tools/build.sh" tfplugindocs tofu)
 W=$(mktemp -d); trap 'rm -rf "$W"' EXIT
 go build -C "$ROOT" -o "$W/bin/terraform-provider-clusterkit" .
 cat >"$W/tofurc" <<RC

@@ -1,6 +1,7 @@
 package apps
 
 import (
+	_ "embed"
 	"errors"
 	"fmt"
 	"regexp"
@@ -78,22 +79,10 @@ func CertManagerClusterIssuer(o ClusterIssuerOptions) (string, error) {
 	return string(out), err
 }
 
-// The webhook may take a few seconds after the chart's --wait to admit resources, hence
-// the bounded retry (it runs inside the install pod, where sleeping is fine).
-const clusterIssuerInstallStep = `if [ -f "$CONFIG_DIR/` + ClusterIssuerFile + `" ]; then
-  issuer_chart="$(mktemp -d)/cluster-issuer"
-  mkdir -p "$issuer_chart/templates"
-  printf 'apiVersion: v2\nname: cluster-issuer\nversion: 1.0.0\n' > "$issuer_chart/Chart.yaml"
-  cp "$CONFIG_DIR/` + ClusterIssuerFile + `" "$issuer_chart/templates/cluster-issuer.yaml"
-  attempt=1
-  until helm upgrade --install "$RELEASE_NAME-cluster-issuer" "$issuer_chart" --namespace "$RELEASE_NAMESPACE" --wait --timeout 60s; do
-    [ "$attempt" -lt 30 ] || { echo "cluster issuer: giving up after $attempt attempts" >&2; exit 1; }
-    attempt=$((attempt + 1))
-    echo "cluster issuer: cert-manager webhook not ready yet, retrying in 5s"
-    sleep 5
-  done
-fi`
-
-const clusterIssuerUninstallStep = `if helm status "$RELEASE_NAME-cluster-issuer" --namespace "$RELEASE_NAMESPACE" >/dev/null 2>&1; then
-  helm uninstall "$RELEASE_NAME-cluster-issuer" --namespace "$RELEASE_NAMESPACE" --wait
-fi`
+// The steps are shell scripts of their own (run by the install pod's script).
+var (
+	//go:embed steps/cert-manager-issuer-install.sh
+	clusterIssuerInstallStep string
+	//go:embed steps/cert-manager-issuer-uninstall.sh
+	clusterIssuerUninstallStep string
+)

@@ -1,12 +1,11 @@
 package kube
 
 import (
+	_ "embed"
 	"errors"
 	"fmt"
 	"maps"
 	"math"
-	"net/url"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,9 +26,10 @@ const (
 	// DefaultInstallNamespace holds the install pods, their values and the installer
 	// service account.
 	DefaultInstallNamespace = "clusterkit-managed-apps"
-	// DefaultInstallerImage is the helm image (Helm 3.19.0 on Alpine); it has helm and a
-	// POSIX shell, not kubectl.
-	DefaultInstallerImage = "alpine/helm:3.19.0"
+	// DefaultInstallerImage is the helm image (Helm 4.3.2 on Alpine); it has helm and a
+	// POSIX shell, not kubectl. The pod's script works with Helm 3 images too: it picks
+	// its flags from the helm binary it finds.
+	DefaultInstallerImage = "alpine/helm:4.3.2"
 	// DefaultInstallTimeout is helm's --timeout when the spec sets none.
 	DefaultInstallTimeout = 10 * time.Minute
 	// InstallDeadlineMargin is added to the helm timeout for the pod's
@@ -53,6 +53,9 @@ const (
 	// and the files' names in the pod's config directory.
 	ValuesFile       = "values.yaml"
 	SecretValuesFile = "secret-values.yaml"
+
+	// InstallGracePeriod is the install pod's terminationGracePeriodSeconds.
+	InstallGracePeriod = 2 * time.Minute
 
 	installContainer = "helm"
 	installerUID     = int64(65534) // "nobody"
@@ -109,8 +112,9 @@ type InstallSpec struct {
 	// Owner names the resource that owns the per-app objects (values, bindings).
 	Owner string
 	// PreInstall and PostInstall run around helm upgrade --install; PreUninstall before
-	// helm uninstall. Each is a POSIX shell snippet run in its own subshell with -e; they
-	// see $CONFIG_DIR, $RELEASE_NAME and $RELEASE_NAMESPACE.
+	// helm uninstall. Each is a POSIX shell script (a file the catalog embeds), stored in
+	// the values ConfigMap and run with sh -e; it sees $CONFIG_DIR, $RELEASE_NAME and
+	// $RELEASE_NAMESPACE.
 	PreInstall   []string
 	PostInstall  []string
 	PreUninstall []string
@@ -148,25 +152,19 @@ func (s InstallSpec) WithDefaults() InstallSpec {
 	return s
 }
 
-var (
-	chartNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
-	versionRe   = regexp.MustCompile(`^v?[0-9]+(\.[0-9]+){0,2}([-+][0-9A-Za-z.+-]+)?$`)
-	fileNameRe  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
-)
-
 // Validate checks the spec (after WithDefaults) without talking to a cluster, so bad
 // input is reported at plan time and never leaves half-made objects.
 func (s InstallSpec) Validate() error {
 	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	if msgs := validation.IsDNS1123Label(s.Name); len(msgs) > 0 || len(s.Name) > 53 {
-		bad("release name %q must be a DNS-1123 label of at most 53 characters (lowercase letters, digits and '-')", s.Name)
-	}
-	for _, ns := range [][2]string{{"namespace", s.Namespace}, {"release namespace", s.ReleaseNamespace}} {
-		if msgs := validation.IsDNS1123Label(ns[1]); len(msgs) > 0 {
-			bad("%s %q must be a DNS-1123 label", ns[0], ns[1])
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
 		}
 	}
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	add(CheckReleaseName(s.Name))
+	add(CheckNamespace(s.Namespace))
+	add(CheckNamespace(s.ReleaseNamespace))
 	if msgs := validation.IsDNS1123Subdomain(s.ServiceAccount); len(msgs) > 0 {
 		bad("service account %q must be a DNS-1123 subdomain", s.ServiceAccount)
 	}
@@ -176,21 +174,10 @@ func (s InstallSpec) Validate() error {
 	if s.ExternalServiceAccount && s.ClusterAdmin {
 		bad("cluster-admin is granted only to the provider's own installer service account, not to %q", s.ServiceAccount)
 	}
-	u, err := url.Parse(s.Repository)
-	switch {
-	case err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "":
-		bad("repository %q must be an https:// chart repository URL or an oci:// reference, without credentials or query", s.Repository)
-	case u.Scheme == "https" || u.Scheme == "oci":
-	case u.Scheme == "http" && s.AllowHTTPRepository:
-	default:
-		bad("repository %q must use https:// (or oci://)", s.Repository)
-	}
-	if !chartNameRe.MatchString(s.Chart) {
-		bad("chart %q must be a chart name (letters, digits, '.', '_', '-')", s.Chart)
-	}
-	if !versionRe.MatchString(s.Version) {
-		bad("chart version %q must be a pinned version such as 1.2.3", s.Version)
-	}
+	add(CheckRepository(s.Repository, s.AllowHTTPRepository))
+	add(CheckChartName(s.Chart))
+	add(CheckChartVersion(s.Version))
+	add(CheckImage(s.Image))
 	if s.Timeout < time.Second || s.Timeout > 24*time.Hour {
 		bad("timeout %s must be between 1s and 24h", s.Timeout)
 	}
@@ -202,29 +189,12 @@ func (s InstallSpec) Validate() error {
 		bad("sensitive values are not a YAML mapping")
 	}
 	for name := range s.ExtraFiles {
-		if !fileNameRe.MatchString(name) || name == ValuesFile || name == SecretValuesFile || len(name) > 253 {
-			bad("extra file name %q must be a plain file name other than %s and %s", name, ValuesFile, SecretValuesFile)
+		if !fileNameRe.MatchString(name) || name == ValuesFile || name == SecretValuesFile || strings.HasPrefix(name, stepFilePrefix) || len(name) > 253 {
+			bad("extra file name %q must be a plain file name other than %s, %s and %s*", name, ValuesFile, SecretValuesFile, stepFilePrefix)
 		}
 	}
-	for k, v := range s.PodLabels {
-		if msgs := validation.IsQualifiedName(k); len(msgs) > 0 {
-			bad("pod label key %q: %s", k, strings.Join(msgs, "; "))
-		}
-		if msgs := validation.IsValidLabelValue(v); len(msgs) > 0 {
-			bad("pod label %q value %q: %s", k, v, strings.Join(msgs, "; "))
-		}
-		if k == LabelManagedBy || k == LabelApp || k == LabelAction {
-			bad("pod label %q is set by clusterkit", k)
-		}
-	}
-	for k := range s.PodAnnotations {
-		if msgs := validation.IsQualifiedName(k); len(msgs) > 0 {
-			bad("pod annotation key %q: %s", k, strings.Join(msgs, "; "))
-		}
-		if k == AnnotationOwner {
-			bad("pod annotation %q is set by clusterkit", k)
-		}
-	}
+	add(CheckPodLabels(s.PodLabels))
+	add(CheckPodAnnotations(s.PodAnnotations))
 	for _, field := range []string{s.Name, s.Namespace, s.ReleaseNamespace, s.Repository, s.Chart, s.Version, s.Image} {
 		if strings.ContainsRune(field, 0) {
 			bad("a NUL character cannot be passed to a command")
@@ -287,68 +257,52 @@ func helmSeconds(d time.Duration) string {
 	return strconv.FormatInt(int64(math.Ceil(d.Seconds())), 10) + "s"
 }
 
-// repoAlias is the local name of the chart repository inside the pod (a fresh helm home).
-func repoAlias(name string) string { return "clusterkit-" + name }
+//go:embed installpod.sh
+var installScript string
 
-// InstallScript is the shell script the pod runs (sh -ec).
-func InstallScript(spec InstallSpec, action Action) string {
-	spec = spec.WithDefaults()
-	q := ShellQuote
-	var b strings.Builder
-	line := func(parts ...string) { b.WriteString(strings.Join(parts, " ")); b.WriteByte('\n') }
-	steps := func(kind string, list []string) {
-		for i, s := range list {
-			line("echo", q(fmt.Sprintf("clusterkit: %s step %d/%d", kind, i+1, len(list))))
-			line("(")
-			b.WriteString(strings.TrimRight(s, "\n"))
-			b.WriteByte('\n')
-			line(")")
-		}
+// stepFilePrefix starts the config files that hold catalog steps: the script runs
+// step-<phase>-<NN>.sh in order (see installpod.sh).
+const stepFilePrefix = "step-"
+
+// installInputs are the script's inputs (see installpod.sh).
+func installInputs(spec InstallSpec, action Action) []corev1.EnvVar {
+	env := []corev1.EnvVar{
+		{Name: "CLUSTERKIT_ACTION", Value: string(action)},
+		{Name: "CONFIG_DIR", Value: ConfigDir(spec.Name)},
+		{Name: "RELEASE_NAME", Value: spec.Name},
+		{Name: "RELEASE_NAMESPACE", Value: spec.ReleaseNamespace},
+		{Name: "HELM_TIMEOUT", Value: helmSeconds(spec.Timeout)},
 	}
-	cfg := ConfigDir(spec.Name)
-	switch action {
-	case ActionUninstall:
-		steps("pre-uninstall", spec.PreUninstall)
-		line("echo", q("clusterkit: helm uninstall "+spec.Name))
-		line("if out=$(helm uninstall", q(spec.Name), "--namespace", q(spec.ReleaseNamespace),
-			"--wait --timeout", helmSeconds(spec.Timeout), "2>&1); then")
-		line(`  printf '%s\n' "$out"`)
-		line("else")
-		line("  rc=$?")
-		line(`  printf '%s\n' "$out" >&2`)
-		line(`  case "$out" in`)
-		line(`    *"release: not found"*) echo ` + q("clusterkit: release "+spec.Name+" is not installed: nothing to uninstall") + ` ;;`)
-		line(`    *) exit "$rc" ;;`)
-		line("  esac")
-		line("fi")
-	default:
-		chartRef := repoAlias(spec.Name) + "/" + spec.Chart
-		if strings.HasPrefix(spec.Repository, "oci://") {
-			chartRef = strings.TrimSuffix(spec.Repository, "/") + "/" + spec.Chart
-		} else {
-			line("echo", q("clusterkit: adding chart repository "+spec.Repository))
-			line("helm repo add --force-update", q(repoAlias(spec.Name)), q(spec.Repository))
-			line("helm repo update", q(repoAlias(spec.Name)))
-		}
-		steps("pre-install", spec.PreInstall)
-		cmd := []string{"helm upgrade --install", q(spec.Name), q(chartRef),
-			"--namespace", q(spec.ReleaseNamespace)}
-		if spec.ClusterAdmin {
+	if action == ActionInstall {
+		env = append(env,
+			corev1.EnvVar{Name: "CHART_REPOSITORY", Value: spec.Repository},
+			corev1.EnvVar{Name: "CHART_NAME", Value: spec.Chart},
+			corev1.EnvVar{Name: "CHART_VERSION", Value: spec.Version},
 			// Without cluster rights the installer may not create namespaces; the
 			// prerequisites create the release namespace instead.
-			cmd = append(cmd, "--create-namespace")
-		}
-		cmd = append(cmd, "--atomic --cleanup-on-fail --wait --timeout", helmSeconds(spec.Timeout),
-			"--version", q(spec.Version), "-f", q(cfg+"/"+ValuesFile))
-		if spec.SensitiveValues != "" {
-			cmd = append(cmd, "-f", q(cfg+"/"+SecretValuesFile))
-		}
-		line("echo", q(fmt.Sprintf("clusterkit: helm upgrade --install %s %s --version %s", spec.Name, chartRef, spec.Version)))
-		line(cmd...)
-		steps("post-install", spec.PostInstall)
+			corev1.EnvVar{Name: "CREATE_NAMESPACE", Value: strconv.FormatBool(spec.ClusterAdmin)},
+		)
 	}
-	line("echo", q("clusterkit: "+string(action)+" of "+spec.Name+" finished"))
-	return b.String()
+	return env
+}
+
+// configFiles is the content of the app's values ConfigMap: the values, extra files and
+// the catalog steps as step-<phase>-<NN>.sh.
+func configFiles(spec InstallSpec) map[string]string {
+	data := maps.Clone(spec.ExtraFiles)
+	if data == nil {
+		data = map[string]string{}
+	}
+	data[ValuesFile] = spec.Values
+	for _, phase := range []struct {
+		name  string
+		steps []string
+	}{{"pre-install", spec.PreInstall}, {"post-install", spec.PostInstall}, {"pre-uninstall", spec.PreUninstall}} {
+		for i, step := range phase.steps {
+			data[fmt.Sprintf("%s%s-%02d.sh", stepFilePrefix, phase.name, i+1)] = step
+		}
+	}
+	return data
 }
 
 // InstallPod builds the pod for action. The spec should have been validated.
@@ -367,6 +321,7 @@ func InstallPod(spec InstallSpec, action Action) *corev1.Pod {
 		}
 	}
 	deadline := int64(math.Ceil((spec.Timeout + InstallDeadlineMargin).Seconds()))
+	grace := int64(InstallGracePeriod.Seconds())
 	yes, no := true, false
 	uid := installerUID
 	cfg := ConfigDir(spec.Name)
@@ -387,11 +342,14 @@ func InstallPod(spec InstallSpec, action Action) *corev1.Pod {
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
 		ObjectMeta: meta,
 		Spec: corev1.PodSpec{
-			RestartPolicy:                corev1.RestartPolicyNever,
-			ActiveDeadlineSeconds:        &deadline,
-			ServiceAccountName:           spec.ServiceAccount,
-			AutomountServiceAccountToken: &yes,
-			EnableServiceLinks:           &no,
+			RestartPolicy:         corev1.RestartPolicyNever,
+			ActiveDeadlineSeconds: &deadline,
+			// A deleted pod's helm gets SIGTERM (the script passes it on) and this long to
+			// roll back before the kubelet kills it.
+			TerminationGracePeriodSeconds: &grace,
+			ServiceAccountName:            spec.ServiceAccount,
+			AutomountServiceAccountToken:  &yes,
+			EnableServiceLinks:            &no,
 			// alpine/helm runs as root by default, but helm needs no privilege at all: it
 			// only talks to the API server. It runs as nobody with a read-only root
 			// filesystem, its home and caches on an emptyDir at /tmp (Pod Security
@@ -407,17 +365,15 @@ func InstallPod(spec InstallSpec, action Action) *corev1.Pod {
 				Name:            installContainer,
 				Image:           spec.Image,
 				ImagePullPolicy: corev1.PullIfNotPresent,
-				Command:         []string{"/bin/sh", "-ec", InstallScript(spec, action)},
-				Env: []corev1.EnvVar{
-					{Name: "CONFIG_DIR", Value: cfg},
-					{Name: "RELEASE_NAME", Value: spec.Name},
-					{Name: "RELEASE_NAMESPACE", Value: spec.ReleaseNamespace},
-					{Name: "HOME", Value: "/tmp"},
-					{Name: "TMPDIR", Value: "/tmp"},
-					{Name: "HELM_CACHE_HOME", Value: "/tmp/helm/cache"},
-					{Name: "HELM_CONFIG_HOME", Value: "/tmp/helm/config"},
-					{Name: "HELM_DATA_HOME", Value: "/tmp/helm/data"},
-				},
+				// One fixed script; everything it acts on comes in as environment variables.
+				Command: []string{"/bin/sh", "-c", installScript},
+				Env: append(installInputs(spec, action),
+					corev1.EnvVar{Name: "HOME", Value: "/tmp"},
+					corev1.EnvVar{Name: "TMPDIR", Value: "/tmp"},
+					corev1.EnvVar{Name: "HELM_CACHE_HOME", Value: "/tmp/helm/cache"},
+					corev1.EnvVar{Name: "HELM_CONFIG_HOME", Value: "/tmp/helm/config"},
+					corev1.EnvVar{Name: "HELM_DATA_HOME", Value: "/tmp/helm/data"},
+				),
 				VolumeMounts: []corev1.VolumeMount{
 					{Name: "configuration-volume", MountPath: cfg, ReadOnly: true},
 					{Name: "tmp", MountPath: "/tmp"},
@@ -449,4 +405,6 @@ func InstallPod(spec InstallSpec, action Action) *corev1.Pod {
 
 // InstallerServiceAccountName is the app's own installer service account: one per app, so
 // an app's install pod never holds the rights another app's installer was granted.
-func InstallerServiceAccountName(app string) string { return "installer-" + app }
+func InstallerServiceAccountName(app string) string { return installerPrefix + app }
+
+const installerPrefix = "installer-"

@@ -150,11 +150,7 @@ func (c *Client) ensureCrossNamespaceRoleBinding(ctx context.Context, spec Insta
 }
 
 func (c *Client) ensureValuesConfigMap(ctx context.Context, spec InstallSpec) error {
-	data := maps.Clone(spec.ExtraFiles)
-	if data == nil {
-		data = map[string]string{}
-	}
-	data[ValuesFile] = spec.Values
+	data := configFiles(spec)
 	name := ValuesConfigMapName(spec.Name)
 	op := fmt.Sprintf("write config map %s/%s", spec.Namespace, name)
 	api := c.cs.CoreV1().ConfigMaps(spec.Namespace)

@@ -1,11 +1,14 @@
 package kube
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -97,26 +100,17 @@ func TestInstallPod_Spec(t *testing.T) {
 		t.Fatalf("%d containers", len(ps.Containers))
 	}
 	c := ps.Containers[0]
-	if c.Image != DefaultInstallerImage || DefaultInstallerImage != "alpine/helm:3.19.0" {
+	if c.Image != DefaultInstallerImage || DefaultInstallerImage != "alpine/helm:4.3.2" {
 		t.Errorf("image %q", c.Image)
 	}
-	if len(c.Command) != 3 || c.Command[0] != "/bin/sh" || c.Command[1] != "-ec" {
-		t.Fatalf("command %q", c.Command)
+	if len(c.Command) != 3 || c.Command[0] != "/bin/sh" || c.Command[1] != "-c" || c.Command[2] != installScript {
+		t.Fatalf("the pod must run the embedded script unchanged, got command %q", c.Command[:min(2, len(c.Command))])
 	}
-	script := c.Command[2]
-	for _, want := range []string{
-		"helm repo add --force-update clusterkit-ingress-nginx https://kubernetes.github.io/ingress-nginx\n",
-		"helm repo update clusterkit-ingress-nginx\n",
-		"helm upgrade --install ingress-nginx clusterkit-ingress-nginx/ingress-nginx --namespace ingress --create-namespace " +
-			"--atomic --cleanup-on-fail --wait --timeout 300s --version 4.13.3 " +
-			"-f /data/helm/ingress-nginx/config/values.yaml -f /data/helm/ingress-nginx/config/secret-values.yaml\n",
-	} {
-		if !strings.Contains(script, want) {
-			t.Errorf("script lacks %q:\n%s", want, script)
-		}
+	if strings.Contains(c.Command[2], "ingress-nginx") || strings.Contains(c.Command[2], "hunter2") {
+		t.Fatal("no input may be written into the script")
 	}
-	if strings.Contains(script, "hunter2") {
-		t.Fatal("sensitive values must never be in the pod spec")
+	if ps.TerminationGracePeriodSeconds == nil || *ps.TerminationGracePeriodSeconds != 120 {
+		t.Errorf("terminationGracePeriodSeconds = %v, want 120 (helm's time to roll back)", ps.TerminationGracePeriodSeconds)
 	}
 	if c.SecurityContext == nil || c.SecurityContext.ReadOnlyRootFilesystem == nil || !*c.SecurityContext.ReadOnlyRootFilesystem ||
 		c.SecurityContext.AllowPrivilegeEscalation == nil || *c.SecurityContext.AllowPrivilegeEscalation {
@@ -149,21 +143,34 @@ func TestInstallPod_Spec(t *testing.T) {
 	for _, e := range c.Env {
 		env[e.Name] = e.Value
 	}
-	if env["CONFIG_DIR"] != "/data/helm/ingress-nginx/config" || env["RELEASE_NAMESPACE"] != "ingress" || env["HOME"] != "/tmp" {
-		t.Errorf("env %v", env)
+	wantEnv := map[string]string{
+		"CLUSTERKIT_ACTION": "install", "CONFIG_DIR": "/data/helm/ingress-nginx/config", "RELEASE_NAME": "ingress-nginx",
+		"RELEASE_NAMESPACE": "ingress", "CHART_REPOSITORY": "https://kubernetes.github.io/ingress-nginx", "CHART_NAME": "ingress-nginx",
+		"CHART_VERSION": "4.13.3", "HELM_TIMEOUT": "300s", "CREATE_NAMESPACE": "true", "HOME": "/tmp",
+	}
+	for k, v := range wantEnv {
+		if env[k] != v {
+			t.Errorf("env %s = %q, want %q", k, env[k], v)
+		}
+	}
+	for _, e := range c.Env {
+		if strings.Contains(e.Value, "hunter2") {
+			t.Fatalf("sensitive values must never be in the pod spec (env %s)", e.Name)
+		}
 	}
 
-	// Without sensitive values: one -f, no Secret source; without cluster-admin: no
+	// Without sensitive values: no Secret source; without cluster-admin: no
 	// --create-namespace (the installer may not create namespaces).
 	spec = testSpec()
 	spec.ClusterAdmin = false
 	pod = InstallPod(spec, ActionInstall)
-	script = pod.Spec.Containers[0].Command[2]
-	if strings.Contains(script, "secret-values.yaml") || len(pod.Spec.Volumes[0].Projected.Sources) != 1 {
+	if len(pod.Spec.Volumes[0].Projected.Sources) != 1 {
 		t.Error("no secret without sensitive values")
 	}
-	if strings.Contains(script, "--create-namespace") {
-		t.Error("--create-namespace needs cluster rights")
+	for _, e := range pod.Spec.Containers[0].Env {
+		if e.Name == "CREATE_NAMESPACE" && e.Value != "false" {
+			t.Error("--create-namespace needs cluster rights")
+		}
 	}
 	// User labels cannot replace clusterkit's.
 	spec.PodLabels = map[string]string{LabelApp: "other"}
@@ -182,10 +189,12 @@ func TestInstallPod_Uninstall(t *testing.T) {
 	if pod.Name != "uninstall-ingress-nginx" || pod.Labels[LabelAction] != "uninstall" {
 		t.Fatalf("pod %s labels %v", pod.Name, pod.Labels)
 	}
-	script := pod.Spec.Containers[0].Command[2]
-	if !strings.Contains(script, "helm uninstall ingress-nginx --namespace ingress --wait --timeout 300s") ||
-		strings.Contains(script, "helm upgrade") || strings.Contains(script, "repo add") {
-		t.Fatalf("uninstall script:\n%s", script)
+	env := map[string]string{}
+	for _, e := range pod.Spec.Containers[0].Env {
+		env[e.Name] = e.Value
+	}
+	if env["CLUSTERKIT_ACTION"] != "uninstall" || env["CHART_REPOSITORY"] != "" || env["RELEASE_NAME"] != "ingress-nginx" {
+		t.Errorf("uninstall inputs %v", env)
 	}
 	src := pod.Spec.Volumes[0].Projected.Sources
 	if len(src) != 1 || src[0].ConfigMap.Optional == nil || !*src[0].ConfigMap.Optional {
@@ -193,9 +202,18 @@ func TestInstallPod_Uninstall(t *testing.T) {
 	}
 }
 
-// fakeHelm puts a "helm" on PATH that records its arguments (one per line, a blank line
-// after each call) and fails with the given output and exit code for a given subcommand.
-func runScriptWithFakeHelm(t *testing.T, script, failOn, failOutput string, failCode int) (calls [][]string, out string, code int) {
+// scriptRun is one run of the embedded install script with a recording "helm" on PATH.
+type scriptRun struct {
+	calls [][]string // helm's arguments, one slice per call (helm version excluded)
+	out   string
+	code  int
+}
+
+// runInstallScript runs installpod.sh as the pod would, with the inputs the pod spec
+// gives it, against a stand-in helm that records its arguments, reports helmVersion and
+// exits with failCode (and failOutput on stderr) for the subcommand failOn. Real helm
+// runs in the acceptance tests; this checks what the script passes to it.
+func runInstallScript(t *testing.T, spec InstallSpec, action Action, helmVersion, failOn, failOutput string, failCode int) scriptRun {
 	t.Helper()
 	sh, err := exec.LookPath("sh")
 	if err != nil {
@@ -203,94 +221,175 @@ func runScriptWithFakeHelm(t *testing.T, script, failOn, failOutput string, fail
 	}
 	dir := t.TempDir()
 	record := filepath.Join(dir, "calls")
-	fake := `#!/bin/sh
+	recorder := `#!/bin/sh
+if [ "$1" = version ]; then echo "$HELM_VERSION"; exit 0; fi
 for a in "$@"; do printf '%s\n' "$a" >> "$RECORD"; done
 printf '\n' >> "$RECORD"
 if [ "$1" = "$FAIL_ON" ]; then printf '%s\n' "$FAIL_OUTPUT" >&2; exit "$FAIL_CODE"; fi
-echo "fake helm $1 ok"
+echo "helm $1 ok"
 `
-	if err := os.WriteFile(filepath.Join(dir, "helm"), []byte(fake), 0o755); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "helm"), []byte(recorder), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(sh, "-ec", script)
-	cmd.Env = append(os.Environ(), "PATH="+dir+":"+os.Getenv("PATH"), "RECORD="+record,
-		"FAIL_ON="+failOn, "FAIL_OUTPUT="+failOutput, "FAIL_CODE="+strconv.Itoa(failCode),
-		"CONFIG_DIR=/cfg", "RELEASE_NAME=rel", "RELEASE_NAMESPACE=relns")
+	spec = spec.WithDefaults()
+	cfg := filepath.Join(dir, "config")
+	if err := os.MkdirAll(cfg, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	files := configFiles(spec)
+	if spec.SensitiveValues != "" {
+		files[SecretValuesFile] = spec.SensitiveValues
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(cfg, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command(sh, "-c", installScript)
+	cmd.Env = []string{"PATH=" + dir + ":" + os.Getenv("PATH"), "RECORD=" + record, "HELM_VERSION=" + helmVersion,
+		"FAIL_ON=" + failOn, "FAIL_OUTPUT=" + failOutput, "FAIL_CODE=" + strconv.Itoa(failCode)}
+	for _, e := range installInputs(spec, action) {
+		if e.Name == "CONFIG_DIR" {
+			e.Value = cfg
+		}
+		cmd.Env = append(cmd.Env, e.Name+"="+e.Value)
+	}
 	b, err := cmd.CombinedOutput()
+	var r scriptRun
 	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
+		r.code = ee.ExitCode()
 	} else if err != nil {
 		t.Fatal(err)
 	}
+	r.out = string(b)
 	raw, _ := os.ReadFile(record)
 	for _, call := range strings.Split(strings.TrimSuffix(string(raw), "\n\n"), "\n\n") {
 		if call != "" {
-			calls = append(calls, strings.Split(call, "\n"))
+			r.calls = append(r.calls, strings.Split(call, "\n"))
 		}
 	}
-	return calls, string(b), code
+	return r
 }
 
-func TestInstallScript_PassesNastyValuesVerbatim(t *testing.T) {
+func TestInstallScript_PassesInputsVerbatimForEachHelmMajor(t *testing.T) {
 	spec := testSpec()
 	spec.Repository = "https://charts.example.com/it's/$(id)/`x`"
 	spec.Version = "1.2.3-rc.1+build.5"
-	spec.PreInstall = []string{`echo "pre $RELEASE_NAME" > /dev/null`}
-	spec.PostInstall = []string{"exit 0", `test "$CONFIG_DIR" = /cfg`}
-	calls, out, code := runScriptWithFakeHelm(t, InstallScript(spec, ActionInstall), "", "", 0)
-	if code != 0 {
-		t.Fatalf("exit %d:\n%s", code, out)
-	}
-	want := [][]string{
-		{"repo", "add", "--force-update", "clusterkit-ingress-nginx", spec.Repository},
-		{"repo", "update", "clusterkit-ingress-nginx"},
-		{"upgrade", "--install", "ingress-nginx", "clusterkit-ingress-nginx/ingress-nginx", "--namespace", "ingress",
-			"--create-namespace", "--atomic", "--cleanup-on-fail", "--wait", "--timeout", "300s", "--version", spec.Version,
-			"-f", "/data/helm/ingress-nginx/config/values.yaml"},
-	}
-	if len(calls) != len(want) {
-		t.Fatalf("helm calls %q", calls)
-	}
-	for i := range want {
-		if strings.Join(calls[i], "\x00") != strings.Join(want[i], "\x00") {
-			t.Errorf("call %d = %q, want %q", i, calls[i], want[i])
+	spec.SensitiveValues = "password: x\n"
+	for _, tc := range []struct{ helm, rollback string }{{"v4.3.2", "--rollback-on-failure"}, {"v3.22.0", "--atomic"}} {
+		r := runInstallScript(t, spec, ActionInstall, tc.helm, "", "", 0)
+		if r.code != 0 {
+			t.Fatalf("helm %s: exit %d:\n%s", tc.helm, r.code, r.out)
+		}
+		if len(r.calls) != 1 || len(r.calls[0]) < 4 {
+			t.Fatalf("helm %s: calls %q", tc.helm, r.calls)
+		}
+		cfg := r.calls[0][len(r.calls[0])-4] // the first -f file
+		want := []string{"upgrade", "--install", "ingress-nginx", "ingress-nginx", "--repo", spec.Repository,
+			"--namespace", "ingress", "--version", spec.Version, tc.rollback, "--cleanup-on-fail", "--wait", "--timeout", "300s",
+			"-f", cfg, "-f", strings.TrimSuffix(cfg, ValuesFile) + SecretValuesFile, "--create-namespace"}
+		if len(r.calls) != 1 || strings.Join(r.calls[0], "\x00") != strings.Join(want, "\x00") {
+			t.Errorf("helm %s: calls\n%q\nwant\n%q", tc.helm, r.calls, want)
+		}
+		if !strings.HasSuffix(cfg, "/config/"+ValuesFile) || !strings.Contains(r.out, "clusterkit: helm "+tc.helm) {
+			t.Errorf("helm %s: values file %q, output:\n%s", tc.helm, cfg, r.out)
 		}
 	}
-	// "exit 0" in a step ends that step only, and later steps still run.
-	if !strings.Contains(out, "post-install step 2/2") || !strings.Contains(out, "install of ingress-nginx finished") {
-		t.Errorf("steps did not all run:\n%s", out)
+	// OCI charts go by reference, without --repo.
+	spec.Repository = "oci://registry.example.com/charts/"
+	r := runInstallScript(t, spec, ActionInstall, "v4.3.2", "", "", 0)
+	if len(r.calls) != 1 || r.calls[0][3] != "oci://registry.example.com/charts/ingress-nginx" || slices.Contains(r.calls[0], "--repo") {
+		t.Errorf("oci calls %q", r.calls)
 	}
-
-	// A failing helm fails the script with helm's exit code.
-	_, _, code = runScriptWithFakeHelm(t, InstallScript(spec, ActionInstall), "upgrade", "Error: boom", 3)
-	if code != 3 {
-		t.Errorf("exit code %d, want 3", code)
-	}
-	// OCI charts skip the repository.
-	spec.Repository = "oci://registry.example.com/charts"
-	calls, _, _ = runScriptWithFakeHelm(t, InstallScript(spec, ActionInstall), "", "", 0)
-	if len(calls) != 1 || calls[0][2] != "ingress-nginx" || calls[0][3] != "oci://registry.example.com/charts/ingress-nginx" {
-		t.Errorf("oci calls %q", calls)
+	// An unknown helm major is refused before helm acts.
+	r = runInstallScript(t, spec, ActionInstall, "v5.0.0", "", "", 0)
+	if r.code != 2 || len(r.calls) != 0 || !strings.Contains(r.out, "helm v5.0.0 is not supported") {
+		t.Errorf("helm v5: exit %d, calls %q:\n%s", r.code, r.calls, r.out)
 	}
 }
 
-func TestUninstallScript_ToleratesMissingRelease(t *testing.T) {
+func TestInstallScript_StepsRunInOrderAndFailuresKeepHelmsExitCode(t *testing.T) {
 	spec := testSpec()
-	script := InstallScript(spec, ActionUninstall)
-	calls, out, code := runScriptWithFakeHelm(t, script, "uninstall", "Error: uninstall: Release not loaded: ingress-nginx: release: not found", 1)
-	if code != 0 {
-		t.Fatalf("a missing release is not an error, got exit %d:\n%s", code, out)
+	dir := t.TempDir()
+	trace := filepath.Join(dir, "trace")
+	spec.PreInstall = []string{`echo "pre $RELEASE_NAME" >> ` + trace}
+	spec.PostInstall = []string{"echo post1 >> " + trace + "\nexit 0\necho never >> " + trace, "echo post2 >> " + trace}
+	r := runInstallScript(t, spec, ActionInstall, "v4.3.2", "", "", 0)
+	got, _ := os.ReadFile(trace)
+	if r.code != 0 || string(got) != "pre ingress-nginx\npost1\npost2\n" {
+		t.Fatalf("exit %d, steps ran:\n%s\noutput:\n%s", r.code, got, r.out)
 	}
-	if len(calls) != 1 || strings.Join(calls[0], " ") != "uninstall ingress-nginx --namespace ingress --wait --timeout 300s" {
-		t.Errorf("calls %q", calls)
+	if !strings.Contains(r.out, "install of ingress-nginx finished") {
+		t.Errorf("output:\n%s", r.out)
 	}
-	_, out, code = runScriptWithFakeHelm(t, script, "uninstall", "Error: cluster unreachable", 7)
-	if code != 7 || !strings.Contains(out, "cluster unreachable") {
-		t.Errorf("other failures keep helm's exit code and output: %d\n%s", code, out)
+	r = runInstallScript(t, spec, ActionInstall, "v4.3.2", "upgrade", "Error: UPGRADE FAILED: boom", 3)
+	if r.code != 3 || !strings.Contains(r.out, "Error: UPGRADE FAILED: boom") {
+		t.Errorf("a failing helm fails the pod with helm's exit code: %d\n%s", r.code, r.out)
 	}
-	_, _, code = runScriptWithFakeHelm(t, script, "", "", 0)
-	if code != 0 {
-		t.Error("uninstall should succeed")
+	spec.PostInstall = []string{"false"}
+	r = runInstallScript(t, spec, ActionInstall, "v4.3.2", "", "", 0)
+	if r.code != 1 || !strings.Contains(r.out, "post-install step step-post-install-01.sh failed") {
+		t.Errorf("a failing step fails the pod: %d\n%s", r.code, r.out)
+	}
+}
+
+func TestUninstallScript_IgnoresAMissingReleaseThroughHelm(t *testing.T) {
+	spec := testSpec()
+	r := runInstallScript(t, spec, ActionUninstall, "v3.22.0", "", "", 0)
+	if r.code != 0 || len(r.calls) != 1 ||
+		strings.Join(r.calls[0], " ") != "uninstall ingress-nginx --namespace ingress --ignore-not-found --wait --timeout 300s" {
+		t.Errorf("exit %d, calls %q", r.code, r.calls)
+	}
+	r = runInstallScript(t, spec, ActionUninstall, "v4.3.2", "uninstall", "Error: cluster unreachable", 7)
+	if r.code != 7 || !strings.Contains(r.out, "cluster unreachable") {
+		t.Errorf("failures keep helm's exit code and output: %d\n%s", r.code, r.out)
+	}
+}
+
+// A deleted pod's shell gets SIGTERM; helm must get it too (and have time to roll back)
+// rather than being killed with the shell.
+func TestInstallScript_PassesSIGTERMOnToHelm(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Fatalf("sh is required: %v", err)
+	}
+	dir := t.TempDir()
+	helm := `#!/bin/sh
+if [ "$1" = version ]; then echo v4.3.2; exit 0; fi
+trap 'echo "helm: rolling back"; echo rolled-back > "$MARK"; exit 1' TERM
+echo "helm: started"
+sleep 30 &
+wait $!
+`
+	if err := os.WriteFile(filepath.Join(dir, "helm"), []byte(helm), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mark := filepath.Join(dir, "mark")
+	cmd := exec.Command(sh, "-c", installScript)
+	cmd.Env = []string{"PATH=" + dir + ":" + os.Getenv("PATH"), "MARK=" + mark}
+	for _, e := range installInputs(testSpec().WithDefaults(), ActionInstall) {
+		cmd.Env = append(cmd.Env, e.Name+"="+e.Value)
+	}
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(out.String(), "helm: started") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Wait()
+	got, _ := os.ReadFile(mark)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || string(got) != "rolled-back\n" {
+		t.Fatalf("exit %v, helm's mark %q, output:\n%s", err, got, out.String())
+	}
+	if !strings.Contains(out.String(), "signal received: passing it on") || !strings.Contains(out.String(), "helm upgrade --install failed") {
+		t.Errorf("output:\n%s", out.String())
 	}
 }
 

@@ -280,7 +280,7 @@ func (r *managedAppResource) Update(ctx context.Context, req resource.UpdateRequ
 	timeout, d := plan.Timeouts.Update(ctx, managedAppDefaultTimeout)
 	resp.Diagnostics.Append(d...)
 	if r.install(ctx, &plan, &state, sensitive.ValueString(), timeout, "Upgrading managed app", &resp.Diagnostics, resp.Private) != installOK {
-		// The release still runs what state describes (helm --atomic rolls a failed
+		// The release still runs what state describes (helm rolls a failed
 		// upgrade back; an upgrade refused before its pod ran changed nothing). Keep those
 		// inputs, so the next plan shows the same change and retries it even after a
 		// refresh finds the release deployed; take from the plan only what helm does not see.
@@ -341,7 +341,7 @@ func (r *managedAppResource) Delete(ctx context.Context, req resource.DeleteRequ
 		return
 	}
 	if state.Status.ValueString() == statusFailed && rel == nil {
-		// A failed install that helm holds no release for (helm --atomic purges a failed
+		// A failed install that helm holds no release for (rollback on failure purges a failed
 		// first install): there is nothing to uninstall, only our own objects to remove.
 		tflog.Info(ctx, "No helm release to uninstall; removing the install objects", map[string]any{"release": spec.ReleaseNamespace + "/" + spec.Name})
 	} else {
@@ -378,7 +378,7 @@ func (r *managedAppResource) Delete(ctx context.Context, req resource.DeleteRequ
 
 func (r *managedAppResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	ns, name, ok := strings.Cut(req.ID, "/")
-	if !ok || checkReleaseName(name) != nil || dnsLabelErr(ns) != nil {
+	if !ok || kube.CheckReleaseName(name) != nil || dnsLabelErr(ns) != nil {
 		resp.Diagnostics.AddError("Invalid import ID",
 			fmt.Sprintf("Expected <namespace>/<name> (the release namespace and release name, both DNS-1123 labels), e.g. ingress-nginx/ingress-nginx; got %q.", req.ID))
 		return

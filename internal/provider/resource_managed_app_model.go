@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"net/url"
-	"regexp"
-	"slices"
 	"strings"
 	"time"
 
@@ -15,7 +12,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
-	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 
 	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/apps"
@@ -166,8 +162,9 @@ func (m managedAppModel) endpointService() string {
 // refreshOutputs sets outputs: the catalog facts plus, once the app's Service has a load
 // balancer address, "endpoint".
 func (m *managedAppModel) refreshOutputs(ctx context.Context, client *kube.Client) error {
-	out := m.outputsValue()
-	if svc := m.endpointService(); svc != "" {
+	resolved, ok := m.catalogOutputs()
+	out := outputsMap(resolved, ok)
+	if svc := resolved["service"]; svc != "" {
 		addr, err := client.FindLoadBalancerAddress(ctx, m.Namespace.ValueString(), svc)
 		if err != nil {
 			return err
@@ -185,7 +182,10 @@ func (m *managedAppModel) refreshOutputs(ctx context.Context, client *kube.Clien
 // outputsValue lists the catalog app's outputs (an empty map for custom charts; unknown
 // while the release name or values are).
 func (m managedAppModel) outputsValue() types.Map {
-	resolved, ok := m.catalogOutputs()
+	return outputsMap(m.catalogOutputs())
+}
+
+func outputsMap(resolved map[string]string, ok bool) types.Map {
 	if !ok {
 		return types.MapUnknown(types.StringType)
 	}
@@ -352,18 +352,6 @@ func sensitiveLeaves(s string) []string {
 	return append(out, s)
 }
 
-var (
-	chartNameRE    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
-	chartVersionRE = regexp.MustCompile(`^v?[0-9]+(\.[0-9]+){0,2}([-+][0-9A-Za-z.+-]+)?$`)
-)
-
-func checkReleaseName(s string) error {
-	if msgs := validation.IsDNS1123Label(s); len(msgs) > 0 || len(s) > 53 {
-		return fmt.Errorf("%q is not a DNS-1123 label of at most 53 characters (lower case letters, digits and '-', starting and ending with a letter or digit)", s)
-	}
-	return nil
-}
-
 func checkCatalogApp(s string) error {
 	if _, ok := apps.Lookup(s); !ok {
 		return fmt.Errorf("%q is not in the catalog; valid names are: %s (or use a chart block for any other chart)", s, strings.Join(apps.Names(), ", "))
@@ -371,71 +359,8 @@ func checkCatalogApp(s string) error {
 	return nil
 }
 
-func checkChartRepository(s string) error {
-	u, err := url.Parse(s)
-	if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || (u.Scheme != "https" && u.Scheme != "oci") {
-		return fmt.Errorf("%q is not an https:// chart repository URL or an oci:// registry reference (without credentials, query or fragment)", s)
-	}
-	return nil
-}
-
-func checkChartName(s string) error {
-	if !chartNameRE.MatchString(s) {
-		return fmt.Errorf("%q is not a chart name (letters, digits, '.', '_' and '-')", s)
-	}
-	return nil
-}
-
-func checkChartVersion(s string) error {
-	if !chartVersionRE.MatchString(s) {
-		return fmt.Errorf("%q is not a pinned chart version such as 1.2.3 or v1.2.3 (ranges are not allowed)", s)
-	}
-	return nil
-}
-
-func checkImage(s string) error {
-	if s == "" || strings.ContainsAny(s, " \t\r\n\x00") {
-		return fmt.Errorf("%q is not a container image reference such as alpine/helm:3.19.0", s)
-	}
-	return nil
-}
-
-func checkServiceAccountName(s string) error {
-	if msgs := validation.IsDNS1123Subdomain(s); len(msgs) > 0 {
-		return fmt.Errorf("%q is not a service account name (a DNS-1123 subdomain: lowercase letters, digits, '-' and '.')", s)
-	}
-	if strings.HasPrefix(s, "installer-") {
-		return fmt.Errorf("%q: names starting with \"installer-\" are kept for the provider's own installer service accounts", s)
-	}
-	return nil
-}
-
-func checkPodLabels(m map[string]string) error {
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		if msgs := validation.IsQualifiedName(k); len(msgs) > 0 {
-			return fmt.Errorf("label key %q is invalid: %s", k, msgs[0])
-		}
-		if msgs := validation.IsValidLabelValue(m[k]); len(msgs) > 0 {
-			return fmt.Errorf("label %q has an invalid value %q: %s", k, m[k], msgs[0])
-		}
-		if k == kube.LabelManagedBy || k == kube.LabelApp || k == kube.LabelAction {
-			return fmt.Errorf("label %q is set by clusterkit itself", k)
-		}
-	}
-	return nil
-}
-
-func checkPodAnnotations(m map[string]string) error {
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		if msgs := validation.IsQualifiedName(k); len(msgs) > 0 {
-			return fmt.Errorf("annotation key %q is invalid: %s", k, msgs[0])
-		}
-		if k == kube.AnnotationOwner {
-			return fmt.Errorf("annotation %q is set by clusterkit itself", k)
-		}
-	}
-	return nil
-}
+// checkChartRepository: the provider never installs from plain http.
+func checkChartRepository(s string) error { return kube.CheckRepository(s, false) }
 
 // setRelease records what helm's release record says.
 func (m *managedAppModel) setRelease(r *kube.Release) {
@@ -490,13 +415,15 @@ func (m *managedAppModel) clearUnknown() {
 }
 
 // installInputsChanged reports whether anything helm sees differs between plan and
-// state (then an apply runs an install pod).
+// state (then an apply runs an install pod). The installer image is not among them: a new
+// default image (a provider upgrade) or a mirror of the same helm changes no release; the
+// next operation that runs a pod uses it.
 func installInputsChanged(plan, state managedAppModel) bool {
 	pairs := [][2]attr.Value{
 		{plan.App, state.App}, {plan.Chart, state.Chart}, {plan.Version, state.Version},
 		{plan.Namespace, state.Namespace}, {plan.Values, state.Values},
 		{plan.SensitiveValuesVersion, state.SensitiveValuesVersion},
-		{plan.InstallerImage, state.InstallerImage}, {plan.InstallerClusterAdmin, state.InstallerClusterAdmin},
+		{plan.InstallerClusterAdmin, state.InstallerClusterAdmin},
 		{plan.InstallerServiceAccount, state.InstallerServiceAccount},
 		{plan.InstallerPodLabels, state.InstallerPodLabels}, {plan.InstallerPodAnnotations, state.InstallerPodAnnotations},
 		{plan.ClusterIssuer, state.ClusterIssuer},

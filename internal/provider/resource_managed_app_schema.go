@@ -23,7 +23,7 @@ func (r *managedAppResource) Schema(ctx context.Context, _ resource.SchemaReques
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Installs a Helm chart into a cluster without helm or kubectl on the Terraform runner: a one-off " +
 			"install pod (`install-<name>`, running helm as a non-root user) in namespace `" + kube.DefaultInstallNamespace + "` runs " +
-			"`helm upgrade --install --atomic --wait` with the values mounted from ConfigMap `values-content-configuration-<name>` " +
+			"`helm upgrade --install --wait` with rollback on failure, the values mounted from ConfigMap `values-content-configuration-<name>` " +
 			"(and the write-only `sensitive_values` from Secret `values-content-secret-<name>`). The provider waits for the pod with a " +
 			"watch and reports its outcome; a failed pod is kept for `kubectl logs` until the next apply. Changes to the chart, " +
 			"version or values run the same pod again (an upgrade); destroy runs `uninstall-<name>`.\n\n" +
@@ -42,7 +42,7 @@ func (r *managedAppResource) Schema(ctx context.Context, _ resource.SchemaReques
 				Required: true,
 				MarkdownDescription: "Helm release name: a DNS-1123 label of at most 53 characters. It also names the install pod " +
 					"and the values ConfigMap, so it must be unique among the cluster's managed apps. Changing it replaces the resource.",
-				Validators:    []validator.String{funcValidator{"must be a DNS-1123 label of at most 53 characters", checkReleaseName}},
+				Validators:    []validator.String{funcValidator{"must be a DNS-1123 label of at most 53 characters", kube.CheckReleaseName}},
 				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
 			"app": schema.StringAttribute{
@@ -74,19 +74,19 @@ func (r *managedAppResource) Schema(ctx context.Context, _ resource.SchemaReques
 					"name": schema.StringAttribute{
 						Required:            true,
 						MarkdownDescription: "Chart name in the repository.",
-						Validators:          []validator.String{funcValidator{"must be a chart name", checkChartName}},
+						Validators:          []validator.String{funcValidator{"must be a chart name", kube.CheckChartName}},
 					},
 					"version": schema.StringAttribute{
 						Required:            true,
 						MarkdownDescription: "Pinned chart version, such as `1.2.3` (no ranges).",
-						Validators:          []validator.String{funcValidator{"must be a pinned chart version", checkChartVersion}},
+						Validators:          []validator.String{funcValidator{"must be a pinned chart version", kube.CheckChartVersion}},
 					},
 				},
 			},
 			"version": schema.StringAttribute{
 				Optional:            true,
 				MarkdownDescription: "Chart version overriding the catalog's pinned one (only with `app`). Changing it runs an upgrade.",
-				Validators:          []validator.String{funcValidator{"must be a pinned chart version", checkChartVersion}},
+				Validators:          []validator.String{funcValidator{"must be a pinned chart version", kube.CheckChartVersion}},
 			},
 			"namespace": schema.StringAttribute{
 				Optional: true,
@@ -120,8 +120,10 @@ func (r *managedAppResource) Schema(ctx context.Context, _ resource.SchemaReques
 				Optional:            true,
 				Computed:            true,
 				Default:             stringdefault.StaticString(kube.DefaultInstallerImage),
-				MarkdownDescription: "Image of the install pods: it needs helm and a POSIX shell. Default `" + kube.DefaultInstallerImage + "` (pinned).",
-				Validators:          []validator.String{funcValidator{"must be a container image reference", checkImage}},
+				MarkdownDescription: "Image of the install pods: it needs helm (3 or 4) and a POSIX shell; the pod's script picks helm's flags from " +
+					"the helm it finds. Default `" + kube.DefaultInstallerImage + "` (pinned). Changing it (or a provider upgrade changing the " +
+					"default) never upgrades an installed release by itself: the next install, upgrade or uninstall pod uses the new image.",
+				Validators:          []validator.String{funcValidator{"must be a container image reference", kube.CheckImage}},
 			},
 			"installer_cluster_admin": schema.BoolAttribute{
 				Optional: true,
@@ -137,19 +139,19 @@ func (r *managedAppResource) Schema(ctx context.Context, _ resource.SchemaReques
 					"and never deletes it: give it what the chart needs (cluster-admin for charts with CRDs). Use it when your own RBAC " +
 					"policy or admission policies define who installs charts. Create the namespace and the " +
 					"service account first; a namespace the provider did not create is used and never deleted. Conflicts with `installer_cluster_admin`.",
-				Validators: []validator.String{funcValidator{"must be a service account name", checkServiceAccountName}},
+				Validators: []validator.String{funcValidator{"must be a service account name", kube.CheckServiceAccountName}},
 			},
 			"installer_pod_labels": schema.MapAttribute{
 				ElementType:         types.StringType,
 				Optional:            true,
 				MarkdownDescription: "Extra labels of the install pods (e.g. for admission policies). clusterkit's own labels cannot be overridden.",
-				Validators:          []validator.Map{mapFuncValidator{"must be valid Kubernetes labels", checkPodLabels}},
+				Validators:          []validator.Map{mapFuncValidator{"must be valid Kubernetes labels", kube.CheckPodLabels}},
 			},
 			"installer_pod_annotations": schema.MapAttribute{
 				ElementType:         types.StringType,
 				Optional:            true,
 				MarkdownDescription: "Extra annotations of the install pods. `" + kube.AnnotationOwner + "` is set by clusterkit.",
-				Validators:          []validator.Map{mapFuncValidator{"must be valid Kubernetes annotations", checkPodAnnotations}, mapvalidator.SizeAtMost(64)},
+				Validators:          []validator.Map{mapFuncValidator{"must be valid Kubernetes annotations", kube.CheckPodAnnotations}, mapvalidator.SizeAtMost(64)},
 			},
 			"keep_failed_pod": schema.BoolAttribute{
 				Optional:            true,

@@ -102,26 +102,26 @@ func TestManagedAppNeedsRecovery(t *testing.T) {
 
 func TestManagedAppValidators(t *testing.T) {
 	bad := map[string]error{
-		"name too long":  checkReleaseName(strings.Repeat("a", 54)),
-		"name uppercase": checkReleaseName("Web"),
+		"name too long":  kube.CheckReleaseName(strings.Repeat("a", 54)),
+		"name uppercase": kube.CheckReleaseName("Web"),
 		"unknown app":    checkCatalogApp("nope"),
 		"http repo":      checkChartRepository("http://x.example.com"),
 		"repo with user": checkChartRepository("https://u:p@x.example.com"),
-		"range":          checkChartVersion(">=1.0"),
-		"image space":    checkImage("alpine helm"),
-		"managed label":  checkPodLabels(map[string]string{kube.LabelManagedBy: "x"}),
-		"owner annot":    checkPodAnnotations(map[string]string{kube.AnnotationOwner: "x"}),
-		"SA uppercase":   checkServiceAccountName("Team"),
-		"SA reserved":    checkServiceAccountName("installer-web"),
+		"range":          kube.CheckChartVersion(">=1.0"),
+		"image space":    kube.CheckImage("alpine helm"),
+		"managed label":  kube.CheckPodLabels(map[string]string{kube.LabelManagedBy: "x"}),
+		"owner annot":    kube.CheckPodAnnotations(map[string]string{kube.AnnotationOwner: "x"}),
+		"SA uppercase":   kube.CheckServiceAccountName("Team"),
+		"SA reserved":    kube.CheckServiceAccountName("installer-web"),
 	}
 	for name, err := range bad {
 		if err == nil {
 			t.Errorf("%s: want an error", name)
 		}
 	}
-	for _, err := range []error{checkReleaseName("web-1"), checkCatalogApp("cert-manager"), checkChartRepository("oci://r.example.com/charts"),
-		checkChartVersion("v1.19.1"), checkImage(kube.DefaultInstallerImage), checkPodLabels(map[string]string{"team": "a"}),
-		checkServiceAccountName("team-installer.v2")} {
+	for _, err := range []error{kube.CheckReleaseName("web-1"), checkCatalogApp("cert-manager"), checkChartRepository("oci://r.example.com/charts"),
+		kube.CheckChartVersion("v1.19.1"), kube.CheckImage(kube.DefaultInstallerImage), kube.CheckPodLabels(map[string]string{"team": "a"}),
+		kube.CheckServiceAccountName("team-installer.v2")} {
 		if err != nil {
 			t.Error(err)
 		}
