@@ -117,13 +117,13 @@ func (r *managedAppResource) Schema(ctx context.Context, _ resource.SchemaReques
 				MarkdownDescription: "Any string (e.g. `\"1\"` or a hash); changing it runs an upgrade with the current `sensitive_values`.",
 			},
 			"installer_image": schema.StringAttribute{
-				Optional:            true,
-				Computed:            true,
-				Default:             stringdefault.StaticString(kube.DefaultInstallerImage),
+				Optional: true,
+				Computed: true,
+				Default:  stringdefault.StaticString(kube.DefaultInstallerImage),
 				MarkdownDescription: "Image of the install pods: it needs helm (3 or 4) and a POSIX shell; the pod's script picks helm's flags from " +
 					"the helm it finds. Default `" + kube.DefaultInstallerImage + "` (pinned). Changing it (or a provider upgrade changing the " +
 					"default) never upgrades an installed release by itself: the next install, upgrade or uninstall pod uses the new image.",
-				Validators:          []validator.String{funcValidator{"must be a container image reference", kube.CheckImage}},
+				Validators: []validator.String{funcValidator{"must be a container image reference", kube.CheckImage}},
 			},
 			"installer_cluster_admin": schema.BoolAttribute{
 				Optional: true,
