@@ -116,3 +116,29 @@ func CheckServiceAccountName(s string) error {
 	}
 	return nil
 }
+
+// MirroredRepository is the repository to install from: the mirror configured for repo
+// (matched without a trailing slash), else repo itself.
+func MirroredRepository(mirrors map[string]string, repo string) string {
+	if m, ok := mirrors[strings.TrimSuffix(repo, "/")]; ok {
+		return m
+	}
+	if m, ok := mirrors[repo]; ok {
+		return m
+	}
+	return repo
+}
+
+// CheckRepositoryMirrors: each key is a chart repository (https:// or oci://) and each
+// value the mirror that serves the same charts at the same versions.
+func CheckRepositoryMirrors(mirrors map[string]string) error {
+	for _, k := range slices.Sorted(maps.Keys(mirrors)) {
+		if err := CheckRepository(k, false); err != nil {
+			return fmt.Errorf("key %w", err)
+		}
+		if err := CheckRepository(mirrors[k], false); err != nil {
+			return fmt.Errorf("mirror of %q: %w", k, err)
+		}
+	}
+	return nil
+}

@@ -45,6 +45,7 @@ type providerModel struct {
 	SecretKey          types.String     `tfsdk:"secret_key"`
 	MaxRetries         types.Int64      `tfsdk:"max_retries"`
 	AllowLocalRequests types.Bool       `tfsdk:"allow_local_requests"`
+	RepositoryMirrors  types.Map        `tfsdk:"chart_repository_mirrors"`
 	AssumeRole         *assumeRoleModel `tfsdk:"assume_role"`
 	Endpoints          *endpointsModel  `tfsdk:"endpoints"`
 }
@@ -114,6 +115,18 @@ func (p *clusterkitProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 					"unspecified or multicast addresses, and plain `http`. Default `false`: cluster URLs are user input and are " +
 					"checked against these classes at plan time and again on every connection. Also `CLUSTERKIT_ALLOW_LOCAL_REQUESTS`.",
 			},
+			"chart_repository_mirrors": schema.MapAttribute{
+				ElementType: types.StringType,
+				Optional:    true,
+				MarkdownDescription: "Chart repositories to install from instead of the ones a chart names, for clusters that " +
+					"cannot reach the public ones (air-gapped or regulated clusters with Harbor, Artifactory, Nexus, ...): a map " +
+					"from a chart repository URL as the catalog or a `chart` block names it (`https://...` or `oci://...`, " +
+					"compared without a trailing slash) to the mirror's URL (an `https://` chart repository or an `oci://` " +
+					"registry path under which `<chart>` is found). It applies to catalog apps and custom charts alike; the " +
+					"chart name and version stay the same, so changing a mirror plans no upgrade. Example: " +
+					"`{ \"https://charts.jetstack.io\" = \"oci://harbor.example.com/jetstack\" }`.",
+				Validators: []validator.Map{mapFuncValidator{"must map chart repositories to mirrors", kube.CheckRepositoryMirrors}},
+			},
 		},
 		Blocks: map[string]schema.Block{
 			"assume_role": schema.SingleNestedBlock{
@@ -180,8 +193,9 @@ func (p *clusterkitProvider) Configure(ctx context.Context, req provider.Configu
 			UserAgent: "terraform-provider-clusterkit/" + p.version,
 			Log:       logKubernetesCall,
 		}),
-		cloud:  cloud.NewFactory(awsConfig(m)),
-		region: firstNonEmpty(m.Region.ValueString(), os.Getenv("AWS_REGION"), os.Getenv("AWS_DEFAULT_REGION")),
+		cloud:   cloud.NewFactory(awsConfig(m)),
+		region:  firstNonEmpty(m.Region.ValueString(), os.Getenv("AWS_REGION"), os.Getenv("AWS_DEFAULT_REGION")),
+		mirrors: stringMap(ctx, m.RepositoryMirrors),
 	}
 	resp.ResourceData = data
 	resp.EphemeralResourceData = data

@@ -18,6 +18,8 @@ type providerData struct {
 	cloud  *cloud.Factory
 	// region is the provider's default AWS region (configuration or environment).
 	region string
+	// mirrors maps chart repositories to the mirrors to install from.
+	mirrors map[string]string
 }
 
 // providerDataFrom type-checks the value Configure stored; nil means the provider is not

@@ -401,6 +401,7 @@ func (r *managedAppResource) install(ctx context.Context, plan, prior *managedAp
 	}
 	spec, err := plan.spec(ctx, sensitive, timeout)
 	if err == nil {
+		spec.Repository = kube.MirroredRepository(r.data.mirrors, spec.Repository)
 		err = spec.Validate()
 	}
 	if err != nil {
@@ -417,7 +418,8 @@ func (r *managedAppResource) install(ctx context.Context, plan, prior *managedAp
 	}
 	tflog.Info(ctx, "Running the install pod", map[string]any{
 		"pod": spec.Namespace + "/" + kube.InstallPodName(spec.Name, kube.ActionInstall), "chart": spec.Chart, "version": spec.Version,
-		"release": spec.ReleaseNamespace + "/" + spec.Name, "upgrade": prior != nil,
+		"repository": spec.Repository,
+		"release":    spec.ReleaseNamespace + "/" + spec.Name, "upgrade": prior != nil,
 	})
 	res, err := client.InstallManagedApp(ctx, spec, installPodLogger(ctx))
 	for attempt := 1; attempt < 4 && err != nil && res.Pod.Pod == "" && isConflict(err); attempt++ {
