@@ -21,9 +21,10 @@ type component struct {
 	done chan struct{} // closed when an owned process exits; nil for attached ones
 }
 
-// startComponent runs bin with args, output to dir/logs/name.log. Without detach the child
-// dies with this process (Pdeathsig), so a crashed test run leaves nothing behind.
-func startComponent(dir, name, bin string, args []string, env []string, detach bool) (*component, error) {
+// startComponent runs bin with args (argv[0] argv0 when set), output to dir/logs/name.log.
+// Without detach the child dies with this process (Pdeathsig), so a crashed test run leaves
+// nothing behind.
+func startComponent(dir, name, bin, argv0 string, args []string, env []string, detach bool) (*component, error) {
 	logDir := filepath.Join(dir, "logs")
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
 		return nil, err
@@ -33,6 +34,9 @@ func startComponent(dir, name, bin string, args []string, env []string, detach b
 		return nil, err
 	}
 	cmd := exec.Command(bin, args...)
+	if argv0 != "" {
+		cmd.Args[0] = argv0
+	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.Env = env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

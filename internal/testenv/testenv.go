@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/testenv/awsemu"
+	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/testenv/nodeagent"
 )
 
 // Pod annotations the kwok stages understand: an install pod "runs" for RunTime (a Go
@@ -49,6 +50,13 @@ type Options struct {
 	// AWSCommand runs the AWS emulator as a separate process (RunAWS with --config FILE
 	// appended); empty runs it inside this process. Detached stacks need the former.
 	AWSCommand []string
+	// NodeAgent runs pods with a helm installer image (Helm4Image, Helm3Image) as real
+	// processes with real helm (package nodeagent) and LoadBalancer Services get an ingress
+	// hostname; kwok fakes every other pod. False: kwok fakes every pod, helm's included.
+	NodeAgent bool
+	// Toolsets overrides the image -> helm directory map of the node agent (default: the
+	// tools/build.sh helm4 and helm3 builds for Helm4Image and Helm3Image).
+	Toolsets map[string]string
 }
 
 // Stack is a running local stack.
@@ -60,8 +68,10 @@ type Stack struct {
 	AdminToken string `json:"admin_token"`
 	UserToken  string `json:"user_token"`
 	Kubeconfig string `json:"kubeconfig"`
-	// PodLogFile is what kwok serves as every container's log.
+	// PodLogFile is what kwok serves as every container's log (but the node agent's pods').
 	PodLogFile string `json:"pod_log_file"`
+	// NodeAgent: the node agent runs the helm pods (Options.NodeAgent).
+	NodeAgent bool `json:"node_agent"`
 
 	// The emulated AWS side (see AWSConfig); AWS is nil when the emulator runs in
 	// another process (a detached stack).
@@ -75,7 +85,8 @@ type Stack struct {
 	aws        *awsRuntime
 }
 
-var componentNames = []string{"aws-emulator", "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"}
+// componentNames in start order; node-agent only runs with Options.NodeAgent.
+var componentNames = []string{"aws-emulator", "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "node-agent"}
 
 // Start brings the stack up and returns once a pod could be scheduled: the API is ready,
 // the fake node is Ready and the default service account exists.
@@ -95,7 +106,13 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s = &Stack{Dir: opts.Dir}
+	tools := opts.Toolsets
+	if opts.NodeAgent && tools == nil {
+		if tools, err = resolveToolsets(); err != nil {
+			return nil, err
+		}
+	}
+	s = &Stack{Dir: opts.Dir, NodeAgent: opts.NodeAgent}
 	if s.Dir == "" {
 		if s.Dir, err = os.MkdirTemp("", "clusterkit-stack-"); err != nil {
 			return nil, err
@@ -110,7 +127,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 			s.stopProcesses()
 		}
 	}()
-	for _, d := range []string{"etcd-data", "logs", "kwok"} {
+	for _, d := range []string{"etcd-data", "logs", "kwok", "node-agent"} {
 		if err := os.RemoveAll(filepath.Join(s.Dir, d)); err != nil {
 			return s, err
 		}
@@ -121,11 +138,11 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	}
 	s.CAFile, s.CAPEM, s.AdminToken, s.UserToken = p.path("ca.crt"), string(p.caPEM), p.adminToken, p.userToken
 
-	ports, err := freePorts(8)
+	ports, err := freePorts(9)
 	if err != nil {
 		return s, err
 	}
-	etcdClient, etcdPeer, apiPort, kcmPort, schedPort, kwokPort := ports[0], ports[1], ports[2], ports[3], ports[4], ports[5]
+	etcdClient, etcdPeer, apiPort, kcmPort, schedPort, kwokPort, agentPort := ports[0], ports[1], ports[2], ports[3], ports[4], ports[5], ports[8]
 	s.Host = "https://127.0.0.1:" + strconv.Itoa(apiPort)
 	s.AWSConfig = newAWSConfig("127.0.0.1:"+strconv.Itoa(ports[6]), "127.0.0.1:"+strconv.Itoa(ports[7]), s.Host, s.CAFile, s.AdminToken)
 	s.AWSEndpoint = "http://" + s.AWSConfig.Addr
@@ -141,9 +158,16 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	if len(opts.AWSCommand) > 0 {
 		bins["aws-emulator"] = opts.AWSCommand[0]
 	}
+	// The node agent is this very binary (any binary importing testenv), re-executed.
+	argv0 := map[string]string{"node-agent": nodeagent.AgentArg0}
+	if opts.NodeAgent {
+		if bins["node-agent"], err = os.Executable(); err != nil {
+			return s, err
+		}
+	}
 	start := func(name string, args ...string) error {
 		env := []string{"PATH=/usr/bin:/bin", "HOME=" + s.Dir}
-		c, err := startComponent(s.Dir, name, bins[name], args, env, opts.Detach)
+		c, err := startComponent(s.Dir, name, bins[name], argv0[name], args, env, opts.Detach)
 		if err != nil {
 			return err
 		}
@@ -192,7 +216,11 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	// The controller manager is here for namespace deletion, service-account tokens and
 	// garbage collection: what a real cluster does after the provider's calls.
 	if err := start("kube-controller-manager", append(common, "--secure-port="+strconv.Itoa(kcmPort),
-		"--controllers=namespace-controller,serviceaccount-controller,serviceaccount-token-controller,garbage-collector-controller,root-ca-certificate-publisher-controller,job-controller,ttl-after-finished-controller",
+		// The workload controllers make the charts' Deployments, StatefulSets, DaemonSets
+		// and Services real, so helm --wait sees their kwok pods become ready.
+		"--controllers=namespace-controller,serviceaccount-controller,serviceaccount-token-controller,garbage-collector-controller,root-ca-certificate-publisher-controller,job-controller,ttl-after-finished-controller,"+
+			"deployment-controller,replicaset-controller,statefulset-controller,daemonset-controller,cronjob-controller,replicationcontroller-controller,"+
+			"endpoints-controller,endpointslice-controller,endpointslice-mirroring-controller,disruption-controller,clusterrole-aggregation-controller",
 		"--service-account-private-key-file="+p.path("sa.key"), "--root-ca-file="+p.path("ca.crt"),
 		"--use-service-account-credentials=false")...); err != nil {
 		return s, err
@@ -204,9 +232,22 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	if err != nil {
 		return s, err
 	}
+	// With the agent, the node's kubelet port (--node-port, what the apiserver calls for
+	// logs) is the agent's; it passes what is not its own on to kwok's server.
+	nodePort := kwokPort
+	if opts.NodeAgent {
+		nodePort = agentPort
+		cfg, err := s.writeAgentConfig(p, "127.0.0.1:"+strconv.Itoa(agentPort), "127.0.0.1:"+strconv.Itoa(kwokPort), tools)
+		if err != nil {
+			return s, err
+		}
+		if err := start("node-agent", cfg); err != nil {
+			return s, err
+		}
+	}
 	if err := start("kwok", kc, "--config="+kwokConfig,
 		"--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-		"--node-ip=127.0.0.1", "--node-port="+strconv.Itoa(kwokPort), "--server-address=127.0.0.1:"+strconv.Itoa(kwokPort),
+		"--node-ip=127.0.0.1", "--node-port="+strconv.Itoa(nodePort), "--server-address=127.0.0.1:"+strconv.Itoa(kwokPort),
 		"--tls-cert-file="+p.path("apiserver.crt"), "--tls-private-key-file="+p.path("apiserver.key")); err != nil {
 		return s, err
 	}
@@ -231,7 +272,7 @@ func resolveBinaries(dirs []string) (map[string]string, error) {
 		}
 	}
 	bins := map[string]string{}
-	for _, n := range componentNames[1:] {
+	for _, n := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"} {
 		p, err := findBinary(dirs, n)
 		if err != nil {
 			return nil, err
@@ -268,7 +309,11 @@ func (s *Stack) writeKwokConfig() (string, error) {
 	if err := os.WriteFile(s.PodLogFile, []byte(podLog), 0o644); err != nil {
 		return "", err
 	}
-	cfg := stagesYAML + fmt.Sprintf(`---
+	stages, err := renderStages(s.NodeAgent)
+	if err != nil {
+		return "", err
+	}
+	cfg := stages + fmt.Sprintf(`---
 apiVersion: kwok.x-k8s.io/v1alpha1
 kind: ClusterLogs
 metadata:
@@ -411,6 +456,9 @@ func Attach(dir string) (*Stack, error) {
 	}
 	s.CAPEM = string(ca)
 	for _, n := range componentNames {
+		if n == "node-agent" && !s.NodeAgent {
+			continue
+		}
 		c, err := attachComponent(s.Dir, n)
 		if err != nil {
 			return nil, fmt.Errorf("stack in %s is broken (make down && make up): %w", dir, err)

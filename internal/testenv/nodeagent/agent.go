@@ -30,7 +30,7 @@ type Agent struct {
 	apiPort int
 	caPEM   []byte
 	hostCA  []byte
-	self    string // this binary, re-executed as each container's init
+	self    string // this binary (/proc/self/exe: still there if the file was removed), each container's init
 
 	mu      sync.Mutex
 	workers map[types.UID]*podWorker
@@ -57,12 +57,8 @@ func Run(ctx context.Context, cfg Config, opts Options) error {
 	if err != nil {
 		return err
 	}
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
 	hostCA, _ := os.ReadFile("/etc/ssl/certs/ca-certificates.crt") // none on the host: the stack CA alone
-	a := &Agent{cfg: cfg, opts: opts, cs: cs, apiPort: port, caPEM: caPEM, hostCA: hostCA, self: self, workers: map[types.UID]*podWorker{}}
+	a := &Agent{cfg: cfg, opts: opts, cs: cs, apiPort: port, caPEM: caPEM, hostCA: hostCA, self: "/proc/self/exe", workers: map[types.UID]*podWorker{}}
 	for _, dir := range []string{"/usr/local/bin"} {
 		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 			return fmt.Errorf("the host has no %s to put the toolsets over", dir)

@@ -1,6 +1,6 @@
 // Command stack starts and stops the local stack in the background (make up / make down).
 //
-//	stack up   --dir .stack [--tofu PATH] [--provider-dir bin]
+//	stack up   --dir .stack [--tofu PATH] [--provider-dir bin] [--node-agent]
 //	stack down --dir .stack
 //	stack status --dir .stack
 //	stack serve-aws --config FILE   (internal: the detached stack's AWS emulator)
@@ -27,6 +27,7 @@ func main() {
 	tofu := fs.String("tofu", "", "OpenTofu binary to record as TF_ACC_TERRAFORM_PATH")
 	providerDir := fs.String("provider-dir", "", "directory with the built provider, for a dev_overrides CLI config")
 	awsConfig := fs.String("config", "", "serve-aws: the emulator configuration a stack wrote")
+	nodeAgent := fs.Bool("node-agent", false, "up: run helm install pods as real processes with real helm (testenv.Options.NodeAgent)")
 	_ = fs.Parse(os.Args[2:])
 	abs, err := filepath.Abs(*dir)
 	if err != nil {
@@ -34,7 +35,7 @@ func main() {
 	}
 	switch os.Args[1] {
 	case "up":
-		err = up(abs, *tofu, *providerDir)
+		err = up(abs, *tofu, *providerDir, *nodeAgent)
 	case "down":
 		var n int
 		n, err = testenv.StopDir(abs)
@@ -62,7 +63,7 @@ func main() {
 	}
 }
 
-func up(dir, tofu, providerDir string) error {
+func up(dir, tofu, providerDir string, nodeAgent bool) error {
 	if _, err := testenv.Attach(dir); err == nil {
 		return fmt.Errorf("a stack is already running in %s (make down first)", dir)
 	}
@@ -73,7 +74,7 @@ func up(dir, tofu, providerDir string) error {
 	if err != nil {
 		return err
 	}
-	s, err := testenv.Start(ctx, testenv.Options{Dir: dir, Detach: true, AWSCommand: []string{self, "serve-aws"},
+	s, err := testenv.Start(ctx, testenv.Options{Dir: dir, Detach: true, AWSCommand: []string{self, "serve-aws"}, NodeAgent: nodeAgent,
 		Log: func(f string, a ...any) { fmt.Printf(f+"\n", a...) }})
 	if err != nil {
 		return err
@@ -120,7 +121,7 @@ func writeDevOverrides(dir, providerDir string) (string, error) {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: stack up|down|status --dir DIR [--tofu PATH] [--provider-dir DIR]")
+	fmt.Fprintln(os.Stderr, "usage: stack up|down|status --dir DIR [--tofu PATH] [--provider-dir DIR] [--node-agent]")
 	os.Exit(2)
 }
 
