@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -47,9 +48,14 @@ func TestSources(t *testing.T) {
 	caFile, certFile, keyFile := testPKI(t, t.TempDir())
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	s, err := Start(ctx, Config{Helm: helm4, CertFile: certFile, KeyFile: keyFile, CAFile: caFile, Log: t.Logf})
+	cacheDir := t.TempDir()
+	cfg := Config{Helm: helm4, CertFile: certFile, KeyFile: keyFile, CAFile: caFile, CacheDir: cacheDir, Log: t.Logf}
+	s, err := Start(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if s.FromCache {
+		t.Error("a first start in an empty cache directory came from the cache")
 	}
 	closed := false
 	defer func() {
@@ -303,7 +309,9 @@ func TestSources(t *testing.T) {
 		}
 	})
 
-	t.Run("close ends the servers and their goroutines", func(t *testing.T) {
+	// Close ends the servers and their goroutines. Checked here, not in a subtest: a
+	// subtest's own goroutine would count.
+	{
 		addrs := []string{hostOf(t, s.RepoURL), hostOf(t, strings.Replace(s.OCIRegistry, "oci://", "https://", 1))}
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
@@ -323,7 +331,27 @@ func TestSources(t *testing.T) {
 			buf := make([]byte, 1<<16)
 			t.Errorf("%d goroutines after Close, %d before Start:\n%s", n, goroutines, buf[:runtime.Stack(buf, true)])
 		}
-	})
+	}
+
+	// A second start with the same inputs takes the packages and indexes from the cache.
+	warm, err := Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer warm.Close()
+	t.Logf("warm start (cached packages, fresh pushes) took %s", warm.PackagingTime.Round(time.Millisecond))
+	if !warm.FromCache || !slices.Equal(warm.Charts, s.Charts) {
+		t.Errorf("warm start: from cache %v, charts %v, first start %v", warm.FromCache, warm.Charts, s.Charts)
+	}
+	h := newHelmCLI(t, helm4)
+	out := h.mustRun("show", "chart", warm.OCIMirrors["https://kubernetes.github.io/ingress-nginx"]+"/ingress-nginx", "--ca-file", caFile)
+	if !strings.Contains(out, "name: ingress-nginx") {
+		t.Errorf("warm start's OCI mirror:\n%s", out)
+	}
+	code, _, _ := get(warm.RepoURL+"/demo-"+DemoVersion+".tgz", "", "")
+	if code != 200 {
+		t.Errorf("warm start's repository: %d", code)
+	}
 }
 
 func podAnnotations(spec map[string]any) map[string]any {
@@ -342,4 +370,68 @@ func hostOf(t *testing.T, raw string) string {
 		t.Fatalf("%s has no port", raw)
 	}
 	return u.Host
+}
+
+// TestServe runs the servers as a detached stack's separate process would: Serve writes the
+// Sources to a file, LoadSources reads them, cancelling ends Serve.
+func TestServe(t *testing.T) {
+	requireAcc(t)
+	helm4 := requireHelm(t, "helm4")
+	dir := t.TempDir()
+	caFile, certFile, keyFile := testPKI(t, dir)
+	cfg := Config{Helm: helm4, CertFile: certFile, KeyFile: keyFile, CAFile: caFile, WorkDir: filepath.Join(dir, "work"), CacheDir: "off"}
+	// The config crosses a process boundary as JSON.
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Config
+	if err := json.Unmarshal(b, &back); err != nil || back.Helm != cfg.Helm || back.WorkDir != cfg.WorkDir || back.CAFile != caFile || back.CacheDir != "off" {
+		t.Fatalf("config JSON round trip: %+v %v", back, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	state := filepath.Join(dir, "charts.json")
+	done := make(chan error, 1)
+	go func() { done <- Serve(ctx, back, state) }()
+	var s *Sources
+	for deadline := time.Now().Add(time.Minute); s == nil; {
+		select {
+		case err := <-done:
+			t.Fatalf("Serve ended early: %v", err)
+		case <-time.After(100 * time.Millisecond):
+		}
+		if s, err = LoadSources(state); err != nil && time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+	}
+	if st, err := os.Stat(state); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("state file mode: %v %v", st.Mode(), err)
+	}
+	if s.Password == "" || len(s.HTTPMirrors) != len(s.OCIMirrors) || len(s.HTTPMirrors) == 0 {
+		t.Errorf("loaded sources: %+v", s)
+	}
+	req, _ := http.NewRequest(http.MethodGet, s.PrivateRepoURL+"/index.yaml", nil)
+	req.SetBasicAuth(s.Username, s.Password)
+	resp, err := caClient(t, caFile).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("private index with the loaded credentials: %d", resp.StatusCode)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not return after its context ended")
+	}
+	if c, err := net.DialTimeout("tcp", hostOf(t, s.RepoURL), time.Second); err == nil {
+		c.Close()
+		t.Error("the chart repository still listens after Serve returned")
+	}
 }

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"time"
 )
 
@@ -63,6 +64,10 @@ type Config struct {
 	// WorkDir receives the packaged charts and helm's own files; a temporary directory
 	// (removed by Close) when empty.
 	WorkDir string `json:"work_dir,omitempty"`
+	// CacheDir keeps packaged charts and indexes by a hash of their inputs, so a warm
+	// start runs no helm package or helm repo index; empty means
+	// ${XDG_CACHE_HOME:-$HOME/.cache}/clusterkit/charts, "off" disables the cache.
+	CacheDir string `json:"cache_dir,omitempty"`
 	// LogRequests logs one line per request (method, path, status; never credentials).
 	LogRequests bool `json:"log_requests,omitempty"`
 	// Log receives progress and request lines; nil discards them.
@@ -100,8 +105,10 @@ type Sources struct {
 	OCIMirrors  map[string]string `json:"oci_mirrors"`
 	// Charts lists everything packaged (project charts and stand-ins).
 	Charts []Chart `json:"charts"`
-	// PackagingTime is how long packaging, indexing and pushing took in Start.
+	// PackagingTime is how long packaging, indexing and pushing took in Start; FromCache
+	// says the packages and indexes came from Config.CacheDir.
 	PackagingTime time.Duration `json:"packaging_time"`
+	FromCache     bool          `json:"from_cache"`
 
 	servers *servers
 	workDir string
@@ -172,11 +179,16 @@ func Start(ctx context.Context, cfg Config) (_ *Sources, err error) {
 	for _, m := range plan.missing {
 		logf("chartsrc: catalog entry %s has no stand-in under %s/standins/%s", m.Name, cfg.ChartsDir, m.Chart)
 	}
-	h := newHelm(cfg.Helm, s.workDir, cfg.CAFile)
-	if s.Charts, err = plan.pack(ctx, h); err != nil {
+	cacheDir, err := cacheDirOf(cfg.CacheDir)
+	if err != nil {
 		return nil, err
 	}
-	logf("chartsrc: packaged %d charts into %d repositories after %s", len(s.Charts), len(plan.repos), since(t0))
+	h := newHelm(cfg.Helm, s.workDir, cfg.CAFile)
+	s.Charts, s.FromCache, err = plan.pack(ctx, h, cacheDir, logf)
+	if err != nil {
+		return nil, err
+	}
+	logf("chartsrc: %d charts in %d repositories after %s (from the cache: %v)", len(s.Charts), len(plan.repos), since(t0), s.FromCache)
 
 	if s.servers, err = startServers(cfg, plan.httpRepos(s.workDir), logf); err != nil {
 		return nil, err
@@ -215,6 +227,20 @@ func (s *Sources) Close() error {
 		s.ownsDir = false
 	}
 	return err
+}
+
+func cacheDirOf(dir string) (string, error) {
+	switch dir {
+	case "off":
+		return "", nil
+	case "":
+		base, err := os.UserCacheDir()
+		if err != nil {
+			return "", fmt.Errorf("chartsrc: no cache directory (set Config.CacheDir or \"off\"): %w", err)
+		}
+		return filepath.Join(base, "clusterkit", "charts"), nil
+	}
+	return filepath.Abs(dir)
 }
 
 func randomHex(n int) string {

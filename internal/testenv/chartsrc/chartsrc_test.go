@@ -280,3 +280,92 @@ func TestEnv(t *testing.T) {
 		t.Errorf("%d variables, want %d: %v", len(got), len(want), got)
 	}
 }
+
+func TestLoadSources(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := LoadSources(filepath.Join(dir, "none.json")); err == nil {
+		t.Error("a missing file loaded")
+	}
+	empty := filepath.Join(dir, "empty.json")
+	_ = os.WriteFile(empty, []byte(`{}`), 0o600)
+	if _, err := LoadSources(empty); err == nil || !strings.Contains(err.Error(), "describes no servers") {
+		t.Errorf("empty state: %v", err)
+	}
+	good := filepath.Join(dir, "good.json")
+	_ = os.WriteFile(good, []byte(`{"repo_url":"https://127.0.0.1:1/public","oci_registry":"oci://127.0.0.1:2/charts","oci_mirrors":{"a":"b"}}`), 0o600)
+	s, err := LoadSources(good)
+	if err != nil || s.OCIMirrors["a"] != "b" || s.Close() != nil {
+		t.Errorf("loaded %+v, %v", s, err)
+	}
+}
+
+func TestCache(t *testing.T) {
+	chartsDir, err := FindChartsDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	helmBin := filepath.Join(t.TempDir(), "helm")
+	_ = os.WriteFile(helmBin, []byte("not really helm"), 0o755)
+	p, err := planCharts(chartsDir, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := p.cacheKey(helmBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := p.cacheKey(helmBin); again != key || len(key) != 24 {
+		t.Fatalf("key %q then %q", key, again)
+	}
+	// Any input changes the key: a pin, a repository, a file of a stand-in.
+	p.jobs[len(p.jobs)-1].version += "-1"
+	if k, _ := p.cacheKey(helmBin); k == key {
+		t.Error("a version change kept the key")
+	}
+	p.jobs[len(p.jobs)-1].version = strings.TrimSuffix(p.jobs[len(p.jobs)-1].version, "-1")
+	p.repos = append(p.repos, "extra")
+	if k, _ := p.cacheKey(helmBin); k == key {
+		t.Error("a repository change kept the key")
+	}
+	p.repos = p.repos[:len(p.repos)-1]
+	standIn := p.jobs[len(p.jobs)-1].src
+	_ = os.WriteFile(filepath.Join(standIn, "values.yaml"), []byte("changed: true\n"), 0o644)
+	if k, _ := p.cacheKey(helmBin); k == key {
+		t.Error("a file change kept the key")
+	}
+
+	work := t.TempDir()
+	for f, body := range map[string]string{"pkg/0/demo-0.1.0.tgz": "tgz", "http/public/index.yaml": "index", "http/public/demo-0.1.0.tgz": "tgz"} {
+		_ = os.MkdirAll(filepath.Dir(filepath.Join(work, f)), 0o755)
+		_ = os.WriteFile(filepath.Join(work, f), []byte(body), 0o644)
+	}
+	_ = os.WriteFile(filepath.Join(work, "stray"), []byte("not cached"), 0o644)
+	entry := filepath.Join(t.TempDir(), "cache", key)
+	if err := storeCache(work, entry); err != nil {
+		t.Fatal(err)
+	}
+	if err := storeCache(work, entry); err != nil { // a second writer of the same entry
+		t.Fatal(err)
+	}
+	restored := t.TempDir()
+	if err := restoreCache(entry, restored); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(restored, "http/public/index.yaml")); string(b) != "index" {
+		t.Errorf("restored index %q", b)
+	}
+	if _, err := os.Stat(filepath.Join(restored, "stray")); err == nil {
+		t.Error("a file outside pkg/ and http/ was cached")
+	}
+	// A damaged or missing entry is refused, never used.
+	_ = os.WriteFile(filepath.Join(entry, "http/public/index.yaml"), []byte("tampered"), 0o644)
+	if err := restoreCache(entry, t.TempDir()); err == nil || !strings.Contains(err.Error(), "does not match its checksum") {
+		t.Errorf("tampered entry: %v", err)
+	}
+	if err := restoreCache(filepath.Join(t.TempDir(), "none"), t.TempDir()); err == nil {
+		t.Error("a missing entry restored")
+	}
+	if d, err := cacheDirOf("off"); d != "" || err != nil {
+		t.Errorf("cacheDirOf(off) = %q, %v", d, err)
+	}
+}

@@ -33,7 +33,7 @@ const (
 type packJob struct {
 	src     string // chart directory
 	name    string
-	version string // --version; the Chart.yaml version when empty
+	version string // helm package --version
 	standIn string // the catalog repository URL, for stand-ins
 	repos   []string
 	oci     []string
@@ -194,59 +194,93 @@ func MirrorPath(repoURL string) (string, error) {
 }
 
 // pack packages every job, lays out one directory per HTTP repository (workDir/http/<repo>)
-// and indexes each with helm repo index.
-func (p *chartPlan) pack(ctx context.Context, h *helm) ([]Chart, error) {
-	pkgRoot := filepath.Join(h.workDir, "pkg")
-	httpRoot := filepath.Join(h.workDir, "http")
-	for _, d := range []string{pkgRoot, httpRoot} {
-		if err := os.RemoveAll(d); err != nil {
-			return nil, err
+// and indexes each with helm repo index; or, when cacheDir has an intact entry for the same
+// inputs, copies that. It reports whether the cache served.
+func (p *chartPlan) pack(ctx context.Context, h *helm, cacheDir string, logf func(string, ...any)) ([]Chart, bool, error) {
+	for _, d := range []string{"pkg", "http"} {
+		if err := os.RemoveAll(filepath.Join(h.workDir, d)); err != nil {
+			return nil, false, err
+		}
+	}
+	var entry string
+	if cacheDir != "" {
+		key, err := p.cacheKey(h.bin)
+		if err != nil {
+			return nil, false, err
+		}
+		entry = filepath.Join(cacheDir, key)
+	}
+	hit := entry != "" && restoreCache(entry, h.workDir) == nil
+	if !hit {
+		for _, d := range []string{"pkg", "http"} { // what a failed restore left
+			if err := os.RemoveAll(filepath.Join(h.workDir, d)); err != nil {
+				return nil, false, err
+			}
+		}
+		if err := p.build(ctx, h); err != nil {
+			return nil, false, err
+		}
+		if entry != "" {
+			if err := storeCache(h.workDir, entry); err != nil {
+				logf("chartsrc: not cached: %v", err)
+			}
 		}
 	}
 	charts := make([]Chart, len(p.jobs))
+	for i, j := range p.jobs {
+		j.tgz = p.tgzPath(h.workDir, i)
+		digest, err := fileSHA256(j.tgz)
+		if err != nil {
+			return nil, hit, fmt.Errorf("chartsrc: packaged %s: %w", j.name, err)
+		}
+		charts[i] = Chart{Name: j.name, Version: j.version, Digest: digest, StandIn: j.standIn}
+	}
+	return charts, hit, nil
+}
+
+// tgzPath: one directory per job, so jobs of the same chart never race on a file name.
+func (p *chartPlan) tgzPath(workDir string, i int) string {
+	j := p.jobs[i]
+	return filepath.Join(workDir, "pkg", fmt.Sprint(i), j.name+"-"+j.version+".tgz")
+}
+
+func (p *chartPlan) build(ctx context.Context, h *helm) error {
 	err := forEach(ctx, len(p.jobs), func(i int) error {
 		j := p.jobs[i]
-		// One destination per job: jobs of the same chart must not race on a file name.
-		dst := filepath.Join(pkgRoot, fmt.Sprint(i))
+		dst := filepath.Dir(p.tgzPath(h.workDir, i))
 		if err := os.MkdirAll(dst, 0o755); err != nil {
 			return err
 		}
-		args := []string{"package", j.src, "--destination", dst}
-		if j.version != "" {
-			args = append(args, "--version", j.version)
-		}
-		if _, err := h.run(ctx, "", args...); err != nil {
+		if _, err := h.run(ctx, "", "package", j.src, "--destination", dst, "--version", j.version); err != nil {
 			return err
 		}
-		j.tgz = filepath.Join(dst, j.name+"-"+j.version+".tgz")
-		digest, err := fileSHA256(j.tgz)
-		if err != nil {
+		if _, err := os.Stat(p.tgzPath(h.workDir, i)); err != nil {
 			return fmt.Errorf("chartsrc: helm package %s: %w", j.src, err)
 		}
-		charts[i] = Chart{Name: j.name, Version: j.version, Digest: digest, StandIn: j.standIn}
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
+	httpRoot := filepath.Join(h.workDir, "http")
 	for _, repo := range p.repos {
 		if err := os.MkdirAll(filepath.Join(httpRoot, repo), 0o755); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	for _, j := range p.jobs {
+	for i, j := range p.jobs {
+		tgz := p.tgzPath(h.workDir, i)
 		for _, repo := range j.repos {
-			if err := linkOrCopy(j.tgz, filepath.Join(httpRoot, repo, filepath.Base(j.tgz))); err != nil {
-				return nil, err
+			if err := linkOrCopy(tgz, filepath.Join(httpRoot, repo, filepath.Base(tgz))); err != nil {
+				return err
 			}
 		}
 	}
 	// Relative chart URLs: the index stays right whatever port the server gets.
-	err = forEach(ctx, len(p.repos), func(i int) error {
+	return forEach(ctx, len(p.repos), func(i int) error {
 		_, err := h.run(ctx, "", "repo", "index", filepath.Join(httpRoot, p.repos[i]))
 		return err
 	})
-	return charts, err
 }
 
 func (p *chartPlan) httpRepos(workDir string) map[string]httpRepo {
@@ -276,7 +310,7 @@ func (p *chartPlan) push(ctx context.Context, h *helm, host string) error {
 // forEach runs fn(0..n-1) on a few goroutines and returns once all of them have ended:
 // the first error, or ctx's.
 func forEach(ctx context.Context, n int, fn func(int) error) error {
-	workers := min(n, max(4, runtime.NumCPU()))
+	workers := min(n, max(8, 2*runtime.NumCPU()))
 	next := make(chan int)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
