@@ -247,7 +247,7 @@ func TestSources(t *testing.T) {
 	})
 
 	t.Run("every catalog entry has a stand-in in its mirrors", func(t *testing.T) {
-		h := newHelmCLI(t, helm4)
+		h, h3 := newHelmCLI(t, helm4), newHelmCLI(t, helm3)
 		for _, name := range apps.Names() {
 			app, _ := apps.Lookup(name)
 			values := filepath.Join(t.TempDir(), "values.yaml")
@@ -264,20 +264,24 @@ func TestSources(t *testing.T) {
 				continue
 			}
 			for _, release := range []string{app.Chart, "edge", name} {
-				for _, src := range [][]string{
-					{app.Chart, "--repo", httpMirror},
-					{ociMirror + "/" + app.Chart},
+				// helm 3 through the HTTP mirror, helm 4 through the OCI one: install pods use both.
+				for _, src := range []struct {
+					cli  *helmCLI
+					args []string
+				}{
+					{h3, []string{app.Chart, "--repo", httpMirror}},
+					{h, []string{ociMirror + "/" + app.Chart}},
 				} {
-					args := append(append([]string{"template", release}, src...), "--version", app.Version, "--ca-file", caFile,
+					args := append(append([]string{"template", release}, src.args...), "--version", app.Version, "--ca-file", caFile,
 						"--namespace", app.Namespace, "-f", values)
-					docs := parseManifests(t, h.mustRun(args...))
+					docs := parseManifests(t, src.cli.mustRun(args...))
 					services := namesOfKind(docs, "Service")
 					for key, want := range app.ResolveOutputs(release, defaults) {
 						if !strings.HasSuffix(key, "service") {
 							continue
 						}
 						if !slices.Contains(services, want) {
-							t.Errorf("%s release %s from %s: output %s names Service %q, the stand-in renders %v", name, release, src[0], key, want, services)
+							t.Errorf("%s release %s from %s: output %s names Service %q, the stand-in renders %v", name, release, src.args[0], key, want, services)
 						}
 					}
 					if len(namesOfKind(docs, "Deployment")) != 1 {
