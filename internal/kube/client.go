@@ -19,6 +19,7 @@ import (
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/clock"
 
 	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/netguard"
 )
@@ -50,6 +51,9 @@ type FactoryOptions struct {
 	RequestTimeout time.Duration // per request; watches are re-established within it
 	UserAgent      string
 	Log            LogFunc
+	// Clock times install pods and the uninstall order's deadlines (default: the real
+	// clock); tests pass a fake one.
+	Clock clock.Clock
 }
 
 // Factory builds clients and shares them: all resources of one provider process that
@@ -68,6 +72,9 @@ func NewFactory(opts FactoryOptions) *Factory {
 	if opts.UserAgent == "" {
 		opts.UserAgent = "terraform-provider-clusterkit"
 	}
+	if opts.Clock == nil {
+		opts.Clock = clock.RealClock{}
+	}
 	if opts.Log == nil {
 		opts.Log = func(context.Context, string, map[string]any) {}
 	}
@@ -79,11 +86,19 @@ type Client struct {
 	cs      kubernetes.Interface
 	host    string
 	timeout time.Duration
+	clock   clock.Clock
 }
 
 // NewClientForInterface wraps an existing clientset; tests use it with fakes.
 func NewClientForInterface(cs kubernetes.Interface) *Client {
-	return &Client{cs: cs, timeout: 30 * time.Second}
+	return &Client{cs: cs, timeout: 30 * time.Second, clock: clock.RealClock{}}
+}
+
+// WithClock is a copy of the client that reads time from clk (tests step a fake clock).
+func (c *Client) WithClock(clk clock.Clock) *Client {
+	cp := *c
+	cp.clock = clk
+	return &cp
 }
 
 // Clientset exposes the underlying clientset to other packages' tests.
@@ -108,7 +123,7 @@ func (f *Factory) Client(conn Connection) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building Kubernetes client for %s: %w", conn.Host, err)
 	}
-	c := &Client{cs: cs, host: conn.Host, timeout: f.opts.RequestTimeout}
+	c := &Client{cs: cs, host: conn.Host, timeout: f.opts.RequestTimeout, clock: f.opts.Clock}
 	f.clients[key] = c
 	return c, nil
 }

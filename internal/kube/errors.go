@@ -127,6 +127,15 @@ func IsNotFound(err error) bool {
 	return apierrors.IsNotFound(err)
 }
 
+// IsConflict: the API server answered 409 (a create that lost a race, or a stale update).
+func IsConflict(err error) bool {
+	var e *APIError
+	if errors.As(err, &e) {
+		return e.Status == 409
+	}
+	return apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err)
+}
+
 // LocalError is a refusal of our own making (not a server's answer), safe to show as is.
 type LocalError struct{ Msg string }
 

@@ -195,7 +195,7 @@ func TestAccInstallPod(t *testing.T) {
 		ctx := context.Background()
 		for _, name := range []string{"ok", "broken", "slow", "again"} {
 			spec := accSpec(name, map[string]string{testenv.AnnotationRunTime: "100ms"})
-			if _, err := c.UninstallManagedApp(ctx, spec, logTo(t)); err != nil {
+			if _, err := c.ManagedApp(spec).Uninstall(ctx, UninstallOptions{Timeout: time.Minute}, logTo(t)); err != nil {
 				t.Fatalf("%s: %v", name, err)
 			}
 			if _, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, ValuesConfigMapName(name), metav1.GetOptions{}); !IsNotFound(err) {

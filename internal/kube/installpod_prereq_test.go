@@ -138,17 +138,14 @@ func TestEnsureInstallPrerequisites_ForeignConfigMap(t *testing.T) {
 }
 
 func TestRunInstallPod_DurationUsesClock(t *testing.T) {
-	fc := clocktesting.NewFakePassiveClock(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC))
-	old := installClock
-	defer func() { installClock = old }()
-	installClock = fc
+	fc := clocktesting.NewFakeClock(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC))
 	cs := fake.NewClientset()
 	finishOnCreate(cs, corev1.PodSucceeded, 0, "Completed")
 	cs.PrependReactor("create", "pods", func(k8stesting.Action) (bool, runtime.Object, error) {
 		fc.SetTime(fc.Now().Add(42 * time.Second))
 		return false, nil, nil
 	})
-	res, err := NewClientForInterface(cs).RunInstallPod(context.Background(), testSpec(), ActionInstall, nil)
+	res, err := NewClientForInterface(cs).WithClock(fc).RunInstallPod(context.Background(), testSpec(), ActionInstall, nil)
 	if err != nil || res.Duration != 42*time.Second {
 		t.Fatalf("%+v %v", res, err)
 	}

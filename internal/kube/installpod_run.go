@@ -14,12 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/utils/clock"
 )
-
-// installClock measures PodResult.Duration and InstallTimeoutError.Waited; tests replace it.
-// Waiting itself never looks at a clock: it is driven by watch events and ctx.
-var installClock clock.PassiveClock = clock.RealClock{}
 
 // FailedPodLogLines is how many of a failed pod's last log lines RunInstallPod reads.
 const FailedPodLogLines = 20
@@ -29,7 +24,7 @@ type PodResult struct {
 	Pod       string
 	Namespace string
 	Action    Action
-	Duration  time.Duration // from RunInstallPod's start until the pod had succeeded
+	Duration  time.Duration // from RunInstallPod's start until the pod had succeeded (the client's clock)
 }
 
 // InstallFailedError: the pod ended Failed. Error() gives the exit code, the termination
@@ -108,12 +103,12 @@ func (c *Client) RunInstallPod(ctx context.Context, spec InstallSpec, action Act
 	if err := spec.Validate(); err != nil {
 		return PodResult{}, err
 	}
-	start := installClock.Now()
+	start := c.clock.Now()
 	pod := InstallPod(spec, action)
 	ns, name := pod.Namespace, pod.Name
 	res := PodResult{Pod: name, Namespace: ns, Action: action}
 	timeoutErr := func(cause error, last *corev1.Pod) error {
-		e := &InstallTimeoutError{Action: action, Pod: name, Namespace: ns, Waited: installClock.Since(start), Cause: cause}
+		e := &InstallTimeoutError{Action: action, Pod: name, Namespace: ns, Waited: c.clock.Since(start), Cause: cause}
 		if last != nil {
 			e.Phase, e.Waiting = last.Status.Phase, waitingReason(last)
 		}
@@ -151,7 +146,7 @@ func (c *Client) RunInstallPod(ctx context.Context, spec InstallSpec, action Act
 		}
 		return res, err
 	}
-	res.Duration = installClock.Since(start)
+	res.Duration = c.clock.Since(start)
 
 	if done.Status.Phase == corev1.PodSucceeded {
 		if err := c.deletePod(ctx, ns, name, done.UID); err != nil {

@@ -34,22 +34,19 @@ func finishWith(cs *fake.Clientset, phase *corev1.PodPhase) {
 
 func TestInstallRecord_WrittenOnSuccessAndFailure(t *testing.T) {
 	ctx := context.Background()
-	fc := clocktesting.NewFakePassiveClock(time.Date(2026, 11, 24, 9, 30, 15, 500, time.UTC))
-	old := installClock
-	defer func() { installClock = old }()
-	installClock = fc
+	fc := clocktesting.NewFakeClock(time.Date(2026, 11, 24, 9, 30, 15, 500, time.UTC))
 
 	cs := fake.NewClientset()
 	phase := corev1.PodSucceeded
 	finishWith(cs, &phase)
-	c := NewClientForInterface(cs)
+	c := NewClientForInterface(cs).WithClock(fc)
 	spec := testSpec()
 
 	if rec, err := c.FindInstallRecord(ctx, spec); err != nil || rec != nil {
 		t.Fatalf("before any install: %+v %v", rec, err)
 	}
 
-	res, err := c.InstallManagedApp(ctx, spec, nil)
+	res, err := c.ManagedApp(spec).Install(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +73,7 @@ func TestInstallRecord_WrittenOnSuccessAndFailure(t *testing.T) {
 	upgrade := spec
 	upgrade.Version = "4.14.0"
 	var failed *InstallFailedError
-	if _, err := c.InstallManagedApp(ctx, upgrade, nil); !errors.As(err, &failed) || failed.ExitCode != 3 {
+	if _, err := c.ManagedApp(upgrade).Install(ctx, nil); !errors.As(err, &failed) || failed.ExitCode != 3 {
 		t.Fatalf("upgrade: %v", err)
 	}
 	rec, err = c.FindInstallRecord(ctx, spec)

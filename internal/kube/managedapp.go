@@ -8,6 +8,20 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
+// ManagedApp owns one managed app's lifecycle on a cluster: the install prerequisites,
+// the install and upgrade pod, the uninstall order, the uninstall pod and the cleanup
+// after it, and the release's status. The provider's resource maps Terraform onto it and
+// holds none of these steps itself.
+type ManagedApp struct {
+	c    *Client
+	spec InstallSpec
+}
+
+// ManagedApp is the lifecycle of the app spec describes.
+func (c *Client) ManagedApp(spec InstallSpec) *ManagedApp {
+	return &ManagedApp{c: c, spec: spec.WithDefaults()}
+}
+
 // ManagedAppResult is what an install or upgrade did.
 type ManagedAppResult struct {
 	Pod PodResult
@@ -18,30 +32,47 @@ type ManagedAppResult struct {
 	Record InstallRecord
 }
 
-// InstallManagedApp installs or upgrades the app: prerequisites, the install pod, then
-// the release record (revision, chart version, status).
-func (c *Client) InstallManagedApp(ctx context.Context, spec InstallSpec, logf func(line string)) (ManagedAppResult, error) {
-	spec = spec.WithDefaults()
+// conflictAttempts bounds the retries of steps that race with other apps of the same run
+// (the shared install namespace and its objects are created and deleted by any of them).
+const conflictAttempts = 4
+
+// Install installs or upgrades the app: it waits out a shared install namespace still
+// being deleted (the last app's destroy), makes the prerequisites (retrying a create that
+// raced with another app's), runs the install pod, and reads the release record.
+func (a *ManagedApp) Install(ctx context.Context, logf func(line string)) (ManagedAppResult, error) {
+	spec, c := a.spec, a.c
 	var res ManagedAppResult
-	if err := c.EnsureInstallPrerequisites(ctx, spec); err != nil {
+	if err := spec.Validate(); err != nil {
+		return res, err
+	}
+	if got, err := c.FindNamespace(ctx, spec.Namespace); err == nil && got == nil {
+		if err := c.WaitNamespaceGone(ctx, spec.Namespace); err != nil {
+			return res, err
+		}
+	}
+	err := c.EnsureInstallPrerequisites(ctx, spec)
+	for attempt := 1; attempt < conflictAttempts && IsConflict(err); attempt++ {
+		// The loser of a race to create a shared object gets 409 AlreadyExists; ensuring
+		// again finds the winner's object.
+		err = c.EnsureInstallPrerequisites(ctx, spec)
+	}
+	if err != nil {
 		return res, err
 	}
 	pod, err := c.RunInstallPod(ctx, spec, ActionInstall, logf)
 	res.Pod = pod
 	if err != nil {
-		if pod.Pod != "" {
-			// The pod ran (or was created) and failed: say so on the record, so a Read
-			// without helm's record sees it. The install error is what the caller needs;
-			// failing to record is only logged. ctx may be over: use a context of our own.
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.timeout)
-			defer cancel()
-			if rerr := c.recordInstall(rctx, spec, ReleaseFailed, installClock.Now()); rerr != nil && logf != nil {
-				logf(fmt.Sprintf("clusterkit: %v", rerr))
-			}
+		// The pod ran (or was created) and failed: say so on the record, so a Read
+		// without helm's record sees it. The install error is what the caller needs;
+		// failing to record is only logged. ctx may be over: use a context of our own.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.timeout)
+		defer cancel()
+		if rerr := c.recordInstall(rctx, spec, ReleaseFailed, c.clock.Now()); rerr != nil && logf != nil {
+			logf(fmt.Sprintf("clusterkit: %v", rerr))
 		}
 		return res, err
 	}
-	res.Record = InstallRecord{Status: ReleaseDeployed, Chart: spec.Chart, Version: spec.Version, InstalledAt: installClock.Now().UTC().Truncate(time.Second)}
+	res.Record = InstallRecord{Status: ReleaseDeployed, Chart: spec.Chart, Version: spec.Version, InstalledAt: c.clock.Now().UTC().Truncate(time.Second)}
 	if err := c.recordInstall(ctx, spec, ReleaseDeployed, res.Record.InstalledAt); err != nil {
 		return res, fmt.Errorf("the install pod succeeded, but %w", err)
 	}
@@ -49,28 +80,101 @@ func (c *Client) InstallManagedApp(ctx context.Context, spec InstallSpec, logf f
 	return res, err
 }
 
-// UninstallManagedApp runs the uninstall pod (a release that is already gone is fine)
-// and then removes the app's prerequisites, and the shared ones after the last app.
-func (c *Client) UninstallManagedApp(ctx context.Context, spec InstallSpec, logf func(line string)) (PodResult, error) {
-	spec = spec.WithDefaults()
-	if err := spec.Validate(); err != nil {
-		return PodResult{}, err
+// UninstallOptions tune Uninstall.
+type UninstallOptions struct {
+	// Timeout is how long the whole delete may take: other apps wait for this one's
+	// uninstall mark until then.
+	Timeout time.Duration
+	// FailedInstall: the app's last install failed, so a missing release is expected
+	// (rollback on failure purges a failed first install) and needs no uninstall pod.
+	FailedInstall bool
+	// Settle is how long to give the deletes of the same run to mark themselves (default
+	// DefaultUninstallSettle).
+	Settle time.Duration
+}
+
+// UninstallResult is what an uninstall did.
+type UninstallResult struct {
+	// WaitedFor are the apps this one waited for (uninstall order), in name order.
+	WaitedFor []string
+	// Pod is the uninstall pod; empty when there was no release to uninstall.
+	Pod PodResult
+}
+
+// Uninstall removes the app: it marks the app as uninstalling (so apps that go after it
+// wait), waits for the apps that go before it, runs the uninstall pod, then removes the
+// app's prerequisites and, after the last app, the shared install namespace (waiting
+// until it is gone, so a replacement does not meet it terminating). A failed uninstall
+// clears the mark again.
+func (a *ManagedApp) Uninstall(ctx context.Context, opts UninstallOptions, logf func(line string)) (res UninstallResult, err error) {
+	spec, c := a.spec, a.c
+	if opts.Settle == 0 {
+		opts.Settle = DefaultUninstallSettle
 	}
-	// The uninstall pod needs the service account and its rights, not the values.
+	if err := spec.Validate(); err != nil {
+		return res, err
+	}
+	if err := c.MarkUninstalling(ctx, spec, opts.Timeout); err != nil {
+		return res, err
+	}
+	defer func() {
+		if err != nil {
+			uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.timeout)
+			defer cancel()
+			if uerr := c.UnmarkUninstalling(uctx, spec); uerr != nil && logf != nil {
+				logf(fmt.Sprintf("clusterkit: could not clear the uninstalling mark; other apps wait for it until its deadline: %v", uerr))
+			}
+		}
+	}()
+	rel, err := c.FindRelease(ctx, spec.ReleaseNamespace, spec.Name)
+	if err != nil {
+		return res, err
+	}
+	if !opts.FailedInstall || rel != nil {
+		if res.WaitedFor, err = c.WaitForEarlierUninstalls(ctx, spec, opts.Settle); err != nil {
+			return res, err
+		}
+		if res.Pod, err = a.runUninstallPod(ctx, logf); err != nil {
+			return res, err
+		}
+	}
+	deleting, err := c.DeleteInstallPrerequisites(ctx, spec)
+	for attempt := 1; attempt < conflictAttempts && IsConflict(err); attempt++ {
+		// Another app's destroy got to the shared namespace first (deleting it twice
+		// conflicts); looking again finds it terminating.
+		deleting, err = c.DeleteInstallPrerequisites(ctx, spec)
+	}
+	if err == nil && deleting {
+		err = c.WaitNamespaceGone(ctx, spec.Namespace)
+	}
+	if err != nil {
+		return res, fmt.Errorf("release %s uninstalled, but cleaning up after it failed: %w", spec.Name, err)
+	}
+	return res, nil
+}
+
+// runUninstallPod runs the uninstall pod with what it needs: the service account and its
+// rights, and the values ConfigMap when the catalog has pre-uninstall steps (they are
+// files in it).
+func (a *ManagedApp) runUninstallPod(ctx context.Context, logf func(line string)) (PodResult, error) {
+	spec, c := a.spec, a.c
 	if _, err := c.EnsureNamespace(ctx, spec.Namespace, nil, nil, SharedInstallOwner); err != nil {
 		return PodResult{}, err
 	}
 	if err := c.ensureInstaller(ctx, spec); err != nil {
 		return PodResult{}, err
 	}
-	res, err := c.RunInstallPod(ctx, spec, ActionUninstall, logf)
-	if err != nil {
-		return res, err
+	if len(spec.PreUninstall) > 0 {
+		if err := c.ensureValuesConfigMap(ctx, spec); err != nil {
+			return PodResult{}, err
+		}
 	}
-	if _, err := c.DeleteInstallPrerequisites(ctx, spec); err != nil {
-		return res, fmt.Errorf("release %s uninstalled, but cleaning up after it failed: %w", spec.Name, err)
-	}
-	return res, nil
+	return c.RunInstallPod(ctx, spec, ActionUninstall, logf)
+}
+
+// Release is helm's record of the app's release; nil when helm holds none.
+func (a *ManagedApp) Release(ctx context.Context) (*Release, error) {
+	return a.c.FindRelease(ctx, a.spec.ReleaseNamespace, a.spec.Name)
 }
 
 // FindLoadBalancerAddress is the first address a LoadBalancer Service was given (host name

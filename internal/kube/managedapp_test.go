@@ -3,6 +3,7 @@ package kube
 import (
 	"context"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -29,7 +30,7 @@ func TestManagedApp_InstallThenUninstall(t *testing.T) {
 	})
 	c := NewClientForInterface(cs)
 	spec := testSpec()
-	res, err := c.InstallManagedApp(ctx, spec, nil)
+	res, err := c.ManagedApp(spec).Install(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +38,7 @@ func TestManagedApp_InstallThenUninstall(t *testing.T) {
 		res.Release.Status != ReleaseDeployed || res.Release.ChartVersion != "4.13.3" {
 		t.Fatalf("%+v %+v", res, res.Release)
 	}
-	if _, err := c.UninstallManagedApp(ctx, spec, nil); err != nil {
+	if _, err := c.ManagedApp(spec).Uninstall(ctx, UninstallOptions{Timeout: time.Minute}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := cs.CoreV1().ConfigMaps(DefaultInstallNamespace).Get(ctx, ValuesConfigMapName("ingress-nginx"), metav1.GetOptions{}); !IsNotFound(err) {
@@ -62,7 +63,7 @@ func TestManagedApp_UninstallRecreatesAndRemovesItsServiceAccount(t *testing.T) 
 	})
 	c := NewClientForInterface(cs)
 	spec := testSpec().WithDefaults()
-	if _, err := c.UninstallManagedApp(ctx, spec, nil); err != nil {
+	if _, err := c.ManagedApp(spec).Uninstall(ctx, UninstallOptions{Timeout: time.Minute}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if podSA != "installer-ingress-nginx" {

@@ -34,13 +34,10 @@ const (
 	DefaultUninstallSettle = 3 * time.Second
 )
 
-// uninstallClock times the settle window and the deadlines; tests replace it.
-var uninstallClock clock.Clock = clock.RealClock{}
-
 // MarkUninstalling marks the app as being uninstalled until now+timeout. An app whose
 // values ConfigMap is gone has nothing to mark.
 func (c *Client) MarkUninstalling(ctx context.Context, spec InstallSpec, timeout time.Duration) error {
-	until := uninstallClock.Now().Add(timeout).UTC().Format(time.RFC3339)
+	until := c.clock.Now().Add(timeout).UTC().Format(time.RFC3339)
 	return c.patchUninstalling(ctx, spec, &until)
 }
 
@@ -109,7 +106,7 @@ func (c *Client) WaitForEarlierUninstalls(ctx context.Context, spec InstallSpec,
 		if !earlier[app] {
 			return
 		}
-		if until, ok := markedUntil(cm); ok && !deleted {
+		if until, ok := markedUntil(cm, c.clock.Now()); ok && !deleted {
 			marked[app], waitedFor[app], settled[app] = until, true, true
 			return
 		}
@@ -144,7 +141,7 @@ func (c *Client) WaitForEarlierUninstalls(ctx context.Context, spec InstallSpec,
 
 	// Settle: until every earlier app has marked itself (or is gone), or settle is over.
 	allSettled := func() bool { return len(settled) == len(earlier) }
-	settleCtx, cancel := withClockTimeout(ctx, settle)
+	settleCtx, cancel := withClockTimeout(ctx, c.clock, settle)
 	defer cancel()
 	_, err = watchtools.UntilWithSync(settleCtx, lw, &corev1.ConfigMap{},
 		func(store cache.Store) (bool, error) { fromStore(store); return allSettled(), nil },
@@ -172,7 +169,7 @@ func (c *Client) WaitForEarlierUninstalls(ctx context.Context, spec InstallSpec,
 		waitCtx, cancel := context.WithCancel(ctx)
 		if !earliest.IsZero() {
 			cancel()
-			waitCtx, cancel = withClockTimeout(ctx, earliest.Sub(uninstallClock.Now()))
+			waitCtx, cancel = withClockTimeout(ctx, c.clock, earliest.Sub(c.clock.Now()))
 		}
 		_, err = watchtools.UntilWithSync(waitCtx, lw, &corev1.ConfigMap{},
 			func(store cache.Store) (bool, error) { fromStore(store); return noneMarked(), nil },
@@ -191,11 +188,11 @@ func (c *Client) WaitForEarlierUninstalls(ctx context.Context, spec InstallSpec,
 	}
 }
 
-// withClockTimeout is context.WithTimeout on uninstallClock, so tests can step it. The
-// timer is armed before it returns.
-func withClockTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+// withClockTimeout is context.WithTimeout on clk, so tests can step it. The timer is
+// armed before it returns.
+func withClockTimeout(ctx context.Context, clk clock.Clock, d time.Duration) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancel(ctx)
-	fired := uninstallClock.After(d)
+	fired := clk.After(d)
 	go func() {
 		select {
 		case <-fired:
@@ -209,9 +206,9 @@ func withClockTimeout(ctx context.Context, d time.Duration) (context.Context, co
 // markedUntil: the app is marked as uninstalling and the mark's deadline has not passed
 // (a delete that died without clearing its mark holds no one up for longer than its
 // timeout).
-func markedUntil(cm *corev1.ConfigMap) (time.Time, bool) {
+func markedUntil(cm *corev1.ConfigMap, now time.Time) (time.Time, bool) {
 	until, err := time.Parse(time.RFC3339, cm.Annotations[AnnotationUninstalling])
-	return until, err == nil && uninstallClock.Now().Before(until)
+	return until, err == nil && now.Before(until)
 }
 
 func uninstallOrder(cm *corev1.ConfigMap) int {

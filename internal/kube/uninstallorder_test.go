@@ -16,13 +16,7 @@ import (
 
 var orderT0 = time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
 
-func useUninstallClock(t *testing.T) *clocktesting.FakeClock {
-	fc := clocktesting.NewFakeClock(orderT0)
-	old := uninstallClock
-	uninstallClock = fc
-	t.Cleanup(func() { uninstallClock = old })
-	return fc
-}
+func useUninstallClock(*testing.T) *clocktesting.FakeClock { return clocktesting.NewFakeClock(orderT0) }
 
 // appConfigMap is an app's values ConfigMap as EnsureInstallPrerequisites writes it.
 func appConfigMap(app string, order int, uninstallingUntil time.Time) *corev1.ConfigMap {
@@ -88,18 +82,18 @@ func TestWaitForEarlierUninstalls(t *testing.T) {
 	soon := orderT0.Add(10 * time.Minute)
 
 	t.Run("no earlier app: returns at once, one list", func(t *testing.T) {
-		useUninstallClock(t)
+		fc := useUninstallClock(t)
 		cs := fake.NewClientset(appConfigMap("ingress", 100, time.Time{}), appConfigMap("cilium", 1000, soon))
-		apps, err := NewClientForInterface(cs).WaitForEarlierUninstalls(context.Background(), ingress, DefaultUninstallSettle)
+		apps, err := NewClientForInterface(cs).WithClock(fc).WaitForEarlierUninstalls(context.Background(), ingress, DefaultUninstallSettle)
 		if err != nil || apps != nil || len(cs.Actions()) != 1 {
 			t.Fatalf("%v %v, %d calls", apps, err, len(cs.Actions()))
 		}
 	})
 
 	t.Run("an earlier app being uninstalled is waited for until its delete is done", func(t *testing.T) {
-		useUninstallClock(t)
+		fc := useUninstallClock(t)
 		cs := fake.NewClientset(appConfigMap("podinfo", 0, soon), appConfigMap("ingress", 100, time.Time{}))
-		res := startWait(context.Background(), NewClientForInterface(cs), ingress)
+		res := startWait(context.Background(), NewClientForInterface(cs).WithClock(fc), ingress)
 		expectBlocked(t, res)
 		if err := cs.CoreV1().ConfigMaps(DefaultInstallNamespace).Delete(context.Background(), ValuesConfigMapName("podinfo"), metav1.DeleteOptions{}); err != nil {
 			t.Fatal(err)
@@ -110,7 +104,7 @@ func TestWaitForEarlierUninstalls(t *testing.T) {
 	t.Run("an earlier app that marks itself during the settle window is waited for", func(t *testing.T) {
 		fc := useUninstallClock(t)
 		cs := fake.NewClientset(appConfigMap("cert-manager", 50, time.Time{}), appConfigMap("ingress", 100, time.Time{}))
-		c := NewClientForInterface(cs)
+		c := NewClientForInterface(cs).WithClock(fc)
 		res := startWait(context.Background(), c, ingress)
 		expectBlocked(t, res)
 		if err := c.MarkUninstalling(context.Background(), InstallSpec{Name: "cert-manager"}, 10*time.Minute); err != nil {
@@ -128,7 +122,7 @@ func TestWaitForEarlierUninstalls(t *testing.T) {
 	t.Run("an earlier app that does not mark itself within the settle window is staying", func(t *testing.T) {
 		fc := useUninstallClock(t)
 		cs := fake.NewClientset(appConfigMap("podinfo", 0, time.Time{}), appConfigMap("ingress", 100, time.Time{}))
-		res := startWait(context.Background(), NewClientForInterface(cs), ingress)
+		res := startWait(context.Background(), NewClientForInterface(cs).WithClock(fc), ingress)
 		expectBlocked(t, res)
 		stepPastSettle(t, fc)
 		expectResult(t, res, []string{})
@@ -137,7 +131,7 @@ func TestWaitForEarlierUninstalls(t *testing.T) {
 	t.Run("a mark past its deadline holds no one up", func(t *testing.T) {
 		fc := useUninstallClock(t)
 		cs := fake.NewClientset(appConfigMap("podinfo", 0, orderT0.Add(-time.Minute)), appConfigMap("ingress", 100, time.Time{}))
-		res := startWait(context.Background(), NewClientForInterface(cs), ingress)
+		res := startWait(context.Background(), NewClientForInterface(cs).WithClock(fc), ingress)
 		stepPastSettle(t, fc)
 		expectResult(t, res, []string{})
 	})
@@ -145,7 +139,7 @@ func TestWaitForEarlierUninstalls(t *testing.T) {
 	t.Run("a mark whose deadline passes while waited for stops counting", func(t *testing.T) {
 		fc := useUninstallClock(t)
 		cs := fake.NewClientset(appConfigMap("podinfo", 0, orderT0.Add(time.Minute)), appConfigMap("ingress", 100, time.Time{}))
-		res := startWait(context.Background(), NewClientForInterface(cs), ingress)
+		res := startWait(context.Background(), NewClientForInterface(cs).WithClock(fc), ingress)
 		expectBlocked(t, res)
 		// The settle phase ends at once (podinfo is marked; its timer stays registered);
 		// the wait then sets a second timer, on the mark's deadline one minute away.
@@ -161,10 +155,10 @@ func TestWaitForEarlierUninstalls(t *testing.T) {
 	})
 
 	t.Run("cancelled while waiting: the error names the app", func(t *testing.T) {
-		useUninstallClock(t)
+		fc := useUninstallClock(t)
 		cs := fake.NewClientset(appConfigMap("podinfo", 0, soon), appConfigMap("ingress", 100, time.Time{}))
 		ctx, cancel := context.WithCancel(context.Background())
-		res := startWait(ctx, NewClientForInterface(cs), ingress)
+		res := startWait(ctx, NewClientForInterface(cs).WithClock(fc), ingress)
 		expectBlocked(t, res)
 		cancel()
 		r := <-res
@@ -175,9 +169,9 @@ func TestWaitForEarlierUninstalls(t *testing.T) {
 }
 
 func TestMarkUninstalling(t *testing.T) {
-	useUninstallClock(t)
+	fc := useUninstallClock(t)
 	cs := fake.NewClientset(appConfigMap("podinfo", 0, time.Time{}))
-	c := NewClientForInterface(cs)
+	c := NewClientForInterface(cs).WithClock(fc)
 	if err := c.MarkUninstalling(context.Background(), InstallSpec{Name: "podinfo"}, 20*time.Minute); err != nil {
 		t.Fatal(err)
 	}
@@ -198,4 +192,4 @@ func TestMarkUninstalling(t *testing.T) {
 	}
 }
 
-func isMarked(cm *corev1.ConfigMap) bool { _, ok := markedUntil(cm); return ok }
+func isMarked(cm *corev1.ConfigMap) bool { _, ok := markedUntil(cm, orderT0); return ok }

@@ -319,60 +319,21 @@ func (r *managedAppResource) Delete(ctx context.Context, req resource.DeleteRequ
 		resp.Diagnostics.AddError("Deleting managed app failed", err.Error())
 		return
 	}
-	hostPath := path.Root("cluster_connection").AtName("host")
-	// Apps destroyed in the same run go in uninstall order: say this one is going, so
-	// that later ones wait for it.
-	if err := client.MarkUninstalling(ctx, spec, timeout); err != nil {
-		addKubeError(ctx, &resp.Diagnostics, "Deleting managed app failed", hostPath, err)
-		return
+	tflog.Info(ctx, "Uninstalling the managed app", map[string]any{
+		"pod": spec.Namespace + "/" + kube.InstallPodName(spec.Name, kube.ActionUninstall), "release": spec.ReleaseNamespace + "/" + spec.Name,
+	})
+	res, err := client.ManagedApp(spec).Uninstall(ctx, kube.UninstallOptions{
+		Timeout:       timeout,
+		FailedInstall: state.Status.ValueString() == statusFailed,
+	}, installPodLogger(ctx))
+	if len(res.WaitedFor) > 0 {
+		tflog.Info(ctx, "Waited for the apps that uninstall before this one", map[string]any{"apps": res.WaitedFor, "uninstall_order": spec.UninstallOrder})
 	}
-	defer func() {
-		if resp.Diagnostics.HasError() {
-			uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-			defer cancel()
-			if err := client.UnmarkUninstalling(uctx, spec); err != nil {
-				tflog.Warn(ctx, "Could not clear the uninstalling mark; other apps wait for it until its deadline", map[string]any{"error": err.Error()})
-			}
-		}
-	}()
-	rel, err := client.FindRelease(ctx, spec.ReleaseNamespace, spec.Name)
-	if err != nil {
-		addKubeError(ctx, &resp.Diagnostics, "Deleting managed app failed", hostPath, err)
-		return
-	}
-	if state.Status.ValueString() == statusFailed && rel == nil {
-		// A failed install that helm holds no release for (rollback on failure purges a failed
-		// first install): there is nothing to uninstall, only our own objects to remove.
-		tflog.Info(ctx, "No helm release to uninstall; removing the install objects", map[string]any{"release": spec.ReleaseNamespace + "/" + spec.Name})
-	} else {
-		waited, err := client.WaitForEarlierUninstalls(ctx, spec, kube.DefaultUninstallSettle)
-		if err != nil {
-			addKubeError(ctx, &resp.Diagnostics, "Deleting managed app failed", hostPath, err)
-			return
-		}
-		if len(waited) > 0 {
-			tflog.Info(ctx, "Waited for the apps that uninstall before this one", map[string]any{"apps": waited, "uninstall_order": spec.UninstallOrder})
-		}
-		tflog.Info(ctx, "Running the uninstall pod", map[string]any{"pod": spec.Namespace + "/" + kube.InstallPodName(spec.Name, kube.ActionUninstall)})
-		if _, err := client.UninstallManagedApp(ctx, spec, installPodLogger(ctx)); err != nil {
-			addInstallError(ctx, &resp.Diagnostics, "Uninstalling managed app failed", err)
-			return
-		}
-	}
-	// Removes what is left (all of it on the path above) and tells whether the shared
-	// install namespace is going away with the last app: then wait until it is gone, so a
-	// replacement or another app's create does not meet a terminating namespace.
-	deleting, err := client.DeleteInstallPrerequisites(ctx, spec)
-	for attempt := 1; attempt < 4 && isConflict(err); attempt++ {
-		// Another app's destroy got to the shared namespace first (deleting it twice
-		// conflicts); looking again finds it terminating.
-		deleting, err = client.DeleteInstallPrerequisites(ctx, spec)
-	}
-	if err == nil && deleting {
-		err = client.WaitNamespaceGone(ctx, spec.Namespace)
+	if res.Pod.Pod == "" && err == nil {
+		tflog.Info(ctx, "No helm release to uninstall; removed the install objects", map[string]any{"release": spec.ReleaseNamespace + "/" + spec.Name})
 	}
 	if err != nil {
-		addKubeError(ctx, &resp.Diagnostics, "Deleting managed app failed", hostPath, err)
+		addInstallError(ctx, &resp.Diagnostics, "Uninstalling managed app failed", err)
 	}
 }
 
@@ -408,28 +369,13 @@ func (r *managedAppResource) install(ctx context.Context, plan, prior *managedAp
 		diags.AddError(summary+" failed", err.Error())
 		return installNotStarted
 	}
-	// The shared install namespace may still be terminating after the last app's
-	// destroy: wait for it to go rather than fail on it.
-	if got, err := client.FindNamespace(ctx, spec.Namespace); err == nil && got == nil {
-		if err := client.WaitNamespaceGone(ctx, spec.Namespace); err != nil {
-			addKubeError(ctx, diags, summary+" failed", path.Root("cluster_connection").AtName("host"), err)
-			return installNotStarted
-		}
-	}
 	tflog.Info(ctx, "Running the install pod", map[string]any{
 		"pod": spec.Namespace + "/" + kube.InstallPodName(spec.Name, kube.ActionInstall), "chart": spec.Chart, "version": spec.Version,
-		"repository": spec.Repository,
-		"release":    spec.ReleaseNamespace + "/" + spec.Name, "upgrade": prior != nil,
+		"repository": spec.Repository, "release": spec.ReleaseNamespace + "/" + spec.Name, "upgrade": prior != nil,
 	})
-	res, err := client.InstallManagedApp(ctx, spec, installPodLogger(ctx))
-	for attempt := 1; attempt < 4 && err != nil && res.Pod.Pod == "" && isConflict(err); attempt++ {
-		// Apps created in the same apply race to create the shared install namespace and
-		// service account: the loser's create answers 409 AlreadyExists. The next attempt
-		// finds them (ensure is idempotent).
-		tflog.Debug(ctx, "Install prerequisites conflicted with a concurrent change; retrying", map[string]any{"attempt": attempt})
-		res, err = client.InstallManagedApp(ctx, spec, installPodLogger(ctx))
-	}
+	res, err := client.ManagedApp(spec).Install(ctx, installPodLogger(ctx))
 	if err != nil {
+		// Whatever the install made before it failed is recorded (see Create).
 		addInstallError(ctx, diags, summary+" failed", err)
 		return installFailed
 	}
@@ -459,11 +405,6 @@ const (
 	installFailed                    // the install ran (objects may exist) and failed
 	installNotStarted                // refused before anything was sent to the cluster
 )
-
-func isConflict(err error) bool {
-	var apiErr *kube.APIError
-	return errors.As(err, &apiErr) && apiErr.Status == 409
-}
 
 type privateSetter interface {
 	SetKey(ctx context.Context, key string, value []byte) diag.Diagnostics

@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,7 +39,14 @@ type fakeHelm struct {
 	chart     string
 }
 
-var versionFlagRE = regexp.MustCompile(`--version '?([^' \n]+)'?`)
+// podEnv is the install pod's environment: the script's inputs.
+func podEnv(p *corev1.Pod) map[string]string {
+	env := map[string]string{}
+	for _, e := range p.Spec.Containers[0].Env {
+		env[e.Name] = e.Value
+	}
+	return env
+}
 
 func watchInstallPods(t *testing.T, cs kubernetes.Interface, release string, helm *fakeHelm) *podLog {
 	t.Helper()
@@ -153,10 +159,7 @@ func (h *fakeHelm) react(p *corev1.Pod) error {
 		if _, err := h.cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 			return err
 		}
-		version := ""
-		if m := versionFlagRE.FindStringSubmatch(p.Spec.Containers[0].Command[2]); m != nil {
-			version = m[1]
-		}
+		version := podEnv(p)["CHART_VERSION"]
 		rev, err := h.latestRevision(ctx)
 		if err != nil {
 			return err
@@ -264,7 +267,7 @@ func expectAbsent(kind string, err error) error {
 // expectInstallPodSpec checks what the install pod was created with.
 func expectInstallPodSpec(p corev1.Pod, name, release, version string, labels map[string]string) error {
 	c := p.Spec.Containers[0]
-	script := c.Command[len(c.Command)-1]
+	env := podEnv(&p)
 	switch {
 	case c.Image != kube.DefaultInstallerImage:
 		return fmt.Errorf("image %s", c.Image)
@@ -272,9 +275,9 @@ func expectInstallPodSpec(p corev1.Pod, name, release, version string, labels ma
 		return fmt.Errorf("service account %s", p.Spec.ServiceAccountName)
 	case p.Spec.RestartPolicy != corev1.RestartPolicyNever:
 		return fmt.Errorf("restart policy %s", p.Spec.RestartPolicy)
-	case !strings.Contains(script, "helm upgrade --install "+name+" ") || !strings.Contains(script, "--namespace "+release) ||
-		!strings.Contains(script, "--version "+version) || !strings.Contains(script, "--atomic"):
-		return fmt.Errorf("script does not install %s %s into %s:\n%s", name, version, release, script)
+	case env["CLUSTERKIT_ACTION"] != "install" || env["RELEASE_NAME"] != name || env["RELEASE_NAMESPACE"] != release ||
+		env["CHART_VERSION"] != version:
+		return fmt.Errorf("pod does not install %s %s into %s: inputs %v", name, version, release, env)
 	case len(c.VolumeMounts) == 0 || c.VolumeMounts[0].MountPath != kube.ConfigDir(name) || !c.VolumeMounts[0].ReadOnly:
 		return fmt.Errorf("values mount %v", c.VolumeMounts)
 	case p.Labels[kube.LabelAction] != "install" || p.Labels[kube.LabelApp] != name:

@@ -224,10 +224,8 @@ func TestAccManagedApp_CustomChart(t *testing.T) {
 					if err := expectInstallPodSpec(p, name, release, "1.2.3", nil); err != nil {
 						return err
 					}
-					script := p.Spec.Containers[0].Command[2]
-					if !strings.Contains(script, "helm repo add --force-update clusterkit-"+name+" https://charts.example.com/stable") ||
-						!strings.Contains(script, "-f "+kube.ConfigDir(name)+"/"+kube.SecretValuesFile) {
-						return fmt.Errorf("script lacks the repository or the sensitive values file:\n%s", script)
+					if env := podEnv(&p); env["CHART_REPOSITORY"] != "https://charts.example.com/stable" || env["CHART_NAME"] != "demo" {
+						return fmt.Errorf("install pod inputs: %v", env)
 					}
 					sources := p.Spec.Volumes[0].Projected.Sources
 					if len(sources) != 2 || sources[1].Secret == nil || sources[1].Secret.Name != kube.ValuesSecretName(name) {
