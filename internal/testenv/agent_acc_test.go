@@ -3,6 +3,7 @@ package testenv
 import (
 	"context"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -221,14 +222,51 @@ echo "releases=$(helm list -n "$POD_NAMESPACE" -q | wc -l)"
 		}
 	})
 
-	t.Run("fails", func(t *testing.T) {
-		got, logs := run(t, ctx, cs, helmPod(ns, "fails", Helm4Image, `echo step one; echo "Error: it broke" >&2; exit 3`))
+	// A root container keeps the runtime's default bounding set unless it drops it, and a
+	// dropped CAP_SYS_ADMIN keeps the read-only root read-only.
+	t.Run("root", func(t *testing.T) {
+		pod := helmPod(ns, "root", Helm4Image, `id -u; grep CapBnd /proc/self/status; mount -o remount,rw / 2>/dev/null && echo remounted || echo not-remounted`)
+		pod.Spec.SecurityContext = nil
+		_, logs := run(t, ctx, cs, pod)
+		if want := "0\nCapBnd:\t0000000000000000\nnot-remounted\n"; logs != want {
+			t.Errorf("drop ALL: logs %q, want %q", logs, want)
+		}
+		pod = helmPod(ns, "root-default", Helm4Image, `grep CapBnd /proc/self/status`)
+		pod.Spec.SecurityContext, pod.Spec.Containers[0].SecurityContext = nil, nil
+		if _, logs := run(t, ctx, cs, pod); logs != "CapBnd:\t00000000a80425fb\n" {
+			t.Errorf("default capabilities: %q", logs)
+		}
+	})
+
+	t.Run("start error", func(t *testing.T) {
+		pod := helmPod(ns, "no-such-command", Helm4Image, "")
+		pod.Spec.Containers[0].Command = []string{"helmfile", "apply"}
+		if _, err := cs.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		got := untilPod(t, ctx, cs, ns, pod.Name, terminal)
 		term := terminated(t, got)
-		if got.Status.Phase != corev1.PodFailed || term.ExitCode != 3 || term.Reason != "Error" || term.Message != "step one\nError: it broke" {
+		if got.Status.Phase != corev1.PodFailed || term.Reason != "StartError" || term.ExitCode != 128 || term.Message != `executable file "helmfile" not found in $PATH` {
 			t.Errorf("phase %s, terminated %+v", got.Status.Phase, term)
 		}
-		if logs != "step one\nError: it broke\n" {
-			t.Errorf("logs %q", logs)
+	})
+
+	t.Run("fails", func(t *testing.T) {
+		// stdout and stderr are separate pipes (as with a runtime): their order may differ.
+		got, logs := run(t, ctx, cs, helmPod(ns, "fails", Helm4Image, `echo step one; echo "Error: it broke" >&2; exit 3`))
+		term := terminated(t, got)
+		for _, text := range []string{logs, term.Message + "\n"} {
+			if text != "step one\nError: it broke\n" && text != "Error: it broke\nstep one\n" {
+				t.Errorf("logs or termination message %q", text)
+			}
+		}
+		if got.Status.Phase != corev1.PodFailed || term.ExitCode != 3 || term.Reason != "Error" {
+			t.Errorf("phase %s, terminated %+v", got.Status.Phase, term)
+		}
+		// FallbackToLogsOnError takes the last 80 lines.
+		got, _ = run(t, ctx, cs, helmPod(ns, "fails-long", Helm4Image, `seq 1 100; exit 1`))
+		if want := strings.Join(strings.Fields(seqString(21, 100)), "\n"); terminated(t, got).Message != want {
+			t.Errorf("termination message %q, want lines 21-100", terminated(t, got).Message)
 		}
 		got, _ = run(t, ctx, cs, helmPod(ns, "fails-file", Helm4Image, `echo helm said no > /dev/termination-log; echo noise; exit 2`))
 		if term := terminated(t, got); term.ExitCode != 2 || term.Message != "helm said no\n" {
@@ -328,6 +366,14 @@ echo "releases=$(helm list -n "$POD_NAMESPACE" -q | wc -l)"
 
 func ptr[T any](v T) *T { return &v }
 
+func seqString(from, to int) string {
+	var b strings.Builder
+	for i := from; i <= to; i++ {
+		b.WriteString(strconv.Itoa(i) + " ")
+	}
+	return b.String()
+}
+
 // kwokWorkloads: what charts create stays with kwok and becomes ready (or, annotated, never).
 func kwokWorkloads(t *testing.T, ctx context.Context, cs kubernetes.Interface, ns string) {
 	deploy := func(name string, ann map[string]string) {
@@ -373,7 +419,7 @@ func kwokWorkloads(t *testing.T, ctx context.Context, cs kubernetes.Interface, n
 	_, err = cs.BatchV1().Jobs(ns).Create(ctx, &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "fails"},
 		Spec: batchv1.JobSpec{BackoffLimit: ptr(int32(0)), Template: corev1.PodTemplateSpec{
 			ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{AnnotationExitCode: "1", AnnotationRunTime: "100ms"}},
-			Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: "job", Image: "busybox:1.37"}}}}}}, metav1.CreateOptions{})
+			Spec:       corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: "job", Image: "busybox:1.37"}}}}}}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -133,6 +133,7 @@ func (w *podWorker) materialise() (reason string, err error) {
 		Groups:       groups,
 		NoNewPrivs:   noNewPrivs,
 		ReadOnlyRoot: sc != nil && sc.ReadOnlyRootFilesystem != nil && *sc.ReadOnlyRootFilesystem,
+		Caps:         capabilities(sc),
 	}
 	if pod.Spec.SecurityContext != nil && pod.Spec.SecurityContext.RunAsNonRoot != nil && *pod.Spec.SecurityContext.RunAsNonRoot && uid == 0 {
 		return "CreateContainerConfigError", fmt.Errorf("container has runAsNonRoot and image will run as root")

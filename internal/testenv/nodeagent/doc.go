@@ -19,4 +19,23 @@
 // execs the command, which is therefore PID 1 of its pid namespace, as in a container. The
 // binary must call Main early (package init does it), so any binary that imports this package
 // can serve as agent and init.
+//
+// How far a container matches a runtime's:
+//   - The root is a fresh tmpfs with the host's /usr, /bin, /lib, /lib64 and /sbin bound
+//     read-only (merged-usr symlinks kept), a minimal /etc, /proc of the pod's pid namespace,
+//     a minimal /dev (null, zero, random, urandom, full, tty, fd links, /dev/shm) and the
+//     toolset over /usr/local/bin. Unlike an image, /usr and friends are read-only even
+//     without readOnlyRootFilesystem.
+//   - readOnlyRootFilesystem remounts the root mount read-only after every other mount, as
+//     runc does: volumes (unless readOnly), /dev, /dev/shm, /proc and /dev/termination-log
+//     stay writable. /etc/hosts, /etc/hostname and /etc/resolv.conf are files of the root
+//     here, so they become read-only too (kubelet bind-mounts them writable).
+//   - Users: runAsUser/runAsGroup/fsGroup/supplementalGroups are applied with setgroups,
+//     setgid, setuid; capabilities are the runtime default bounding set adjusted by
+//     capabilities.add/drop (all when privileged); allowPrivilegeEscalation=false sets
+//     no_new_privs. No seccomp, AppArmor or SELinux, no user namespace, no cgroup limits
+//     (resources and emptyDir sizeLimit are not enforced), the host's network.
+//   - One container per pod, no init or ephemeral containers, run once (restartPolicy
+//     Always is refused; OnFailure does not restart). Tokens are requested once, never
+//     refreshed. exec/attach/port-forward are not served for the agent's pods.
 package nodeagent

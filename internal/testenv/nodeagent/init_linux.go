@@ -31,6 +31,8 @@ type initSpec struct {
 	// NoNewPrivs: allowPrivilegeEscalation=false (or a non-root user, as runtimes do).
 	NoNewPrivs   bool `json:"no_new_privs"`
 	ReadOnlyRoot bool `json:"read_only_root"`
+	// Caps is the capability bounding set kept for the command (the rest is dropped).
+	Caps []int `json:"caps"`
 }
 
 type initFile struct {
@@ -246,6 +248,21 @@ func pivot(r string) error {
 }
 
 func dropPrivileges(s *initSpec) error {
+	keep := map[int]bool{}
+	for _, c := range s.Caps {
+		keep[c] = true
+	}
+	last := 40
+	if b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap"); err == nil {
+		fmt.Sscan(string(b), &last)
+	}
+	for c := 0; c <= last; c++ {
+		if !keep[c] {
+			if err := prctl(prCapbsetDrop, uintptr(c)); err != nil {
+				return fmt.Errorf("dropping capability %d: %w", c, err)
+			}
+		}
+	}
 	groups := make([]int, len(s.Groups))
 	for i, g := range s.Groups {
 		groups[i] = int(g)
@@ -302,6 +319,7 @@ func lookPath(cmd string, env []string, dir string) (string, error) {
 const (
 	prSetPdeathsig  = 1
 	prSetNoNewPrivs = 38
+	prCapbsetDrop   = 24
 )
 
 func prctl(option, arg uintptr) error {

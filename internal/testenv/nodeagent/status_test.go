@@ -115,3 +115,26 @@ func TestApplyStatus(t *testing.T) {
 		}
 	}
 }
+
+func TestCapabilities(t *testing.T) {
+	yes := true
+	for _, tc := range []struct {
+		sc   *corev1.SecurityContext
+		want []int
+	}{
+		{nil, []int{0, 1, 3, 4, 5, 6, 7, 8, 10, 13, 18, 27, 29, 31}},
+		{&corev1.SecurityContext{Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}}, nil},
+		{&corev1.SecurityContext{Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}, Add: []corev1.Capability{"NET_BIND_SERVICE"}}}, []int{10}},
+		{&corev1.SecurityContext{Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"CAP_KILL", "NET_RAW"}, Add: []corev1.Capability{"SYS_ADMIN"}}}, []int{0, 1, 3, 4, 6, 7, 8, 10, 18, 21, 27, 29, 31}},
+		{&corev1.SecurityContext{Privileged: &yes}, func() (all []int) {
+			for i := 0; i <= 40; i++ {
+				all = append(all, i)
+			}
+			return all
+		}()},
+	} {
+		if got := capabilities(tc.sc); fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("capabilities(%+v) = %v, want %v", tc.sc, got, tc.want)
+		}
+	}
+}

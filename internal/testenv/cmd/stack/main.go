@@ -1,6 +1,6 @@
 // Command stack starts and stops the local stack in the background (make up / make down).
 //
-//	stack up   --dir .stack [--tofu PATH] [--provider-dir bin] [--node-agent]
+//	stack up   --dir .stack [--tofu PATH] [--provider-dir bin] [--node-agent]  (or CLUSTERKIT_NODE_AGENT=1)
 //	stack down --dir .stack
 //	stack status --dir .stack
 //	stack serve-aws --config FILE   (internal: the detached stack's AWS emulator)
@@ -27,7 +27,8 @@ func main() {
 	tofu := fs.String("tofu", "", "OpenTofu binary to record as TF_ACC_TERRAFORM_PATH")
 	providerDir := fs.String("provider-dir", "", "directory with the built provider, for a dev_overrides CLI config")
 	awsConfig := fs.String("config", "", "serve-aws: the emulator configuration a stack wrote")
-	nodeAgent := fs.Bool("node-agent", false, "up: run helm install pods as real processes with real helm (testenv.Options.NodeAgent)")
+	// CLUSTERKIT_NODE_AGENT=1 sets the default, so `CLUSTERKIT_NODE_AGENT=1 make up` asks for it.
+	nodeAgent := fs.Bool("node-agent", os.Getenv("CLUSTERKIT_NODE_AGENT") == "1", "up: run helm install pods as real processes with real helm (testenv.Options.NodeAgent)")
 	_ = fs.Parse(os.Args[2:])
 	abs, err := filepath.Abs(*dir)
 	if err != nil {
