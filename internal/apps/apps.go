@@ -26,6 +26,12 @@ type App struct {
 	// Version is the pinned chart version (semantic version, as the repository lists it,
 	// some with a leading "v").
 	Version string
+	// Support is the evidence that Version is on a line its project still maintains, as of
+	// SupportReviewed: the project's support policy in a sentence, whether the pinned line is
+	// supported, upgrade caveats that bear on the defaults, and the sources as plain
+	// references (repository and path, PR or issue numbers, URLs). It must name Version, so
+	// a pin change without a new review fails the tests. Shown in the catalog guide.
+	Support string
 	// Namespace is the default namespace the release is installed into.
 	Namespace string
 	// DefaultValues are the chart values (YAML) used unless the user overrides them; user

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"text/template"
+	"time"
 
 	"sigs.k8s.io/yaml"
 )
@@ -49,6 +51,16 @@ func TestCatalog_EveryEntryIsValid(t *testing.T) {
 			}
 			if strings.TrimSpace(a.Description) == "" {
 				t.Error("description is empty")
+			}
+			// The support evidence belongs to the pin: a bump must come with a new review.
+			if !strings.Contains(a.Support, a.Version) {
+				t.Errorf("Support does not name the pinned version %s: %q", a.Version, a.Support)
+			}
+			if !strings.Contains(a.Support, "Sources: ") {
+				t.Errorf("Support lists no sources: %q", a.Support)
+			}
+			if strings.ContainsAny(a.Support, "\n|") {
+				t.Error("Support must be one paragraph without table separators")
 			}
 			var values map[string]any
 			if err := yaml.Unmarshal([]byte(a.DefaultValues), &values); err != nil {
@@ -167,6 +179,44 @@ func TestCertManagerClusterIssuer(t *testing.T) {
 	cm, _ := Lookup("cert-manager")
 	if !strings.Contains(cm.PostInstall[0], ClusterIssuerFile) || !strings.Contains(cm.PreUninstall[0], "helm uninstall") {
 		t.Fatal("cert-manager steps must install the issuer file and remove it before uninstall")
+	}
+}
+
+func TestSupportReviewed(t *testing.T) {
+	if _, err := time.Parse(time.DateOnly, SupportReviewed); err != nil {
+		t.Fatalf("SupportReviewed %q is not a date: %v", SupportReviewed, err)
+	}
+}
+
+// tfplugindocs renders the template with text/template: the published guide must be the
+// text itself, template actions of the default values included.
+func TestGuideMarkdown_RendersToTheText(t *testing.T) {
+	tmpl, err := template.New("catalog").Parse(GuideMarkdown())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if err := tmpl.Execute(&out, nil); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != guideText() {
+		t.Fatal("the rendered template differs from the guide's text")
+	}
+	runner, _ := Lookup("gitlab-runner")
+	if !strings.Contains(runner.DefaultValues, "{{.Release.Namespace}}") || !strings.Contains(out.String(), runner.DefaultValues) {
+		t.Fatal("the gitlab-runner defaults must reach the guide verbatim")
+	}
+	text := guideText()
+	for _, n := range Names() {
+		a, _ := Lookup(n)
+		if !strings.Contains(text, "**Support** (reviewed "+SupportReviewed+"): "+a.Support+"\n") {
+			t.Errorf("the guide does not show the support evidence of %s", n)
+		}
+	}
+	for _, rule := range []string{"plans an upgrade of every installed", "`version = \"<old pin>\"`", "never plans an upgrade"} {
+		if !strings.Contains(text, rule) {
+			t.Errorf("the guide does not say %q", rule)
+		}
 	}
 }
 
