@@ -20,6 +20,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/apps"
 	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/kube"
 	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/testenv"
 )
@@ -44,6 +45,8 @@ func TestAccManagedApp_Lifecycle(t *testing.T) {
 	deleteNamespaceAtEnd(t, cs, "ingress-nginx")
 	ctx := context.Background()
 	binding := "clusterkit-installer-" + installNS + "-" + name
+	ingress, _ := apps.Lookup("ingress-nginx")
+	ingressPin := ingress.Version
 
 	tfresource.Test(t, withProviderPerStep(tfresource.TestCase{
 		PreCheck: func() { testAccPreCheck(t) },
@@ -69,14 +72,14 @@ func TestAccManagedApp_Lifecycle(t *testing.T) {
 				ConfigPlanChecks: tfresource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction(managedAppAddr, plancheck.ResourceActionCreate),
 					plancheck.ExpectKnownValue(managedAppAddr, jpath("namespace"), knownvalue.StringExact("ingress-nginx")),
-					plancheck.ExpectKnownValue(managedAppAddr, jpath("chart_version"), knownvalue.StringExact("4.13.5")),
+					plancheck.ExpectKnownValue(managedAppAddr, jpath("chart_version"), knownvalue.StringExact(ingressPin)),
 					plancheck.ExpectKnownValue(managedAppAddr, jpath("installer_cluster_admin"), knownvalue.Bool(true)),
 				}},
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(managedAppAddr, jpath("id"), knownvalue.StringExact("ingress-nginx/"+name)),
 					statecheck.ExpectKnownValue(managedAppAddr, jpath("status"), knownvalue.StringExact("deployed")),
 					statecheck.ExpectKnownValue(managedAppAddr, jpath("revision"), knownvalue.Int64Exact(1)),
-					statecheck.ExpectKnownValue(managedAppAddr, jpath("chart_version"), knownvalue.StringExact("4.13.5")),
+					statecheck.ExpectKnownValue(managedAppAddr, jpath("chart_version"), knownvalue.StringExact(ingressPin)),
 					statecheck.ExpectKnownValue(managedAppAddr, jpath("installer_image"), knownvalue.StringExact(kube.DefaultInstallerImage)),
 					statecheck.ExpectKnownValue(managedAppAddr, jpath("keep_failed_pod"), knownvalue.Bool(true)),
 					statecheck.ExpectKnownValue(managedAppAddr, jpath("installed_at"), knownvalue.StringRegexp(regexp.MustCompile(`^\d{4}-\d\d-\d\dT`))),
@@ -102,7 +105,7 @@ func TestAccManagedApp_Lifecycle(t *testing.T) {
 					if err != nil {
 						return err
 					}
-					if err := expectInstallPodSpec(p, name, "ingress-nginx", "4.13.5", map[string]string{"team": "platform"}); err != nil {
+					if err := expectInstallPodSpec(p, name, "ingress-nginx", ingressPin, map[string]string{"team": "platform"}); err != nil {
 						return err
 					}
 					// Deleted once it succeeded.
