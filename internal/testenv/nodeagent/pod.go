@@ -223,7 +223,8 @@ func (w *podWorker) deletePod() {
 	zero := int64(0)
 	err := w.a.cs.CoreV1().Pods(w.namespace).Delete(w.ctx, w.name, metav1.DeleteOptions{
 		GracePeriodSeconds: &zero, Preconditions: &metav1.Preconditions{UID: &w.uid}})
-	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+	// A terminal pod is deleted at once by the apiserver, so its worker may be cancelled first.
+	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) && w.ctx.Err() == nil {
 		w.logf("delete: %v", err)
 	}
 }
