@@ -222,6 +222,24 @@ echo "releases=$(helm list -n "$POD_NAMESPACE" -q | wc -l)"
 		}
 	})
 
+	// The chart sources: an install pod reaches the HTTP repository and the OCI registry on
+	// 127.0.0.1 over TLS, trusting the stack's CA as its image does.
+	t.Run("chart sources", func(t *testing.T) {
+		if s.Charts == nil || !strings.HasPrefix(s.Charts.RepoURL, "https://127.0.0.1:") || !strings.HasPrefix(s.Charts.OCIPublicRegistry, "oci://127.0.0.1:") {
+			t.Fatalf("chart sources %+v", s.Charts)
+		}
+		env := s.Env()
+		if env["CLUSTERKIT_TEST_CHART_REPO_URL"] != s.Charts.RepoURL || env["CLUSTERKIT_TEST_CHART_MIRRORS"] == "" {
+			t.Fatalf("stack env lacks the chart sources: %v", env)
+		}
+		script := "helm show chart demo --repo " + s.Charts.RepoURL + " --version 0.1.0 | grep -E '^(name|version):'\n" +
+			"helm show chart " + s.Charts.OCIPublicRegistry + "/demo --version 0.2.0 2>/dev/null | grep -E '^version:'\n"
+		got, logs := run(t, ctx, cs, helmPod(ns, "charts", Helm4Image, script))
+		if got.Status.Phase != corev1.PodSucceeded || logs != "name: demo\nversion: 0.1.0\nversion: 0.2.0\n" {
+			t.Errorf("phase %s, logs %q", got.Status.Phase, logs)
+		}
+	})
+
 	// A root container keeps the runtime's default bounding set unless it drops it, and a
 	// dropped CAP_SYS_ADMIN keeps the read-only root read-only.
 	t.Run("root", func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/testenv/awsemu"
+	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/testenv/chartsrc"
 	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/testenv/nodeagent"
 )
 
@@ -72,6 +74,9 @@ type Stack struct {
 	PodLogFile string `json:"pod_log_file"`
 	// NodeAgent: the node agent runs the helm pods (Options.NodeAgent).
 	NodeAgent bool `json:"node_agent"`
+	// Charts are the chart sources (with the node agent): repository and registry URLs,
+	// their credentials and the catalog mirrors.
+	Charts *chartsrc.Sources `json:"charts,omitempty"`
 
 	// The emulated AWS side (see AWSConfig); AWS is nil when the emulator runs in
 	// another process (a detached stack).
@@ -85,8 +90,11 @@ type Stack struct {
 	aws        *awsRuntime
 }
 
-// componentNames in start order; node-agent only runs with Options.NodeAgent.
-var componentNames = []string{"aws-emulator", "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "node-agent"}
+// componentNames in start order; node-agent and chart-sources only run with Options.NodeAgent.
+var componentNames = []string{"aws-emulator", "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "node-agent", "chart-sources"}
+
+// agentOnly are the components that run only with the node agent.
+var agentOnly = map[string]bool{"node-agent": true, "chart-sources": true}
 
 // Start brings the stack up and returns once a pod could be scheduled: the API is ready,
 // the fake node is Ready and the default service account exists.
@@ -127,7 +135,7 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 			s.stopProcesses()
 		}
 	}()
-	for _, d := range []string{"etcd-data", "logs", "kwok", "node-agent"} {
+	for _, d := range []string{"etcd-data", "logs", "kwok", "node-agent", "chart-sources", chartsStateFile} {
 		if err := os.RemoveAll(filepath.Join(s.Dir, d)); err != nil {
 			return s, err
 		}
@@ -159,11 +167,13 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		bins["aws-emulator"] = opts.AWSCommand[0]
 	}
 	// The node agent is this very binary (any binary importing testenv), re-executed.
-	argv0 := map[string]string{"node-agent": nodeagent.AgentArg0}
+	argv0 := map[string]string{"node-agent": nodeagent.AgentArg0, "chart-sources": chartsrc.ServeArg0}
 	if opts.NodeAgent {
-		if bins["node-agent"], err = os.Executable(); err != nil {
+		self, err := os.Executable()
+		if err != nil {
 			return s, err
 		}
+		bins["node-agent"], bins["chart-sources"] = self, self
 	}
 	start := func(name string, args ...string) error {
 		env := []string{"PATH=/usr/bin:/bin", "HOME=" + s.Dir}
@@ -251,10 +261,26 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		"--tls-cert-file="+p.path("apiserver.crt"), "--tls-private-key-file="+p.path("apiserver.key")); err != nil {
 		return s, err
 	}
+	if opts.NodeAgent {
+		// The charts are packaged while the node comes up.
+		cfg, err := s.writeChartsConfig(p, filepath.Join(tools[Helm4Image], "helm"))
+		if err != nil {
+			return s, err
+		}
+		if err := start("chart-sources", cfg, filepath.Join(s.Dir, chartsStateFile)); err != nil {
+			return s, err
+		}
+	}
 	if err := s.waitSchedulable(ctx); err != nil {
 		return s, err
 	}
 	logf("testenv: node %s Ready and default service account present after %s", NodeName, since(t0))
+	if opts.NodeAgent {
+		if err := s.waitCharts(ctx); err != nil {
+			return s, err
+		}
+		logf("testenv: chart repository %s and OCI registry %s serving after %s", s.Charts.RepoURL, s.Charts.OCIRegistry, since(t0))
+	}
 	return s, s.save()
 }
 
@@ -456,7 +482,7 @@ func Attach(dir string) (*Stack, error) {
 	}
 	s.CAPEM = string(ca)
 	for _, n := range componentNames {
-		if n == "node-agent" && !s.NodeAgent {
+		if agentOnly[n] && !s.NodeAgent {
 			continue
 		}
 		c, err := attachComponent(s.Dir, n)
@@ -475,7 +501,7 @@ func Attach(dir string) (*Stack, error) {
 
 // Env is what tests, the demo and a shell need to reach the stack.
 func (s *Stack) Env() map[string]string {
-	return map[string]string{
+	env := map[string]string{
 		"CLUSTERKIT_STACK_DIR":       s.Dir,
 		"CLUSTERKIT_TEST_HOST":       s.Host,
 		"CLUSTERKIT_TEST_CA_FILE":    s.CAFile,
@@ -491,6 +517,10 @@ func (s *Stack) Env() map[string]string {
 		"CLUSTERKIT_TEST_ROLE_ARN":              s.AWSConfig.RoleARN,
 		"CLUSTERKIT_TEST_EXTERNAL_ID":           s.AWSConfig.ExternalID,
 	}
+	if s.Charts != nil {
+		maps.Copy(env, s.Charts.Env())
+	}
+	return env
 }
 
 // WriteEnvFile writes env (Env plus extra) as a file a shell can source and LoadEnvFile reads.
