@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-testing/config"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -65,9 +67,11 @@ func setUpAcceptance() (func(), error) {
 	setDefaultEnv("TF_ACC_PROVIDER_HOST", "registry.opentofu.org")
 	setDefaultEnv("TF_ACC_PROVIDER_NAMESPACE", "clusterkit-dev")
 
-	// Always a fresh stack (about 5 seconds warm): the AWS tests script the emulator,
-	// which only an in-process stack allows.
-	stack, err := testenv.Start(context.Background(), testenv.Options{Log: func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) }})
+	// Always a fresh stack (about 6 seconds warm): the AWS tests script the emulator,
+	// which only an in-process stack allows. Install pods run real helm (the node agent),
+	// with the project's charts served on 127.0.0.1.
+	stack, err := testenv.Start(context.Background(), testenv.Options{NodeAgent: true,
+		Log: func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) }})
 	if err != nil {
 		return nil, err
 	}
@@ -149,6 +153,42 @@ provider "clusterkit" {
   allow_local_requests = true
 }
 `
+
+// providerCharts is the provider configuration for managed apps on the local stack: the
+// catalog's repositories go to the stack's mirrors, and var.chart_repo (the stack's HTTP
+// chart repository) holds the project's test charts.
+const providerCharts = `
+terraform {
+  required_providers {
+    clusterkit = { source = "clusterkit-dev/clusterkit" }
+  }
+}
+
+variable "chart_mirrors" { type = map(string) }
+variable "chart_repo" { type = string }
+
+provider "clusterkit" {
+  allow_local_requests     = true
+  chart_repository_mirrors = var.chart_mirrors
+}
+`
+
+// chartVars are the variables providerCharts declares, from the stack's env.
+func chartVars(t testing.TB) config.Variables {
+	t.Helper()
+	var mirrors map[string]string
+	if err := json.Unmarshal([]byte(os.Getenv("CLUSTERKIT_TEST_CHART_MIRRORS")), &mirrors); err != nil || len(mirrors) == 0 {
+		t.Fatalf("CLUSTERKIT_TEST_CHART_MIRRORS is not a JSON map of mirrors (the stack's chart sources): %v", err)
+	}
+	m := map[string]config.Variable{}
+	for k, v := range mirrors {
+		m[k] = config.StringVariable(v)
+	}
+	return config.Variables{
+		"chart_mirrors": config.MapVariable(m),
+		"chart_repo":    config.StringVariable(os.Getenv("CLUSTERKIT_TEST_CHART_REPO_URL")),
+	}
+}
 
 // withProviderPerStep serves the provider at step level: the test configurations carry their
 // own provider block (allow_local_requests), which terraform-plugin-testing allows only then.

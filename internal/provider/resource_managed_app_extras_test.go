@@ -46,7 +46,7 @@ resource "clusterkit_managed_app" "test" {
   cluster_issuer = { email = "ops@example.com", name = "le-staging", server = "https://acme-staging-v02.api.letsencrypt.org/directory" }
   installer_pod_annotations = { "testenv.clusterkit.dev/run-time" = "200ms" }
 }`,
-			ConfigVariables: managedAppVars(s, nil),
+			ConfigVariables: managedAppVars(t, s, nil),
 			Check: func(*terraform.State) error {
 				cm, err := cs.CoreV1().ConfigMaps(kube.DefaultInstallNamespace).Get(ctx, kube.ValuesConfigMapName("ck-cert-manager"), metav1.GetOptions{})
 				if err != nil {
@@ -90,7 +90,7 @@ resource "clusterkit_managed_app" "test" {
 		Steps: []tfresource.TestStep{
 			{
 				Config:          config,
-				ConfigVariables: managedAppVars(s, nil),
+				ConfigVariables: managedAppVars(t, s, nil),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(managedAppAddr, tfjsonpath.New("outputs"), knownvalue.MapExact(map[string]knownvalue.Check{
 						"service": knownvalue.StringExact("web-ingress-nginx-controller"), "ingress_class": knownvalue.StringExact("nginx"),
@@ -116,7 +116,7 @@ resource "clusterkit_managed_app" "test" {
 					}
 				},
 				Config:          config,
-				ConfigVariables: managedAppVars(s, nil),
+				ConfigVariables: managedAppVars(t, s, nil),
 				ConfigPlanChecks: tfresource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
 				},
@@ -163,7 +163,7 @@ func TestAccManagedApp_InstallRecord(t *testing.T) {
 			}
 		}
 	}
-	vars := managedAppVars(s, nil)
+	vars := managedAppVars(t, s, nil)
 	tfresource.Test(t, withProviderPerStep(tfresource.TestCase{
 		PreCheck: func() { testAccPreCheck(t) },
 		Steps: []tfresource.TestStep{

@@ -63,7 +63,7 @@ func TestAccManagedApp_OwnServiceAccount(t *testing.T) {
 		_, err := cs.RbacV1().RoleBindings(release).Get(ctx, binding, metav1.GetOptions{})
 		return err == nil
 	}
-	vars := managedAppVars(s, nil)
+	vars := managedAppVars(t, s, nil)
 	tfresource.Test(t, withProviderPerStep(tfresource.TestCase{
 		PreCheck: func() { testAccPreCheck(t) },
 		Steps: []tfresource.TestStep{

@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -29,8 +30,12 @@ const managedAppAddr = "clusterkit_managed_app.test"
 
 var installNS = kube.DefaultInstallNamespace
 
-func managedAppVars(s testStack, extra config.Variables) config.Variables {
-	return integrationVars(s, extra)
+// managedAppVars are the variables of a managed-app test configuration: the cluster
+// connection (integrationVarsHCL) and the chart sources (providerCharts).
+func managedAppVars(t testing.TB, s testStack, extra config.Variables) config.Variables {
+	vars := integrationVars(s, extra)
+	maps.Copy(vars, chartVars(t))
+	return vars
 }
 
 func jpath(name string) tfjsonpath.Path { return tfjsonpath.New(name) }
@@ -68,7 +73,7 @@ func TestAccManagedApp_Lifecycle(t *testing.T) {
 		Steps: []tfresource.TestStep{
 			{
 				ConfigDirectory: config.StaticDirectory("testdata/TestAccManagedApp_Lifecycle/create"),
-				ConfigVariables: managedAppVars(s, nil),
+				ConfigVariables: managedAppVars(t, s, nil),
 				ConfigPlanChecks: tfresource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction(managedAppAddr, plancheck.ResourceActionCreate),
 					plancheck.ExpectKnownValue(managedAppAddr, jpath("namespace"), knownvalue.StringExact("ingress-nginx")),
@@ -116,7 +121,7 @@ func TestAccManagedApp_Lifecycle(t *testing.T) {
 			{
 				// Values change: an upgrade with the same pod, revision 2.
 				ConfigDirectory: config.StaticDirectory("testdata/TestAccManagedApp_Lifecycle/update"),
-				ConfigVariables: managedAppVars(s, nil),
+				ConfigVariables: managedAppVars(t, s, nil),
 				ConfigPlanChecks: tfresource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction(managedAppAddr, plancheck.ResourceActionUpdate),
 					plancheck.ExpectUnknownValue(managedAppAddr, jpath("revision")),
@@ -147,7 +152,7 @@ func TestAccManagedApp_CustomChart(t *testing.T) {
 	ctx := context.Background()
 	dir := config.StaticDirectory("testdata/TestAccManagedApp_CustomChart")
 	vars := func(secret, version string) config.Variables {
-		return managedAppVars(s, config.Variables{
+		return managedAppVars(t, s, config.Variables{
 			"secret_values":  config.StringVariable("auth:\n  password: " + secret + "\n"),
 			"secret_version": config.StringVariable(version),
 		})
@@ -276,7 +281,7 @@ func TestAccManagedApp_InstallFailure(t *testing.T) {
 		for i := 0; i < len(kv); i += 2 {
 			m[kv[i]] = config.StringVariable(kv[i+1])
 		}
-		return managedAppVars(s, config.Variables{"annotations": config.MapVariable(m)})
+		return managedAppVars(t, s, config.Variables{"annotations": config.MapVariable(m)})
 	}
 	var failedUID string
 	logFile := filepath.Join(t.TempDir(), "provider.log")
@@ -356,7 +361,7 @@ func TestAccManagedApp_Timeout(t *testing.T) {
 		Steps: []tfresource.TestStep{
 			{
 				ConfigDirectory: dir,
-				ConfigVariables: managedAppVars(s, nil),
+				ConfigVariables: managedAppVars(t, s, nil),
 				ExpectError:     regexp.MustCompile(`(?s)install-ck-ma-timeout\s+did\s+not\s+finish\s+within.*the\s+pod\s+was\s+deleted`),
 			},
 			{
@@ -369,7 +374,7 @@ func TestAccManagedApp_Timeout(t *testing.T) {
 					}
 				},
 				ConfigDirectory:    dir,
-				ConfigVariables:    managedAppVars(s, nil),
+				ConfigVariables:    managedAppVars(t, s, nil),
 				PlanOnly:           true,
 				ExpectNonEmptyPlan: true, // tainted: replaced on the next apply
 			},
@@ -385,7 +390,7 @@ func TestAccManagedApp_ReleaseDeletedOutOfBand(t *testing.T) {
 	watchInstallPods(t, cs, name, helm)
 	deleteNamespaceAtEnd(t, cs, release)
 	dir := config.StaticDirectory("testdata/TestAccManagedApp_ReleaseDeletedOutOfBand")
-	vars := managedAppVars(s, nil)
+	vars := managedAppVars(t, s, nil)
 	record := func(rev int, status kube.ReleaseStatus, age time.Duration) func() {
 		return func() {
 			if err := helm.write(context.Background(), kube.Release{Revision: rev, ChartVersion: "2.0.0", Status: status, LastDeployed: time.Now().Add(-age)}); err != nil {
@@ -466,7 +471,7 @@ func TestAccManagedApp_Import(t *testing.T) {
 	tfresource.Test(t, withProviderPerStep(tfresource.TestCase{
 		PreCheck: func() { testAccPreCheck(t) },
 		Steps: []tfresource.TestStep{
-			{ConfigDirectory: dir, ConfigVariables: managedAppVars(s, nil)},
+			{ConfigDirectory: dir, ConfigVariables: managedAppVars(t, s, nil)},
 			{
 				// The connection cannot be read from the cluster: the plan after the
 				// import takes it from the configuration and converges with an upgrade.
@@ -481,7 +486,7 @@ func TestAccManagedApp_Import(t *testing.T) {
 					plancheck.ExpectKnownValue(managedAppAddr, jpath("namespace"), knownvalue.StringExact(release)),
 				}},
 				ConfigDirectory: dir,
-				ConfigVariables: managedAppVars(s, nil),
+				ConfigVariables: managedAppVars(t, s, nil),
 			},
 			{
 				ResourceName:    managedAppAddr,
@@ -490,7 +495,7 @@ func TestAccManagedApp_Import(t *testing.T) {
 				ImportStateId:   "not-an-id",
 				ExpectError:     regexp.MustCompile(`(?s)Invalid import ID.*<namespace>/<name>`),
 				ConfigDirectory: dir,
-				ConfigVariables: managedAppVars(s, nil),
+				ConfigVariables: managedAppVars(t, s, nil),
 			},
 		},
 	}))
@@ -517,7 +522,7 @@ func TestAccManagedApp_ConcurrentApps(t *testing.T) {
 		},
 		Steps: []tfresource.TestStep{{
 			ConfigDirectory: config.StaticDirectory("testdata/TestAccManagedApp_ConcurrentApps"),
-			ConfigVariables: managedAppVars(s, nil),
+			ConfigVariables: managedAppVars(t, s, nil),
 			Check: func(*terraform.State) error {
 				for i, l := range logs {
 					if err := l.expectRan(fmt.Sprintf("install-ck-ma-conc-%d", i+1), 1, corev1.PodSucceeded); err != nil {
@@ -579,7 +584,7 @@ resource "clusterkit_managed_app" "test" {
   name = "` + release + `"
   ` + tc.body + `
 }`,
-					ConfigVariables: managedAppVars(s, nil),
+					ConfigVariables: managedAppVars(t, s, nil),
 					PlanOnly:        true,
 					ExpectError:     regexp.MustCompile(tc.want),
 				}},
