@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
+	"unicode"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -31,12 +33,16 @@ type PodResult struct {
 // reason and the kubectl logs command; Message (the termination message, i.e. the end of
 // helm's output) is for the debug log only.
 type InstallFailedError struct {
-	Action      Action
-	Pod         string
-	Namespace   string
-	ExitCode    int32  // -1 when the container never ran to an exit (e.g. the pod was evicted or deleted)
-	Reason      string // container termination reason ("Error", "OOMKilled"), else the pod's ("DeadlineExceeded")
-	Message     string
+	Action    Action
+	Pod       string
+	Namespace string
+	ExitCode  int32  // -1 when the container never ran to an exit (e.g. the pod was evicted or deleted)
+	Reason    string // container termination reason ("Error", "OOMKilled"), else the pod's ("DeadlineExceeded")
+	Message   string
+	// HelmError is helm's own error line from the end of the output ("Error: ..."),
+	// bounded and stripped of control characters; "" when helm printed none. It is the
+	// cluster's text: callers mask secrets in it before showing it.
+	HelmError   string
 	LogsCommand string
 	PodKept     bool
 }
@@ -51,6 +57,44 @@ func (e *InstallFailedError) Error() string {
 		return msg + "; read its logs with: " + e.LogsCommand
 	}
 	return msg + "; the pod was deleted, its last log lines are in the provider's debug log (TF_LOG=DEBUG)"
+}
+
+// ImagePullError: the node cannot get the install pod's image (a wrong name or tag, a
+// registry that refuses the node, no route to it). The kubelet would retry for ever; the
+// provider stops once a retry has failed too (ImagePullBackOff) and deletes the pod.
+type ImagePullError struct {
+	Action     Action
+	Pod        string
+	Namespace  string
+	Image      string
+	Reason     string // ErrImagePull, ImagePullBackOff, InvalidImageName, ...
+	PodDeleted bool
+}
+
+func (e *ImagePullError) Error() string {
+	msg := fmt.Sprintf("%s pod %s/%s cannot start: the node cannot pull image %q (%s)", e.Action, e.Namespace, e.Pod, e.Image, e.Reason)
+	if e.PodDeleted {
+		return msg + "; the pod was deleted"
+	}
+	return msg
+}
+
+// imagePullFailed is the waiting reason of a container whose image the node has given up
+// pulling for now (the kubelet's back-off after a failed pull, or a name it refuses).
+func imagePullFailed(p *corev1.Pod) (image, reason string, failed bool) {
+	for _, cs := range p.Status.ContainerStatuses {
+		if w := cs.State.Waiting; w != nil {
+			switch w.Reason {
+			case "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull":
+				for _, c := range p.Spec.Containers {
+					if c.Name == cs.Name {
+						return c.Image, w.Reason, true // the spec's image: ours, not the node's text
+					}
+				}
+			}
+		}
+	}
+	return "", "", false
 }
 
 // InstallTimeoutError: the pod had not finished when ctx ended (or when the pod's own
@@ -140,6 +184,12 @@ func (c *Client) RunInstallPod(ctx context.Context, spec InstallSpec, action Act
 	waitCtx, cancel := context.WithTimeout(ctx, spec.Timeout+InstallDeadlineMargin+installScheduleGrace)
 	defer cancel()
 	done, last, err := c.waitPodDone(waitCtx, created)
+	var pull *ImagePullError
+	if errors.As(err, &pull) {
+		// The pod will not start by itself: remove it, as after a timeout.
+		pull.PodDeleted = c.deletePod(ctx, ns, name, last.UID) == nil
+		return res, pull
+	}
 	if err != nil {
 		if waitCtx.Err() != nil {
 			return res, timeoutErr(waitCtx.Err(), last)
@@ -178,6 +228,31 @@ func safeReason(s string) string {
 	return ""
 }
 
+// maxHelmErrorLength bounds the helm error line a diagnostic shows.
+const maxHelmErrorLength = 400
+
+// helmErrorLine is the last line of out that helm wrote as its error ("Error: ...").
+func helmErrorLine(out string) string {
+	lines := strings.Split(out, "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		line := strings.TrimSpace(lines[i])
+		if !strings.HasPrefix(line, "Error: ") {
+			continue
+		}
+		line = strings.Map(func(r rune) rune {
+			if unicode.IsControl(r) {
+				return -1
+			}
+			return r
+		}, line)
+		if len(line) > maxHelmErrorLength {
+			line = strings.ToValidUTF8(line[:maxHelmErrorLength], "") + "…"
+		}
+		return line
+	}
+	return ""
+}
+
 func podFailure(p *corev1.Pod, action Action) *InstallFailedError {
 	e := &InstallFailedError{Action: action, Pod: p.Name, Namespace: p.Namespace, ExitCode: -1}
 	for _, cs := range p.Status.ContainerStatuses {
@@ -199,6 +274,7 @@ func podFailure(p *corev1.Pod, action Action) *InstallFailedError {
 	if e.Reason == "" {
 		e.Reason = "unknown"
 	}
+	e.HelmError = helmErrorLine(e.Message)
 	return e
 }
 
@@ -355,6 +431,9 @@ func (c *Client) waitPodDone(ctx context.Context, created *corev1.Pod) (done, la
 				done = p
 				return true, nil
 			}
+			if image, reason, failed := imagePullFailed(p); failed && p.DeletionTimestamp == nil {
+				return false, &ImagePullError{Action: Action(p.Labels[LabelAction]), Pod: name, Namespace: ns, Image: image, Reason: reason}
+			}
 		}
 		if gone {
 			e := podFailure(last, Action(last.Labels[LabelAction]))
@@ -365,8 +444,9 @@ func (c *Client) waitPodDone(ctx context.Context, created *corev1.Pod) (done, la
 	})
 	if err != nil {
 		var failed *InstallFailedError
+		var pull *ImagePullError
 		switch {
-		case errors.As(err, &failed):
+		case errors.As(err, &failed), errors.As(err, &pull):
 			return nil, last, err
 		case ctx.Err() != nil:
 			return nil, last, ctx.Err()

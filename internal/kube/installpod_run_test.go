@@ -251,3 +251,42 @@ func TestRunInstallPod_RefusesInvalidSpec(t *testing.T) {
 		t.Fatal("nothing may be sent for an invalid spec")
 	}
 }
+
+func TestRunInstallPod_ImagePullBackOffEndsTheWait(t *testing.T) {
+	cs := fake.NewClientset()
+	cs.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		p := a.(k8stesting.CreateAction).GetObject().(*corev1.Pod)
+		p.UID = "uid-pull"
+		p.Status.Phase = corev1.PodPending
+		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "helm", Image: "whatever the node says \x1b[31m",
+			State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "ImagePullBackOff", Message: "server text"}}}}
+		return false, nil, nil
+	})
+	spec := testSpec()
+	spec.Image = "registry.example.com/mirror/helm:9.9.9"
+	_, err := NewClientForInterface(cs).RunInstallPod(context.Background(), spec, ActionInstall, nil)
+	var pull *ImagePullError
+	if !errors.As(err, &pull) || pull.Image != spec.Image || pull.Reason != "ImagePullBackOff" || !pull.PodDeleted {
+		t.Fatalf("got %v (%+v)", err, pull)
+	}
+	want := `install pod clusterkit-managed-apps/install-ingress-nginx cannot start: the node cannot pull image "registry.example.com/mirror/helm:9.9.9" (ImagePullBackOff); the pod was deleted`
+	if err.Error() != want {
+		t.Errorf("error\n%s\nwant\n%s", err, want)
+	}
+	if podExists(t, cs, DefaultInstallNamespace, "install-ingress-nginx") {
+		t.Error("the pod that cannot start must be deleted")
+	}
+}
+
+func TestHelmErrorLine(t *testing.T) {
+	for out, want := range map[string]string{
+		"clusterkit: helm v4.3.2\nError: INSTALLATION FAILED: failed pre-install: job failed\nclusterkit: helm upgrade --install failed\n": "Error: INSTALLATION FAILED: failed pre-install: job failed",
+		"Error: first\nsomething\nError: second\x1b[0m\n": "Error: second[0m",
+		"no error here\n":                    "",
+		"Error: " + strings.Repeat("x", 500): "Error: " + strings.Repeat("x", maxHelmErrorLength-7) + "…",
+	} {
+		if got := helmErrorLine(out); got != want {
+			t.Errorf("helmErrorLine(%q) = %q, want %q", out, got, want)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"regexp"
+	"strings"
 
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 )
@@ -39,6 +40,7 @@ func withLogging(ctx context.Context, secrets ...string) context.Context {
 		ctx = tflog.SubsystemMaskMessageRegexes(ctx, sub, tokenPatterns...)
 	}
 	if len(nonEmpty) > 0 {
+		ctx = context.WithValue(ctx, secretsKey{}, append(secretsOf(ctx), nonEmpty...))
 		ctx = tflog.MaskAllFieldValuesStrings(ctx, nonEmpty...)
 		ctx = tflog.MaskMessageStrings(ctx, nonEmpty...)
 		for _, sub := range []string{subsystemKubernetes, subsystemAWS} {
@@ -47,6 +49,26 @@ func withLogging(ctx context.Context, secrets ...string) context.Context {
 		}
 	}
 	return ctx
+}
+
+// secretsKey holds, in a context, the secrets withLogging masks: maskSecrets applies the
+// same masks to text that goes into a diagnostic rather than a log.
+type secretsKey struct{}
+
+func secretsOf(ctx context.Context) []string {
+	s, _ := ctx.Value(secretsKey{}).([]string)
+	return s
+}
+
+// maskSecrets replaces every secret the operation knows of, and every token, in s.
+func maskSecrets(ctx context.Context, s string) string {
+	for _, secret := range secretsOf(ctx) {
+		s = strings.ReplaceAll(s, secret, "***")
+	}
+	for _, re := range tokenPatterns {
+		s = re.ReplaceAllString(s, "***")
+	}
+	return s
 }
 
 // logKubernetesCall is the kube.LogFunc of the provider's client factory.

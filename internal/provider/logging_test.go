@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -68,4 +69,16 @@ func grepLines(s, substr string, max int) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+func TestMaskSecrets_DiagnosticText(t *testing.T) {
+	ctx := withInstallPodLogging(context.Background(), append(sensitiveLeaves("db:\n  password: hunter22\n"), "cluster-token-value")...)
+	in := "Error: template: demo: hunter22 is not valid; token cluster-token-value; k8s-aws-v1.abcDEF_123"
+	want := "Error: template: demo: *** is not valid; token ***; ***"
+	if got := maskSecrets(ctx, in); got != want {
+		t.Errorf("maskSecrets = %q, want %q", got, want)
+	}
+	if got := maskSecrets(context.Background(), "plain"); got != "plain" {
+		t.Errorf("no secrets: %q", got)
+	}
 }

@@ -416,13 +416,20 @@ func addInstallError(ctx context.Context, diags *diag.Diagnostics, summary strin
 	var failed *kube.InstallFailedError
 	var timedOut *kube.InstallTimeoutError
 	var missingSA *kube.InstallerServiceAccountMissingError
+	var pull *kube.ImagePullError
 	switch {
+	case errors.As(err, &pull):
+		diags.AddAttributeError(path.Root("installer_image"), summary, pull.Error()+
+			".\n\nCheck the image name and tag, and that the cluster's nodes may pull from its registry (a private mirror needs an image pull secret on the node or the service account).")
 	case errors.As(err, &missingSA):
 		diags.AddAttributeError(path.Root("installer_service_account"), summary, missingSA.Error()+
 			". Create it (and the namespace) first, or unset installer_service_account to let the provider create the app's own installer.")
 	case errors.As(err, &failed):
 		tflog.SubsystemDebug(ctx, managedAppLogSubsystem, "Install pod termination message", map[string]any{"pod": failed.Namespace + "/" + failed.Pod, "message": failed.Message})
 		detail := fmt.Sprintf("%s pod %s/%s failed: exit code %d, reason %s.\n\n", failed.Action, failed.Namespace, failed.Pod, failed.ExitCode, failed.Reason)
+		if failed.HelmError != "" {
+			detail += "helm said:\n\n  " + maskSecrets(ctx, failed.HelmError) + "\n\n"
+		}
 		if failed.PodKept {
 			detail += "The pod is kept for inspection until the next apply replaces it. Read its logs with:\n\n  " + failed.LogsCommand + "\n\n"
 		} else {
