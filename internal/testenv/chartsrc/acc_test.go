@@ -313,6 +313,60 @@ func TestSources(t *testing.T) {
 		}
 	})
 
+	t.Run("extra mirrored charts are in their mirrors", func(t *testing.T) {
+		h, h3 := newHelmCLI(t, helm4), newHelmCLI(t, helm3)
+		for _, c := range extraMirrored {
+			httpMirror, ociMirror := s.HTTPMirrors[c.Repository], s.OCIMirrors[c.Repository]
+			if httpMirror == "" || ociMirror == "" {
+				t.Errorf("%s: no mirror for %s: %v %v", c.Chart, c.Repository, s.HTTPMirrors, s.OCIMirrors)
+				continue
+			}
+			code, _, body := get(httpMirror+"/index.yaml", "", "")
+			var idx repoIndex
+			if err := yaml.Unmarshal(body, &idx); code != 200 || err != nil {
+				t.Fatalf("GET %s/index.yaml: %d %v", httpMirror, code, err)
+			}
+			if e := idx.Entries[c.Chart]; len(e) != 1 || e[0].Version != c.Version || e[0].Digest != digestOf(c.Chart, c.Version) {
+				t.Errorf("mirror index entry %s: %+v, want %s with digest %s", c.Chart, e, c.Version, digestOf(c.Chart, c.Version))
+			}
+			out := h.mustRun("show", "chart", ociMirror+"/"+c.Chart, "--version", c.Version, "--ca-file", caFile)
+			if !strings.Contains(out, "version: "+c.Version) || !strings.Contains(out, "test stand-in") {
+				t.Errorf("OCI mirror's %s:\n%s", c.Chart, out)
+			}
+		}
+		// podinfo: a Deployment and a Service <fullname>, replicas from replicaCount.
+		const repo = "https://stefanprodan.github.io/podinfo"
+		for _, tc := range []struct {
+			release, set, name string
+			replicas           float64
+		}{{"podinfo", "", "podinfo", 1}, {"shop", "replicaCount=3", "shop-podinfo", 3}, {"my-podinfo-x", "", "my-podinfo-x", 1}} {
+			for _, src := range []struct {
+				cli  *helmCLI
+				args []string
+			}{
+				{h3, []string{"podinfo", "--repo", s.HTTPMirrors[repo]}},
+				{h, []string{s.OCIMirrors[repo] + "/podinfo"}},
+			} {
+				args := append(append([]string{"template", tc.release}, src.args...), "--version", "6.7.1", "--ca-file", caFile, "--namespace", "shop-review")
+				if tc.set != "" {
+					args = append(args, "--set", tc.set)
+				}
+				docs := parseManifests(t, src.cli.mustRun(args...))
+				if got := namesOfKind(docs, "Deployment"); !slices.Equal(got, []string{tc.name}) {
+					t.Errorf("podinfo release %s from %s: Deployments %v, want %s", tc.release, src.args[0], got, tc.name)
+				}
+				if got := namesOfKind(docs, "Service"); !slices.Equal(got, []string{tc.name}) {
+					t.Errorf("podinfo release %s from %s: Services %v, want %s", tc.release, src.args[0], got, tc.name)
+				}
+				for _, d := range docs {
+					if d.Kind == "Deployment" && d.Spec["replicas"] != tc.replicas {
+						t.Errorf("podinfo release %s: replicas %v, want %v", tc.release, d.Spec["replicas"], tc.replicas)
+					}
+				}
+			}
+		}
+	})
+
 	// Close ends the servers and their goroutines. Checked here, not in a subtest: a
 	// subtest's own goroutine would count.
 	{

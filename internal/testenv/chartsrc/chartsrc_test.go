@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -78,6 +79,66 @@ func TestEveryCatalogEntryHasAStandIn(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(ingress); !strings.Contains(string(b), "description: clusterkit test stand-in for ingress-nginx") {
 		t.Errorf("generated Chart.yaml does not say it is a stand-in:\n%s", b)
+	}
+}
+
+// TestExtraMirroredChartsArePlanned: the charts outside the catalog (examples/quickstart's
+// podinfo) are stand-ins served in their repositories' mirrors, like the catalog's.
+func TestExtraMirroredChartsArePlanned(t *testing.T) {
+	chartsDir, err := FindChartsDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := planCharts(chartsDir, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(extraMirrored) == 0 {
+		t.Fatal("no extra mirrored charts")
+	}
+	for _, c := range extraMirrored {
+		slug, ok := p.mirrors[c.Repository]
+		if !ok {
+			t.Errorf("%s: no mirror for %s: %v", c.Chart, c.Repository, p.mirrors)
+			continue
+		}
+		if want, _ := MirrorPath(c.Repository); slug != want || !slices.Contains(p.repos, mirrorRepo+"/"+slug) {
+			t.Errorf("%s: mirror %q (want %q), repositories %v", c.Chart, slug, want, p.repos)
+		}
+		i := slices.IndexFunc(p.jobs, func(j *packJob) bool { return j.standIn == c.Repository && j.name == c.Chart })
+		if i < 0 {
+			t.Errorf("%s: no stand-in is packaged", c.Chart)
+			continue
+		}
+		j := p.jobs[i]
+		if want := []string{mirrorRepo + "/" + slug}; j.version != c.Version || !slices.Equal(j.repos, want) || !slices.Equal(j.oci, want) {
+			t.Errorf("%s: packaged %s in %v / %v, want %s in %v", c.Chart, j.version, j.repos, j.oci, c.Version, want)
+		}
+		b, _ := os.ReadFile(filepath.Join(j.src, "Chart.yaml"))
+		if !strings.Contains(string(b), "description: clusterkit test stand-in for "+c.Chart+" ("+c.For+"); not the real chart.") {
+			t.Errorf("%s: generated Chart.yaml does not say it is a stand-in:\n%s", c.Chart, b)
+		}
+	}
+}
+
+// TestQuickstartChartIsMirrored: examples/quickstart's custom chart (repository, name,
+// version) is one the stack mirrors, so `make demo` and TestAccQuickstart can install it.
+func TestQuickstartChartIsMirrored(t *testing.T) {
+	b, err := os.ReadFile("../../../examples/quickstart/main.tf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := regexp.MustCompile(`(?s)chart = \{\s*repository\s*=\s*"([^"]+)"\s*name\s*=\s*"([^"]+)"\s*version\s*=\s*"([^"]+)"`).FindAllSubmatch(b, -1)
+	if len(block) == 0 {
+		t.Fatal("examples/quickstart/main.tf has no chart block (repository, name, version)")
+	}
+	for _, m := range block {
+		want := mirroredChart{Repository: string(m[1]), Chart: string(m[2]), Version: string(m[3])}
+		if !slices.ContainsFunc(extraMirrored, func(c mirroredChart) bool {
+			return c.Repository == want.Repository && c.Chart == want.Chart && c.Version == want.Version
+		}) {
+			t.Errorf("examples/quickstart installs %s %s from %s, which chartsrc does not mirror (extraMirrored)", want.Chart, want.Version, want.Repository)
+		}
 	}
 }
 
