@@ -9,7 +9,8 @@
 # service accounts, then the aws-auth entry, then the stack.
 #
 # `make demo` applies this file unchanged against the local stack (emulated AWS + a real
-# kube-apiserver); see demo.auto.tfvars written by examples/demo.sh.
+# kube-apiserver, install pods running real helm); see demo.auto.tfvars written by
+# examples/demo.sh, which points chart_repository_mirrors at the stack's chart mirrors.
 
 terraform {
   required_version = ">= 1.11" # ephemeral resources and write-only attributes
@@ -23,6 +24,10 @@ terraform {
 provider "clusterkit" {
   region               = var.region
   allow_local_requests = var.allow_local_requests
+
+  # Where the charts come from when the cluster cannot reach their public repositories
+  # ({} means straight from them).
+  chart_repository_mirrors = var.chart_repository_mirrors
 
   # Only for emulators and special partitions; null means the real AWS endpoints.
   endpoints {

@@ -15,3 +15,8 @@ output "apps" {
     app.name => "${app.status} (chart ${app.chart_version})"
   }
 }
+
+output "ingress_endpoint" {
+  description = "Load balancer address of the ingress controller (null until the cloud has assigned one)."
+  value       = lookup(clusterkit_managed_app.ingress.outputs, "endpoint", null)
+}

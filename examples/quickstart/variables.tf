@@ -55,3 +55,16 @@ variable "allow_local_requests" {
   default     = false
   description = "Only for clusters on local or private addresses, such as the local stack."
 }
+
+variable "chart_repository_mirrors" {
+  type        = map(string)
+  default     = {}
+  description = <<-EOT
+    Chart repositories to install from instead of the public ones the charts name, for
+    air-gapped clusters that reach charts only through a mirror of their own (Harbor,
+    Artifactory, Nexus, ...): public repository URL -> mirror URL (https:// chart repository
+    or oci:// registry path), e.g. { "https://charts.jetstack.io" = "oci://harbor.example.com/jetstack" }.
+    Applies to the catalog apps and the custom chart alike. The demo (examples/demo.sh)
+    points it at the local stack's mirrors. {} installs from the public repositories.
+  EOT
+}

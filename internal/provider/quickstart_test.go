@@ -23,6 +23,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/apps"
 	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/kube"
 	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/testenv/awsemu"
 )
@@ -51,13 +52,27 @@ func (noSecretsInPlan) CheckPlan(_ context.Context, req plancheck.CheckPlanReque
 
 // TestAccQuickstart applies examples/quickstart, unchanged, against the local stack: in one
 // apply an EKS stack in the emulated customer account, its integration with two
-// namespaces, and three managed apps; then destroys and checks nothing is left. The run
-// is logged at TRACE and the log, plan and state are scanned for credentials.
+// namespaces, and three managed apps, installed by real helm in the install pods from the
+// stack's mirrors of the public chart repositories (chart_repository_mirrors); then
+// destroys and checks nothing is left. The run is logged at TRACE and the log, plan and
+// state are scanned for credentials.
 func TestAccQuickstart(t *testing.T) {
 	s := stackFromEnv(t)
 	cs := s.adminClientset(t)
 	ctx := context.Background()
 	name := "clusterkit-quickstart-test"
+	ingress, _ := apps.Lookup("ingress-nginx")
+	certManager, _ := apps.Lookup("cert-manager")
+	// What the quickstart declares: its custom chart, and the ingress controller's Service
+	// (the catalog's outputs.service for release ingress-nginx), which the stack's load
+	// balancer controller gives a hostname.
+	const podinfoVersion, ingressService = "6.7.1", "ingress-nginx-controller"
+	ingressEndpoint := ingressService + "." + ingress.Namespace + ".lb.clusterkit.test"
+	releases := []struct{ ns, name, version string }{
+		{ingress.Namespace, "ingress-nginx", ingress.Version},
+		{certManager.Namespace, "cert-manager", certManager.Version},
+		{"shop-review", "podinfo", podinfoVersion},
+	}
 	accStack.AWS.SetStackScript(name, awsemu.StackScript{StepDelay: 10 * time.Millisecond})
 	// The quickstart takes the platform's credentials from the standard chain.
 	t.Setenv("AWS_ACCESS_KEY_ID", accStack.AWSConfig.AccessKeyID)
@@ -79,6 +94,8 @@ func TestAccQuickstart(t *testing.T) {
 		"vpc_id":                          config.StringVariable("vpc-0a1b2c3d4e5f67890"),
 		"subnet_ids":                      config.ListVariable(config.StringVariable("subnet-0a1b2c3d4e5f67890"), config.StringVariable("subnet-0f9e8d7c6b5a43210")),
 		"control_plane_security_group_id": config.StringVariable("sg-0a1b2c3d4e5f67890"),
+		// The public repositories, mirrored by the stack (catalog pins and podinfo 6.7.1).
+		"chart_repository_mirrors": chartVars(t)["chart_mirrors"],
 	}
 	resource.Test(t, withProviderPerStep(resource.TestCase{
 		PreCheck: func() { testAccPreCheck(t) },
@@ -98,6 +115,12 @@ func TestAccQuickstart(t *testing.T) {
 			for _, cm := range cms.Items {
 				if strings.HasPrefix(cm.Name, "values-content-configuration-") {
 					return fmt.Errorf("managed app values left: %s/%s", cm.Namespace, cm.Name)
+				}
+			}
+			// helm uninstalled every release: no objects of it, no release records.
+			for _, r := range releases {
+				if err := expectChartGone(cs, r.ns, r.name); err != nil {
+					return err
 				}
 			}
 			// Destroyed together, the apps went in uninstall order: the custom chart, then
@@ -122,6 +145,15 @@ func TestAccQuickstart(t *testing.T) {
 					"shop-production": knownvalue.StringExact("shop-production-service-account"),
 					"shop-review":     knownvalue.StringExact("shop-review-service-account"),
 				})),
+				statecheck.ExpectKnownOutputValue("apps", knownvalue.MapExact(map[string]knownvalue.Check{
+					"ingress-nginx": knownvalue.StringExact("deployed (chart " + ingress.Version + ")"),
+					"cert-manager":  knownvalue.StringExact("deployed (chart " + certManager.Version + ")"),
+					"podinfo":       knownvalue.StringExact("deployed (chart " + podinfoVersion + ")"),
+				})),
+				// The controller's LoadBalancer Service, as helm made it, has its address.
+				statecheck.ExpectKnownValue("clusterkit_managed_app.ingress", tfjsonpath.New("outputs").AtMapKey("endpoint"), knownvalue.StringExact(ingressEndpoint)),
+				statecheck.ExpectKnownOutputValue("ingress_endpoint", knownvalue.StringExact(ingressEndpoint)),
+				statecheck.ExpectKnownValue("clusterkit_managed_app.podinfo", tfjsonpath.New("revision"), knownvalue.Int64Exact(1)),
 			},
 			Check: resource.ComposeTestCheckFunc(noTemporaryCredentials, func(st *terraform.State) error {
 				b, err := json.Marshal(st)
@@ -142,6 +174,34 @@ func TestAccQuickstart(t *testing.T) {
 				roles, err := kube.NewClientForInterface(cs).FindRoleMappings(ctx)
 				if err != nil || len(roles) == 0 {
 					return fmt.Errorf("aws-auth: %v %v", roles, err)
+				}
+				// What helm made: a first release of each chart at the pinned or declared
+				// version, and the charts' live objects with the values that reached them.
+				for _, r := range releases {
+					if err := expectRelease(cs, r.ns, r.name, 1, kube.ReleaseDeployed, r.version); err != nil {
+						return err
+					}
+				}
+				// The catalog's default values: 2 controller replicas, Prometheus pod annotations.
+				if err := expectDeployment(cs, ingress.Namespace, ingressService, 2, map[string]string{"prometheus.io/scrape": "true"}); err != nil {
+					return err
+				}
+				svc, err := cs.CoreV1().Services(ingress.Namespace).Get(ctx, ingressService, metav1.GetOptions{})
+				if err != nil {
+					return err
+				}
+				if lb := svc.Status.LoadBalancer.Ingress; svc.Spec.Type != corev1.ServiceTypeLoadBalancer || len(lb) != 1 || lb[0].Hostname != ingressEndpoint {
+					return fmt.Errorf("service %s/%s: type %s, load balancer %+v", ingress.Namespace, ingressService, svc.Spec.Type, lb)
+				}
+				if err := expectDeployment(cs, certManager.Namespace, "cert-manager", 1, nil); err != nil {
+					return err
+				}
+				// The quickstart's values = yamlencode({ replicaCount = 1 }).
+				if err := expectDeployment(cs, "shop-review", "podinfo", 1, nil); err != nil {
+					return err
+				}
+				if _, err := cs.CoreV1().Services("shop-review").Get(ctx, "podinfo", metav1.GetOptions{}); err != nil {
+					return fmt.Errorf("podinfo's Service: %w", err)
 				}
 				return nil
 			}),
