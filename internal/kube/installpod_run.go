@@ -239,6 +239,15 @@ func helmErrorLine(out string) string {
 		if !strings.HasPrefix(line, "Error: ") {
 			continue
 		}
+		// helm 4 joins errors with newlines: the cause ("context deadline exceeded")
+		// follows on lines of its own, up to the script's next line.
+		for _, more := range lines[i+1:] {
+			more = strings.TrimSpace(more)
+			if more == "" || strings.HasPrefix(more, "clusterkit: ") {
+				break
+			}
+			line += "; " + more
+		}
 		line = strings.Map(func(r rune) rune {
 			if unicode.IsControl(r) {
 				return -1

@@ -282,6 +282,7 @@ func TestHelmErrorLine(t *testing.T) {
 	for out, want := range map[string]string{
 		"clusterkit: helm v4.3.2\nError: INSTALLATION FAILED: failed pre-install: job failed\nclusterkit: helm upgrade --install failed\n": "Error: INSTALLATION FAILED: failed pre-install: job failed",
 		"Error: first\nsomething\nError: second\x1b[0m\n": "Error: second[0m",
+		"Error: release x failed: resource Deployment/a/b not ready\ncontext deadline exceeded\nclusterkit: helm upgrade --install failed\n": "Error: release x failed: resource Deployment/a/b not ready; context deadline exceeded",
 		"no error here\n":                    "",
 		"Error: " + strings.Repeat("x", 500): "Error: " + strings.Repeat("x", maxHelmErrorLength-7) + "…",
 	} {

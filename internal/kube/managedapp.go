@@ -28,8 +28,6 @@ type ManagedAppResult struct {
 	// Release is helm's record after the install; nil only if helm wrote none where
 	// expected (e.g. a chart installed with another storage driver).
 	Release *Release
-	// Record is the provider's own record of the install, written on the values ConfigMap.
-	Record InstallRecord
 }
 
 // conflictAttempts bounds the retries of steps that race with other apps of the same run
@@ -38,7 +36,7 @@ const conflictAttempts = 4
 
 // Install installs or upgrades the app: it waits out a shared install namespace still
 // being deleted (the last app's destroy), makes the prerequisites (retrying a create that
-// raced with another app's), runs the install pod, and reads the release record.
+// raced with another app's), runs the install pod, and reads helm's release record.
 func (a *ManagedApp) Install(ctx context.Context, logf func(line string)) (ManagedAppResult, error) {
 	spec, c := a.spec, a.c
 	var res ManagedAppResult
@@ -62,19 +60,7 @@ func (a *ManagedApp) Install(ctx context.Context, logf func(line string)) (Manag
 	pod, err := c.RunInstallPod(ctx, spec, ActionInstall, logf)
 	res.Pod = pod
 	if err != nil {
-		// The pod ran (or was created) and failed: say so on the record, so a Read
-		// without helm's record sees it. The install error is what the caller needs;
-		// failing to record is only logged. ctx may be over: use a context of our own.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.timeout)
-		defer cancel()
-		if rerr := c.recordInstall(rctx, spec, ReleaseFailed, c.clock.Now()); rerr != nil && logf != nil {
-			logf(fmt.Sprintf("clusterkit: %v", rerr))
-		}
 		return res, err
-	}
-	res.Record = InstallRecord{Status: ReleaseDeployed, Chart: spec.Chart, Version: spec.Version, InstalledAt: c.clock.Now().UTC().Truncate(time.Second)}
-	if err := c.recordInstall(ctx, spec, ReleaseDeployed, res.Record.InstalledAt); err != nil {
-		return res, fmt.Errorf("the install pod succeeded, but %w", err)
 	}
 	res.Release, err = c.FindRelease(ctx, spec.ReleaseNamespace, spec.Name)
 	return res, err

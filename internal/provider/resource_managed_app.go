@@ -237,29 +237,14 @@ func (r *managedAppResource) Read(ctx context.Context, req resource.ReadRequest,
 		resp.State.RemoveResource(ctx)
 		return
 	}
-	// helm has never written a release record for this app that the provider saw (a
-	// storage driver other than Secrets, or a cluster where no real helm runs): fall back
-	// to the provider's own record on the app's values ConfigMap.
-	spec, err := state.spec(ctx, "", managedAppDefaultTimeout)
-	if err != nil {
-		resp.Diagnostics.AddError("Reading managed app failed", err.Error())
+	if state.Status.ValueString() == statusFailed {
+		// A first install that failed: rollback on failure purged it, so helm never had a
+		// release. The state says failed (the resource is tainted and will be replaced).
 		return
 	}
-	rec, err := client.FindInstallRecord(ctx, spec)
-	if err != nil {
-		addKubeError(ctx, &resp.Diagnostics, "Reading managed app failed", path.Root("cluster_connection").AtName("host"), err)
-		return
-	}
-	if rec == nil {
-		tflog.Warn(ctx, "Neither a helm release record nor the app's values ConfigMap exist; planning to install it again",
-			map[string]any{"release": ns + "/" + name, "config_map": spec.Namespace + "/" + kube.ValuesConfigMapName(name)})
-		resp.State.RemoveResource(ctx)
-		return
-	}
-	tflog.Debug(ctx, "No helm release record found; using the install record on the values ConfigMap",
-		map[string]any{"release": ns + "/" + name, "status": string(rec.Status), "version": rec.Version})
-	state.setInstallRecord(rec)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	tflog.Warn(ctx, "helm holds no release record for this app; planning to install it again",
+		map[string]any{"release": ns + "/" + name})
+	resp.State.RemoveResource(ctx)
 }
 
 func (r *managedAppResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
@@ -382,19 +367,19 @@ func (r *managedAppResource) install(ctx context.Context, plan, prior *managedAp
 	tflog.Info(ctx, "Install pod succeeded", map[string]any{"pod": res.Pod.Namespace + "/" + res.Pod.Pod, "duration": res.Pod.Duration.String()})
 	plan.Status = types.StringValue(statusDeployed)
 	plan.ChartVersion = types.StringValue(spec.Version)
-	plan.InstalledAt = types.StringValue(res.Record.InstalledAt.Format(time.RFC3339))
 	if err := plan.refreshOutputs(ctx, client); err != nil {
 		tflog.Warn(ctx, "Could not read the app's load balancer address", map[string]any{"error": err.Error()})
 		plan.Outputs = plan.outputsValue()
 	}
-	plan.Revision = types.Int64Null()
-	if res.Release != nil {
-		plan.setRelease(res.Release)
-		diags.Append(private.SetKey(ctx, privateReleaseKey, []byte(`{"seen":true}`))...)
-	} else {
-		// No helm release record (see Read): the revision is unknown to the provider.
-		diags.Append(private.SetKey(ctx, privateReleaseKey, nil)...)
+	if res.Release == nil {
+		// helm succeeded, so it wrote a record; not finding it is someone else's doing.
+		diags.AddError(summary+" failed", fmt.Sprintf("The install pod succeeded, but helm's release record for %s/%s is missing "+
+			"(deleted right after the install, or kept by a helm storage driver other than Secrets). The next plan installs the release again.",
+			spec.ReleaseNamespace, spec.Name))
+		return installFailed
 	}
+	plan.setRelease(res.Release)
+	diags.Append(private.SetKey(ctx, privateReleaseKey, []byte(`{"seen":true}`))...)
 	return installOK
 }
 

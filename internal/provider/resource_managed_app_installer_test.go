@@ -11,9 +11,11 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/kube"
+	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/testenv/chartsrc"
 )
 
 // TestAccManagedApp_OwnServiceAccount: with installer_service_account the install pods
@@ -24,7 +26,7 @@ func TestAccManagedApp_OwnServiceAccount(t *testing.T) {
 	cs := s.adminClientset(t)
 	ctx := context.Background()
 	const name, release, teamSA = "ck-ma-sa", "ck-ma-sa-ns", "team-installer"
-	pods := watchInstallPods(t, cs, name, nil)
+	pods := watchInstallPods(t, cs, name)
 	deleteNamespaceAtEnd(t, cs, release)
 	// The documented setup: the user creates the install namespace (so it outlives the
 	// apps) and the service account in it.
@@ -41,7 +43,7 @@ func TestAccManagedApp_OwnServiceAccount(t *testing.T) {
 		if serviceAccount != "" {
 			attr = fmt.Sprintf("installer_service_account = %q", serviceAccount)
 		}
-		return demoChartConfig(name, release, "1.0.0", attr)
+		return demoChartConfig(name, release, chartsrc.DemoVersion, attr)
 	}
 	ranAs := func(want string) func(*terraform.State) error {
 		return func(*terraform.State) error {
@@ -90,6 +92,16 @@ func TestAccManagedApp_OwnServiceAccount(t *testing.T) {
 					if _, err := cs.CoreV1().ServiceAccounts(installNS).Create(ctx, sa, metav1.CreateOptions{}); err != nil {
 						t.Fatal(err)
 					}
+					// The user grants their installer what the chart needs: here the
+					// release namespace only (helm keeps its records there too).
+					rb := &rbacv1.RoleBinding{
+						ObjectMeta: metav1.ObjectMeta{Name: teamSA, Namespace: release},
+						RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "admin"},
+						Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: teamSA, Namespace: installNS}},
+					}
+					if _, err := cs.RbacV1().RoleBindings(release).Create(ctx, rb, metav1.CreateOptions{}); err != nil {
+						t.Fatal(err)
+					}
 				},
 				Config:          hcl(teamSA),
 				ConfigVariables: vars,
@@ -97,7 +109,8 @@ func TestAccManagedApp_OwnServiceAccount(t *testing.T) {
 					if saExists(ownSA) || bindingExists() {
 						return fmt.Errorf("the app's own installer must go once the user's service account is used")
 					}
-					return nil
+					// helm, running as the user's service account, upgraded the release.
+					return expectRelease(cs, release, name, 2, kube.ReleaseDeployed, chartsrc.DemoVersion)
 				}),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(managedAppAddr, jpath("installer_cluster_admin"), knownvalue.Bool(false)),

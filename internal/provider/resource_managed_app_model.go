@@ -374,23 +374,6 @@ func (m *managedAppModel) setRelease(r *kube.Release) {
 	}
 }
 
-// setInstallRecord records what the provider's own install record says, where helm's
-// release record is missing. An install that never finished counts as failed, so the
-// next plan upgrades.
-func (m *managedAppModel) setInstallRecord(r *kube.InstallRecord) {
-	status := r.Status
-	if status == kube.ReleaseUnknown {
-		status = kube.ReleaseFailed
-	}
-	m.Status = types.StringValue(string(status))
-	if r.Version != "" {
-		m.ChartVersion = types.StringValue(r.Version)
-	}
-	if !r.InstalledAt.IsZero() {
-		m.InstalledAt = types.StringValue(r.InstalledAt.UTC().Format(time.RFC3339))
-	}
-}
-
 // clearUnknown replaces what is still unknown after an apply with null, as state may
 // hold no unknown values.
 func (m *managedAppModel) clearUnknown() {

@@ -23,7 +23,7 @@ import (
 
 	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/apps"
 	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/kube"
-	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/testenv"
+	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/testenv/chartsrc"
 )
 
 const managedAppAddr = "clusterkit_managed_app.test"
@@ -45,8 +45,7 @@ func TestAccManagedApp_Lifecycle(t *testing.T) {
 	cs := s.adminClientset(t)
 	const name = "ck-ma-life"
 	owner := "managed_app/ingress-nginx/" + name
-	helm := &fakeHelm{cs: cs, namespace: "ingress-nginx", release: name, chart: "ingress-nginx"}
-	pods := watchInstallPods(t, cs, name, helm)
+	pods := watchInstallPods(t, cs, name)
 	deleteNamespaceAtEnd(t, cs, "ingress-nginx")
 	ctx := context.Background()
 	binding := "clusterkit-installer-" + installNS + "-" + name
@@ -57,6 +56,10 @@ func TestAccManagedApp_Lifecycle(t *testing.T) {
 		PreCheck: func() { testAccPreCheck(t) },
 		CheckDestroy: func(*terraform.State) error {
 			if err := pods.expectRan(kube.InstallPodName(name, kube.ActionUninstall), 1, corev1.PodSucceeded); err != nil {
+				return err
+			}
+			// helm uninstall removed every object of the chart and every release record.
+			if err := expectChartGone(cs, "ingress-nginx", name); err != nil {
 				return err
 			}
 			_, err := cs.CoreV1().ConfigMaps(installNS).Get(ctx, kube.ValuesConfigMapName(name), metav1.GetOptions{})
@@ -96,6 +99,20 @@ func TestAccManagedApp_Lifecycle(t *testing.T) {
 					if err := expectValuesConfigMap(cs, name, owner, []string{"replicaCount: 1", "ingressClassResource:", "externalTrafficPolicy: Local"}, nil); err != nil {
 						return err
 					}
+					// What helm made from them, through the mirror: the user's replica count
+					// and the catalog's pod annotations on the live controller Deployment,
+					// its LoadBalancer Service, and helm's record of revision 1.
+					if err := expectRelease(cs, "ingress-nginx", name, 1, kube.ReleaseDeployed, ingressPin); err != nil {
+						return err
+					}
+					if err := expectDeployment(cs, "ingress-nginx", name+"-ingress-nginx-controller", 1,
+						map[string]string{"prometheus.io/scrape": "true", "prometheus.io/port": "10254"}); err != nil {
+						return err
+					}
+					svc, err := cs.CoreV1().Services("ingress-nginx").Get(ctx, name+"-ingress-nginx-controller", metav1.GetOptions{})
+					if err != nil || svc.Spec.Type != corev1.ServiceTypeLoadBalancer {
+						return fmt.Errorf("controller service: %v %v", err, svc.Spec.Type)
+					}
 					if err := expectServiceAccount(cs, installNS, kube.InstallerServiceAccountName(name), owner); err != nil {
 						return err
 					}
@@ -134,6 +151,12 @@ func TestAccManagedApp_Lifecycle(t *testing.T) {
 					if err := expectValuesConfigMap(cs, name, owner, []string{"replicaCount: 3", "ingressClassResource:"}, []string{"replicaCount: 1"}); err != nil {
 						return err
 					}
+					if err := expectRelease(cs, "ingress-nginx", name, 2, kube.ReleaseDeployed, ingressPin); err != nil {
+						return err
+					}
+					if err := expectDeployment(cs, "ingress-nginx", name+"-ingress-nginx-controller", 3, nil); err != nil {
+						return err
+					}
 					return pods.expectRan(kube.InstallPodName(name, kube.ActionInstall), 2, corev1.PodSucceeded)
 				},
 			},
@@ -147,13 +170,13 @@ func TestAccManagedApp_CustomChart(t *testing.T) {
 	const name, release = "ck-ma-chart", "ck-ma-chart-ns"
 	owner := "managed_app/" + release + "/" + name
 	const secret1, secret2 = "s3cr3t-first-Zq81", "s3cr3t-second-Hx27"
-	pods := watchInstallPods(t, cs, name, &fakeHelm{cs: cs, namespace: release, release: name, chart: "demo"})
+	pods := watchInstallPods(t, cs, name)
 	deleteNamespaceAtEnd(t, cs, release)
 	ctx := context.Background()
 	dir := config.StaticDirectory("testdata/TestAccManagedApp_CustomChart")
 	vars := func(secret, version string) config.Variables {
 		return managedAppVars(t, s, config.Variables{
-			"secret_values":  config.StringVariable("auth:\n  password: " + secret + "\n"),
+			"secret_values":  config.StringVariable("message: " + secret + "\n"),
 			"secret_version": config.StringVariable(version),
 		})
 	}
@@ -166,6 +189,23 @@ func TestAccManagedApp_CustomChart(t *testing.T) {
 			return fmt.Errorf("sensitive values secret does not hold the current values")
 		}
 		return expectOwned("secret", sec.Name, sec.Labels, sec.Annotations, owner)
+	}
+	// helm got the sensitive values after the values: the chart's ConfigMap says so.
+	expectLive := func(revision int, message string) error {
+		if err := expectRelease(cs, release, name, revision, kube.ReleaseDeployed, chartsrc.DemoVersion); err != nil {
+			return err
+		}
+		if err := expectDeployment(cs, release, name+"-demo", 2, nil); err != nil {
+			return err
+		}
+		cm, err := cs.CoreV1().ConfigMaps(release).Get(ctx, name+"-demo", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if cm.Data["message"] != message || cm.Data["replicaCount"] != "2" {
+			return fmt.Errorf("the chart's config map does not hold the values helm got (replicaCount %q)", cm.Data["replicaCount"])
+		}
+		return nil
 	}
 	// Neither secret appears anywhere in state (nor the plan's view of it).
 	notInState := func(st *terraform.State) error {
@@ -192,7 +232,10 @@ func TestAccManagedApp_CustomChart(t *testing.T) {
 				return err
 			}
 			_, err = cs.RbacV1().RoleBindings(release).Get(ctx, "clusterkit-installer-"+installNS+"-"+name, metav1.GetOptions{})
-			return expectAbsent("installer role binding", err)
+			if err := expectAbsent("installer role binding", err); err != nil {
+				return err
+			}
+			return expectChartGone(cs, release, name)
 		},
 		Steps: []tfresource.TestStep{
 			{
@@ -203,7 +246,7 @@ func TestAccManagedApp_CustomChart(t *testing.T) {
 					statecheck.ExpectKnownValue(managedAppAddr, jpath("sensitive_values"), knownvalue.Null()),
 					statecheck.ExpectKnownValue(managedAppAddr, jpath("sensitive_values_version"), knownvalue.StringExact("1")),
 					statecheck.ExpectKnownValue(managedAppAddr, jpath("installer_cluster_admin"), knownvalue.Bool(false)),
-					statecheck.ExpectKnownValue(managedAppAddr, jpath("chart_version"), knownvalue.StringExact("1.2.3")),
+					statecheck.ExpectKnownValue(managedAppAddr, jpath("chart_version"), knownvalue.StringExact(chartsrc.DemoVersion)),
 					statecheck.ExpectKnownValue(managedAppAddr, jpath("revision"), knownvalue.Int64Exact(1)),
 					statecheck.ExpectKnownValue(managedAppAddr, jpath("outputs"), knownvalue.MapSizeExact(0)),
 				},
@@ -211,7 +254,10 @@ func TestAccManagedApp_CustomChart(t *testing.T) {
 					if err := notInState(st); err != nil {
 						return err
 					}
-					if err := expectValuesConfigMap(cs, name, owner, []string{"replicaCount: 2", `tag: "1.0"`}, []string{"s3cr3t"}); err != nil {
+					if err := expectValuesConfigMap(cs, name, owner, []string{"replicaCount: 2"}, []string{"s3cr3t"}); err != nil {
+						return err
+					}
+					if err := expectLive(1, secret1); err != nil {
 						return err
 					}
 					if err := expectSecret(secret1); err != nil {
@@ -229,10 +275,10 @@ func TestAccManagedApp_CustomChart(t *testing.T) {
 					if err != nil {
 						return err
 					}
-					if err := expectInstallPodSpec(p, name, release, "1.2.3", nil); err != nil {
+					if err := expectInstallPodSpec(p, name, release, chartsrc.DemoVersion, nil); err != nil {
 						return err
 					}
-					if env := podEnv(&p); env["CHART_REPOSITORY"] != "https://charts.example.com/stable" || env["CHART_NAME"] != "demo" {
+					if env := podEnv(&p); env["CHART_REPOSITORY"] != os.Getenv("CLUSTERKIT_TEST_CHART_REPO_URL") || env["CHART_NAME"] != "demo" {
 						return fmt.Errorf("install pod inputs: %v", env)
 					}
 					sources := p.Spec.Volumes[0].Projected.Sources
@@ -262,6 +308,9 @@ func TestAccManagedApp_CustomChart(t *testing.T) {
 					if err := notInState(st); err != nil {
 						return err
 					}
+					if err := expectLive(2, secret2); err != nil {
+						return err
+					}
 					return expectSecret(secret2)
 				},
 			},
@@ -274,14 +323,10 @@ func TestAccManagedApp_InstallFailure(t *testing.T) {
 	cs := s.adminClientset(t)
 	const name = "ck-ma-fail"
 	pod := kube.InstallPodName(name, kube.ActionInstall)
-	pods := watchInstallPods(t, cs, name, nil)
+	pods := watchInstallPods(t, cs, name)
 	dir := config.StaticDirectory("testdata/TestAccManagedApp_InstallFailure")
-	annotations := func(kv ...string) config.Variables {
-		m := map[string]config.Variable{testenv.AnnotationRunTime: config.StringVariable("300ms")}
-		for i := 0; i < len(kv); i += 2 {
-			m[kv[i]] = config.StringVariable(kv[i+1])
-		}
-		return managedAppVars(t, s, config.Variables{"annotations": config.MapVariable(m)})
+	chart := func(name string) config.Variables {
+		return managedAppVars(t, s, config.Variables{"chart_name": config.StringVariable(name)})
 	}
 	var failedUID string
 	logFile := filepath.Join(t.TempDir(), "provider.log")
@@ -293,8 +338,11 @@ func TestAccManagedApp_InstallFailure(t *testing.T) {
 		Steps: []tfresource.TestStep{
 			{
 				ConfigDirectory: dir,
-				ConfigVariables: annotations(testenv.AnnotationExitCode, "3"),
-				ExpectError: regexp.MustCompile(`(?s)install\s+pod\s+clusterkit-managed-apps/install-ck-ma-fail\s+failed:\s+exit\s+code\s+3,\s+reason\s+Error.*` +
+				// The chart's pre-install hook (a Job) fails: helm fails the install, rolls it
+				// back, and the diagnostic quotes helm's own error line.
+				ConfigVariables: chart("hook-fails"),
+				ExpectError: regexp.MustCompile(`(?s)install\s+pod\s+clusterkit-managed-apps/install-ck-ma-fail\s+failed:\s+exit\s+code\s+1,\s+reason\s+Error.*` +
+					`helm\s+said:.*Error:\s+.*pre-install.*` +
 					`kubectl\s+logs\s+-n\s+clusterkit-managed-apps\s+install-ck-ma-fail`),
 			},
 			{
@@ -311,7 +359,7 @@ func TestAccManagedApp_InstallFailure(t *testing.T) {
 					failedUID = string(p.UID)
 				},
 				ConfigDirectory: dir,
-				ConfigVariables: annotations(),
+				ConfigVariables: chart("demo"),
 				ConfigPlanChecks: tfresource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction(managedAppAddr, plancheck.ResourceActionDestroyBeforeCreate),
 				}},
@@ -326,11 +374,12 @@ func TestAccManagedApp_InstallFailure(t *testing.T) {
 					if err := pods.expectRan(pod, 2, corev1.PodSucceeded); err != nil {
 						return err
 					}
-					// No uninstall pod for a release helm never had.
+					// No uninstall pod for a release helm never had (rollback on failure
+					// purged the failed first install).
 					if n := len(pods.podUIDs(kube.InstallPodName(name, kube.ActionUninstall))); n != 0 {
 						return fmt.Errorf("%d uninstall pods ran for a failed install", n)
 					}
-					return nil
+					return expectRelease(cs, installNS, name, 1, kube.ReleaseDeployed, chartsrc.DemoVersion)
 				},
 			},
 		},
@@ -349,34 +398,58 @@ func TestAccManagedApp_InstallFailure(t *testing.T) {
 	}
 }
 
+// A chart whose pods never become ready: helm's own --timeout (half of timeouts.create
+// here) ends the install, helm rolls it back, and the diagnostic says so in helm's words.
+// An installer image the node cannot pull ends the apply at once, naming the image.
 func TestAccManagedApp_Timeout(t *testing.T) {
 	s := stackFromEnv(t)
 	cs := s.adminClientset(t)
 	const name = "ck-ma-timeout"
 	pod := kube.InstallPodName(name, kube.ActionInstall)
-	pods := watchInstallPods(t, cs, name, nil)
+	pods := watchInstallPods(t, cs, name)
 	dir := config.StaticDirectory("testdata/TestAccManagedApp_Timeout")
+	image := func(image string) config.Variables {
+		return managedAppVars(t, s, config.Variables{"installer_image": config.StringVariable(image)})
+	}
 	tfresource.Test(t, withProviderPerStep(tfresource.TestCase{
 		PreCheck: func() { testAccPreCheck(t) },
 		Steps: []tfresource.TestStep{
 			{
 				ConfigDirectory: dir,
-				ConfigVariables: managedAppVars(t, s, nil),
-				ExpectError:     regexp.MustCompile(`(?s)install-ck-ma-timeout\s+did\s+not\s+finish\s+within.*the\s+pod\s+was\s+deleted`),
+				ConfigVariables: image(kube.DefaultInstallerImage),
+				ExpectError: regexp.MustCompile(`(?s)install\s+pod\s+clusterkit-managed-apps/install-ck-ma-timeout\s+failed:\s+exit\s+code\s+1.*` +
+					`helm\s+said:.*Error:.*(context\s+deadline\s+exceeded|timed\s+out|timeout)`),
 			},
 			{
 				PreConfig: func() {
 					if len(pods.podUIDs(pod)) != 1 {
 						t.Fatalf("want one install pod, saw %v", pods.podUIDs(pod))
 					}
-					if err := waitPodGone(cs, installNS, pod); err != nil {
-						t.Fatalf("the timed-out install pod was not deleted: %v", err)
+					// helm rolled the failed first install back: no release is left.
+					if secrets, err := releaseSecrets(cs, installNS, name); err != nil || len(secrets) != 0 {
+						t.Fatalf("release records left after the rollback: %v %v", secrets, err)
 					}
 				},
 				ConfigDirectory:    dir,
-				ConfigVariables:    managedAppVars(t, s, nil),
+				ConfigVariables:    image(kube.DefaultInstallerImage),
 				PlanOnly:           true,
 				ExpectNonEmptyPlan: true, // tainted: replaced on the next apply
+			},
+			{
+				ConfigDirectory: dir,
+				ConfigVariables: image("registry.example.com/mirror/helm:9.9.9"),
+				ExpectError: regexp.MustCompile(`(?s)installer_image.*cannot\s+pull\s+image\s+"registry.example.com/mirror/helm:9.9.9"\s+\((ImagePullBackOff|ErrImagePull)\);\s+the\s+pod\s+was\s+deleted`),
+			},
+			{
+				PreConfig: func() {
+					if err := waitPodGone(cs, installNS, pod); err != nil {
+						t.Fatalf("the pod that could not start was not deleted: %v", err)
+					}
+				},
+				ConfigDirectory:    dir,
+				ConfigVariables:    image("registry.example.com/mirror/helm:9.9.9"),
+				PlanOnly:           true,
+				ExpectNonEmptyPlan: true,
 			},
 		},
 	}))
@@ -386,16 +459,15 @@ func TestAccManagedApp_ReleaseDeletedOutOfBand(t *testing.T) {
 	s := stackFromEnv(t)
 	cs := s.adminClientset(t)
 	const name, release = "ck-ma-drift", "ck-ma-drift-ns"
-	helm := &fakeHelm{cs: cs, namespace: release, release: name, chart: "demo"}
-	watchInstallPods(t, cs, name, helm)
+	watchInstallPods(t, cs, name)
 	deleteNamespaceAtEnd(t, cs, release)
 	dir := config.StaticDirectory("testdata/TestAccManagedApp_ReleaseDeletedOutOfBand")
 	vars := managedAppVars(t, s, nil)
+	// Another helm client's operations leave newer revisions behind (helm wrote revision 1).
 	record := func(rev int, status kube.ReleaseStatus, age time.Duration) func() {
 		return func() {
-			if err := helm.write(context.Background(), kube.Release{Revision: rev, ChartVersion: "2.0.0", Status: status, LastDeployed: time.Now().Add(-age)}); err != nil {
-				t.Fatal(err)
-			}
+			addReleaseRecord(t, cs, kube.Release{Name: name, Namespace: release, ChartName: "demo", Revision: rev,
+				ChartVersion: chartsrc.DemoVersion, Status: status, LastDeployed: time.Now().Add(-age)})
 		}
 	}
 	tfresource.Test(t, withProviderPerStep(tfresource.TestCase{
@@ -406,6 +478,9 @@ func TestAccManagedApp_ReleaseDeletedOutOfBand(t *testing.T) {
 				ConfigVariables: vars,
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(managedAppAddr, jpath("revision"), knownvalue.Int64Exact(1)),
+				},
+				Check: func(*terraform.State) error {
+					return expectRelease(cs, release, name, 1, kube.ReleaseDeployed, chartsrc.DemoVersion)
 				},
 			},
 			{
@@ -439,8 +514,13 @@ func TestAccManagedApp_ReleaseDeletedOutOfBand(t *testing.T) {
 				}},
 			},
 			{
-				// The release deleted (all its records): the plan installs it again.
-				PreConfig:          func() { helm.deleteRecords(t) },
+				// The release's records deleted out of band: the plan installs it again.
+				PreConfig: func() {
+					if err := cs.CoreV1().Secrets(release).DeleteCollection(context.Background(), metav1.DeleteOptions{},
+						metav1.ListOptions{LabelSelector: "owner=helm,name=" + name}); err != nil {
+						t.Fatal(err)
+					}
+				},
 				ConfigDirectory:    dir,
 				ConfigVariables:    vars,
 				PlanOnly:           true,
@@ -456,6 +536,9 @@ func TestAccManagedApp_ReleaseDeletedOutOfBand(t *testing.T) {
 					statecheck.ExpectKnownValue(managedAppAddr, jpath("revision"), knownvalue.Int64Exact(1)),
 					statecheck.ExpectKnownValue(managedAppAddr, jpath("status"), knownvalue.StringExact("deployed")),
 				},
+				Check: func(*terraform.State) error {
+					return expectRelease(cs, release, name, 1, kube.ReleaseDeployed, chartsrc.DemoVersion)
+				},
 			},
 		},
 	}))
@@ -465,13 +548,20 @@ func TestAccManagedApp_Import(t *testing.T) {
 	s := stackFromEnv(t)
 	cs := s.adminClientset(t)
 	const name, release = "ck-ma-import", "ck-ma-import-ns"
-	watchInstallPods(t, cs, name, &fakeHelm{cs: cs, namespace: release, release: name, chart: "demo"})
+	watchInstallPods(t, cs, name)
 	deleteNamespaceAtEnd(t, cs, release)
 	dir := config.StaticDirectory("testdata/TestAccManagedApp_Import")
+	vars := managedAppVars(t, s, config.Variables{"oci_registry": config.StringVariable(os.Getenv("CLUSTERKIT_TEST_OCI_PUBLIC_REGISTRY"))})
 	tfresource.Test(t, withProviderPerStep(tfresource.TestCase{
 		PreCheck: func() { testAccPreCheck(t) },
 		Steps: []tfresource.TestStep{
-			{ConfigDirectory: dir, ConfigVariables: managedAppVars(t, s, nil)},
+			{
+				// From the OCI registry this time.
+				ConfigDirectory: dir, ConfigVariables: vars,
+				Check: func(*terraform.State) error {
+					return expectRelease(cs, release, name, 1, kube.ReleaseDeployed, chartsrc.DemoVersion)
+				},
+			},
 			{
 				// The connection cannot be read from the cluster: the plan after the
 				// import takes it from the configuration and converges with an upgrade.
@@ -486,7 +576,7 @@ func TestAccManagedApp_Import(t *testing.T) {
 					plancheck.ExpectKnownValue(managedAppAddr, jpath("namespace"), knownvalue.StringExact(release)),
 				}},
 				ConfigDirectory: dir,
-				ConfigVariables: managedAppVars(t, s, nil),
+				ConfigVariables: vars,
 			},
 			{
 				ResourceName:    managedAppAddr,
@@ -495,7 +585,7 @@ func TestAccManagedApp_Import(t *testing.T) {
 				ImportStateId:   "not-an-id",
 				ExpectError:     regexp.MustCompile(`(?s)Invalid import ID.*<namespace>/<name>`),
 				ConfigDirectory: dir,
-				ConfigVariables: managedAppVars(t, s, nil),
+				ConfigVariables: vars,
 			},
 		},
 	}))
@@ -508,7 +598,7 @@ func TestAccManagedApp_ConcurrentApps(t *testing.T) {
 	cs := s.adminClientset(t)
 	var logs []*podLog
 	for i := 1; i <= 3; i++ {
-		logs = append(logs, watchInstallPods(t, cs, fmt.Sprintf("ck-ma-conc-%d", i), nil))
+		logs = append(logs, watchInstallPods(t, cs, fmt.Sprintf("ck-ma-conc-%d", i)))
 	}
 	tfresource.Test(t, withProviderPerStep(tfresource.TestCase{
 		PreCheck: func() { testAccPreCheck(t) },

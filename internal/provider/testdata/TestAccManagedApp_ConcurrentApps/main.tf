@@ -4,8 +4,12 @@ terraform {
   }
 }
 
+variable "chart_mirrors" { type = map(string) }
+variable "chart_repo" { type = string }
+
 provider "clusterkit" {
-  allow_local_requests = true
+  allow_local_requests     = true
+  chart_repository_mirrors = var.chart_mirrors
 }
 
 variable "host" { type = string }
@@ -24,12 +28,11 @@ resource "clusterkit_managed_app" "app1" {
 
   name = "ck-ma-conc-1"
   chart = {
-    repository = "https://charts.example.com/stable"
+    repository = var.chart_repo
     name       = "demo"
-    version    = "1.0.1"
+    version    = "0.1.0"
   }
 
-  installer_pod_annotations = { "testenv.clusterkit.dev/run-time" = "300ms" }
 }
 
 resource "clusterkit_managed_app" "app2" {
@@ -41,12 +44,11 @@ resource "clusterkit_managed_app" "app2" {
 
   name = "ck-ma-conc-2"
   chart = {
-    repository = "https://charts.example.com/stable"
+    repository = var.chart_repo
     name       = "demo"
-    version    = "1.0.2"
+    version    = "0.1.0"
   }
 
-  installer_pod_annotations = { "testenv.clusterkit.dev/run-time" = "300ms" }
 }
 
 resource "clusterkit_managed_app" "app3" {
@@ -58,11 +60,10 @@ resource "clusterkit_managed_app" "app3" {
 
   name = "ck-ma-conc-3"
   chart = {
-    repository = "https://charts.example.com/stable"
+    repository = var.chart_repo
     name       = "demo"
-    version    = "1.0.3"
+    version    = "0.1.0"
   }
 
-  installer_pod_annotations = { "testenv.clusterkit.dev/run-time" = "300ms" }
 }
 

@@ -4,8 +4,12 @@ terraform {
   }
 }
 
+variable "chart_mirrors" { type = map(string) }
+variable "chart_repo" { type = string }
+
 provider "clusterkit" {
-  allow_local_requests = true
+  allow_local_requests     = true
+  chart_repository_mirrors = var.chart_mirrors
 }
 
 variable "host" { type = string }
@@ -31,14 +35,13 @@ resource "clusterkit_managed_app" "test" {
   name      = "ck-ma-chart"
   namespace = "ck-ma-chart-ns"
   chart = {
-    repository = "https://charts.example.com/stable"
+    repository = var.chart_repo
     name       = "demo"
-    version    = "1.2.3"
+    version    = "0.1.0"
   }
 
-  values                   = "replicaCount: 2\nimage:\n  tag: \"1.0\"\n"
+  values                   = "replicaCount: 2\n"
   sensitive_values         = var.secret_values
   sensitive_values_version = var.secret_version
 
-  installer_pod_annotations = { "testenv.clusterkit.dev/run-time" = "300ms" }
 }

@@ -4,8 +4,13 @@ terraform {
   }
 }
 
+variable "chart_mirrors" { type = map(string) }
+variable "chart_repo" { type = string }
+variable "oci_registry" { type = string }
+
 provider "clusterkit" {
-  allow_local_requests = true
+  allow_local_requests     = true
+  chart_repository_mirrors = var.chart_mirrors
 }
 
 variable "host" { type = string }
@@ -25,11 +30,10 @@ resource "clusterkit_managed_app" "test" {
   name      = "ck-ma-import"
   namespace = "ck-ma-import-ns"
   chart = {
-    repository = "oci://registry.example.com/charts"
+    repository = var.oci_registry
     name       = "demo"
-    version    = "3.1.0"
+    version    = "0.1.0"
   }
   values = "replicaCount: 1\n"
 
-  installer_pod_annotations = { "testenv.clusterkit.dev/run-time" = "300ms" }
 }

@@ -4,8 +4,12 @@ terraform {
   }
 }
 
+variable "chart_mirrors" { type = map(string) }
+variable "chart_repo" { type = string }
+
 provider "clusterkit" {
-  allow_local_requests = true
+  allow_local_requests     = true
+  chart_repository_mirrors = var.chart_mirrors
 }
 
 variable "host" { type = string }
@@ -15,7 +19,7 @@ variable "token" {
   sensitive = true
 }
 
-variable "annotations" { type = map(string) }
+variable "chart_name" { type = string }
 
 resource "clusterkit_managed_app" "test" {
   cluster_connection = {
@@ -26,10 +30,8 @@ resource "clusterkit_managed_app" "test" {
 
   name = "ck-ma-fail"
   chart = {
-    repository = "https://charts.example.com/stable"
-    name       = "demo"
+    repository = var.chart_repo
+    name       = var.chart_name
     version    = "0.1.0"
   }
-
-  installer_pod_annotations = var.annotations
 }

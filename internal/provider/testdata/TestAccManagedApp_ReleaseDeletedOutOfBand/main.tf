@@ -4,8 +4,12 @@ terraform {
   }
 }
 
+variable "chart_mirrors" { type = map(string) }
+variable "chart_repo" { type = string }
+
 provider "clusterkit" {
-  allow_local_requests = true
+  allow_local_requests     = true
+  chart_repository_mirrors = var.chart_mirrors
 }
 
 variable "host" { type = string }
@@ -25,10 +29,9 @@ resource "clusterkit_managed_app" "test" {
   name      = "ck-ma-drift"
   namespace = "ck-ma-drift-ns"
   chart = {
-    repository = "https://charts.example.com/stable"
+    repository = var.chart_repo
     name       = "demo"
-    version    = "2.0.0"
+    version    = "0.1.0"
   }
 
-  installer_pod_annotations = { "testenv.clusterkit.dev/run-time" = "300ms" }
 }

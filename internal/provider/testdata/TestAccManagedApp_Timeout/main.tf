@@ -4,8 +4,13 @@ terraform {
   }
 }
 
+variable "chart_mirrors" { type = map(string) }
+variable "chart_repo" { type = string }
+variable "installer_image" { type = string }
+
 provider "clusterkit" {
-  allow_local_requests = true
+  allow_local_requests     = true
+  chart_repository_mirrors = var.chart_mirrors
 }
 
 variable "host" { type = string }
@@ -24,14 +29,14 @@ resource "clusterkit_managed_app" "test" {
 
   name = "ck-ma-timeout"
   chart = {
-    repository = "https://charts.example.com/stable"
-    name       = "demo"
+    repository = var.chart_repo
+    name       = "never-ready"
     version    = "0.1.0"
   }
+  installer_image = var.installer_image
 
-  installer_pod_annotations = { "testenv.clusterkit.dev/run-time" = "1h" }
 
   timeouts = {
-    create = "5s"
+    create = "30s"
   }
 }

@@ -4,8 +4,12 @@ terraform {
   }
 }
 
+variable "chart_mirrors" { type = map(string) }
+variable "chart_repo" { type = string }
+
 provider "clusterkit" {
-  allow_local_requests = true
+  allow_local_requests     = true
+  chart_repository_mirrors = var.chart_mirrors
 }
 
 variable "host" { type = string }
@@ -29,8 +33,7 @@ resource "clusterkit_managed_app" "test" {
     controller = { replicaCount = 3 }
   })
 
-  installer_pod_labels      = { team = "platform" }
-  installer_pod_annotations = { "testenv.clusterkit.dev/run-time" = "300ms" }
+  installer_pod_labels = { team = "platform" }
 }
 
 output "ingress_class" {
