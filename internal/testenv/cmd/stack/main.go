@@ -1,6 +1,6 @@
 // Command stack starts and stops the local stack in the background (make up / make down).
 //
-//	stack up   --dir .stack [--tofu PATH] [--provider-dir bin] [--node-agent]  (or CLUSTERKIT_NODE_AGENT=1)
+//	stack up   --dir .stack [--tofu PATH] [--provider-dir bin] [--node-agent=false]  (or CLUSTERKIT_NODE_AGENT=0)
 //	stack down --dir .stack
 //	stack status --dir .stack
 //	stack serve-aws --config FILE   (internal: the detached stack's AWS emulator)
@@ -27,8 +27,10 @@ func main() {
 	tofu := fs.String("tofu", "", "OpenTofu binary to record as TF_ACC_TERRAFORM_PATH")
 	providerDir := fs.String("provider-dir", "", "directory with the built provider, for a dev_overrides CLI config")
 	awsConfig := fs.String("config", "", "serve-aws: the emulator configuration a stack wrote")
-	// CLUSTERKIT_NODE_AGENT=1 sets the default, so `CLUSTERKIT_NODE_AGENT=1 make up` asks for it.
-	nodeAgent := fs.Bool("node-agent", os.Getenv("CLUSTERKIT_NODE_AGENT") == "1", "up: run helm install pods as real processes with real helm (testenv.Options.NodeAgent)")
+	// On by default; CLUSTERKIT_NODE_AGENT=0 sets the default to off, so
+	// `CLUSTERKIT_NODE_AGENT=0 make up` gets a stack where kwok fakes the install pods.
+	nodeAgent := fs.Bool("node-agent", os.Getenv("CLUSTERKIT_NODE_AGENT") != "0",
+		"up: run helm install pods as real processes with real helm and serve the chart sources (testenv.Options.NodeAgent); --node-agent=false or CLUSTERKIT_NODE_AGENT=0 to let kwok fake them")
 	_ = fs.Parse(os.Args[2:])
 	abs, err := filepath.Abs(*dir)
 	if err != nil {
@@ -122,7 +124,7 @@ func writeDevOverrides(dir, providerDir string) (string, error) {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: stack up|down|status --dir DIR [--tofu PATH] [--provider-dir DIR] [--node-agent]")
+	fmt.Fprintln(os.Stderr, "usage: stack up|down|status --dir DIR [--tofu PATH] [--provider-dir DIR] [--node-agent=false]")
 	os.Exit(2)
 }
 
