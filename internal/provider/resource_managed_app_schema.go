@@ -160,20 +160,20 @@ func (r *managedAppResource) Schema(ctx context.Context, _ resource.SchemaReques
 				MarkdownDescription: "Keep a failed install pod for `kubectl logs` until the next apply replaces it (default `true`). With `false` it is deleted once its last log lines were read into the debug log.",
 			},
 			"timeouts": timeoutsAttribute(ctx, timeouts.Opts{Create: true, Update: true, Delete: true},
-				"Defaults: 20m each. helm's own `--timeout` is the operation's timeout less 2 minutes (the pod's deadline adds them back for fetching the chart); when it runs out the pod is deleted."),
+				"Defaults: 20m each. helm's own `--timeout` is the operation's timeout less 2 minutes (the pod's deadline adds them back for fetching the chart); when it runs out helm rolls the operation back; when the operation's own timeout runs out first, the pod is deleted (helm gets SIGTERM and rolls back)."),
 			"status": schema.StringAttribute{
 				Computed: true,
 				MarkdownDescription: "Release status: helm's (`deployed`, `failed`, `pending-install`, `pending-upgrade`, ...) from its " +
-					"release record, else from the provider's install record on the values ConfigMap (`deployed` or `failed`); `failed` when the install pod failed. A failed release, or one pending for longer than " +
+					"release record; `failed` when the install pod failed. A failed release, or one pending for longer than " +
 					"`timeouts.update`, shows up in the plan as an upgrade that recovers it.",
 			},
 			"revision": schema.Int64Attribute{
 				Computed:            true,
-				MarkdownDescription: "Helm release revision; null when helm wrote no release record that the provider can read.",
+				MarkdownDescription: "Helm release revision, from helm's release record; null after a first install that failed.",
 			},
 			"chart_version": schema.StringAttribute{
 				Computed:            true,
-				MarkdownDescription: "Chart version installed: from helm's release record, else from the provider's install record (the version of the last successful install pod).",
+				MarkdownDescription: "Chart version installed, from helm's release record.",
 			},
 			"installed_at": schema.StringAttribute{
 				Computed:            true,

@@ -180,6 +180,8 @@ func TestAccManagedApp_CustomChart(t *testing.T) {
 			"secret_version": config.StringVariable(version),
 		})
 	}
+	badValues := vars(secret2, "2")
+	badValues["values"] = config.StringVariable("replicaCount: two\n")
 	expectSecret := func(want string) error {
 		sec, err := cs.CoreV1().Secrets(installNS).Get(ctx, kube.ValuesSecretName(name), metav1.GetOptions{})
 		if err != nil {
@@ -314,6 +316,32 @@ func TestAccManagedApp_CustomChart(t *testing.T) {
 					return expectSecret(secret2)
 				},
 			},
+			{
+				// Values that break the chart's template: helm refuses the upgrade, the
+				// diagnostic quotes helm's error, and the release stays at revision 2.
+				ConfigDirectory: dir,
+				ConfigVariables: badValues,
+				ExpectError: regexp.MustCompile(`(?s)install\s+pod\s+clusterkit-managed-apps/install-ck-ma-chart\s+failed:\s+exit\s+code\s+1.*helm\s+said:.*` +
+					regexp.QuoteMeta(chartsrc.DemoBadValueError)),
+			},
+			{
+				// The failed upgrade is planned again until the configuration changes...
+				PreConfig: func() {
+					if err := expectLive(2, secret2); err != nil {
+						t.Fatalf("after the refused upgrade: %v", err)
+					}
+				},
+				ConfigDirectory:    dir,
+				ConfigVariables:    badValues,
+				PlanOnly:           true,
+				ExpectNonEmptyPlan: true,
+			},
+			{
+				// ... and going back to the values that are deployed plans nothing.
+				ConfigDirectory: dir,
+				ConfigVariables: vars(secret2, "2"),
+				PlanOnly:        true,
+			},
 		},
 	}))
 }
@@ -438,7 +466,7 @@ func TestAccManagedApp_Timeout(t *testing.T) {
 			{
 				ConfigDirectory: dir,
 				ConfigVariables: image("registry.example.com/mirror/helm:9.9.9"),
-				ExpectError: regexp.MustCompile(`(?s)installer_image.*cannot\s+pull\s+image\s+"registry.example.com/mirror/helm:9.9.9"\s+\((ImagePullBackOff|ErrImagePull)\);\s+the\s+pod\s+was\s+deleted`),
+				ExpectError:     regexp.MustCompile(`(?s)installer_image.*cannot\s+pull\s+image\s+"registry.example.com/mirror/helm:9.9.9"\s+\((ImagePullBackOff|ErrImagePull)\);\s+the\s+pod\s+was\s+deleted`),
 			},
 			{
 				PreConfig: func() {

@@ -24,6 +24,10 @@ variable "secret_values" {
   sensitive = true
 }
 variable "secret_version" { type = string }
+variable "values" {
+  type    = string
+  default = "replicaCount: 2\n"
+}
 
 resource "clusterkit_managed_app" "test" {
   cluster_connection = {
@@ -40,8 +44,7 @@ resource "clusterkit_managed_app" "test" {
     version    = "0.1.0"
   }
 
-  values                   = "replicaCount: 2\n"
+  values                   = var.values
   sensitive_values         = var.secret_values
   sensitive_values_version = var.secret_version
-
 }
