@@ -337,10 +337,17 @@ func TestAccManagedApp_CustomChart(t *testing.T) {
 				ExpectNonEmptyPlan: true,
 			},
 			{
-				// ... and going back to the values that are deployed plans nothing.
+				// ... and going back to the values that are deployed plans nothing once a
+				// refresh has found the release deployed.
 				ConfigDirectory: dir,
 				ConfigVariables: vars(secret2, "2"),
-				PlanOnly:        true,
+				ConfigPlanChecks: tfresource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(managedAppAddr, plancheck.ResourceActionNoop),
+				}},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(managedAppAddr, jpath("status"), knownvalue.StringExact("deployed")),
+					statecheck.ExpectKnownValue(managedAppAddr, jpath("revision"), knownvalue.Int64Exact(2)),
+				},
 			},
 		},
 	}))
