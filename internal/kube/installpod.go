@@ -53,6 +53,9 @@ const (
 	// and the files' names in the pod's config directory.
 	ValuesFile       = "values.yaml"
 	SecretValuesFile = "secret-values.yaml"
+	// RepositoryPasswordFile is the values Secret's key (and the pod's file) holding the
+	// chart repository's password.
+	RepositoryPasswordFile = "repository-password"
 
 	// InstallGracePeriod is the install pod's terminationGracePeriodSeconds.
 	InstallGracePeriod = 2 * time.Minute
@@ -88,6 +91,11 @@ type InstallSpec struct {
 	// ConfigMap. Both are passed to helm with -f, sensitive values last.
 	Values          string
 	SensitiveValues string
+	// RepositoryUsername and RepositoryPassword authenticate to the chart repository or
+	// OCI registry (basic auth). The password goes to the values Secret only, and from
+	// there to helm's standard input: never a command line, a ConfigMap or an env var.
+	RepositoryUsername string
+	RepositoryPassword string
 	// ExtraFiles are more files for the config directory (e.g. a cert-manager
 	// ClusterIssuer manifest read by a PostInstall step), stored in the ConfigMap.
 	ExtraFiles map[string]string
@@ -184,12 +192,19 @@ func (s InstallSpec) Validate() error {
 	if err := validateValuesYAML(s.Values); err != nil {
 		bad("values: %v", err)
 	}
+	if s.RepositoryPassword != "" && s.RepositoryUsername == "" {
+		bad("a repository password needs a repository username")
+	}
+	if strings.ContainsAny(s.RepositoryUsername, ":\n\r\x00") {
+		bad("repository username must not contain ':', line breaks or NUL")
+	}
 	if err := validateValuesYAML(s.SensitiveValues); err != nil {
 		// yaml errors quote the offending line; keep sensitive text out of the message.
 		bad("sensitive values are not a YAML mapping")
 	}
 	for name := range s.ExtraFiles {
-		if !fileNameRe.MatchString(name) || name == ValuesFile || name == SecretValuesFile || strings.HasPrefix(name, stepFilePrefix) || len(name) > 253 {
+		if !fileNameRe.MatchString(name) || name == ValuesFile || name == SecretValuesFile || name == RepositoryPasswordFile ||
+			strings.HasPrefix(name, stepFilePrefix) || len(name) > 253 {
 			bad("extra file name %q must be a plain file name other than %s, %s and %s*", name, ValuesFile, SecretValuesFile, stepFilePrefix)
 		}
 	}
@@ -278,12 +293,40 @@ func installInputs(spec InstallSpec, action Action) []corev1.EnvVar {
 			corev1.EnvVar{Name: "CHART_REPOSITORY", Value: spec.Repository},
 			corev1.EnvVar{Name: "CHART_NAME", Value: spec.Chart},
 			corev1.EnvVar{Name: "CHART_VERSION", Value: spec.Version},
+			corev1.EnvVar{Name: "REPOSITORY_USERNAME", Value: spec.RepositoryUsername},
 			// Without cluster rights the installer may not create namespaces; the
 			// prerequisites create the release namespace instead.
 			corev1.EnvVar{Name: "CREATE_NAMESPACE", Value: strconv.FormatBool(spec.ClusterAdmin)},
 		)
 	}
 	return env
+}
+
+// secretData is the content of the app's values Secret: sensitive values and the
+// repository password (nil when there is neither).
+func secretData(spec InstallSpec) map[string][]byte {
+	data := map[string][]byte{}
+	if spec.SensitiveValues != "" {
+		data[SecretValuesFile] = []byte(spec.SensitiveValues)
+	}
+	if spec.RepositoryPassword != "" {
+		data[RepositoryPasswordFile] = []byte(spec.RepositoryPassword)
+	}
+	if len(data) == 0 {
+		return nil
+	}
+	return data
+}
+
+// secretItems mounts each key of the values Secret as a file of its own.
+func secretItems(spec InstallSpec, mode *int32) []corev1.KeyToPath {
+	var items []corev1.KeyToPath
+	for _, key := range []string{SecretValuesFile, RepositoryPasswordFile} {
+		if _, ok := secretData(spec)[key]; ok {
+			items = append(items, corev1.KeyToPath{Key: key, Path: key, Mode: mode})
+		}
+	}
+	return items
 }
 
 // configFiles is the content of the app's values ConfigMap: the values, extra files and
@@ -331,10 +374,10 @@ func InstallPod(spec InstallSpec, action Action) *corev1.Pod {
 		// An uninstall must work even when the values are already gone.
 		Optional: &[]bool{action == ActionUninstall}[0],
 	}}}
-	if spec.SensitiveValues != "" && action == ActionInstall {
+	if items := secretItems(spec, &secretMode); len(items) > 0 && action == ActionInstall {
 		sources = append(sources, corev1.VolumeProjection{Secret: &corev1.SecretProjection{
 			LocalObjectReference: corev1.LocalObjectReference{Name: ValuesSecretName(spec.Name)},
-			Items:                []corev1.KeyToPath{{Key: SecretValuesFile, Path: SecretValuesFile, Mode: &secretMode}},
+			Items:                items,
 		}})
 	}
 	tmpLimit := resource.MustParse("1Gi")

@@ -5,6 +5,9 @@
 #   RELEASE_NAME, RELEASE_NAMESPACE
 #   CHART_REPOSITORY    https://... chart repository, or oci://... registry path
 #   CHART_NAME, CHART_VERSION
+#   REPOSITORY_USERNAME with $CONFIG_DIR/repository-password (from the values Secret):
+#                       basic auth for the repository or registry; the password reaches
+#                       helm on its standard input only
 #   HELM_TIMEOUT        helm's --timeout, e.g. 480s
 #   CREATE_NAMESPACE    true: pass --create-namespace
 #   CONFIG_DIR          values.yaml, secret-values.yaml (when there are sensitive values)
@@ -77,9 +80,32 @@ say "helm $helm_version"
 case "$CLUSTERKIT_ACTION" in
   install)
     : "${CHART_REPOSITORY:?is not set}" "${CHART_NAME:?is not set}" "${CHART_VERSION:?is not set}"
+    password_file="$CONFIG_DIR/repository-password"
     case "$CHART_REPOSITORY" in
-      oci://*) chart="${CHART_REPOSITORY%/}/$CHART_NAME"; set -- ;;
-      *) chart=$CHART_NAME; set -- --repo "$CHART_REPOSITORY" ;;
+      oci://*)
+        chart="${CHART_REPOSITORY%/}/$CHART_NAME"
+        set --
+        if [ -f "$password_file" ]; then
+          registry=${CHART_REPOSITORY#oci://}
+          registry=${registry%%/*}
+          say "logging in to registry $registry as ${REPOSITORY_USERNAME:?is not set}"
+          # In the foreground: a background job's standard input would be /dev/null.
+          helm registry login "$registry" --username "$REPOSITORY_USERNAME" --password-stdin <"$password_file" ||
+            die "helm registry login to $registry failed" "$?"
+        fi
+        ;;
+      *)
+        if [ -f "$password_file" ]; then
+          say "adding chart repository $CHART_REPOSITORY as ${REPOSITORY_USERNAME:?is not set}"
+          helm repo add clusterkit "$CHART_REPOSITORY" --username "$REPOSITORY_USERNAME" --password-stdin <"$password_file" ||
+            die "helm repo add $CHART_REPOSITORY failed" "$?"
+          chart="clusterkit/$CHART_NAME"
+          set --
+        else
+          chart=$CHART_NAME
+          set -- --repo "$CHART_REPOSITORY"
+        fi
+        ;;
     esac
     set -- "$@" --namespace "$RELEASE_NAMESPACE" --version "$CHART_VERSION" \
       "$rollback" --cleanup-on-fail --wait --timeout "$HELM_TIMEOUT" -f "$CONFIG_DIR/values.yaml"

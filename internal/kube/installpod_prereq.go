@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -46,7 +47,7 @@ func (c *Client) EnsureInstallPrerequisites(ctx context.Context, spec InstallSpe
 	if err := c.ensureValuesConfigMap(ctx, spec); err != nil {
 		return err
 	}
-	if spec.SensitiveValues == "" {
+	if secretData(spec) == nil {
 		return c.deleteOwnedSecret(ctx, spec.Namespace, ValuesSecretName(spec.Name), spec.Owner)
 	}
 	return c.ensureValuesSecret(ctx, spec)
@@ -187,7 +188,7 @@ func (c *Client) ensureValuesConfigMap(ctx context.Context, spec InstallSpec) er
 
 func (c *Client) ensureValuesSecret(ctx context.Context, spec InstallSpec) error {
 	name := ValuesSecretName(spec.Name)
-	data := map[string][]byte{SecretValuesFile: []byte(spec.SensitiveValues)}
+	data := secretData(spec)
 	op := fmt.Sprintf("write secret %s/%s", spec.Namespace, name)
 	api := c.cs.CoreV1().Secrets(spec.Namespace)
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
@@ -207,7 +208,7 @@ func (c *Client) ensureValuesSecret(ctx context.Context, spec InstallSpec) error
 		if !Owned(got, spec.Owner) {
 			return &OwnershipConflictError{Kind: "secret", Namespace: spec.Namespace, Name: name, Owner: got.Annotations[AnnotationOwner]}
 		}
-		if len(got.Data) == 1 && string(got.Data[SecretValuesFile]) == spec.SensitiveValues {
+		if maps.EqualFunc(got.Data, data, bytes.Equal) {
 			return nil
 		}
 		got.Data = data

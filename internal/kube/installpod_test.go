@@ -205,6 +205,7 @@ func TestInstallPod_Uninstall(t *testing.T) {
 // scriptRun is one run of the embedded install script with a recording "helm" on PATH.
 type scriptRun struct {
 	calls [][]string // helm's arguments, one slice per call (helm version excluded)
+	stdin string     // what helm repo add / registry login read on standard input
 	out   string
 	code  int
 }
@@ -223,6 +224,7 @@ func runInstallScript(t *testing.T, spec InstallSpec, action Action, helmVersion
 	record := filepath.Join(dir, "calls")
 	recorder := `#!/bin/sh
 if [ "$1" = version ]; then echo "$HELM_VERSION"; exit 0; fi
+case "$1" in repo|registry) cat >> "$RECORD.stdin" ;; esac
 for a in "$@"; do printf '%s\n' "$a" >> "$RECORD"; done
 printf '\n' >> "$RECORD"
 if [ "$1" = "$FAIL_ON" ]; then printf '%s\n' "$FAIL_OUTPUT" >&2; exit "$FAIL_CODE"; fi
@@ -237,8 +239,8 @@ echo "helm $1 ok"
 		t.Fatal(err)
 	}
 	files := configFiles(spec)
-	if spec.SensitiveValues != "" {
-		files[SecretValuesFile] = spec.SensitiveValues
+	for k, v := range secretData(spec) {
+		files[k] = string(v)
 	}
 	for name, content := range files {
 		if err := os.WriteFile(filepath.Join(cfg, name), []byte(content), 0o644); err != nil {
@@ -262,6 +264,8 @@ echo "helm $1 ok"
 		t.Fatal(err)
 	}
 	r.out = string(b)
+	stdin, _ := os.ReadFile(record + ".stdin")
+	r.stdin = string(stdin)
 	raw, _ := os.ReadFile(record)
 	for _, call := range strings.Split(strings.TrimSuffix(string(raw), "\n\n"), "\n\n") {
 		if call != "" {
@@ -305,6 +309,53 @@ func TestInstallScript_PassesInputsVerbatimForEachHelmMajor(t *testing.T) {
 	r = runInstallScript(t, spec, ActionInstall, "v5.0.0", "", "", 0)
 	if r.code != 2 || len(r.calls) != 0 || !strings.Contains(r.out, "helm v5.0.0 is not supported") {
 		t.Errorf("helm v5: exit %d, calls %q:\n%s", r.code, r.calls, r.out)
+	}
+}
+
+func TestInstallScript_RepositoryPasswordGoesToHelmsStandardInputOnly(t *testing.T) {
+	spec := testSpec()
+	spec.Repository = "https://charts.example.com/private"
+	spec.RepositoryUsername, spec.RepositoryPassword = "ci-reader", "pa55-W0rd"
+	pod := InstallPod(spec, ActionInstall)
+	for _, e := range pod.Spec.Containers[0].Env {
+		if strings.Contains(e.Value, spec.RepositoryPassword) {
+			t.Fatalf("the password is in env %s", e.Name)
+		}
+	}
+	if items := pod.Spec.Volumes[0].Projected.Sources[1].Secret.Items; len(items) != 1 || items[0].Key != RepositoryPasswordFile || *items[0].Mode != 0o440 {
+		t.Fatalf("secret items %+v", items)
+	}
+	r := runInstallScript(t, spec, ActionInstall, "v4.3.2", "", "", 0)
+	if r.code != 0 || len(r.calls) != 2 || r.stdin != spec.RepositoryPassword {
+		t.Fatalf("exit %d, calls %q, stdin %q:\n%s", r.code, r.calls, r.stdin, r.out)
+	}
+	if got := strings.Join(r.calls[0], " "); got != "repo add clusterkit https://charts.example.com/private --username ci-reader --password-stdin" {
+		t.Errorf("repo add: %s", got)
+	}
+	if r.calls[1][3] != "clusterkit/ingress-nginx" || slices.Contains(r.calls[1], "--repo") {
+		t.Errorf("upgrade: %q", r.calls[1])
+	}
+	for _, call := range r.calls {
+		if slices.Contains(call, spec.RepositoryPassword) {
+			t.Fatalf("the password is on a command line: %q", call)
+		}
+	}
+	// An OCI registry: helm registry login to its host, then the chart by reference.
+	spec.Repository = "oci://registry.example.com:5000/charts"
+	r = runInstallScript(t, spec, ActionInstall, "v3.22.0", "", "", 0)
+	if r.code != 0 || len(r.calls) != 2 || r.stdin != spec.RepositoryPassword ||
+		strings.Join(r.calls[0], " ") != "registry login registry.example.com:5000 --username ci-reader --password-stdin" ||
+		r.calls[1][3] != "oci://registry.example.com:5000/charts/ingress-nginx" {
+		t.Fatalf("oci: exit %d, calls %q, stdin %q", r.code, r.calls, r.stdin)
+	}
+	// A refused login fails the pod with helm's exit code and message.
+	r = runInstallScript(t, spec, ActionInstall, "v4.3.2", "registry", "Error: login failed: 401 Unauthorized", 1)
+	if r.code != 1 || !strings.Contains(r.out, "401 Unauthorized") || len(r.calls) != 1 {
+		t.Errorf("refused login: exit %d, calls %q:\n%s", r.code, r.calls, r.out)
+	}
+	spec.RepositoryUsername = ""
+	if err := spec.WithDefaults().Validate(); err == nil || !strings.Contains(err.Error(), "a repository password needs a repository username") {
+		t.Errorf("a password without a username: %v", err)
 	}
 }
 

@@ -52,8 +52,11 @@ func expectDeployment(cs kubernetes.Interface, ns, name string, replicas int32, 
 	if err != nil {
 		return fmt.Errorf("deployment %s/%s: %w", ns, name, err)
 	}
-	if d.Spec.Replicas == nil || *d.Spec.Replicas != replicas {
-		return fmt.Errorf("deployment %s/%s has %v replicas, want %d", ns, name, d.Spec.Replicas, replicas)
+	if d.Spec.Replicas == nil {
+		return fmt.Errorf("deployment %s/%s has no replica count, want %d", ns, name, replicas)
+	}
+	if *d.Spec.Replicas != replicas {
+		return fmt.Errorf("deployment %s/%s has %d replicas, want %d", ns, name, *d.Spec.Replicas, replicas)
 	}
 	for _, k := range slices.Sorted(maps.Keys(annotations)) {
 		if got := d.Spec.Template.Annotations[k]; got != annotations[k] {

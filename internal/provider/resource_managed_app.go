@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
@@ -60,6 +61,7 @@ func (r *managedAppResource) ConfigValidators(context.Context) []resource.Config
 		resourcevalidator.ExactlyOneOf(path.MatchRoot("app"), path.MatchRoot("chart")),
 		resourcevalidator.Conflicting(path.MatchRoot("version"), path.MatchRoot("chart")),
 		resourcevalidator.Conflicting(path.MatchRoot("installer_service_account"), path.MatchRoot("installer_cluster_admin")),
+		resourcevalidator.RequiredTogether(path.MatchRoot("repository_username"), path.MatchRoot("repository_password")),
 	}
 }
 
@@ -167,15 +169,14 @@ func (r *managedAppResource) checkHost(ctx context.Context, conn types.Object, d
 
 func (r *managedAppResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	var plan managedAppModel
-	var sensitive types.String
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("sensitive_values"), &sensitive)...)
+	sensitive := readWriteOnly(ctx, req.Config, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
 	timeout, d := plan.Timeouts.Create(ctx, managedAppDefaultTimeout)
 	resp.Diagnostics.Append(d...)
-	outcome := r.install(ctx, &plan, nil, sensitive.ValueString(), timeout, "Installing managed app", &resp.Diagnostics, resp.Private)
+	outcome := r.install(ctx, &plan, nil, sensitive, timeout, "Installing managed app", &resp.Diagnostics, resp.Private)
 	if outcome == installNotStarted {
 		// Refused before anything reached the cluster (no connection, invalid spec):
 		// there is nothing to record.
@@ -249,10 +250,9 @@ func (r *managedAppResource) Read(ctx context.Context, req resource.ReadRequest,
 
 func (r *managedAppResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
 	var plan, state managedAppModel
-	var sensitive types.String
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("sensitive_values"), &sensitive)...)
+	sensitive := readWriteOnly(ctx, req.Config, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -264,7 +264,7 @@ func (r *managedAppResource) Update(ctx context.Context, req resource.UpdateRequ
 	}
 	timeout, d := plan.Timeouts.Update(ctx, managedAppDefaultTimeout)
 	resp.Diagnostics.Append(d...)
-	if r.install(ctx, &plan, &state, sensitive.ValueString(), timeout, "Upgrading managed app", &resp.Diagnostics, resp.Private) != installOK {
+	if r.install(ctx, &plan, &state, sensitive, timeout, "Upgrading managed app", &resp.Diagnostics, resp.Private) != installOK {
 		// The release still runs what state describes (helm rolls a failed
 		// upgrade back; an upgrade refused before its pod ran changed nothing). Keep those
 		// inputs, so the next plan shows the same change and retries it even after a
@@ -299,7 +299,7 @@ func (r *managedAppResource) Delete(ctx context.Context, req resource.DeleteRequ
 	if !ok {
 		return
 	}
-	spec, err := state.spec(ctx, "", timeout)
+	spec, err := state.spec(ctx, writeOnly{}, timeout)
 	if err != nil {
 		resp.Diagnostics.AddError("Deleting managed app failed", err.Error())
 		return
@@ -336,11 +336,11 @@ func (r *managedAppResource) ImportState(ctx context.Context, req resource.Impor
 
 // install runs the install (or upgrade) pod for plan and records the outcome in plan.
 // Unless it reports installOK it has added an error diagnostic.
-func (r *managedAppResource) install(ctx context.Context, plan, prior *managedAppModel, sensitive string, timeout time.Duration,
+func (r *managedAppResource) install(ctx context.Context, plan, prior *managedAppModel, sensitive writeOnly, timeout time.Duration,
 	summary string, diags *diag.Diagnostics, private privateSetter) installOutcome {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	ctx = withInstallPodLogging(ctx, append(connectionSecrets(ctx, plan.Connection), sensitiveLeaves(sensitive)...)...)
+	ctx = withInstallPodLogging(ctx, append(connectionSecrets(ctx, plan.Connection), sensitive.secrets()...)...)
 	client, ok := r.client(ctx, plan.Connection, diags)
 	if !ok {
 		return installNotStarted
@@ -381,6 +381,15 @@ func (r *managedAppResource) install(ctx context.Context, plan, prior *managedAp
 	plan.setRelease(res.Release)
 	diags.Append(private.SetKey(ctx, privateReleaseKey, []byte(`{"seen":true}`))...)
 	return installOK
+}
+
+// readWriteOnly reads the write-only values from the configuration (they are in neither
+// plan nor state).
+func readWriteOnly(ctx context.Context, config tfsdk.Config, diags *diag.Diagnostics) writeOnly {
+	var values, password types.String
+	diags.Append(config.GetAttribute(ctx, path.Root("sensitive_values"), &values)...)
+	diags.Append(config.GetAttribute(ctx, path.Root("repository_password"), &password)...)
+	return writeOnly{values: values.ValueString(), repositoryPassword: password.ValueString()}
 }
 
 type installOutcome int

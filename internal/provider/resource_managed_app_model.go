@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"regexp"
 	"strings"
 	"time"
 
@@ -37,6 +38,9 @@ type managedAppModel struct {
 	Values                  types.String   `tfsdk:"values"`
 	SensitiveValues         types.String   `tfsdk:"sensitive_values"`
 	SensitiveValuesVersion  types.String   `tfsdk:"sensitive_values_version"`
+	RepositoryUsername      types.String   `tfsdk:"repository_username"`
+	RepositoryPassword      types.String   `tfsdk:"repository_password"`
+	RepositoryPasswordVer   types.String   `tfsdk:"repository_password_version"`
 	InstallerImage          types.String   `tfsdk:"installer_image"`
 	InstallerClusterAdmin   types.Bool     `tfsdk:"installer_cluster_admin"`
 	InstallerServiceAccount types.String   `tfsdk:"installer_service_account"`
@@ -218,10 +222,24 @@ func installTimeout(op time.Duration) time.Duration {
 	return op / 2
 }
 
+// repositoryUsernameRE: a user name helm can pass (basic auth splits at the first ':').
+var repositoryUsernameRE = regexp.MustCompile(`^[^:\r\n\x00]+$`)
+
+// writeOnly are the write-only values of a configuration: only Create and Update see them.
+type writeOnly struct {
+	values             string // sensitive_values
+	repositoryPassword string
+}
+
+// secrets lists what logs and diagnostics mask of them.
+func (w writeOnly) secrets() []string {
+	return append(sensitiveLeaves(w.values), w.repositoryPassword)
+}
+
 // spec builds the install spec; sensitive comes from the configuration (write-only).
 // Fields that no longer resolve (an imported app, or a catalog entry since removed) get
 // placeholders, which only an uninstall may use: it does not read the chart.
-func (m managedAppModel) spec(ctx context.Context, sensitive string, op time.Duration) (kube.InstallSpec, error) {
+func (m managedAppModel) spec(ctx context.Context, sensitive writeOnly, op time.Duration) (kube.InstallSpec, error) {
 	s := kube.InstallSpec{
 		Name:             m.Name.ValueString(),
 		ReleaseNamespace: m.Namespace.ValueString(),
@@ -231,7 +249,10 @@ func (m managedAppModel) spec(ctx context.Context, sensitive string, op time.Dur
 		PodLabels:        stringMap(ctx, m.InstallerPodLabels),
 		PodAnnotations:   stringMap(ctx, m.InstallerPodAnnotations),
 		KeepFailedPod:    m.KeepFailedPod.IsNull() || m.KeepFailedPod.ValueBool(),
-		SensitiveValues:  sensitive,
+		SensitiveValues:  sensitive.values,
+
+		RepositoryUsername: m.RepositoryUsername.ValueString(),
+		RepositoryPassword: sensitive.repositoryPassword,
 	}
 	if !m.InstallerServiceAccount.IsNull() {
 		s.ServiceAccount, s.ExternalServiceAccount = m.InstallerServiceAccount.ValueString(), true
@@ -406,6 +427,7 @@ func installInputsChanged(plan, state managedAppModel) bool {
 		{plan.App, state.App}, {plan.Chart, state.Chart}, {plan.Version, state.Version},
 		{plan.Namespace, state.Namespace}, {plan.Values, state.Values},
 		{plan.SensitiveValuesVersion, state.SensitiveValuesVersion},
+		{plan.RepositoryUsername, state.RepositoryUsername}, {plan.RepositoryPasswordVer, state.RepositoryPasswordVer},
 		{plan.InstallerClusterAdmin, state.InstallerClusterAdmin},
 		{plan.InstallerServiceAccount, state.InstallerServiceAccount},
 		{plan.InstallerPodLabels, state.InstallerPodLabels}, {plan.InstallerPodAnnotations, state.InstallerPodAnnotations},

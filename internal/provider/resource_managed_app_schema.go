@@ -6,6 +6,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
@@ -115,6 +116,26 @@ func (r *managedAppResource) Schema(ctx context.Context, _ resource.SchemaReques
 			"sensitive_values_version": schema.StringAttribute{
 				Optional:            true,
 				MarkdownDescription: "Any string (e.g. `\"1\"` or a hash); changing it runs an upgrade with the current `sensitive_values`.",
+			},
+			"repository_username": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "User name for a chart repository or OCI registry (or its mirror, see the provider's " +
+					"`chart_repository_mirrors`) that needs basic authentication; requires `repository_password`.",
+				Validators: []validator.String{stringvalidator.LengthBetween(1, 256), stringvalidator.RegexMatches(repositoryUsernameRE, "must not contain ':' or line breaks")},
+			},
+			"repository_password": schema.StringAttribute{
+				Optional:  true,
+				Sensitive: true,
+				WriteOnly: true,
+				MarkdownDescription: "Write-only password or token for `repository_username`: never stored in state, plan or a ConfigMap. " +
+					"It reaches the install pod from Secret `values-content-secret-<name>` and helm only on its standard input " +
+					"(`helm repo add --password-stdin`, or `helm registry login --password-stdin` for `oci://`). Change " +
+					"`repository_password_version` to use a new one.",
+				Validators: []validator.String{stringvalidator.LengthAtLeast(1)},
+			},
+			"repository_password_version": schema.StringAttribute{
+				Optional:            true,
+				MarkdownDescription: "Any string; changing it runs an upgrade with the current `repository_password` (a rotated credential).",
 			},
 			"installer_image": schema.StringAttribute{
 				Optional: true,
