@@ -222,8 +222,9 @@ func decodeReleaseSecret(s *corev1.Secret) (*Release, error) {
 	return r, nil
 }
 
-// EncodeReleaseSecret makes the Secret helm's storage driver would write for r (tests
-// and the acceptance tests use it to fake helm's records). An unset Status is deployed.
+// EncodeReleaseSecret makes the Secret helm's storage driver would write for r: the unit
+// tests' records, and the revisions another helm client leaves behind in the acceptance
+// tests (a release left failed or pending). An unset Status is deployed.
 func EncodeReleaseSecret(r Release) *corev1.Secret {
 	if r.Status == "" {
 		r.Status = ReleaseDeployed

@@ -32,9 +32,9 @@ func TestRelease_EncodeFindRoundTripPicksHighestRevision(t *testing.T) {
 	}
 	// Another release, and a Secret with helm's labels but not helm's type, are ignored.
 	objs = append(objs, EncodeReleaseSecret(Release{Name: "ingress-nginx-2", Namespace: "ingress", Revision: 50}))
-	fakeHelm := EncodeReleaseSecret(Release{Name: "ingress-nginx", Namespace: "ingress", Revision: 99})
-	fakeHelm.Name, fakeHelm.Type = "not-helm", corev1.SecretTypeOpaque
-	objs = append(objs, fakeHelm)
+	notHelm := EncodeReleaseSecret(Release{Name: "ingress-nginx", Namespace: "ingress", Revision: 99})
+	notHelm.Name, notHelm.Type = "not-helm", corev1.SecretTypeOpaque
+	objs = append(objs, notHelm)
 
 	c := NewClientForInterface(fake.NewClientset(objs...))
 	r, err := c.FindRelease(context.Background(), "ingress", "ingress-nginx")
