@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"os/exec"
@@ -407,10 +408,12 @@ func TestInstallScript_PassesSIGTERMOnToHelm(t *testing.T) {
 	dir := t.TempDir()
 	helm := `#!/bin/sh
 if [ "$1" = version ]; then echo v4.3.2; exit 0; fi
-trap 'echo "helm: rolling back"; echo rolled-back > "$MARK"; exit 1' TERM
+trap 'kill "$s"; echo "helm: rolling back"; echo rolled-back > "$MARK"; exit 1' TERM
 echo "helm: started"
 sleep 30 &
-wait $!
+s=$!
+: > "$MARK.started"
+wait "$s"
 `
 	if err := os.WriteFile(filepath.Join(dir, "helm"), []byte(helm), 0o755); err != nil {
 		t.Fatal(err)
@@ -421,14 +424,16 @@ wait $!
 	for _, e := range installInputs(testSpec().WithDefaults(), ActionInstall) {
 		cmd.Env = append(cmd.Env, e.Name+"="+e.Value)
 	}
-	var out strings.Builder
+	var out bytes.Buffer // written by exec's copying goroutine; read after Wait
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(out.String(), "helm: started") && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
+	// The stand-in helm says when it runs (and has its trap set) by creating a file.
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(mark + ".started"); err == nil {
+			break
+		}
 	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
