@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"testing"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
@@ -107,4 +109,20 @@ func expectChartGone(cs kubernetes.Interface, ns, release string) error {
 		return fmt.Errorf("release %s/%s left %v", ns, release, left)
 	}
 	return nil
+}
+
+// certManagerCRD is the CRD cert-manager's chart keeps after an uninstall (crds.keep, the
+// catalog's default): a later install under another release name would meet it owned by
+// the old release, as on a real cluster.
+const certManagerCRD = "clusterissuers.cert-manager.io"
+
+// deleteKeptCRDAtEnd removes such a kept CRD when the test is over, as an operator
+// retiring cert-manager for good would.
+func deleteKeptCRDAtEnd(t *testing.T, cs kubernetes.Interface, name string) {
+	t.Cleanup(func() {
+		err := cs.CoreV1().RESTClient().Delete().AbsPath("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/" + name).Do(context.Background()).Error()
+		if err != nil && !apierrors.IsNotFound(err) {
+			t.Errorf("deleting CRD %s: %v", name, err)
+		}
+	})
 }

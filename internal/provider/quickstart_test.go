@@ -63,6 +63,7 @@ func TestAccQuickstart(t *testing.T) {
 	name := "clusterkit-quickstart-test"
 	ingress, _ := apps.Lookup("ingress-nginx")
 	certManager, _ := apps.Lookup("cert-manager")
+	deleteKeptCRDAtEnd(t, cs, certManagerCRD)
 	// What the quickstart declares: its custom chart, and the ingress controller's Service
 	// (the catalog's outputs.service for release ingress-nginx), which the stack's load
 	// balancer controller gives a hostname.

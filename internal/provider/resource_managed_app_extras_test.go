@@ -31,6 +31,7 @@ func TestAccManagedApp_CertManagerClusterIssuer(t *testing.T) {
 	cs := s.adminClientset(t)
 	ctx := context.Background()
 	certManager, _ := apps.Lookup("cert-manager")
+	deleteKeptCRDAtEnd(t, cs, certManagerCRD)
 	issuer := func() (int, error) {
 		var code int
 		err := cs.CoreV1().RESTClient().Get().AbsPath("/apis/cert-manager.io/v1/clusterissuers/le-staging").Do(ctx).StatusCode(&code).Error()
