@@ -84,14 +84,7 @@ func (r *managedAppResource) ValidateConfig(ctx context.Context, req resource.Va
 	if a, ok := m.catalogApp(); ok && a.Notice != "" {
 		resp.Diagnostics.AddAttributeWarning(path.Root("app"), fmt.Sprintf("Catalog app %q: please read", a.Name), a.Notice)
 	}
-	if !known(m.Values) || !known(m.App) {
-		return
-	}
-	if a, ok := m.catalogApp(); ok {
-		if _, err := mergeValues(a.DefaultValues, m.Values.ValueString()); err != nil {
-			resp.Diagnostics.AddAttributeError(path.Root("values"), "Invalid values", err.Error())
-		}
-	}
+	// Invalid values are reported once, by the attribute's own validator.
 }
 
 func (r *managedAppResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {

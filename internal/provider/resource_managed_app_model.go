@@ -328,20 +328,28 @@ func mergeMaps(base, over map[string]any) map[string]any {
 	return out
 }
 
-// yamlMapping reports why s is not a YAML mapping; quote=false keeps the parser's text
-// (which quotes the offending line) out of the message, for sensitive values.
+// yamlMapping reports why s is not a YAML mapping of values, in the user's words: the
+// parser's message for a syntax error (it quotes the document, so quote=false leaves it out
+// for sensitive values), else what the document is instead of a mapping.
 func yamlMapping(s string, quote bool) error {
 	if strings.TrimSpace(s) == "" {
 		return nil
 	}
-	var m map[string]any
-	if err := yaml.Unmarshal([]byte(s), &m); err != nil {
+	var doc any
+	if err := yaml.Unmarshal([]byte(s), &doc); err != nil {
 		if quote {
-			return fmt.Errorf("not a YAML mapping (%v)", err)
+			return fmt.Errorf("not valid YAML (%s)", strings.TrimPrefix(err.Error(), "error converting YAML to JSON: "))
 		}
-		return fmt.Errorf("not a YAML mapping of chart values")
+		return fmt.Errorf("not valid YAML")
 	}
-	return nil
+	switch doc.(type) {
+	case map[string]any, nil:
+		return nil
+	case []any:
+		return fmt.Errorf("a list, not a mapping of chart values")
+	default:
+		return fmt.Errorf("a single value, not a mapping of chart values")
+	}
 }
 
 // sensitiveLeaves lists the scalar values of a YAML document, to mask them in logs.

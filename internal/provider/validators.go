@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -26,11 +27,18 @@ func roleARN() validator.String {
 	return stringvalidator.RegexMatches(roleARNRE, "must be an IAM role ARN such as arn:aws:iam::123456789012:role/name")
 }
 
+// externalID checks an external ID without repeating it: it is a secret (the schema marks
+// it sensitive), and the framework's own validators echo the value ("got: ...").
 func externalID() []validator.String {
-	return []validator.String{
-		stringvalidator.LengthBetween(2, 1224),
-		stringvalidator.RegexMatches(externalIDRE, "must contain only letters, digits and +=,.@:/-"),
-	}
+	return []validator.String{funcValidator{"must be 2 to 1224 characters of letters, digits and +=,.@:/-", func(s string) error {
+		if n := len(s); n < 2 || n > 1224 {
+			return fmt.Errorf("it is %d characters long", n)
+		}
+		if !externalIDRE.MatchString(s) {
+			return errors.New("it contains other characters")
+		}
+		return nil
+	}}}
 }
 
 func sessionName() validator.String {
