@@ -79,7 +79,8 @@ type InstallSpec struct {
 	Namespace string
 	// Name is the Helm release name (a DNS-1123 label of at most 53 characters).
 	Name string
-	// ReleaseNamespace is where the release goes (default: Namespace).
+	// ReleaseNamespace is where the release goes (default: a namespace named after the
+	// release); never Namespace.
 	ReleaseNamespace string
 	// Repository is the chart repository: https:// (or http:// when a caller allows it)
 	// for a classic repository, oci:// for an OCI registry. Chart is the chart's name in it.
@@ -143,7 +144,7 @@ func (s InstallSpec) WithDefaults() InstallSpec {
 		s.Namespace = DefaultInstallNamespace
 	}
 	if s.ReleaseNamespace == "" {
-		s.ReleaseNamespace = s.Namespace
+		s.ReleaseNamespace = s.Name
 	}
 	if s.Image == "" {
 		s.Image = DefaultInstallerImage
@@ -172,7 +173,10 @@ func (s InstallSpec) Validate() error {
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	add(CheckReleaseName(s.Name))
 	add(CheckNamespace(s.Namespace))
-	add(CheckNamespace(s.ReleaseNamespace))
+	add(CheckReleaseNamespace(s.ReleaseNamespace))
+	if s.ReleaseNamespace == s.Namespace && s.Namespace != DefaultInstallNamespace {
+		bad("release namespace %q is the install namespace, which holds every app's values, credentials and installers; release into a namespace of the app's own", s.ReleaseNamespace)
+	}
 	if msgs := validation.IsDNS1123Subdomain(s.ServiceAccount); len(msgs) > 0 {
 		bad("service account %q must be a DNS-1123 subdomain", s.ServiceAccount)
 	}

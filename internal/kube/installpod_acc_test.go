@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -322,6 +323,61 @@ func TestAccInstallPod(t *testing.T) {
 		r, err := c.FindRelease(ctx, "acc-ok", "ok")
 		if err != nil || r == nil || r.Revision != 2 || r.Status != ReleaseDeployed || r.ChartVersion != "1.0.0" || !r.LastDeployed.Equal(at) {
 			t.Fatalf("%+v %v", r, err)
+		}
+	})
+
+	// Installers are isolated: a custom chart's installer holds admin only in its own release
+	// namespace, so it reaches neither another app's values Secret nor its installer.
+	t.Run("an app's installer reaches neither another app's values nor its installer", func(t *testing.T) {
+		ctx := context.Background()
+		specs := map[string]InstallSpec{}
+		for _, name := range []string{"iso-a", "iso-b"} {
+			spec := accSpec(s, name, "demo", chartsrc.DemoVersion)
+			// The default release namespace (it was the install namespace itself once).
+			spec.ClusterAdmin, spec.SensitiveValues, spec.ReleaseNamespace = false, "message: "+name+"-secret\n", ""
+			spec = spec.WithDefaults()
+			if err := c.EnsureInstallPrerequisites(ctx, spec); err != nil {
+				t.Fatal(err)
+			}
+			specs[name] = spec
+		}
+		defer func() {
+			for _, spec := range specs {
+				if _, err := c.DeleteInstallPrerequisites(ctx, spec); err != nil {
+					t.Error(err)
+				}
+				_ = c.Clientset().CoreV1().Namespaces().Delete(ctx, spec.ReleaseNamespace, metav1.DeleteOptions{})
+			}
+		}()
+		user := "system:serviceaccount:" + DefaultInstallNamespace + ":" + InstallerServiceAccountName("iso-a")
+		can := func(verb, resource, ns, name string) bool {
+			t.Helper()
+			sar, err := c.Clientset().AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{
+				Spec: authorizationv1.SubjectAccessReviewSpec{User: user, Groups: []string{"system:serviceaccounts", "system:serviceaccounts:" + DefaultInstallNamespace},
+					ResourceAttributes: &authorizationv1.ResourceAttributes{Verb: verb, Resource: resource, Namespace: ns, Name: name}},
+			}, metav1.CreateOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return sar.Status.Allowed
+		}
+		for _, denied := range [][4]string{
+			{"get", "secrets", DefaultInstallNamespace, ValuesSecretName("iso-b")},
+			{"list", "secrets", DefaultInstallNamespace, ""},
+			{"create", "pods", DefaultInstallNamespace, ""},
+			{"create", "serviceaccounts/token", DefaultInstallNamespace, InstallerServiceAccountName("iso-b")},
+			{"get", "secrets", specs["iso-b"].ReleaseNamespace, ""},
+			{"create", "rolebindings", DefaultInstallNamespace, ""},
+		} {
+			if can(denied[0], denied[1], denied[2], denied[3]) {
+				t.Errorf("installer of iso-a may %s %s %s/%s", denied[0], denied[1], denied[2], denied[3])
+			}
+		}
+		// What it needs: its own release namespace (helm keeps its records there).
+		for _, allowed := range [][2]string{{"get", "secrets"}, {"create", "configmaps"}} {
+			if !can(allowed[0], allowed[1], specs["iso-a"].ReleaseNamespace, "") {
+				t.Errorf("installer of iso-a may not %s %s in its release namespace", allowed[0], allowed[1])
+			}
 		}
 	})
 

@@ -495,9 +495,27 @@ func TestInstallSpec_Validate(t *testing.T) {
 	}
 }
 
+// A release never goes into the install namespace: an installer's rights there would reach
+// every app's values Secret and installer service account.
+func TestInstallSpec_ReleaseNamespaceIsNeverTheInstallNamespace(t *testing.T) {
+	for _, spec := range []InstallSpec{
+		{Name: "web", ReleaseNamespace: DefaultInstallNamespace},
+		{Name: "web", Namespace: "team-installs", ReleaseNamespace: "team-installs"},
+	} {
+		spec.Repository, spec.Chart, spec.Version = "https://charts.example.com", "demo", "1.0.0"
+		err := spec.WithDefaults().Validate()
+		if err == nil || !strings.Contains(err.Error(), "is the install namespace, which holds every app's values, credentials and installers") {
+			t.Errorf("%s/%s: %v", spec.Namespace, spec.ReleaseNamespace, err)
+		}
+	}
+	if err := CheckReleaseNamespace("web"); err != nil {
+		t.Error(err)
+	}
+}
+
 func TestInstallSpec_Defaults(t *testing.T) {
 	s := InstallSpec{Name: "x"}.WithDefaults()
-	if s.Namespace != "clusterkit-managed-apps" || s.ReleaseNamespace != s.Namespace || s.Image != DefaultInstallerImage ||
+	if s.Namespace != "clusterkit-managed-apps" || s.ReleaseNamespace != "x" || s.Image != DefaultInstallerImage ||
 		s.ServiceAccount != "installer-x" || s.Timeout != DefaultInstallTimeout || s.Owner == "" {
 		t.Fatalf("defaults %+v", s)
 	}

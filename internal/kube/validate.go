@@ -40,6 +40,19 @@ func CheckNamespace(s string) error {
 	return nil
 }
 
+// CheckReleaseNamespace: a namespace for a release, which is never the shared install
+// namespace: that holds every app's values and credentials Secrets and installer service
+// accounts, so rights a release's installer gets in its release namespace would reach them.
+func CheckReleaseNamespace(s string) error {
+	if err := CheckNamespace(s); err != nil {
+		return err
+	}
+	if s == DefaultInstallNamespace {
+		return fmt.Errorf("%q is the install namespace, which holds every app's values, credentials and installers; release into a namespace of the app's own", s)
+	}
+	return nil
+}
+
 // CheckChartName: a chart's name in its repository.
 func CheckChartName(s string) error {
 	if !chartNameRe.MatchString(s) {

@@ -477,12 +477,12 @@ func installPodLogger(ctx context.Context) func(string) {
 }
 
 // releaseNamespaceDefault plans the release namespace when none is configured: the
-// catalog app's own namespace, else clusterkit-managed-apps. It runs before
+// catalog app's own namespace, else one named after the release. It runs before
 // RequiresReplace so that an unconfigured namespace never looks like a change.
 type releaseNamespaceDefault struct{}
 
 func (releaseNamespaceDefault) Description(context.Context) string {
-	return "defaults to the catalog app's namespace, else " + kube.DefaultInstallNamespace
+	return "defaults to the catalog app's namespace, else the release name"
 }
 func (d releaseNamespaceDefault) MarkdownDescription(ctx context.Context) string {
 	return d.Description(ctx)
@@ -492,12 +492,13 @@ func (releaseNamespaceDefault) PlanModifyString(ctx context.Context, req planmod
 	if !req.ConfigValue.IsNull() {
 		return
 	}
-	var app types.String
+	var app, name types.String
 	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("app"), &app)...)
-	if app.IsUnknown() {
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("name"), &name)...)
+	if app.IsUnknown() || name.IsUnknown() {
 		return
 	}
-	resp.PlanValue = types.StringValue(defaultReleaseNamespace(app.ValueString()))
+	resp.PlanValue = types.StringValue(defaultReleaseNamespace(app.ValueString(), name.ValueString()))
 }
 
 // yamlValuesValidator checks that a string is a YAML mapping of chart values.

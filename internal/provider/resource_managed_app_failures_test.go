@@ -28,6 +28,7 @@ func TestAccManagedApp_InstallFailure(t *testing.T) {
 	s := stackFromEnv(t)
 	cs := s.adminClientset(t)
 	const name = "ck-ma-fail"
+	deleteNamespaceAtEnd(t, cs, name) // the release namespace, named after the release
 	pod := kube.InstallPodName(name, kube.ActionInstall)
 	pods := watchInstallPods(t, cs, name)
 	dir := config.StaticDirectory("testdata/TestAccManagedApp_InstallFailure")
@@ -85,7 +86,7 @@ func TestAccManagedApp_InstallFailure(t *testing.T) {
 					if n := len(pods.podUIDs(kube.InstallPodName(name, kube.ActionUninstall))); n != 0 {
 						return fmt.Errorf("%d uninstall pods ran for a failed install", n)
 					}
-					return expectRelease(cs, installNS, name, 1, kube.ReleaseDeployed, chartsrc.DemoVersion)
+					return expectRelease(cs, name, name, 1, kube.ReleaseDeployed, chartsrc.DemoVersion)
 				},
 			},
 		},
@@ -111,6 +112,7 @@ func TestAccManagedApp_Timeout(t *testing.T) {
 	s := stackFromEnv(t)
 	cs := s.adminClientset(t)
 	const name = "ck-ma-timeout"
+	deleteNamespaceAtEnd(t, cs, name)
 	pod := kube.InstallPodName(name, kube.ActionInstall)
 	pods := watchInstallPods(t, cs, name)
 	dir := config.StaticDirectory("testdata/TestAccManagedApp_Timeout")
@@ -132,7 +134,7 @@ func TestAccManagedApp_Timeout(t *testing.T) {
 						t.Fatalf("want one install pod, saw %v", pods.podUIDs(pod))
 					}
 					// helm rolled the failed first install back: no release is left.
-					if secrets, err := releaseSecrets(cs, installNS, name); err != nil || len(secrets) != 0 {
+					if secrets, err := releaseSecrets(cs, name, name); err != nil || len(secrets) != 0 {
 						t.Fatalf("release records left after the rollback: %v %v", secrets, err)
 					}
 				},

@@ -130,12 +130,14 @@ func (m managedAppModel) chartRef(ctx context.Context) (repo, chart, version str
 	return c.Repository.ValueString(), c.Name.ValueString(), c.Version.ValueString(), true
 }
 
-// defaultNamespace is the release namespace when none is configured.
-func defaultReleaseNamespace(app string) string {
+// defaultReleaseNamespace is the release namespace when none is configured: the catalog
+// app's, else one named after the release (never the shared install namespace, where an
+// installer's rights would reach every app's values and credentials).
+func defaultReleaseNamespace(app, name string) string {
 	if a, ok := apps.Lookup(app); ok && a.Namespace != "" {
 		return a.Namespace
 	}
-	return kube.DefaultInstallNamespace
+	return name
 }
 
 // catalogOutputs are the catalog app's outputs for this release: its object names follow

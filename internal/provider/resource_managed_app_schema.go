@@ -92,9 +92,11 @@ func (r *managedAppResource) Schema(ctx context.Context, _ resource.SchemaReques
 			"namespace": schema.StringAttribute{
 				Optional: true,
 				Computed: true,
-				MarkdownDescription: "Namespace of the release. Default: the catalog app's namespace (e.g. `ingress-nginx`), or `" +
-					kube.DefaultInstallNamespace + "` for a custom chart. Created if missing. Changing it replaces the resource.",
-				Validators:    []validator.String{dns1123Label()},
+				MarkdownDescription: "Namespace of the release. Default: the catalog app's namespace (e.g. `ingress-nginx`), or the " +
+					"release `name` for a custom chart. Created if missing. Changing it replaces the resource. It cannot be the install " +
+					"namespace `" + kube.DefaultInstallNamespace + "`: an installer's rights there would reach every app's values, " +
+					"credentials and installers.",
+				Validators: []validator.String{dns1123Label(), funcValidator{"must not be the install namespace", kube.CheckReleaseNamespace}},
 				PlanModifiers: []planmodifier.String{releaseNamespaceDefault{}, stringplanmodifier.RequiresReplace()},
 			},
 			"values": schema.StringAttribute{

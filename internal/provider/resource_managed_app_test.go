@@ -496,6 +496,7 @@ func TestAccManagedApp_ConcurrentApps(t *testing.T) {
 	var logs []*podLog
 	for i := 1; i <= 3; i++ {
 		logs = append(logs, watchInstallPods(t, cs, fmt.Sprintf("ck-ma-conc-%d", i)))
+		deleteNamespaceAtEnd(t, cs, fmt.Sprintf("ck-ma-conc-%d", i))
 	}
 	tfresource.Test(t, withProviderPerStep(tfresource.TestCase{
 		PreCheck: func() { testAccPreCheck(t) },
@@ -533,6 +534,7 @@ func TestAccManagedApp_InvalidConfig(t *testing.T) {
 		"YAML list":           {providerLocal, chart + "\n" + `values = "- a\n- b"`, `(?s)Invalid\s+values.*YAML\s+mapping`},
 		"http repository":     {providerLocal, `chart = { repository = "http://charts.example.com", name = "demo", version = "1.0.0" }`, `(?s)chart.repository.*not\s+an\s+https://\s+chart\s+repository`},
 		"version range":       {providerLocal, `chart = { repository = "https://charts.example.com", name = "demo", version = "~1.0" }`, `(?s)chart.version.*pinned\s+chart\s+version`},
+		"install namespace":   {providerLocal, chart + "\n" + `namespace = "clusterkit-managed-apps"`, `(?s)Invalid\s+namespace.*is\s+the\s+install\s+namespace`},
 		"version + chart":     {providerLocal, chart + "\n" + `version = "1.2.3"`, `(?s)Invalid\s+Attribute\s+Combination.*version`},
 		"bad name":            {providerLocal, `app = "cert-manager"`, `(?s)Invalid\s+name.*DNS-1123`},
 		"reserved label":      {providerLocal, chart + "\n" + `installer_pod_labels = { "clusterkit.dev/app" = "x" }`, `(?s)installer_pod_labels.*set\s+by\s+clusterkit`},
