@@ -96,7 +96,7 @@ func (r *managedAppResource) Schema(ctx context.Context, _ resource.SchemaReques
 					"release `name` for a custom chart. Created if missing. Changing it replaces the resource. It cannot be the install " +
 					"namespace `" + kube.DefaultInstallNamespace + "`: an installer's rights there would reach every app's values, " +
 					"credentials and installers.",
-				Validators: []validator.String{dns1123Label(), funcValidator{"must not be the install namespace", kube.CheckReleaseNamespace}},
+				Validators:    []validator.String{dns1123Label(), funcValidator{"must not be the install namespace", kube.CheckReleaseNamespace}},
 				PlanModifiers: []planmodifier.String{releaseNamespaceDefault{}, stringplanmodifier.RequiresReplace()},
 			},
 			"values": schema.StringAttribute{
