@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"syscall"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -37,6 +38,33 @@ func (e *APIError) Error() string {
 }
 
 func (e *APIError) Unwrap() error { return e.Cause }
+
+// DebugCause describes Cause for the debug log without any text the server chose (for a
+// response that is not a Kubernetes Status, client-go puts the body in its error text).
+func (e *APIError) DebugCause() string { return describeCause(e.Cause) }
+
+// describeCause: the status code and reason token of an API answer, or what failed in our
+// own transport (e.g. "dial: connection refused").
+func describeCause(err error) string {
+	var status apierrors.APIStatus
+	if errors.As(err, &status) {
+		st := status.Status()
+		s := fmt.Sprintf("HTTP %d", st.Code)
+		if r := safeReason(string(st.Reason)); r != "" {
+			s += ", reason " + r
+		}
+		return s
+	}
+	var op *net.OpError
+	if errors.As(err, &op) {
+		var errno syscall.Errno
+		if errors.As(op.Err, &errno) {
+			return op.Op + ": " + errno.Error()
+		}
+		return op.Op + ": " + transportReason(err)
+	}
+	return transportReason(err)
+}
 
 // wrap turns any client error into an *APIError, keeping SSRF refusals as they are so
 // callers can report them precisely.

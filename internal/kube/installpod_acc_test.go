@@ -326,6 +326,8 @@ func TestAccInstallPod(t *testing.T) {
 		}
 	})
 
+	installerRightsAcc(t, s, c)
+
 	// Installers are isolated: a custom chart's installer holds admin only in its own release
 	// namespace, so it reaches neither another app's values Secret nor its installer.
 	t.Run("an app's installer reaches neither another app's values nor its installer", func(t *testing.T) {

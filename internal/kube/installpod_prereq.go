@@ -9,30 +9,16 @@ import (
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/util/retry"
 )
 
-// OwnershipConflictError: an object an app needs exists but belongs to someone else
-// (another resource, or nothing of clusterkit's), so it is neither adopted nor changed.
-type OwnershipConflictError struct {
-	Kind, Namespace, Name string
-	Owner                 string // the other owner; "" when not made by clusterkit
-}
-
-func (e *OwnershipConflictError) Error() string {
-	if e.Owner == "" {
-		return fmt.Sprintf("%s %s/%s already exists and was not created by clusterkit; delete or rename it", e.Kind, e.Namespace, e.Name)
-	}
-	return fmt.Sprintf("%s %s/%s belongs to another clusterkit resource (%s): two managed apps cannot share a release name in one namespace", e.Kind, e.Namespace, e.Name, e.Owner)
-}
-
 // EnsureInstallPrerequisites creates or updates what the install pods need: the install
 // namespace, the installer service account, the app's binding (cluster-admin, or admin
 // on the release namespace, which it then creates), the values ConfigMap and, when there
-// are sensitive values, the values Secret (a stale one is deleted otherwise).
+// are sensitive values, the values Secret (a stale one is deleted otherwise). The binding
+// is meant for the next pod only: ManagedApp removes it once that pod is done.
 func (c *Client) EnsureInstallPrerequisites(ctx context.Context, spec InstallSpec) error {
 	spec = spec.WithDefaults()
 	if err := spec.Validate(); err != nil {
@@ -89,66 +75,51 @@ func (c *Client) ensureInstaller(ctx context.Context, spec InstallSpec) error {
 // deleteOwnInstaller removes the app's own installer service account and its bindings
 // (only what this app owns).
 func (c *Client) deleteOwnInstaller(ctx context.Context, spec InstallSpec) error {
-	name := InstallerBindingName(spec)
-	if err := c.DeleteClusterRoleBinding(ctx, name, spec.Owner); err != nil {
-		return err
-	}
-	if err := c.DeleteRoleBinding(ctx, spec.ReleaseNamespace, name, spec.Owner); err != nil {
+	if err := c.revokeInstallRights(ctx, spec); err != nil {
 		return err
 	}
 	return c.DeleteServiceAccount(ctx, spec.Namespace, InstallerServiceAccountName(spec.Name), spec.Owner)
 }
 
+// ensureInstallerBinding grants the installer the app's rights: cluster-admin when the
+// app needs it, else admin inside the release namespace (which it creates). The grant is
+// for one pod's run: ManagedApp revokes it when the pod is done.
 func (c *Client) ensureInstallerBinding(ctx context.Context, spec InstallSpec) error {
-	name := InstallerBindingName(spec)
+	b := bindingSpec{
+		Name: InstallerBindingName(spec), ClusterRole: "cluster-admin", Owner: spec.Owner,
+		Subject: corev1.ObjectReference{Namespace: spec.Namespace, Name: spec.ServiceAccount},
+		Labels:  map[string]string{LabelApp: spec.Name}, Hint: appConflictHint,
+	}
 	if spec.ClusterAdmin {
-		subject := corev1.ObjectReference{Namespace: spec.Namespace, Name: spec.ServiceAccount}
-		if _, err := c.EnsureClusterRoleBinding(ctx, name, "cluster-admin", subject, spec.Owner); err != nil {
+		if _, err := c.ensureBinding(ctx, b); err != nil {
 			return err
 		}
-		return c.DeleteRoleBinding(ctx, spec.ReleaseNamespace, name, spec.Owner)
+		return c.DeleteRoleBinding(ctx, spec.ReleaseNamespace, b.Name, spec.Owner)
 	}
 	if spec.ReleaseNamespace != spec.Namespace {
 		if _, err := c.EnsureNamespace(ctx, spec.ReleaseNamespace, nil, nil, spec.Owner); err != nil {
 			return err
 		}
 	}
-	if err := c.ensureCrossNamespaceRoleBinding(ctx, spec, name); err != nil {
+	b.Namespace, b.ClusterRole = spec.ReleaseNamespace, "admin"
+	if _, err := c.ensureBinding(ctx, b); err != nil {
 		return err
 	}
-	return c.DeleteClusterRoleBinding(ctx, name, spec.Owner)
+	return c.DeleteClusterRoleBinding(ctx, b.Name, spec.Owner)
 }
 
-// ensureCrossNamespaceRoleBinding binds the installer service account (in the install
-// namespace) to ClusterRole admin inside the release namespace.
-func (c *Client) ensureCrossNamespaceRoleBinding(ctx context.Context, spec InstallSpec, name string) error {
-	ns := spec.ReleaseNamespace
-	op := fmt.Sprintf("create role binding %s/%s", ns, name)
-	api := c.cs.RbacV1().RoleBindings(ns)
-	want := &rbacv1.RoleBinding{
-		ObjectMeta: ownedMeta(name, ns, spec.Owner, map[string]string{LabelApp: spec.Name}),
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "admin"},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: spec.ServiceAccount, Namespace: spec.Namespace}},
+// revokeInstallRights removes the installer's binding (either kind), leaving its service
+// account without rights until the next pod.
+func (c *Client) revokeInstallRights(ctx context.Context, spec InstallSpec) error {
+	name := InstallerBindingName(spec)
+	if err := c.DeleteClusterRoleBinding(ctx, name, spec.Owner); err != nil {
+		return err
 	}
-	got, err := api.Get(ctx, name, metav1.GetOptions{})
-	switch {
-	case IsNotFound(err):
-		_, err = api.Create(ctx, want, metav1.CreateOptions{})
-		return wrap(op, err)
-	case err != nil:
-		return wrap(op, err)
-	case !Owned(got, spec.Owner):
-		return &OwnershipConflictError{Kind: "role binding", Namespace: ns, Name: name, Owner: got.Annotations[AnnotationOwner]}
-	case got.RoleRef == want.RoleRef && subjectsEqual(got.Subjects, want.Subjects):
-		return nil
-	}
-	// roleRef is immutable: replace the binding.
-	if err := api.Delete(ctx, name, preconditions(got.UID)); err != nil && !IsNotFound(err) {
-		return wrap(op, err)
-	}
-	_, err = api.Create(ctx, want, metav1.CreateOptions{})
-	return wrap(op, err)
+	return c.DeleteRoleBinding(ctx, spec.ReleaseNamespace, name, spec.Owner)
 }
+
+// appConflictHint is the usual cause of a conflict over an app's objects.
+const appConflictHint = "two managed apps cannot share a release name in one namespace"
 
 func (c *Client) ensureValuesConfigMap(ctx context.Context, spec InstallSpec) error {
 	data := configFiles(spec)
@@ -168,7 +139,7 @@ func (c *Client) ensureValuesConfigMap(ctx context.Context, spec InstallSpec) er
 			return err
 		}
 		if !Owned(got, spec.Owner) {
-			return &OwnershipConflictError{Kind: "config map", Namespace: spec.Namespace, Name: name, Owner: got.Annotations[AnnotationOwner]}
+			return conflictWith("config map", got, appConflictHint)
 		}
 		if maps.Equal(got.Data, data) && len(got.BinaryData) == 0 && got.Labels[LabelApp] == spec.Name &&
 			got.Annotations[AnnotationUninstallOrder] == order {
@@ -206,7 +177,7 @@ func (c *Client) ensureValuesSecret(ctx context.Context, spec InstallSpec) error
 			return err
 		}
 		if !Owned(got, spec.Owner) {
-			return &OwnershipConflictError{Kind: "secret", Namespace: spec.Namespace, Name: name, Owner: got.Annotations[AnnotationOwner]}
+			return conflictWith("secret", got, appConflictHint)
 		}
 		if maps.EqualFunc(got.Data, data, bytes.Equal) {
 			return nil

@@ -48,6 +48,7 @@ func (a *ManagedApp) Install(ctx context.Context, logf func(line string)) (Manag
 			return res, err
 		}
 	}
+	defer a.revokeInstallRights(ctx, logf)
 	err := c.EnsureInstallPrerequisites(ctx, spec)
 	for attempt := 1; attempt < conflictAttempts && IsConflict(err); attempt++ {
 		// The loser of a race to create a shared object gets 409 AlreadyExists; ensuring
@@ -150,12 +151,29 @@ func (a *ManagedApp) runUninstallPod(ctx context.Context, logf func(line string)
 	if err := c.ensureInstaller(ctx, spec); err != nil {
 		return PodResult{}, err
 	}
+	defer a.revokeInstallRights(ctx, logf)
 	if len(spec.PreUninstall) > 0 {
 		if err := c.ensureValuesConfigMap(ctx, spec); err != nil {
 			return PodResult{}, err
 		}
 	}
 	return c.RunInstallPod(ctx, spec, ActionUninstall, logf)
+}
+
+// revokeInstallRights takes the installer's rights away once its pod is done (RunInstallPod
+// returns only when the pod finished or was deleted), also when ctx has ended, so the
+// installer holds cluster-admin, or admin in the release namespace, only while a pod runs.
+// A failure is reported, not returned: the release itself is what the caller asked about.
+func (a *ManagedApp) revokeInstallRights(ctx context.Context, logf func(line string)) {
+	if a.spec.ExternalServiceAccount {
+		return // the user's service account holds rights of the user's choosing
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.c.timeout)
+	defer cancel()
+	if err := a.c.revokeInstallRights(rctx, a.spec); err != nil && logf != nil {
+		logf(fmt.Sprintf("clusterkit: WARNING: the installer's rights could not be removed, %s still grants them: %v",
+			InstallerBindingName(a.spec), err))
+	}
 }
 
 // Release is helm's record of the app's release; nil when helm holds none.

@@ -6,7 +6,6 @@ import (
 	"maps"
 
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -54,52 +53,6 @@ func (c *Client) DeleteServiceAccount(ctx context.Context, namespace, name, owne
 	}
 	err = c.cs.CoreV1().ServiceAccounts(namespace).Delete(ctx, name, preconditions(sa.UID))
 	return ignoreNotFound(wrap(fmt.Sprintf("delete service account %s/%s", namespace, name), err))
-}
-
-// EnsureClusterRoleBinding binds a service account to a ClusterRole cluster-wide. A
-// binding with another roleRef is replaced (roleRef is immutable) when owner made it.
-func (c *Client) EnsureClusterRoleBinding(ctx context.Context, name, clusterRole string, subject corev1.ObjectReference, owner string) (Ensured, error) {
-	op := fmt.Sprintf("create cluster role binding %s", name)
-	api := c.cs.RbacV1().ClusterRoleBindings()
-	want := &rbacv1.ClusterRoleBinding{
-		ObjectMeta: ownedMeta(name, "", owner, nil),
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: clusterRole},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: subject.Name, Namespace: subject.Namespace}},
-	}
-	got, err := api.Get(ctx, name, metav1.GetOptions{})
-	switch {
-	case IsNotFound(err):
-		_, err = api.Create(ctx, want, metav1.CreateOptions{})
-		return createdOrRaced(op, err)
-	case err != nil:
-		return Existed, wrap(op, err)
-	case got.RoleRef == want.RoleRef || !Owned(got, owner):
-		return Existed, nil
-	}
-	if err := api.Delete(ctx, name, preconditions(got.UID)); err != nil && !IsNotFound(err) {
-		return Existed, wrap(op, err)
-	}
-	_, err = api.Create(ctx, want, metav1.CreateOptions{})
-	return Updated, wrap(op, err)
-}
-
-// FindClusterRoleBinding returns the binding, or nil when it does not exist.
-func (c *Client) FindClusterRoleBinding(ctx context.Context, name string) (*rbacv1.ClusterRoleBinding, error) {
-	b, err := c.cs.RbacV1().ClusterRoleBindings().Get(ctx, name, metav1.GetOptions{})
-	if IsNotFound(err) {
-		return nil, nil
-	}
-	return b, wrap("read cluster role binding "+name, err)
-}
-
-// DeleteClusterRoleBinding deletes it if owner created it.
-func (c *Client) DeleteClusterRoleBinding(ctx context.Context, name, owner string) error {
-	b, err := c.FindClusterRoleBinding(ctx, name)
-	if err != nil || b == nil || !Owned(b, owner) {
-		return err
-	}
-	err = c.cs.RbacV1().ClusterRoleBindings().Delete(ctx, name, preconditions(b.UID))
-	return ignoreNotFound(wrap("delete cluster role binding "+name, err))
 }
 
 // EnsureNamespace creates the namespace with labels, or, when owner made it, brings its
@@ -168,66 +121,6 @@ func (c *Client) FindNamespace(ctx context.Context, name string) (*corev1.Namesp
 	return ns, nil
 }
 
-// EnsureRoleBinding binds a service account to a ClusterRole inside one namespace.
-// roleRef is immutable, so a changed role means delete and create.
-func (c *Client) EnsureRoleBinding(ctx context.Context, namespace, name, clusterRole, serviceAccount, owner string) (Ensured, error) {
-	op := fmt.Sprintf("create role binding %s/%s", namespace, name)
-	api := c.cs.RbacV1().RoleBindings(namespace)
-	want := &rbacv1.RoleBinding{
-		ObjectMeta: ownedMeta(name, namespace, owner, nil),
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: clusterRole},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: serviceAccount, Namespace: namespace}},
-	}
-	got, err := api.Get(ctx, name, metav1.GetOptions{})
-	switch {
-	case IsNotFound(err):
-		_, err = api.Create(ctx, want, metav1.CreateOptions{})
-		return Created, wrap(op, err)
-	case err != nil:
-		return Existed, wrap(op, err)
-	case got.RoleRef == want.RoleRef && subjectsEqual(got.Subjects, want.Subjects):
-		return Existed, nil
-	}
-	if err := api.Delete(ctx, name, preconditions(got.UID)); err != nil && !IsNotFound(err) {
-		return Existed, wrap(op, err)
-	}
-	_, err = api.Create(ctx, want, metav1.CreateOptions{})
-	return Updated, wrap(op, err)
-}
-
-func subjectsEqual(a, b []rbacv1.Subject) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// FindRoleBinding returns the binding, or nil when it does not exist.
-func (c *Client) FindRoleBinding(ctx context.Context, namespace, name string) (*rbacv1.RoleBinding, error) {
-	b, err := c.cs.RbacV1().RoleBindings(namespace).Get(ctx, name, metav1.GetOptions{})
-	if IsNotFound(err) {
-		return nil, nil
-	}
-	return b, wrap(fmt.Sprintf("read role binding %s/%s", namespace, name), err)
-}
-
-// DeleteRoleBinding deletes it if owner created it.
-func (c *Client) DeleteRoleBinding(ctx context.Context, namespace, name, owner string) error {
-	b, err := c.FindRoleBinding(ctx, namespace, name)
-	if err != nil || b == nil || !Owned(b, owner) {
-		return err
-	}
-	err = c.cs.RbacV1().RoleBindings(namespace).Delete(ctx, name, preconditions(b.UID))
-	return ignoreNotFound(wrap(fmt.Sprintf("delete role binding %s/%s", namespace, name), err))
-}
-
-// preconditions make a delete apply only to the object we looked at, not a namesake
-// created in between by someone else.
 // createdOrRaced: a create that lost a race to a concurrent one (several resources of one
 // apply sharing an object) found the object it wanted, which is what Ensure means.
 func createdOrRaced(op string, err error) (Ensured, error) {
@@ -240,6 +133,8 @@ func createdOrRaced(op string, err error) (Ensured, error) {
 	return Created, nil
 }
 
+// preconditions make a delete apply only to the object we looked at, not a namesake
+// created in between by someone else.
 func preconditions(uid types.UID) metav1.DeleteOptions {
 	return metav1.DeleteOptions{Preconditions: metav1.NewUIDPreconditions(string(uid))}
 }

@@ -5,8 +5,9 @@ import (
 	"time"
 )
 
-// loggingTransport logs verb, path, status and duration of every call; never headers or
-// bodies, so no credential can reach the log.
+// loggingTransport logs verb, path, status and duration of every call; never headers,
+// bodies or error text from the other end, so neither a credential nor server text
+// reaches the log.
 type loggingTransport struct {
 	next http.RoundTripper
 	log  LogFunc
@@ -24,7 +25,7 @@ func (t *loggingTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		fields["watch"] = true
 	}
 	if err != nil {
-		fields["error"] = err.Error()
+		fields["error"] = describeCause(err)
 		t.log(req.Context(), "Kubernetes API call failed: "+req.Method+" "+req.URL.Path, fields)
 		return nil, err
 	}

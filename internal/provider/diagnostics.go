@@ -14,7 +14,7 @@ import (
 
 // addKubeError reports a failed Kubernetes operation. Refused addresses point at the host
 // attribute; API failures carry our own wording (kube.APIError never holds server text);
-// the underlying error goes to the debug log only.
+// the cause, in words free of server text too, goes to the debug log only.
 func addKubeError(ctx context.Context, diags *diag.Diagnostics, summary string, hostPath path.Path, err error) {
 	var blocked *netguard.BlockedError
 	var badURL *netguard.URLError
@@ -30,7 +30,7 @@ func addKubeError(ctx context.Context, diags *diag.Diagnostics, summary string, 
 	}
 	var apiErr *kube.APIError
 	if errors.As(err, &apiErr) && apiErr.Cause != nil {
-		tflog.SubsystemDebug(ctx, subsystemKubernetes, "Kubernetes operation failed", map[string]any{"op": apiErr.Op, "cause": apiErr.Cause.Error()})
+		tflog.SubsystemDebug(ctx, subsystemKubernetes, "Kubernetes operation failed", map[string]any{"op": apiErr.Op, "cause": apiErr.DebugCause()})
 	}
 	diags.AddError(summary, err.Error())
 }

@@ -153,7 +153,8 @@ func (r *managedAppResource) Schema(ctx context.Context, _ resource.SchemaReques
 				Computed: true,
 				MarkdownDescription: "Run the install pods as `cluster-admin` (needed by charts with CRDs or other cluster-scoped objects). " +
 					"Default: what the catalog entry says, `false` for a custom chart, in which case the installer service account " +
-					"gets the `admin` ClusterRole inside the release namespace only.",
+					"gets the `admin` ClusterRole inside the release namespace only. Either binding exists only while an install, upgrade " +
+					"or uninstall pod runs.",
 			},
 			"installer_service_account": schema.StringAttribute{
 				Optional: true,
