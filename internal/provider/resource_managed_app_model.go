@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"regexp"
@@ -226,6 +227,16 @@ func installTimeout(op time.Duration) time.Duration {
 
 // repositoryUsernameRE: a user name helm can pass (basic auth splits at the first ':').
 var repositoryUsernameRE = regexp.MustCompile(`^[^:\r\n\x00]+$`)
+
+func checkRepositoryUsername(s string) error {
+	if n := len(s); n < 1 || n > 256 {
+		return fmt.Errorf("it is %d characters long", n)
+	}
+	if !repositoryUsernameRE.MatchString(s) {
+		return errors.New("it contains ':', a line break or a NUL character")
+	}
+	return nil
+}
 
 // writeOnly are the write-only values of a configuration: only Create and Update see them.
 type writeOnly struct {

@@ -96,7 +96,7 @@ func (r *managedAppResource) Schema(ctx context.Context, _ resource.SchemaReques
 					"release `name` for a custom chart. Created if missing. Changing it replaces the resource. It cannot be the install " +
 					"namespace `" + kube.DefaultInstallNamespace + "`: an installer's rights there would reach every app's values, " +
 					"credentials and installers.",
-				Validators:    []validator.String{dns1123Label(), funcValidator{"must not be the install namespace", kube.CheckReleaseNamespace}},
+				Validators:    []validator.String{funcValidator{"must be a namespace of the app's own", kube.CheckReleaseNamespace}},
 				PlanModifiers: []planmodifier.String{releaseNamespaceDefault{}, stringplanmodifier.RequiresReplace()},
 			},
 			"values": schema.StringAttribute{
@@ -123,7 +123,7 @@ func (r *managedAppResource) Schema(ctx context.Context, _ resource.SchemaReques
 				Optional: true,
 				MarkdownDescription: "User name for a chart repository or OCI registry (or its mirror, see the provider's " +
 					"`chart_repository_mirrors`) that needs basic authentication; requires `repository_password`.",
-				Validators: []validator.String{stringvalidator.LengthBetween(1, 256), stringvalidator.RegexMatches(repositoryUsernameRE, "must not contain ':' or line breaks")},
+				Validators: []validator.String{funcValidator{"must be 1 to 256 characters without ':' or line breaks", checkRepositoryUsername}},
 			},
 			"repository_password": schema.StringAttribute{
 				Optional:  true,
