@@ -167,7 +167,7 @@ func (c *Client) RunInstallPod(ctx context.Context, spec InstallSpec, action Act
 		return e
 	}
 
-	if err := c.deletePodAndWait(ctx, ns, name); err != nil {
+	if err := c.deletePodAndWait(ctx, ns, name, logf); err != nil {
 		if ctx.Err() != nil {
 			return res, timeoutErr(ctx.Err(), nil)
 		}
@@ -183,7 +183,7 @@ func (c *Client) RunInstallPod(ctx context.Context, spec InstallSpec, action Act
 
 	waitCtx, cancel := context.WithTimeout(ctx, spec.Timeout+InstallDeadlineMargin+installScheduleGrace)
 	defer cancel()
-	done, last, err := c.waitPodDone(waitCtx, created)
+	done, last, err := c.waitPodDone(waitCtx, created, logf)
 	var pull *ImagePullError
 	if errors.As(err, &pull) {
 		// The pod will not start by itself: remove it, as after a timeout.
@@ -301,15 +301,29 @@ func waitingReason(p *corev1.Pod) string {
 	return ""
 }
 
+// tailLogAttempts bounds the retries of the log read: the lines are for the debug log,
+// and the failure they explain must reach the user without waiting out the apply.
+const tailLogAttempts = 5
+
 // tailLogs passes the pod's last log lines to logf.
 func (c *Client) tailLogs(ctx context.Context, ns, name string, logf func(string)) {
 	tail, limit := int64(FailedPodLogLines), int64(64<<10)
-	raw, err := c.cs.CoreV1().Pods(ns).GetLogs(name, &corev1.PodLogOptions{
-		Container: installContainer, TailLines: &tail, LimitBytes: &limit,
-	}).DoRaw(ctx)
-	if err != nil {
-		logf(fmt.Sprintf("clusterkit: could not read the logs of pod %s/%s: %v", ns, name, wrap("read logs", err)))
-		return
+	op := fmt.Sprintf("read the logs of pod %s/%s", ns, name)
+	r := newRetryWait(c.clock)
+	r.attempts = tailLogAttempts
+	var raw []byte
+	for {
+		var err error
+		raw, err = c.cs.CoreV1().Pods(ns).GetLogs(name, &corev1.PodLogOptions{
+			Container: installContainer, TailLines: &tail, LimitBytes: &limit,
+		}).DoRaw(ctx)
+		if err == nil {
+			break
+		}
+		if rerr := r.retry(ctx, op, err, logf); rerr != nil {
+			logf(fmt.Sprintf("clusterkit: could not read the logs of pod %s/%s: %v", ns, name, wrap("read logs", rerr)))
+			return
+		}
 	}
 	sc := bufio.NewScanner(bytes.NewReader(raw))
 	sc.Buffer(make([]byte, 0, 4096), len(raw)+1)
@@ -318,15 +332,16 @@ func (c *Client) tailLogs(ctx context.Context, ns, name string, logf func(string
 	}
 }
 
-// podWatchBackoff spaces re-lists when watches keep ending at once without an event (a
-// proxy that cuts streams, say); a healthy watch never waits on it.
-var podWatchBackoff = []time.Duration{100 * time.Millisecond, 500 * time.Millisecond, 2 * time.Second, 5 * time.Second}
-
 // watchPod lists the pod by name and hands its state to check, then watches from the
 // list's resourceVersion and hands it every change, until check says done or fails (see
 // watchPods). check gets gone=true when the pod does not exist (p nil) or was deleted (p
 // its last state).
 func (c *Client) watchPod(ctx context.Context, ns, name string, check func(p *corev1.Pod, gone bool) (bool, error)) error {
+	return c.watchPodLogged(ctx, ns, name, nil, check)
+}
+
+// watchPodLogged is watchPod telling logf of the API errors it retries.
+func (c *Client) watchPodLogged(ctx context.Context, ns, name string, logf func(string), check func(p *corev1.Pod, gone bool) (bool, error)) error {
 	opts := metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", name).String()}
 	onList := func(pods []corev1.Pod) (bool, error) {
 		for i := range pods {
@@ -342,80 +357,81 @@ func (c *Client) watchPod(ctx context.Context, ns, name string, check func(p *co
 		}
 		return check(p, deleted)
 	}
-	return c.watchPods(ctx, ns, opts, onList, onEvent)
+	return c.watchPods(ctx, ns, opts, logf, onList, onEvent)
 }
 
 // watchPods lists the pods opts selects and hands them to onList, then watches from the
 // list's resourceVersion and hands every change to onEvent, until either says done or
 // fails. When the watch ends (server timeout, lost connection, or 410 Gone for an expired
-// resourceVersion) it lists again, so no change is missed and nothing polls.
-func (c *Client) watchPods(ctx context.Context, ns string, opts metav1.ListOptions,
+// resourceVersion) it lists again, so no change is missed and nothing polls. A transient
+// API error (see transientError) is retried with backoff until ctx ends: helm keeps
+// running through an API server's restart, so must the wait.
+func (c *Client) watchPods(ctx context.Context, ns string, opts metav1.ListOptions, logf func(string),
 	onList func([]corev1.Pod) (bool, error), onEvent func(p *corev1.Pod, deleted bool) (bool, error)) error {
 	api := c.cs.CoreV1().Pods(ns)
 	timeout := int64(c.timeout.Seconds() * 0.8) // end each watch before the request timeout cuts it
 	if timeout < 1 {
 		timeout = 1
 	}
-	idle := 0
+	// The backoff starts over only after a watch that worked: a list that succeeds
+	// between failing watches is no progress.
+	r := newRetryWait(c.clock)
 	for {
 		list, err := api.List(ctx, opts)
 		if err != nil {
-			return err
+			if err := r.retry(ctx, "list pods in "+ns, err, logf); err != nil {
+				return err
+			}
+			continue
 		}
 		if done, err := onList(list.Items); done || err != nil {
 			return err
 		}
 		wopts := opts
 		wopts.ResourceVersion, wopts.TimeoutSeconds, wopts.AllowWatchBookmarks = list.ResourceVersion, &timeout, true
+		opened := c.clock.Now()
 		w, err := api.Watch(ctx, wopts)
 		if err != nil {
-			return err
+			if err := r.retry(ctx, "watch pods in "+ns, err, logf); err != nil {
+				return err
+			}
+			continue
 		}
-		events, done, err := drainPodWatch(ctx, w, onEvent)
+		changes, done, err := drainPodWatch(ctx, w, onEvent)
 		w.Stop()
 		if done || err != nil {
 			return err
 		}
-		if events > 0 {
-			idle = 0
-			continue
-		}
-		if idle < len(podWatchBackoff) {
-			idle++
-		}
-		t := time.NewTimer(podWatchBackoff[idle-1])
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
+		if err := r.watchEnded(ctx, changes, opened); err != nil {
+			return err
 		}
 	}
 }
 
-func drainPodWatch(ctx context.Context, w watch.Interface, onEvent func(*corev1.Pod, bool) (bool, error)) (events int, done bool, err error) {
+// drainPodWatch hands the watch's pod events to onEvent until the watch ends; changes
+// counts them (bookmarks are no change: a stream cut after each one still backs off).
+func drainPodWatch(ctx context.Context, w watch.Interface, onEvent func(*corev1.Pod, bool) (bool, error)) (changes int, done bool, err error) {
 	for {
 		select {
 		case <-ctx.Done():
-			return events, false, ctx.Err()
+			return changes, false, ctx.Err()
 		case ev, ok := <-w.ResultChan():
 			if !ok {
-				return events, false, nil
+				return changes, false, nil
 			}
 			switch ev.Type {
-			case watch.Error: // e.g. 410 Gone: list again
-				return events, false, nil
+			case watch.Error: // e.g. 410 Gone, or a stream that broke: list again
+				return changes, false, nil
 			case watch.Bookmark:
-				events++
 				continue
 			}
 			p, isPod := ev.Object.(*corev1.Pod)
 			if !isPod {
 				continue
 			}
-			events++
+			changes++
 			if done, err := onEvent(p, ev.Type == watch.Deleted); done || err != nil {
-				return events, done, err
+				return changes, done, err
 			}
 		}
 	}
@@ -423,13 +439,13 @@ func drainPodWatch(ctx context.Context, w watch.Interface, onEvent func(*corev1.
 
 // waitPodDone waits until the pod reaches Succeeded or Failed. last is the latest state
 // seen, for timeout reports.
-func (c *Client) waitPodDone(ctx context.Context, created *corev1.Pod) (done, last *corev1.Pod, err error) {
+func (c *Client) waitPodDone(ctx context.Context, created *corev1.Pod, logf func(string)) (done, last *corev1.Pod, err error) {
 	ns, name := created.Namespace, created.Name
 	last = created
 	finished := func(p *corev1.Pod) bool {
 		return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
 	}
-	err = c.watchPod(ctx, ns, name, func(p *corev1.Pod, gone bool) (bool, error) {
+	err = c.watchPodLogged(ctx, ns, name, logf, func(p *corev1.Pod, gone bool) (bool, error) {
 		if p != nil && p.UID != created.UID {
 			// A namesake made by someone else: ours is gone.
 			p, gone = nil, true
@@ -477,9 +493,14 @@ func (c *Client) deletePod(ctx context.Context, ns, name string, uid types.UID) 
 
 // deletePodAndWait deletes a leftover pod of that name and waits, with a watch, until it
 // is gone, so that the new pod never meets the old one.
-func (c *Client) deletePodAndWait(ctx context.Context, ns, name string) error {
+func (c *Client) deletePodAndWait(ctx context.Context, ns, name string, logf func(string)) error {
 	op := fmt.Sprintf("replace pod %s/%s", ns, name)
-	old, err := c.cs.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+	var old *corev1.Pod
+	err := c.retryCall(ctx, op, logf, func() error {
+		var err error
+		old, err = c.cs.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+		return err
+	})
 	if IsNotFound(err) {
 		return nil
 	}
@@ -491,7 +512,7 @@ func (c *Client) deletePodAndWait(ctx context.Context, ns, name string) error {
 			return err
 		}
 	}
-	err = c.watchPod(ctx, ns, name, func(p *corev1.Pod, gone bool) (bool, error) {
+	err = c.watchPodLogged(ctx, ns, name, logf, func(p *corev1.Pod, gone bool) (bool, error) {
 		return gone || p.UID != old.UID, nil
 	})
 	if err != nil {

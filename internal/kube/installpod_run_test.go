@@ -3,11 +3,13 @@ package kube
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -288,6 +290,175 @@ func TestHelmErrorLine(t *testing.T) {
 	} {
 		if got := helmErrorLine(out); got != want {
 			t.Errorf("helmErrorLine(%q) = %q, want %q", out, got, want)
+		}
+	}
+}
+
+// setPodPhase changes the install pod's phase in the fake's store, as the node would.
+func setPodPhase(t *testing.T, cs *fake.Clientset, phase corev1.PodPhase) {
+	t.Helper()
+	gvr := corev1.SchemeGroupVersion.WithResource("pods")
+	obj, err := cs.Tracker().Get(gvr, DefaultInstallNamespace, "install-ingress-nginx")
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	p := obj.(*corev1.Pod).DeepCopy()
+	p.Status.Phase = phase
+	if err := cs.Tracker().Update(gvr, p, DefaultInstallNamespace); err != nil {
+		t.Error(err)
+	}
+}
+
+// The API server goes away while helm runs: the watch ends, the re-list is refused, then
+// answered 503 and 429 (Retry-After: 7). The wait retries each with backoff and sees the
+// pod succeed, instead of failing the apply while helm keeps running.
+func TestRunInstallPod_RetriesTransientErrors(t *testing.T) {
+	cs := fake.NewClientset()
+	finishOnCreate(cs, corev1.PodPending, 0, "")
+	lists := 0
+	cs.PrependReactor("list", "pods", func(k8stesting.Action) (bool, runtime.Object, error) {
+		lists++
+		switch lists {
+		case 2:
+			return true, nil, connRefused()
+		case 3:
+			return true, nil, apierrors.NewServiceUnavailable("<html>proxy text</html>")
+		case 4:
+			return true, nil, apierrors.NewTooManyRequests("<html>slow down</html>", 7)
+		case 5:
+			setPodPhase(t, cs, corev1.PodSucceeded) // it finished meanwhile
+		}
+		return false, nil, nil
+	})
+	cs.PrependWatchReactor("pods", func(k8stesting.Action) (bool, watch.Interface, error) {
+		w := watch.NewFakeWithChanSize(1, false)
+		obj, _ := cs.Tracker().Get(corev1.SchemeGroupVersion.WithResource("pods"), DefaultInstallNamespace, "install-ingress-nginx")
+		p := obj.(*corev1.Pod).DeepCopy()
+		p.Status.Phase = corev1.PodRunning
+		w.Modify(p)
+		w.Stop() // the connection drops after one event
+		return true, w, nil
+	})
+	clk := newStepClock()
+	var lines []string
+	_, err := NewClientForInterface(cs).WithClock(clk).RunInstallPod(context.Background(), testSpec(), ActionInstall, func(l string) { lines = append(lines, l) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := podVerbs(cs); got != "get,create,list,watch,list,list,list,list,delete" {
+		t.Errorf("pod calls %s", got)
+	}
+	pauses := clk.Pauses()
+	if len(pauses) != 3 || pauses[0] < 200*time.Millisecond || pauses[0] > 240*time.Millisecond ||
+		pauses[1] < 400*time.Millisecond || pauses[1] > 480*time.Millisecond || pauses[2] != 7*time.Second {
+		t.Errorf("pauses %v, want ~200ms, ~400ms and the server's 7s", pauses)
+	}
+	want := []string{
+		"clusterkit: list pods in clusterkit-managed-apps: the API server could not be reached; retrying (attempt 2)",
+		"clusterkit: list pods in clusterkit-managed-apps: the API server answered HTTP 503 (the API server failed or is unavailable); retrying (attempt 3)",
+		"clusterkit: list pods in clusterkit-managed-apps: the API server answered HTTP 429 (the API server is throttling requests); retrying (attempt 4)",
+	}
+	if !slices.Equal(lines, want) {
+		t.Errorf("log lines\n%q\nwant\n%q", lines, want)
+	}
+}
+
+// A permanent answer (403) ends the wait at once: no pause, no second try.
+func TestRunInstallPod_PermanentErrorEndsWait(t *testing.T) {
+	cs := fake.NewClientset()
+	finishOnCreate(cs, corev1.PodPending, 0, "")
+	lists := 0
+	cs.PrependReactor("list", "pods", func(k8stesting.Action) (bool, runtime.Object, error) {
+		if lists++; lists == 2 {
+			return true, nil, apierrors.NewForbidden(corev1.Resource("pods"), "", errors.New("<html>server text</html>"))
+		}
+		return false, nil, nil
+	})
+	cs.PrependWatchReactor("pods", func(k8stesting.Action) (bool, watch.Interface, error) {
+		return true, watch.NewEmptyWatch(), nil
+	})
+	clk := newStepClock()
+	_, err := NewClientForInterface(cs).WithClock(clk).RunInstallPod(context.Background(), testSpec(), ActionInstall, nil)
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) || apiErr.Status != 403 || strings.Contains(err.Error(), "server text") {
+		t.Fatalf("got %v", err)
+	}
+	if lists != 2 || len(clk.Pauses()) != 1 { // the one pause: the first watch ended at once
+		t.Fatalf("%d lists, pauses %v", lists, clk.Pauses())
+	}
+}
+
+// Watches that end at once without an event (a proxy that cuts every stream) are spaced
+// out by the backoff on the client's clock: over ten minutes, about one list and one
+// watch every 10s (the cap), not a tight loop.
+func TestRunInstallPod_WatchCutAtOnceBacksOff(t *testing.T) {
+	cs := fake.NewClientset()
+	finishOnCreate(cs, corev1.PodRunning, 0, "")
+	clk := newStepClock()
+	lists, watches := 0, 0
+	cs.PrependReactor("list", "pods", func(k8stesting.Action) (bool, runtime.Object, error) {
+		if lists++; clk.Since(stepT0) >= 10*time.Minute || lists > 5000 {
+			setPodPhase(t, cs, corev1.PodSucceeded)
+		}
+		return false, nil, nil
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cs.PrependWatchReactor("pods", func(k8stesting.Action) (bool, watch.Interface, error) {
+		if watches++; watches > 5 && clk.Since(stepT0) == 0 {
+			cancel() // the pauses do not use the client's clock
+		}
+		return true, watch.NewEmptyWatch(), nil
+	})
+	if _, err := NewClientForInterface(cs).WithClock(clk).RunInstallPod(ctx, testSpec(), ActionInstall, nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d lists, %d watches in 10 virtual minutes", lists, watches)
+	// 6 pauses ramp up to 6.4s (12.6s to 15.1s in all), then 10s to 12s each.
+	if lists < 55 || lists > 66 || watches != lists-1 {
+		t.Fatalf("%d lists and %d watches in 10 minutes, want 55 to 66 lists", lists, watches)
+	}
+	for _, p := range clk.Pauses() {
+		if p > 12*time.Second {
+			t.Fatalf("pause %s beyond the cap", p)
+		}
+	}
+}
+
+// The log read after a failure retries a refused connection and a 503, then logs the
+// lines; when it keeps failing it gives up after tailLogAttempts calls.
+func TestRunInstallPod_LogTailRetriesTransientErrors(t *testing.T) {
+	for _, tc := range []struct {
+		failures, calls int
+		last            string
+	}{
+		{failures: 2, calls: 3, last: "fake logs"},
+		{failures: 100, calls: tailLogAttempts, last: "clusterkit: could not read the logs of pod clusterkit-managed-apps/install-ingress-nginx: read logs: the API server answered HTTP 503 (the API server failed or is unavailable)"},
+	} {
+		cs := fake.NewClientset()
+		finishOnCreate(cs, corev1.PodFailed, 1, "Error")
+		calls := 0
+		cs.PrependReactor("get", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+			if a.GetSubresource() != "log" {
+				return false, nil, nil
+			}
+			if calls++; calls <= tc.failures {
+				if calls == 1 {
+					return true, nil, connRefused()
+				}
+				return true, nil, apierrors.NewServiceUnavailable("<html>kubelet text</html>")
+			}
+			return false, nil, nil
+		})
+		var lines []string
+		_, err := NewClientForInterface(cs).WithClock(newStepClock()).RunInstallPod(context.Background(), testSpec(), ActionInstall, func(l string) { lines = append(lines, l) })
+		var failed *InstallFailedError
+		if !errors.As(err, &failed) {
+			t.Fatalf("got %v", err)
+		}
+		if calls != tc.calls || len(lines) != tc.calls || lines[len(lines)-1] != tc.last {
+			t.Errorf("%d failures: %d calls, lines %q", tc.failures, calls, lines)
 		}
 	}
 }

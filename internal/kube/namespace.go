@@ -34,16 +34,25 @@ func (c *Client) DeleteNamespace(ctx context.Context, name, owner string) (bool,
 
 // WaitNamespaceGone waits, with a watch, until the namespace no longer exists. Namespace
 // finalization takes seconds at least (the namespace controller waits before it acts).
-// The caller bounds the wait with ctx.
+// The caller bounds the wait with ctx. Transient API errors are retried, and watches that
+// keep ending at once are spaced out, with backoff on the client's clock.
 func (c *Client) WaitNamespaceGone(ctx context.Context, name string) error {
 	api := c.cs.CoreV1().Namespaces()
+	op := "wait for namespace " + name + " to be deleted"
+	r := newRetryWait(c.clock)
 	for {
 		ns, err := api.Get(ctx, name, metav1.GetOptions{})
 		if IsNotFound(err) {
 			return nil
 		}
 		if err != nil {
-			return wrap("wait for namespace "+name+" to be deleted", err)
+			if r.retry(ctx, op, err, nil) != nil {
+				if ctx.Err() != nil {
+					return namespaceWaitErr(name, ctx.Err())
+				}
+				return wrap(op, err)
+			}
+			continue
 		}
 		if ns.DeletionTimestamp == nil {
 			// Not being deleted: created again meanwhile (for example by another
@@ -51,18 +60,22 @@ func (c *Client) WaitNamespaceGone(ctx context.Context, name string) error {
 			return nil
 		}
 		timeout := int64(c.timeout.Seconds() * 0.8)
+		opened := c.clock.Now()
 		w, err := api.Watch(ctx, metav1.ListOptions{
 			FieldSelector:   fields.OneTermEqualSelector("metadata.name", name).String(),
 			ResourceVersion: ns.ResourceVersion,
 			TimeoutSeconds:  &timeout,
 		})
 		if err != nil {
-			if ctx.Err() != nil {
-				return namespaceWaitErr(name, ctx.Err())
+			if r.retry(ctx, "watch namespace "+name, err, nil) != nil {
+				if ctx.Err() != nil {
+					return namespaceWaitErr(name, ctx.Err())
+				}
+				return wrap("watch namespace "+name, err)
 			}
-			return wrap("watch namespace "+name, err)
+			continue
 		}
-		gone, err := drainUntilDeleted(ctx, w)
+		gone, changes, err := drainUntilDeleted(ctx, w)
 		w.Stop()
 		if gone {
 			return nil
@@ -70,24 +83,32 @@ func (c *Client) WaitNamespaceGone(ctx context.Context, name string) error {
 		if err != nil {
 			return namespaceWaitErr(name, err)
 		}
-		// The watch ended (server timeout or a too-old resourceVersion): look again.
+		// The watch ended (server timeout, a too-old resourceVersion, a cut stream): look
+		// again, after a pause if it ended at once.
+		if err := r.watchEnded(ctx, changes, opened); err != nil {
+			return namespaceWaitErr(name, err)
+		}
 	}
 }
 
-func drainUntilDeleted(ctx context.Context, w watch.Interface) (bool, error) {
+// drainUntilDeleted reads the watch until the namespace is deleted or the watch ends;
+// changes counts the updates seen on the way (finalizers going, say).
+func drainUntilDeleted(ctx context.Context, w watch.Interface) (gone bool, changes int, err error) {
 	for {
 		select {
 		case <-ctx.Done():
-			return false, ctx.Err()
+			return false, changes, ctx.Err()
 		case ev, ok := <-w.ResultChan():
 			if !ok {
-				return false, nil
+				return false, changes, nil
 			}
-			if ev.Type == watch.Deleted {
-				return true, nil
-			}
-			if ev.Type == watch.Error {
-				return false, nil
+			switch ev.Type {
+			case watch.Deleted:
+				return true, changes, nil
+			case watch.Error:
+				return false, changes, nil
+			case watch.Added, watch.Modified:
+				changes++
 			}
 		}
 	}

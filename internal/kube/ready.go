@@ -5,24 +5,27 @@ import (
 	"time"
 )
 
+// readyPollCap: a new cluster's API comes up within minutes; look at least this often.
+const readyPollCap = 10 * time.Second
+
 // WaitReady polls /readyz until the API server answers 200. A new cluster's API has
-// nothing to watch yet, so this is the one place that polls; the interval grows to 10s.
+// nothing to watch yet, so this is the one place that polls: while it is unreachable or
+// answers 5xx/429 (see transientError), with a backoff on the client's clock growing to
+// 10s. A permanent answer (a 401 or 403 for the credential, a TLS failure, an address the
+// SSRF policy refuses) ends the wait at once: waiting would not change it.
 func (c *Client) WaitReady(ctx context.Context) error {
-	delay := 500 * time.Millisecond
-	var last error
+	const op = "wait for the API server to be ready"
+	r := newRetryWait(c.clock)
+	r.b.Duration, r.b.Cap = 500*time.Millisecond, readyPollCap
 	for {
 		_, err := c.cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
 		if err == nil {
 			return nil
 		}
-		last = err
-		select {
-		case <-ctx.Done():
-			return wrap("wait for the API server to be ready", last)
-		case <-time.After(delay):
-		}
-		if delay < 10*time.Second {
-			delay *= 2
+		// When ctx ends, the last answer says more than the context's end does ("the API
+		// server failed or is unavailable" rather than "the operation timed out").
+		if r.retry(ctx, op, err, nil) != nil {
+			return wrap(op, err)
 		}
 	}
 }

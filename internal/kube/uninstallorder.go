@@ -3,12 +3,15 @@ package kube
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -68,8 +71,14 @@ func (c *Client) patchUninstalling(ctx context.Context, spec InstallSpec, until 
 func (c *Client) WaitForEarlierUninstalls(ctx context.Context, spec InstallSpec, settle time.Duration) ([]string, error) {
 	spec = spec.WithDefaults()
 	api := c.cs.CoreV1().ConfigMaps(spec.Namespace)
+	op := "watch config maps in " + spec.Namespace
 	sel := labels.SelectorFromSet(labels.Set{LabelManagedBy: ManagedByValue}).String() + "," + LabelApp
-	list, err := api.List(ctx, metav1.ListOptions{LabelSelector: sel})
+	var list *corev1.ConfigMapList
+	err := c.retryCall(ctx, "list config maps in "+spec.Namespace, nil, func() error {
+		var err error
+		list, err = api.List(ctx, metav1.ListOptions{LabelSelector: sel})
+		return err
+	})
 	if IsNotFound(err) {
 		return nil, nil
 	}
@@ -86,16 +95,46 @@ func (c *Client) WaitForEarlierUninstalls(ctx context.Context, spec InstallSpec,
 		return nil, nil
 	}
 
+	// The informer behind UntilWithSync retries failed lists and watches by itself, with
+	// its own backoff: right for transient errors, but a permanent one (403, say) would
+	// hold the wait until ctx ends. The ListWatch keeps the first permanent error and
+	// ends the wait at once (every phase's context derives from lwCtx).
+	lwCtx, lwCancel := context.WithCancel(ctx)
+	defer lwCancel()
+	var failMu sync.Mutex
+	var failed error
+	keep := func(callCtx context.Context, err error) error {
+		if err == nil || callCtx.Err() != nil || errors.Is(err, context.Canceled) ||
+			apierrors.IsResourceExpired(err) || apierrors.IsGone(err) { // the informer lists again
+			return err
+		}
+		if ok, _ := transientError(err); !ok {
+			failMu.Lock()
+			if failed == nil {
+				failed = err
+			}
+			failMu.Unlock()
+			lwCancel()
+		}
+		return err
+	}
+	permanent := func() error {
+		failMu.Lock()
+		defer failMu.Unlock()
+		return failed
+	}
 	// The client says whether it can stream the initial list (a real API server can, the
 	// fake clientset of unit tests cannot).
 	lw := cache.ToListWatcherWithWatchListSemantics(&cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			o.LabelSelector = sel
-			return api.List(ctx, o)
+			l, err := api.List(ctx, o)
+			return l, keep(ctx, err)
 		},
 		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
 			o.LabelSelector = sel
-			return api.Watch(ctx, o)
+			w, err := api.Watch(ctx, o)
+			return w, keep(ctx, err)
 		},
 	}, c.cs)
 	marked := map[string]time.Time{} // earlier apps being uninstalled now, until their mark's deadline
@@ -141,7 +180,7 @@ func (c *Client) WaitForEarlierUninstalls(ctx context.Context, spec InstallSpec,
 
 	// Settle: until every earlier app has marked itself (or is gone), or settle is over.
 	allSettled := func() bool { return len(settled) == len(earlier) }
-	settleCtx, cancel := withClockTimeout(ctx, c.clock, settle)
+	settleCtx, cancel := withClockTimeout(lwCtx, c.clock, settle)
 	defer cancel()
 	_, err = watchtools.UntilWithSync(settleCtx, lw, &corev1.ConfigMap{},
 		func(store cache.Store) (bool, error) { fromStore(store); return allSettled(), nil },
@@ -151,8 +190,10 @@ func (c *Client) WaitForEarlierUninstalls(ctx context.Context, spec InstallSpec,
 	switch {
 	case ctx.Err() != nil:
 		return sortedKeys(waitedFor), fmt.Errorf("waiting for %v to be uninstalled first: %w", sortedKeys(marked), ctx.Err())
+	case permanent() != nil:
+		return nil, wrap(op, permanent())
 	case err != nil && !settleOver:
-		return nil, wrap("watch config maps in "+spec.Namespace, err)
+		return nil, wrap(op, err)
 	}
 
 	// Then until none of them is being uninstalled any more. A mark whose deadline passes
@@ -160,16 +201,24 @@ func (c *Client) WaitForEarlierUninstalls(ctx context.Context, spec InstallSpec,
 	// earliest deadline.
 	noneMarked := func() bool { return len(marked) == 0 }
 	for {
+		// Drop the marks whose deadline has passed before arming the timer on the next
+		// one: a timer armed on a past deadline fires before UntilWithSync lists, so the
+		// store would never clear the mark, and the loop would list again and again.
+		now := c.clock.Now()
 		var earliest time.Time
-		for _, until := range marked {
+		for app, until := range marked {
+			if !now.Before(until) {
+				delete(marked, app)
+				continue
+			}
 			if earliest.IsZero() || until.Before(earliest) {
 				earliest = until
 			}
 		}
-		waitCtx, cancel := context.WithCancel(ctx)
+		waitCtx, cancel := context.WithCancel(lwCtx)
 		if !earliest.IsZero() {
 			cancel()
-			waitCtx, cancel = withClockTimeout(ctx, c.clock, earliest.Sub(c.clock.Now()))
+			waitCtx, cancel = withClockTimeout(lwCtx, c.clock, earliest.Sub(now))
 		}
 		_, err = watchtools.UntilWithSync(waitCtx, lw, &corev1.ConfigMap{},
 			func(store cache.Store) (bool, error) { fromStore(store); return noneMarked(), nil },
@@ -179,10 +228,12 @@ func (c *Client) WaitForEarlierUninstalls(ctx context.Context, spec InstallSpec,
 		switch {
 		case ctx.Err() != nil:
 			return sortedKeys(waitedFor), fmt.Errorf("waiting for %v to be uninstalled first: %w", sortedKeys(marked), ctx.Err())
+		case permanent() != nil:
+			return sortedKeys(waitedFor), wrap(op, permanent())
 		case expired && err != nil:
 			continue // a mark's deadline passed: list again
 		case err != nil:
-			return sortedKeys(waitedFor), wrap("watch config maps in "+spec.Namespace, err)
+			return sortedKeys(waitedFor), wrap(op, err)
 		}
 		return sortedKeys(waitedFor), nil
 	}

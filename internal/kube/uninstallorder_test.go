@@ -5,12 +5,17 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+	"k8s.io/utils/clock"
 	clocktesting "k8s.io/utils/clock/testing"
 )
 
@@ -193,3 +198,81 @@ func TestMarkUninstalling(t *testing.T) {
 }
 
 func isMarked(cm *corev1.ConfigMap) bool { _, ok := markedUntil(cm, orderT0); return ok }
+
+// On the real clock, a timer armed on a deadline that has passed fires before
+// UntilWithSync lists (the fake clock's After(0) never fires, which hid it): the wait must
+// drop the expired mark instead of listing again and again until the delete times out.
+// The lists: the first look, the settle phase, the wait until the deadline, and one more
+// look after it.
+func TestWaitForEarlierUninstalls_DeadlinePassingOnTheRealClockListsOnce(t *testing.T) {
+	// RFC 3339 keeps whole seconds: the mark ends 1s to 2s from now.
+	until := time.Now().Add(2 * time.Second).Truncate(time.Second)
+	cs := fake.NewClientset(appConfigMap("podinfo", 0, until), appConfigMap("ingress", 100, time.Time{}))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var lists atomic.Int32
+	cs.PrependReactor("list", "configmaps", func(k8stesting.Action) (bool, runtime.Object, error) {
+		if lists.Add(1) > 1000 {
+			cancel() // it spins: end it here rather than at a timeout
+		}
+		return false, nil, nil
+	})
+	apps, err := NewClientForInterface(cs).WithClock(clock.RealClock{}).WaitForEarlierUninstalls(ctx, InstallSpec{Name: "ingress", UninstallOrder: 100}, DefaultUninstallSettle)
+	if err != nil || !slices.Equal(apps, []string{"podinfo"}) {
+		t.Fatalf("got %v, %v after %d lists", apps, err, lists.Load())
+	}
+	if n := lists.Load(); n != 4 {
+		t.Fatalf("%d lists, want 4", n)
+	}
+}
+
+// A refused connection on the first list is retried on the client's clock; a 503 on the
+// informer's list is retried by the informer; the wait then sees the app's delete done.
+func TestWaitForEarlierUninstalls_RetriesTransientErrors(t *testing.T) {
+	cs := fake.NewClientset(appConfigMap("podinfo", 0, orderT0.Add(10*time.Minute)), appConfigMap("ingress", 100, time.Time{}))
+	var lists atomic.Int32
+	cs.PrependReactor("list", "configmaps", func(k8stesting.Action) (bool, runtime.Object, error) {
+		switch lists.Add(1) {
+		case 1:
+			return true, nil, connRefused()
+		case 4: // the wait phase's informer
+			return true, nil, apierrors.NewServiceUnavailable("later")
+		case 5: // podinfo's delete is done by the informer's next try
+			_ = cs.Tracker().Delete(corev1.SchemeGroupVersion.WithResource("configmaps"), DefaultInstallNamespace, ValuesConfigMapName("podinfo"))
+		}
+		return false, nil, nil
+	})
+	clk := newStepClock()
+	clk.SetTime(orderT0)
+	apps, err := NewClientForInterface(cs).WithClock(clk).WaitForEarlierUninstalls(context.Background(), InstallSpec{Name: "ingress", UninstallOrder: 100}, DefaultUninstallSettle)
+	if err != nil || !slices.Equal(apps, []string{"podinfo"}) {
+		t.Fatalf("got %v, %v", apps, err)
+	}
+	if n := lists.Load(); n != 5 || len(clk.Pauses()) != 1 {
+		t.Fatalf("%d lists, pauses %v", n, clk.Pauses())
+	}
+}
+
+// A permanent answer to the informer's list (the informer would retry it until ctx ends)
+// ends the wait at once, in our words.
+func TestWaitForEarlierUninstalls_PermanentErrorEndsWait(t *testing.T) {
+	cs := fake.NewClientset(appConfigMap("podinfo", 0, orderT0.Add(10*time.Minute)), appConfigMap("ingress", 100, time.Time{}))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var lists atomic.Int32
+	cs.PrependReactor("list", "configmaps", func(k8stesting.Action) (bool, runtime.Object, error) {
+		n := lists.Add(1)
+		if n >= 4 {
+			cancel() // retried: end it here rather than at a timeout
+		}
+		if n >= 2 {
+			return true, nil, apierrors.NewForbidden(corev1.Resource("configmaps"), "", errors.New("<html>server text</html>"))
+		}
+		return false, nil, nil
+	})
+	_, err := NewClientForInterface(cs).WithClock(useUninstallClock(t)).WaitForEarlierUninstalls(ctx, InstallSpec{Name: "ingress", UninstallOrder: 100}, DefaultUninstallSettle)
+	want := "watch config maps in clusterkit-managed-apps: the API server answered HTTP 403 (the credential lacks permission for this operation)"
+	if err == nil || err.Error() != want || lists.Load() != 2 {
+		t.Fatalf("got %v after %d lists", err, lists.Load())
+	}
+}
