@@ -301,29 +301,22 @@ func waitingReason(p *corev1.Pod) string {
 	return ""
 }
 
-// tailLogAttempts bounds the retries of the log read: the lines are for the debug log,
-// and the failure they explain must reach the user without waiting out the apply.
-const tailLogAttempts = 5
-
-// tailLogs passes the pod's last log lines to logf.
+// tailLogs passes the pod's last log lines to logf. A transient error is retried a few
+// times only (readAttempts): the lines are for the debug log, and the failure they explain
+// must reach the user without waiting out the apply.
 func (c *Client) tailLogs(ctx context.Context, ns, name string, logf func(string)) {
 	tail, limit := int64(FailedPodLogLines), int64(64<<10)
-	op := fmt.Sprintf("read the logs of pod %s/%s", ns, name)
-	r := newRetryWait(c.clock)
-	r.attempts = tailLogAttempts
 	var raw []byte
-	for {
+	err := c.retryCall(ctx, fmt.Sprintf("read the logs of pod %s/%s", ns, name), readAttempts, logf, func() error {
 		var err error
 		raw, err = c.cs.CoreV1().Pods(ns).GetLogs(name, &corev1.PodLogOptions{
 			Container: installContainer, TailLines: &tail, LimitBytes: &limit,
 		}).DoRaw(ctx)
-		if err == nil {
-			break
-		}
-		if rerr := r.retry(ctx, op, err, logf); rerr != nil {
-			logf(fmt.Sprintf("clusterkit: could not read the logs of pod %s/%s: %v", ns, name, wrap("read logs", rerr)))
-			return
-		}
+		return err
+	})
+	if err != nil {
+		logf(fmt.Sprintf("clusterkit: could not read the logs of pod %s/%s: %v", ns, name, wrap("read logs", err)))
+		return
 	}
 	sc := bufio.NewScanner(bytes.NewReader(raw))
 	sc.Buffer(make([]byte, 0, 4096), len(raw)+1)
@@ -496,7 +489,7 @@ func (c *Client) deletePod(ctx context.Context, ns, name string, uid types.UID) 
 func (c *Client) deletePodAndWait(ctx context.Context, ns, name string, logf func(string)) error {
 	op := fmt.Sprintf("replace pod %s/%s", ns, name)
 	var old *corev1.Pod
-	err := c.retryCall(ctx, op, logf, func() error {
+	err := c.retryCall(ctx, op, 0, logf, func() error {
 		var err error
 		old, err = c.cs.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
 		return err

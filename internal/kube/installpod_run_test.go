@@ -427,14 +427,14 @@ func TestRunInstallPod_WatchCutAtOnceBacksOff(t *testing.T) {
 }
 
 // The log read after a failure retries a refused connection and a 503, then logs the
-// lines; when it keeps failing it gives up after tailLogAttempts calls.
+// lines; when it keeps failing it gives up after readAttempts calls.
 func TestRunInstallPod_LogTailRetriesTransientErrors(t *testing.T) {
 	for _, tc := range []struct {
 		failures, calls int
 		last            string
 	}{
 		{failures: 2, calls: 3, last: "fake logs"},
-		{failures: 100, calls: tailLogAttempts, last: "clusterkit: could not read the logs of pod clusterkit-managed-apps/install-ingress-nginx: read logs: the API server answered HTTP 503 (the API server failed or is unavailable)"},
+		{failures: 100, calls: readAttempts, last: "clusterkit: could not read the logs of pod clusterkit-managed-apps/install-ingress-nginx: read logs: the API server answered HTTP 503 (the API server failed or is unavailable)"},
 	} {
 		cs := fake.NewClientset()
 		finishOnCreate(cs, corev1.PodFailed, 1, "Error")

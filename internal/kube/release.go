@@ -135,11 +135,17 @@ func ReleaseSecretName(name string, rev int) string {
 }
 
 // FindRelease returns the latest revision of release name in namespace, or nil, nil when
-// there is none.
+// there is none. It follows the install pod's wait: a transient API error is retried a
+// few times (readAttempts), so that a blip does not fail an install helm has finished.
 func (c *Client) FindRelease(ctx context.Context, namespace, name string) (*Release, error) {
 	op := fmt.Sprintf("read helm release %s/%s", namespace, name)
-	list, err := c.cs.CoreV1().Secrets(namespace).List(ctx, metav1.ListOptions{
-		LabelSelector: labels.SelectorFromSet(labels.Set{"owner": "helm", "name": name}).String(),
+	var list *corev1.SecretList
+	err := c.retryCall(ctx, op, readAttempts, nil, func() error {
+		var err error
+		list, err = c.cs.CoreV1().Secrets(namespace).List(ctx, metav1.ListOptions{
+			LabelSelector: labels.SelectorFromSet(labels.Set{"owner": "helm", "name": name}).String(),
+		})
+		return err
 	})
 	if IsNotFound(err) {
 		return nil, nil

@@ -6,14 +6,17 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 )
 
 func TestRelease_EncodeFindRoundTripPicksHighestRevision(t *testing.T) {
@@ -132,5 +135,45 @@ func TestParseReleaseStatus(t *testing.T) {
 		if got := parseReleaseStatus(in); got != want {
 			t.Errorf("%q -> %q, want %q", in, got, want)
 		}
+	}
+}
+
+// Reading helm's record after the install pod retries a blip a few times (a refused
+// connection, a 503), gives up after readAttempts calls, and stops at once on a 403.
+func TestFindRelease_RetriesTransientErrorsAFewTimes(t *testing.T) {
+	rec := EncodeReleaseSecret(Release{Name: "podinfo", Namespace: "podinfo", Revision: 1, ChartName: "podinfo", ChartVersion: "6.7.1"})
+	for _, tc := range []struct {
+		name          string
+		failures      []error
+		calls, pauses int
+		want          string // the error; "" for the release
+	}{
+		{"a blip", []error{connRefused(), apierrors.NewServiceUnavailable("later")}, 3, 2, ""},
+		{"down", slices.Repeat([]error{connRefused()}, 10), readAttempts, readAttempts - 1,
+			"read helm release podinfo/podinfo: the API server could not be reached"},
+		{"forbidden", []error{apierrors.NewForbidden(corev1.Resource("secrets"), "", errors.New("<html>server text</html>"))}, 1, 0,
+			"read helm release podinfo/podinfo: the API server answered HTTP 403 (the credential lacks permission for this operation)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cs := fake.NewClientset(rec)
+			calls := 0
+			cs.PrependReactor("list", "secrets", func(k8stesting.Action) (bool, runtime.Object, error) {
+				if calls++; calls <= len(tc.failures) {
+					return true, nil, tc.failures[calls-1]
+				}
+				return false, nil, nil
+			})
+			clk := newStepClock()
+			r, err := NewClientForInterface(cs).WithClock(clk).FindRelease(context.Background(), "podinfo", "podinfo")
+			switch {
+			case tc.want == "" && (err != nil || r == nil || r.Revision != 1):
+				t.Fatalf("got %+v, %v", r, err)
+			case tc.want != "" && (err == nil || err.Error() != tc.want):
+				t.Fatalf("got %v, want %s", err, tc.want)
+			}
+			if calls != tc.calls || len(clk.Pauses()) != tc.pauses {
+				t.Fatalf("%d calls, pauses %v", calls, clk.Pauses())
+			}
+		})
 	}
 }

@@ -26,6 +26,11 @@ import (
 // wait retries; retryWait spaces the retries on the client's clock.
 
 const (
+	// readAttempts bounds the retries of a single read that follows a wait (helm's
+	// record after the install pod, the pod's logs): enough for a blip, and a refresh
+	// against a cluster that is down still fails in seconds.
+	readAttempts = 5
+
 	retryBase   = 200 * time.Millisecond
 	retryCap    = 10 * time.Second
 	retryJitter = 0.2
@@ -173,9 +178,11 @@ func (r *retryWait) watchEnded(ctx context.Context, changes int, opened time.Tim
 	return r.pause(ctx, 0)
 }
 
-// retryCall runs call until it succeeds or fails permanently (see retryWait.retry).
-func (c *Client) retryCall(ctx context.Context, op string, logf func(string), call func() error) error {
+// retryCall runs call until it succeeds or fails permanently (see retryWait.retry);
+// attempts > 0 bounds the calls, for reads that are no wait of their own.
+func (c *Client) retryCall(ctx context.Context, op string, attempts int, logf func(string), call func() error) error {
 	r := newRetryWait(c.clock)
+	r.attempts = attempts
 	for {
 		err := call()
 		if err == nil {

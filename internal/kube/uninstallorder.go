@@ -74,7 +74,7 @@ func (c *Client) WaitForEarlierUninstalls(ctx context.Context, spec InstallSpec,
 	op := "watch config maps in " + spec.Namespace
 	sel := labels.SelectorFromSet(labels.Set{LabelManagedBy: ManagedByValue}).String() + "," + LabelApp
 	var list *corev1.ConfigMapList
-	err := c.retryCall(ctx, "list config maps in "+spec.Namespace, nil, func() error {
+	err := c.retryCall(ctx, "list config maps in "+spec.Namespace, 0, nil, func() error {
 		var err error
 		list, err = api.List(ctx, metav1.ListOptions{LabelSelector: sel})
 		return err
