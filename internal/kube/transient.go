@@ -9,6 +9,8 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"strings"
+	"syscall"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -75,16 +77,41 @@ func transientError(err error) (transient bool, retryAfter time.Duration) {
 		}
 		return false, 0
 	}
+	return noAnswer(err), 0
+}
+
+// noAnswer: the call failed in the network, before or while an answer came. An error the
+// transport stack made of its own (a token that could not be minted, a server speaking
+// plain HTTP) is no such failure, and waiting would not change it.
+func noAnswer(err error) bool {
 	var urlErr *url.Error
-	var netErr net.Error
-	switch {
-	case errors.As(err, &urlErr), errors.As(err, &netErr),
-		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, context.DeadlineExceeded),
-		utilnet.IsConnectionRefused(err), utilnet.IsConnectionReset(err),
-		utilnet.IsHTTP2ConnectionLost(err), utilnet.IsProbableEOF(err):
-		return true, 0
+	if errors.As(err, &urlErr) {
+		err = urlErr.Err
 	}
-	return false, 0
+	if err == nil {
+		return false
+	}
+	var netErr net.Error // *net.OpError (dial, read, write, DNS), request and TLS handshake timeouts
+	var errno syscall.Errno
+	if errors.As(err, &netErr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, context.DeadlineExceeded) || utilnet.IsProbableEOF(err) || utilnet.IsHTTP2ConnectionLost(err) {
+		return true
+	}
+	if errors.As(err, &errno) {
+		switch errno {
+		case syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.ECONNABORTED, syscall.EPIPE,
+			syscall.ETIMEDOUT, syscall.EHOSTUNREACH, syscall.ENETUNREACH:
+			return true
+		}
+	}
+	// net/http's own words for a connection that broke (their types are unexported).
+	msg := err.Error()
+	for _, broken := range []string{"http2: ", "stream error: ", "transport connection broken", "server closed idle connection"} {
+		if strings.Contains(msg, broken) {
+			return true
+		}
+	}
+	return false
 }
 
 // apiStatusCode is the HTTP status of an API error (an *APIError or client-go's), 0 when

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"sync"
@@ -92,6 +94,11 @@ func TestTransientError(t *testing.T) {
 		{"cancelled", context.Canceled, false, 0},
 		{"local refusal", &LocalError{Msg: "no"}, false, 0},
 		{"unknown error", errors.New("decoding failed"), false, 0},
+		{"HTTP/2 connection lost", &url.Error{Op: "Get", URL: "https://x", Err: errors.New("http2: client connection lost")}, true, 0},
+		{"GOAWAY", &url.Error{Op: "Get", URL: "https://x", Err: errors.New("http2: server sent GOAWAY and closed the connection; LastStreamID=1")}, true, 0},
+		{"timed out", os.NewSyscallError("read", syscall.ETIMEDOUT), true, 0},
+		{"a token that could not be minted", &url.Error{Op: "Get", URL: "https://x", Err: errors.New("AWS STS: access denied")}, false, 0},
+		{"a server speaking plain HTTP", &url.Error{Op: "Get", URL: "https://x", Err: errors.New("http: server gave HTTP response to HTTPS client")}, false, 0},
 		{"nil", nil, false, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -145,5 +152,22 @@ func TestRetryWait_Backoff(t *testing.T) {
 	}
 	if n := len(clk.Pauses()); n != len(want) {
 		t.Fatalf("%d pauses after permanent errors, want %d", n, len(want))
+	}
+}
+
+// The shapes net/http really returns: a closed port, and a server whose certificate the
+// client does not trust.
+func TestTransientError_RealTransportErrors(t *testing.T) {
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	_, err := http.Get(closed.URL)
+	if ok, _ := transientError(err); err == nil || !ok || !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("connection refused: %v is transient = %v", err, ok)
+	}
+	untrusted := httptest.NewTLSServer(http.NotFoundHandler())
+	defer untrusted.Close()
+	_, err = http.Get(untrusted.URL)
+	if ok, _ := transientError(err); err == nil || ok {
+		t.Errorf("unknown CA: %v is transient = %v", err, ok)
 	}
 }
