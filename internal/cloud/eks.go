@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"net/http"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	ekstypes "github.com/aws/aws-sdk-go-v2/service/eks/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -24,8 +26,43 @@ type Cluster struct {
 	Status   string
 }
 
-// FindCluster describes an EKS cluster; *NotFoundError when it does not exist.
+// Serving reports a cluster whose API server can be reached: it has an endpoint and a CA,
+// and EKS is not creating, deleting or failing it.
+func (c *Cluster) Serving() bool {
+	return c.Endpoint != "" && len(c.CAPEM) > 0 && (c.Status == "ACTIVE" || c.Status == "UPDATING")
+}
+
+// KnownCluster is FindCluster through the session's cache: the first serving answer is
+// kept for the rest of the run. Anything else is asked again next time.
+func (s *Session) KnownCluster(ctx context.Context, name string) (*Cluster, error) {
+	s.mu.Lock()
+	c, ok := s.clusters[name]
+	s.mu.Unlock()
+	if ok {
+		return c, nil
+	}
+	return s.FindCluster(ctx, name)
+}
+
+// FindCluster describes an EKS cluster; *NotFoundError when it does not exist. It always
+// asks EKS, and refreshes what KnownCluster returns.
 func (s *Session) FindCluster(ctx context.Context, name string) (*Cluster, error) {
+	c, err := s.describeCluster(ctx, name)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case err == nil && c.Serving():
+		if s.clusters == nil {
+			s.clusters = map[string]*Cluster{}
+		}
+		s.clusters[name] = c
+	case err == nil || IsNotFound(err):
+		delete(s.clusters, name)
+	}
+	return c, err
+}
+
+func (s *Session) describeCluster(ctx context.Context, name string) (*Cluster, error) {
 	out, err := s.EKS.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String(name)})
 	var nf *ekstypes.ResourceNotFoundException
 	if errors.As(err, &nf) {
@@ -67,9 +104,13 @@ const (
 	clusterIDHeader  = "x-k8s-aws-id"
 )
 
-// EKSToken mints a token for clusterName with the session's (assumed-role) identity.
+// EKSToken mints a token for clusterName with the session's (assumed-role) identity. It
+// expires at the earlier of its own lifetime and the moment the credential cache retires
+// the credentials that signed it (credentialsRefreshWindow before STS's expiry): a
+// presigned call is worth nothing once its credentials have expired.
 func (s *Session) EKSToken(ctx context.Context, clusterName string, now time.Time) (EKSToken, error) {
-	presign := sts.NewPresignClient(s.STS)
+	signer := &recordingPresigner{signer: v4.NewSigner()}
+	presign := sts.NewPresignClient(s.STS, func(o *sts.PresignOptions) { o.Presigner = signer })
 	req, err := presign.PresignGetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}, func(o *sts.PresignOptions) {
 		o.ClientOptions = append(o.ClientOptions, func(so *sts.Options) {
 			so.APIOptions = append(so.APIOptions,
@@ -82,10 +123,29 @@ func (s *Session) EKSToken(ctx context.Context, clusterName string, now time.Tim
 	if err != nil {
 		return EKSToken{}, Sanitize(err)
 	}
+	expires := now.Add(eksTokenLifetime)
+	// The cache hands credentials out with Expires already moved credentialsRefreshWindow
+	// before STS's expiry; that window is the margin.
+	if c := signer.signedWith; c.CanExpire && c.Expires.Before(expires) {
+		expires = c.Expires
+	}
 	return EKSToken{
 		Value:      eksTokenPrefix + base64.RawURLEncoding.EncodeToString([]byte(req.URL)),
-		Expiration: now.Add(eksTokenLifetime),
+		Expiration: expires,
 	}, nil
+}
+
+// recordingPresigner is the SDK's SigV4 presigner that also remembers which credentials
+// it signed with: exactly those bound the token's life. One per token.
+type recordingPresigner struct {
+	signer     *v4.Signer
+	signedWith aws.Credentials
+}
+
+func (p *recordingPresigner) PresignHTTP(ctx context.Context, creds aws.Credentials, r *http.Request, payloadHash, service, region string,
+	signingTime time.Time, optFns ...func(*v4.SignerOptions)) (string, http.Header, error) {
+	p.signedWith = creds
+	return p.signer.PresignHTTP(ctx, creds, r, payloadHash, service, region, signingTime, optFns...)
 }
 
 // EKSTokenSource caches one token and mints a new one shortly before it expires.
@@ -107,16 +167,22 @@ func (s *Session) TokenSource(clusterName string, clock Clock) *EKSTokenSource {
 
 // Token returns a valid token.
 func (ts *EKSTokenSource) Token(ctx context.Context) (string, error) {
+	tok, err := ts.Current(ctx)
+	return tok.Value, err
+}
+
+// Current returns the cached token, or a new one when it has expired.
+func (ts *EKSTokenSource) Current(ctx context.Context) (EKSToken, error) {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
 	now := ts.clock.Now()
 	if ts.current.Value != "" && now.Before(ts.current.Expiration) {
-		return ts.current.Value, nil
+		return ts.current, nil
 	}
 	tok, err := ts.session.EKSToken(ctx, ts.cluster, now)
 	if err != nil {
-		return "", err
+		return EKSToken{}, err
 	}
 	ts.current = tok
-	return tok.Value, nil
+	return tok, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -31,10 +32,21 @@ type Session struct {
 	STS            *sts.Client
 	cfg            aws.Config
 	endpoints      Endpoints
+
+	// clusters caches DescribeCluster for the life of the session (one run), so every
+	// connection to a cluster checks its endpoint and CA without a call each time.
+	mu       sync.Mutex
+	clusters map[string]*Cluster
 }
 
-// DefaultSessionDuration is what AssumeRole asks for; the SDK renews 5 minutes early.
-const DefaultSessionDuration = time.Hour
+const (
+	// DefaultSessionDuration is what AssumeRole asks for.
+	DefaultSessionDuration = time.Hour
+	// credentialsRefreshWindow: the credential cache retires assumed credentials this long
+	// before STS's expiry (and reports that earlier time as their Expires), so nothing is
+	// signed with credentials about to lapse. EKS tokens end there too (see EKSToken).
+	credentialsRefreshWindow = 5 * time.Minute
+)
 
 // Session assumes t's role from the platform's base configuration. The first AWS call
 // performs the AssumeRole; VerifyAccess makes it happen now, for a clear early error.
@@ -80,7 +92,7 @@ func (f *Factory) newSession(ctx context.Context, t Target) (*Session, error) {
 		o.Duration = DefaultSessionDuration
 	})
 	cfg.Credentials = aws.NewCredentialsCache(provider, func(o *aws.CredentialsCacheOptions) {
-		o.ExpiryWindow = 5 * time.Minute
+		o.ExpiryWindow = credentialsRefreshWindow
 	})
 	ep := f.cfg.Endpoints
 	return &Session{
