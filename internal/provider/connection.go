@@ -1,7 +1,10 @@
 package provider
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -10,6 +13,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 
+	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/cloud"
 	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/kube"
 )
 
@@ -133,9 +137,83 @@ func resolveConnection(ctx context.Context, data *providerData, obj types.Object
 	if !ok {
 		return conn, false
 	}
-	conn.Tokens = sess.TokenSource(e.ClusterName.ValueString(), nil)
-	conn.TokensKey = "eks:" + e.RoleARN.ValueString() + "|" + m.Region.ValueString() + "|" + e.ClusterName.ValueString()
+	name := e.ClusterName.ValueString()
+	if conn.Host == "" {
+		diags.AddAttributeError(attrPath, fmt.Sprintf("EKS cluster %s is not ready", name), notReadyDetail(ctx, sess, name))
+		return conn, false
+	}
+	// The token minted below is an admin credential: it goes only where EKS says the
+	// cluster is, never to a host or CA the configuration chose.
+	cl, ok := eksEndpoint(ctx, sess, c, name, m.Region.ValueString(), attrPath, diags)
+	if !ok {
+		return conn, false
+	}
+	conn.Host, conn.CAPEM = cl.Endpoint, cl.CAPEM
+	conn.Tokens = sess.TokenSource(name, nil)
+	conn.TokensKey = "eks:" + e.RoleARN.ValueString() + "|" + m.Region.ValueString() + "|" + name
 	return conn, true
+}
+
+// eksEndpoint reads the cluster (cached for the run) and refuses a connection whose host or
+// CA is not what EKS reports. A mismatch is checked again against a fresh answer first, so a
+// cluster replaced earlier in the same run is not refused on a stale one.
+func eksEndpoint(ctx context.Context, sess *cloud.Session, c connectionModel, name, region string, attrPath path.Path, diags *diag.Diagnostics) (*cloud.Cluster, bool) {
+	cl, err := sess.KnownCluster(ctx, name)
+	if err == nil && mismatchedField(c, cl) != "" {
+		cl, err = sess.FindCluster(ctx, name)
+	}
+	switch {
+	case cloud.IsNotFound(err):
+		diags.AddAttributeError(attrPath.AtName("eks").AtName("cluster_name"), "EKS cluster not found",
+			fmt.Sprintf("EKS has no cluster named %s in %s for this role; no token was sent.", name, region))
+		return nil, false
+	case err != nil:
+		diags.AddAttributeError(attrPath.AtName("eks").AtName("cluster_name"), "Reading the EKS cluster failed", err.Error())
+		return nil, false
+	case !cl.Serving():
+		diags.AddAttributeError(attrPath, fmt.Sprintf("EKS cluster %s is not ready", name),
+			fmt.Sprintf("EKS reports cluster %s in %s as %s, without a reachable API server; no token was sent. Apply again once it is active.", name, region, cl.Status))
+		return nil, false
+	}
+	switch mismatchedField(c, cl) {
+	case "host":
+		diags.AddAttributeError(attrPath.AtName("host"), "cluster_connection.host does not match the EKS cluster",
+			fmt.Sprintf("cluster_connection.host is %q, but EKS reports %q for cluster %s in %s. On the EKS path the provider sends the tokens it mints only to "+
+				"the endpoint EKS reports, so no token was sent. Pass the cluster_connection of the clusterkit_eks_cluster unchanged.", c.Host.ValueString(), cl.Endpoint, name, region))
+		return nil, false
+	case "cluster_ca_certificate":
+		diags.AddAttributeError(attrPath.AtName("cluster_ca_certificate"), "cluster_connection.cluster_ca_certificate does not match the EKS cluster",
+			fmt.Sprintf("It is not the certificate authority EKS reports for cluster %s in %s. On the EKS path the provider trusts only that CA with the tokens it mints, "+
+				"so no token was sent. Pass the cluster_connection of the clusterkit_eks_cluster unchanged.", name, region))
+		return nil, false
+	}
+	return cl, true
+}
+
+// mismatchedField names the connection attribute that differs from what EKS reports; an
+// unset CA is taken from EKS.
+func mismatchedField(c connectionModel, cl *cloud.Cluster) string {
+	if !strings.EqualFold(strings.TrimRight(c.Host.ValueString(), "/"), strings.TrimRight(cl.Endpoint, "/")) {
+		return "host"
+	}
+	if ca := c.ClusterCACertificate.ValueString(); ca != "" && !bytes.Equal(bytes.TrimSpace([]byte(ca)), bytes.TrimSpace(cl.CAPEM)) {
+		return "cluster_ca_certificate"
+	}
+	return ""
+}
+
+// notReadyDetail explains a connection without a host: the clusterkit_eks_cluster that
+// exports it stopped waiting before its cluster was ready. What AWS says now is added when
+// it answers; its error text is not.
+func notReadyDetail(ctx context.Context, sess *cloud.Session, name string) string {
+	var b strings.Builder
+	b.WriteString("This cluster_connection has no host yet: the clusterkit_eks_cluster that exports it stopped waiting for its CloudFormation stack " +
+		"before the cluster was ready (its timeouts.create ran out, or the apply was interrupted), so this resource cannot reach the cluster. No token was sent.")
+	if st, err := sess.FindStack(ctx, name); err == nil {
+		fmt.Fprintf(&b, " AWS reports its CloudFormation stack %s is %s.", name, st.Status)
+	}
+	b.WriteString(" Run apply again: the clusterkit_eks_cluster resumes waiting on the same stack (no second stack is created), then this resource is created.")
+	return b.String()
 }
 
 // connectionSecrets lists what withLogging must mask for a connection.

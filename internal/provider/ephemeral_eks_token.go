@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
@@ -53,8 +54,8 @@ func (e *eksTokenEphemeral) Schema(_ context.Context, _ ephemeral.SchemaRequest,
 				Validators: []validator.String{sessionName()}},
 			"host":                   schema.StringAttribute{Computed: true, MarkdownDescription: "API server URL."},
 			"cluster_ca_certificate": schema.StringAttribute{Computed: true, MarkdownDescription: "PEM CA certificate of the API server."},
-			"token":                  schema.StringAttribute{Computed: true, Sensitive: true, MarkdownDescription: "Bearer token (`k8s-aws-v1.…`), valid for about 14 minutes."},
-			"expiration":             schema.StringAttribute{Computed: true, MarkdownDescription: "When the provider stops trusting the token (RFC 3339)."},
+			"token":                  schema.StringAttribute{Computed: true, Sensitive: true, MarkdownDescription: "Bearer token (`k8s-aws-v1.…`), valid for 14 minutes, or less when the role's temporary credentials that signed it are retired sooner (see `expiration`)."},
+			"expiration":             schema.StringAttribute{Computed: true, MarkdownDescription: "When the provider stops trusting the token (RFC 3339): 14 minutes after it was minted, or earlier when the assumed role's credentials that signed it are retired first (5 minutes before they expire)."},
 		},
 	}
 }
@@ -92,9 +93,14 @@ func (e *eksTokenEphemeral) Open(ctx context.Context, req ephemeral.OpenRequest,
 	if !ok {
 		return
 	}
-	cl, err := sess.FindCluster(ctx, m.ClusterName.ValueString())
+	cl, err := sess.KnownCluster(ctx, m.ClusterName.ValueString())
 	if err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("cluster_name"), "Reading the EKS cluster failed", err.Error())
+		return
+	}
+	if !cl.Serving() {
+		resp.Diagnostics.AddAttributeError(path.Root("cluster_name"), fmt.Sprintf("EKS cluster %s is not ready", m.ClusterName.ValueString()),
+			fmt.Sprintf("EKS reports it as %s, without a reachable API server; no token was minted. Open this again once the cluster is active.", cl.Status))
 		return
 	}
 	tok, err := sess.EKSToken(ctx, m.ClusterName.ValueString(), time.Now())

@@ -194,7 +194,9 @@ func replaceUnlessImported() planmodifier.String {
 // cluster (name, region, role, endpoint), and an unknown value here would make every
 // resource that takes it plan a replacement on a mere node count change.
 func eksConnectionAttribute() schema.SingleNestedAttribute {
-	a := connectionOutputAttribute("How `clusterkit_cluster_integration` and `clusterkit_managed_app` reach this cluster: through the provisioning role and short-lived EKS tokens. It holds no token.")
+	a := connectionOutputAttribute("How `clusterkit_cluster_integration` and `clusterkit_managed_app` reach this cluster: through the provisioning role and short-lived EKS tokens. It holds no token. " +
+		"Pass it on unchanged: the provider sends the tokens it mints only to the endpoint and CA EKS reports for the cluster, and refuses a `host` or `cluster_ca_certificate` that differs. " +
+		"While a create that stopped waiting has not been resumed, `host` and `cluster_ca_certificate` are null and a resource that takes it fails saying the cluster is not ready.")
 	a.PlanModifiers = []planmodifier.Object{objectplanmodifier.UseStateForUnknown()}
 	return a
 }
@@ -289,8 +291,8 @@ func (r *eksClusterResource) ModifyPlan(ctx context.Context, req resource.Modify
 			if plan.ServiceAccount.IsNull() {
 				plan.ServiceAccount = types.ObjectUnknown(serviceAccountAttrTypes)
 			}
-			if plan.ClusterConnection.IsNull() {
-				plan.ClusterConnection = types.ObjectUnknown(connectionAttrTypes)
+			if plan.ClusterConnection.IsNull() || state.Endpoint.IsNull() {
+				plan.ClusterConnection = types.ObjectUnknown(connectionAttrTypes) // gains host and CA
 			}
 		case stackInputsChanged(state, plan):
 			plan.Status = types.StringUnknown()

@@ -98,6 +98,9 @@ func (r *eksClusterResource) waitAndFinish(ctx context.Context, sess *cloud.Sess
 			m.Status = types.StringValue(cur.Status)
 		}
 		resume := "It keeps running in AWS; run apply again to resume waiting on the same stack (no second stack is created)"
+		if m.Endpoint.IsNull() || m.Endpoint.IsUnknown() {
+			resume = "Until an apply finishes waiting for it, the cluster_connection has no host, and resources that take it in this apply fail saying so. " + resume
+		}
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			diags.AddWarning("Stopped waiting for the CloudFormation stack",
 				fmt.Sprintf("Stack %s is still %s after %s. %s, or raise timeouts.%s.", m.Name.ValueString(), m.Status.ValueString(), timeout, resume, op))

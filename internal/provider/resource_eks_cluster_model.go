@@ -161,11 +161,18 @@ func (m *eksClusterModel) fillOutputs(diags *diag.Diagnostics) {
 			*v = types.StringNull()
 		}
 	}
-	if m.Endpoint.IsNull() {
+	if m.StackID.IsNull() || m.ProvisionRoleARN.IsNull() {
 		m.ClusterConnection = types.ObjectNull(connectionAttrTypes)
 		return
 	}
-	ca, _ := base64.StdEncoding.DecodeString(m.CertificateAuthorityData.ValueString())
+	// Before the cluster is ready (a create that stopped waiting) the connection still names
+	// the cluster, without host or CA: a resource that takes it in the same apply then says
+	// the cluster is not ready, rather than that a setting is missing.
+	host, caPEM := types.StringNull(), types.StringNull()
+	if !m.Endpoint.IsNull() {
+		ca, _ := base64.StdEncoding.DecodeString(m.CertificateAuthorityData.ValueString())
+		host, caPEM = m.Endpoint, types.StringValue(string(ca))
+	}
 	eks, d := types.ObjectValue(eksConnectionAttrTypes, map[string]attr.Value{
 		"region":       m.Region,
 		"cluster_name": m.Name,
@@ -175,8 +182,8 @@ func (m *eksClusterModel) fillOutputs(diags *diag.Diagnostics) {
 	})
 	diags.Append(d...)
 	conn, d := types.ObjectValue(connectionAttrTypes, map[string]attr.Value{
-		"host":                   m.Endpoint,
-		"cluster_ca_certificate": types.StringValue(string(ca)),
+		"host":                   host,
+		"cluster_ca_certificate": caPEM,
 		"token":                  types.StringNull(),
 		"eks":                    eks,
 	})
