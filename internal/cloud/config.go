@@ -25,6 +25,9 @@ type Config struct {
 	MaxRetries int
 	AssumeRole *AssumeRole // the platform-side role, assumed before anything else
 	Endpoints  Endpoints
+	// OnRetry, if set, hears of every retried AWS attempt and of every call that ran out of
+	// attempts (the provider logs them; this package logs nothing itself).
+	OnRetry RetryObserver
 }
 
 // AssumeRole names a role to assume.
@@ -86,6 +89,8 @@ func loadBase(ctx context.Context, c Config) (aws.Config, error) {
 		// The SDK's message names the setting at fault and carries no secret.
 		return aws.Config{}, fmt.Errorf("loading AWS configuration: %w", err)
 	}
+	// Before the assume-role client below is made, so that its calls are counted too.
+	observeRetries(&cfg, c.OnRetry)
 	if c.AssumeRole != nil && c.AssumeRole.RoleARN != "" {
 		client := sts.NewFromConfig(cfg, c.stsOptions)
 		provider := stscreds.NewAssumeRoleProvider(client, c.AssumeRole.RoleARN, func(o *stscreds.AssumeRoleOptions) {
