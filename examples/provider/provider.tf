@@ -10,5 +10,11 @@ provider "clusterkit" {
   }
 
   # Cluster URLs are user input: private and local addresses are refused unless allowed.
+  # The same rule holds for custom AWS endpoints (emulators, other partitions):
+  # https only, no local or metadata address, unless allow_local_requests = true.
   allow_local_requests = false
+
+  # endpoints {
+  #   sts = "https://sts.eu-west-1.amazonaws.com"
+  # }
 }

@@ -2,10 +2,14 @@ package provider
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/cloud"
 )
 
 const (
@@ -13,11 +17,12 @@ const (
 	subsystemAWS        = "aws"
 )
 
-// Tokens minted by EKS or Kubernetes, masked wherever they might appear.
-var tokenPatterns = []*regexp.Regexp{
-	regexp.MustCompile(`k8s-aws-v1\.[A-Za-z0-9_-]+`),
+// Tokens minted by EKS or Kubernetes, and AWS credentials and signatures in every form
+// internal/cloud scrubs from errors (query, header, credentials document, raw session
+// token), masked wherever they might appear.
+var tokenPatterns = append([]*regexp.Regexp{
 	regexp.MustCompile(`eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+`), // JWTs (service account tokens)
-}
+}, cloud.SecretPatterns()...)
 
 // withLogging prepares ctx for one provider operation: the subsystems and masks for every
 // secret the operation knows about.
@@ -30,7 +35,7 @@ func withLogging(ctx context.Context, secrets ...string) context.Context {
 			nonEmpty = append(nonEmpty, s)
 		}
 	}
-	keys := []string{"token", "external_id", "secret_key", "access_key", "session_token"}
+	keys := []string{"token", "external_id", "secret_key", "access_key", "session_token", "secret_access_key", "signature"}
 	ctx = tflog.MaskFieldValuesWithFieldKeys(ctx, keys...)
 	ctx = tflog.MaskAllFieldValuesRegexes(ctx, tokenPatterns...)
 	ctx = tflog.MaskMessageRegexes(ctx, tokenPatterns...)
@@ -74,4 +79,31 @@ func maskSecrets(ctx context.Context, s string) string {
 // logKubernetesCall is the kube.LogFunc of the provider's client factory.
 func logKubernetesCall(ctx context.Context, msg string, fields map[string]any) {
 	tflog.SubsystemDebug(ctx, subsystemKubernetes, msg, fields)
+}
+
+// logAWSRetry is the cloud.RetryObserver of the provider's AWS configuration: a retried
+// AWS call would otherwise only show as a long "Still creating...".
+func logAWSRetry(ctx context.Context, e cloud.RetryEvent) {
+	op := strings.TrimSpace(e.Service + " " + e.Operation)
+	answer := "no answer"
+	switch {
+	case e.Status != 0 && e.Code != "":
+		answer = fmt.Sprintf("HTTP %d %s", e.Status, e.Code)
+	case e.Status != 0:
+		answer = fmt.Sprintf("HTTP %d", e.Status)
+	case e.Cause != "":
+		answer = "no answer: " + e.Cause
+	}
+	fields := map[string]any{
+		"operation": op, "attempt": e.Attempt, "max_attempts": e.MaxAttempts,
+		"status": e.Status, "error_code": e.Code,
+	}
+	if e.GaveUp {
+		tflog.SubsystemWarn(ctx, subsystemAWS, fmt.Sprintf("AWS call %s: attempt %d of %d failed (%s); giving up",
+			op, e.Attempt, e.MaxAttempts, answer), fields)
+		return
+	}
+	fields["wait"] = e.Wait.Round(time.Millisecond).String()
+	tflog.SubsystemInfo(ctx, subsystemAWS, fmt.Sprintf("AWS call %s: attempt %d of %d failed (%s); retrying in %s",
+		op, e.Attempt, e.MaxAttempts, answer, e.Wait.Round(time.Millisecond)), fields)
 }

@@ -71,9 +71,11 @@ func (p *clusterkitProvider) Metadata(_ context.Context, _ provider.MetadataRequ
 func (p *clusterkitProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *provider.SchemaResponse) {
 	endpoint := func(service, env string) schema.StringAttribute {
 		return schema.StringAttribute{
-			Optional:            true,
-			MarkdownDescription: "URL of the " + service + " API, for emulators or other partitions. Also `" + env + "`.",
-			Validators:          []validator.String{httpURL()},
+			Optional: true,
+			MarkdownDescription: "URL of the " + service + " API, for emulators or other partitions. Also `" + env + "`. " +
+				"Must be `https`, on a host that is not loopback, link-local (cloud metadata), private or otherwise local, " +
+				"unless `allow_local_requests = true`.",
+			Validators: []validator.String{endpointURL{}},
 		}
 	}
 	resp.Schema = schema.Schema{
@@ -105,9 +107,12 @@ func (p *clusterkitProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 				Validators:          []validator.String{stringvalidator.AlsoRequires(path.MatchRoot("access_key")), stringvalidator.LengthAtLeast(1)},
 			},
 			"max_retries": schema.Int64Attribute{
-				Optional:            true,
-				MarkdownDescription: "Maximum attempts of a throttled or failed AWS call (default 25 as in the AWS provider). Also `AWS_MAX_ATTEMPTS`.",
-				Validators:          []validator.Int64{int64validator.Between(1, 100)},
+				Optional: true,
+				MarkdownDescription: "Maximum attempts of a throttled or failed AWS call (default 25 as in the AWS provider). Also `AWS_MAX_ATTEMPTS`. " +
+					"The SDK waits a random time before each retry, growing to at most 20 seconds, so with the default an endpoint " +
+					"that keeps failing holds a call for about 2½ minutes on average (5½ at most) before it fails. Each retry is logged (subsystem `aws`: the call, " +
+					"attempt n of m, the HTTP status and the wait), and the error says how many attempts were made.",
+				Validators: []validator.Int64{int64validator.Between(1, 100)},
 			},
 			"allow_local_requests": schema.BoolAttribute{
 				Optional: true,
@@ -156,7 +161,13 @@ func (p *clusterkitProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 				},
 			},
 			"endpoints": schema.SingleNestedBlock{
-				MarkdownDescription: "Custom service endpoints.",
+				MarkdownDescription: "Custom service endpoints (null: the AWS ones). The same rule applies to `AWS_ENDPOINT_URL` " +
+					"and `AWS_ENDPOINT_URL_<SERVICE>`, checked when the provider is configured. Every AWS call honours the proxy " +
+					"variables `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` (Kubernetes connections never use a proxy): with a proxy " +
+					"set, an `https` endpoint is reached through a CONNECT tunnel, so the proxy sees its host name but not the " +
+					"signed request; a plain `http` endpoint (with `allow_local_requests`) is sent to the proxy in clear text, " +
+					"session token header included. The address checks apply to the endpoint's host as written, not to the proxy. " +
+					"Hosts in `NO_PROXY`, `localhost` and loopback addresses are reached directly.",
 				Attributes: map[string]schema.Attribute{
 					"sts":            endpoint("STS", "AWS_ENDPOINT_URL_STS"),
 					"cloudformation": endpoint("CloudFormation", "AWS_ENDPOINT_URL_CLOUDFORMATION"),
@@ -185,6 +196,10 @@ func (p *clusterkitProvider) Configure(ctx context.Context, req provider.Configu
 			allowLocal = b
 		}
 	}
+	checkEndpoints(&resp.Diagnostics, m.Endpoints, allowLocal)
+	if resp.Diagnostics.HasError() {
+		return
+	}
 	policy := netguard.Policy{AllowLocal: allowLocal}
 	data := &providerData{
 		policy: policy,
@@ -209,6 +224,7 @@ func awsConfig(m providerModel) cloud.Config {
 		AccessKey:  m.AccessKey.ValueString(),
 		SecretKey:  m.SecretKey.ValueString(),
 		MaxRetries: int(m.MaxRetries.ValueInt64()),
+		OnRetry:    logAWSRetry,
 	}
 	if c.MaxRetries == 0 && os.Getenv("AWS_MAX_ATTEMPTS") == "" {
 		c.MaxRetries = 25
