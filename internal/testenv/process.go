@@ -19,17 +19,34 @@ type component struct {
 	cmd  *exec.Cmd
 	pid  int
 	done chan struct{} // closed when an owned process exits; nil for attached ones
+	// How it was started, so it can be started again (owned components only).
+	dir, bin, argv0 string
+	args, env       []string
+	detach          bool
 }
 
 // startComponent runs bin with args (argv[0] argv0 when set), output to dir/logs/name.log.
 // Without detach the child dies with this process (Pdeathsig), so a crashed test run leaves
 // nothing behind.
 func startComponent(dir, name, bin, argv0 string, args []string, env []string, detach bool) (*component, error) {
+	return runComponent(dir, name, bin, argv0, args, env, detach, os.O_TRUNC)
+}
+
+// restart starts a stopped component again as it was first started; its log goes on in
+// the same file.
+func (c *component) restart() (*component, error) {
+	if c.bin == "" {
+		return nil, fmt.Errorf("%s was not started by this process: cannot restart it", c.name)
+	}
+	return runComponent(c.dir, c.name, c.bin, c.argv0, c.args, c.env, c.detach, os.O_APPEND)
+}
+
+func runComponent(dir, name, bin, argv0 string, args []string, env []string, detach bool, logMode int) (*component, error) {
 	logDir := filepath.Join(dir, "logs")
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
 		return nil, err
 	}
-	logFile, err := os.Create(filepath.Join(logDir, name+".log"))
+	logFile, err := os.OpenFile(filepath.Join(logDir, name+".log"), os.O_WRONLY|os.O_CREATE|logMode, 0o644)
 	if err != nil {
 		return nil, err
 	}
@@ -49,7 +66,8 @@ func startComponent(dir, name, bin, argv0 string, args []string, env []string, d
 		logFile.Close()
 		return nil, fmt.Errorf("starting %s: %w", name, err)
 	}
-	c := &component{name: name, cmd: cmd, pid: cmd.Process.Pid, done: make(chan struct{})}
+	c := &component{name: name, cmd: cmd, pid: cmd.Process.Pid, done: make(chan struct{}),
+		dir: dir, bin: bin, argv0: argv0, args: args, env: env, detach: detach}
 	go func() {
 		_ = cmd.Wait()
 		logFile.Close()

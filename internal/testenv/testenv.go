@@ -21,6 +21,7 @@ import (
 
 	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/testenv/awsemu"
 	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/testenv/chartsrc"
+	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/testenv/faultproxy"
 	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/testenv/nodeagent"
 )
 
@@ -59,6 +60,9 @@ type Options struct {
 	// Toolsets overrides the image -> helm directory map of the node agent (default: the
 	// tools/build.sh helm4 and helm3 builds for Helm4Image and Helm3Image).
 	Toolsets map[string]string
+	// FaultProxy starts a fault proxy (package faultproxy) in this process in front of the
+	// kube-apiserver, at Stack.ProxyHost; only clients handed that URL go through it.
+	FaultProxy bool
 }
 
 // Stack is a running local stack.
@@ -83,8 +87,11 @@ type Stack struct {
 	AWSEndpoint string           `json:"aws_endpoint"`
 	AWSConfig   AWSConfig        `json:"aws"`
 	AWS         *awsemu.Emulator `json:"-"`
+	// ProxyHost is the fault proxy's URL (Options.FaultProxy), same CA as Host.
+	ProxyHost string `json:"-"`
 
 	ownsDir    bool
+	proxy      *faultproxy.Proxy
 	components []*component
 	api        *apiClient
 	aws        *awsRuntime
@@ -219,6 +226,12 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 		return s, err
 	}
 	logf("testenv: kube-apiserver ready at %s after %s", s.Host, since(t0))
+	if opts.FaultProxy {
+		if err := s.startFaultProxy(p, opts.Detach); err != nil {
+			return s, err
+		}
+		logf("testenv: fault proxy at %s", s.ProxyHost)
+	}
 
 	kc := "--kubeconfig=" + s.Kubeconfig
 	common := []string{kc, "--authentication-kubeconfig=" + s.Kubeconfig, "--authorization-kubeconfig=" + s.Kubeconfig,
@@ -447,6 +460,7 @@ func (s *Stack) Stop() error {
 }
 
 func (s *Stack) stopProcesses() {
+	s.stopFaultProxy()
 	s.aws.close()
 	s.aws = nil
 	for i := len(s.components) - 1; i >= 0; i-- {
@@ -519,6 +533,9 @@ func (s *Stack) Env() map[string]string {
 	}
 	if s.Charts != nil {
 		maps.Copy(env, s.Charts.Env())
+	}
+	if s.ProxyHost != "" {
+		env["CLUSTERKIT_TEST_PROXY_HOST"] = s.ProxyHost
 	}
 	return env
 }

@@ -95,8 +95,13 @@ func Start(opts Options) (*Proxy, error) {
 		// like a 502 from something in between.
 		ErrorHandler: func(http.ResponseWriter, *http.Request, error) { panic(http.ErrAbortHandler) },
 		ModifyResponse: func(resp *http.Response) error {
-			if cut, ok := resp.Request.Context().Value(cutKey{}).(*Rule); ok {
-				resp.Body = &cutBody{r: resp.Body, events: cut.events, mid: cut.mid}
+			rule, _ := resp.Request.Context().Value(ruleKey{}).(*Rule)
+			switch {
+			case rule == nil:
+			case rule.kind == kindCut:
+				resp.Body = &cutBody{r: resp.Body, events: rule.events, mid: rule.mid}
+			case rule.kind == kindHold:
+				resp.Body = &holdBody{r: resp.Body, release: rule.release, broken: rule.broken, ctx: resp.Request.Context()}
 			}
 			return nil
 		},
@@ -305,7 +310,7 @@ func (p *Proxy) Clear() {
 	p.mu.Unlock()
 }
 
-type cutKey struct{}
+type ruleKey struct{}
 
 func (p *Proxy) handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -325,7 +330,7 @@ func (p *Proxy) handler(next http.Handler) http.Handler {
 			h.fn(r)
 			close(h.done)
 		}
-		rec := &recorder{ResponseWriter: w, p: p, i: i}
+		rec := &recorder{ResponseWriter: w, p: p, i: i, watch: IsWatch(r)}
 		defer func() {
 			if rec.status == 0 { // nothing went out: the stream broke
 				p.mu.Lock()
@@ -356,8 +361,8 @@ func (p *Proxy) handler(next http.Handler) http.Handler {
 				return
 			}
 			next.ServeHTTP(rec, r)
-		case kindCut:
-			next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), cutKey{}, rule)))
+		case kindCut, kindHold:
+			next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), ruleKey{}, rule)))
 		}
 	})
 }
@@ -387,6 +392,7 @@ type recorder struct {
 	p      *Proxy
 	i      int
 	status int
+	watch  bool
 }
 
 func (r *recorder) WriteHeader(code int) {
@@ -397,6 +403,9 @@ func (r *recorder) WriteHeader(code int) {
 		r.p.mu.Unlock()
 	}
 	r.ResponseWriter.WriteHeader(code)
+	if r.watch {
+		r.Flush() // as the API server does: the client knows its watch is open
+	}
 }
 
 func (r *recorder) Write(b []byte) (int, error) {

@@ -274,3 +274,52 @@ func TestClearDropsEveryRule(t *testing.T) {
 		t.Fatalf("after Clear: %v %v", resp, err)
 	}
 }
+
+func TestHoldWithholdsEventsUntilRelease(t *testing.T) {
+	e := newEnv(t)
+	rule := e.proxy.Hold(PathContains("/pods"), 1)
+	resp, r := e.watch(t, "/api/v1/pods") // the headers come back at once
+	if resp.StatusCode != 200 || rule.Hits() != 1 {
+		t.Fatalf("HTTP %d, hits %d", resp.StatusCode, rule.Hits())
+	}
+	got := make(chan string, 1)
+	go func() {
+		line, _ := r.ReadString('\n')
+		got <- line
+	}()
+	waitFor(t, "the API server to have sent its events", func() bool { return e.hits.Load() == 1 })
+	select {
+	case line := <-got:
+		t.Fatalf("an event passed before the release: %q", line)
+	default:
+	}
+	rule.Release()
+	if line := <-got; line != watchEvents[0]+"\n" {
+		t.Fatalf("after the release: %q", line)
+	}
+}
+
+func TestResetBreaksAHeldWatch(t *testing.T) {
+	e := newEnv(t)
+	e.proxy.Hold(Any, 1)
+	_, r := e.watch(t, "/api/v1/pods")
+	e.proxy.ResetAll()
+	if got, err := io.ReadAll(r); err == nil || len(got) != 0 {
+		t.Fatalf("a held watch after a reset: %q %v, want nothing and a broken stream", got, err)
+	}
+}
+
+func TestBreakEndsAHeldWatchWithoutItsEvents(t *testing.T) {
+	e := newEnv(t)
+	rule := e.proxy.Hold(Any, 1)
+	_, r := e.watch(t, "/api/v1/pods")
+	waitFor(t, "the API server to have sent its events", func() bool { return e.hits.Load() == 1 })
+	rule.Break()
+	if got, err := io.ReadAll(r); err == nil || len(got) != 0 {
+		t.Fatalf("a broken held watch: %q %v, want no event and a broken stream", got, err)
+	}
+	// Open streams of other requests are not affected.
+	if resp, _, err := e.get(t, "/api/v1/pods"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("after the break: %v %v", resp, err)
+	}
+}

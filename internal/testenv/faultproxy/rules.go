@@ -2,10 +2,12 @@ package faultproxy
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -55,6 +57,7 @@ const (
 	kindRespond = "respond"
 	kindStall   = "stall"
 	kindCut     = "cut"
+	kindHold    = "hold"
 )
 
 // Rule is one programmed fault. A request gets at most one: the first rule, in the order
@@ -69,6 +72,10 @@ type Rule struct {
 	stall      time.Duration
 	events     int
 	mid        bool
+	release    chan struct{} // Hold: closed by Release
+	broken     chan struct{} // Hold: closed by Break
+	once       sync.Once
+	breakOnce  sync.Once
 }
 
 // Hits is how many requests the rule has been applied to.
@@ -121,6 +128,54 @@ func (p *Proxy) Stall(f Filter, n int, d time.Duration) *Rule {
 func (p *Proxy) CutWatches(f Filter, n, afterEvents int, midEvent bool) *Rule {
 	return p.add(&Rule{kind: kindCut, filter: All(Watches, f), left: n, events: afterEvents, mid: midEvent})
 }
+
+// Hold passes the next n watch requests matching f on and their response headers back,
+// but withholds the stream's events until Release (or until the stream breaks): the
+// client is watching, yet learns nothing, until the test has made its fault happen.
+func (p *Proxy) Hold(f Filter, n int) *Rule {
+	return p.add(&Rule{kind: kindHold, filter: All(Watches, f), left: n, release: make(chan struct{}), broken: make(chan struct{})})
+}
+
+// Break ends held streams broken (Hold), discarding what was withheld: as if the API
+// server had died before sending it.
+func (r *Rule) Break() {
+	if r.broken != nil {
+		r.breakOnce.Do(func() { close(r.broken) })
+	}
+}
+
+// Release lets held streams go on (Hold); events withheld so far go out.
+func (r *Rule) Release() {
+	if r.release != nil {
+		r.once.Do(func() { close(r.release) })
+	}
+}
+
+// holdBody waits for the release before reading the API server's stream.
+type holdBody struct {
+	r       io.ReadCloser
+	release <-chan struct{}
+	broken  <-chan struct{}
+	ctx     context.Context
+}
+
+func (h *holdBody) Read(p []byte) (int, error) {
+	select {
+	case <-h.broken:
+		return 0, errCut
+	default:
+	}
+	select {
+	case <-h.release:
+	case <-h.broken:
+		return 0, errCut
+	case <-h.ctx.Done():
+		return 0, h.ctx.Err()
+	}
+	return h.r.Read(p)
+}
+
+func (h *holdBody) Close() error { return h.r.Close() }
 
 // Hook runs a test's function on the first request matching its filter.
 type Hook struct {
