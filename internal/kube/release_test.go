@@ -8,6 +8,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -91,7 +92,9 @@ const helmJSON = `{"name":"prometheus","info":{"first_deployed":"2026-09-01T10:0
 func TestFindRelease_DecodesHelmRecords(t *testing.T) {
 	var gz bytes.Buffer
 	zw := gzip.NewWriter(&gz)
-	zw.Write([]byte(helmJSON))
+	if _, err := zw.Write([]byte(helmJSON)); err != nil {
+		t.Fatal(err)
+	}
 	zw.Close()
 	mk := func(name, payload string) *corev1.Secret {
 		return &corev1.Secret{
@@ -138,8 +141,9 @@ func TestParseReleaseStatus(t *testing.T) {
 	}
 }
 
-// Reading helm's record after the install pod retries a blip a few times (a refused
-// connection, a 503), gives up after readAttempts calls, and stops at once on a 403.
+// Reading helm's record retries a blip a few times (a refused connection, a 503), gives
+// up after readAttempts calls, and stops at once on a 403; after the install pod's wait
+// it retries as long as the wait would.
 func TestFindRelease_RetriesTransientErrorsAFewTimes(t *testing.T) {
 	rec := EncodeReleaseSecret(Release{Name: "podinfo", Namespace: "podinfo", Revision: 1, ChartName: "podinfo", ChartVersion: "6.7.1"})
 	for _, tc := range []struct {
@@ -151,6 +155,7 @@ func TestFindRelease_RetriesTransientErrorsAFewTimes(t *testing.T) {
 		{"a blip", []error{connRefused(), apierrors.NewServiceUnavailable("later")}, 3, 2, ""},
 		{"down", slices.Repeat([]error{connRefused()}, 10), readAttempts, readAttempts - 1,
 			"read helm release podinfo/podinfo: the API server could not be reached"},
+		{"down for a while, after a wait", slices.Repeat([]error{connRefused()}, 10), 11, 10, ""},
 		{"forbidden", []error{apierrors.NewForbidden(corev1.Resource("secrets"), "", errors.New("<html>server text</html>"))}, 1, 0,
 			"read helm release podinfo/podinfo: the API server answered HTTP 403 (the credential lacks permission for this operation)"},
 	} {
@@ -164,7 +169,11 @@ func TestFindRelease_RetriesTransientErrorsAFewTimes(t *testing.T) {
 				return false, nil, nil
 			})
 			clk := newStepClock()
-			r, err := NewClientForInterface(cs).WithClock(clk).FindRelease(context.Background(), "podinfo", "podinfo")
+			find := NewClientForInterface(cs).WithClock(clk).FindRelease
+			if strings.HasSuffix(tc.name, "after a wait") {
+				find = NewClientForInterface(cs).WithClock(clk).FindReleaseAfterWait
+			}
+			r, err := find(context.Background(), "podinfo", "podinfo")
 			switch {
 			case tc.want == "" && (err != nil || r == nil || r.Revision != 1):
 				t.Fatalf("got %+v, %v", r, err)
