@@ -202,18 +202,23 @@ func mismatchedField(c connectionModel, cl *cloud.Cluster) string {
 	return ""
 }
 
-// notReadyDetail explains a connection without a host: the clusterkit_eks_cluster that
-// exports it stopped waiting before its cluster was ready. What AWS says now is added when
-// it answers; its error text is not.
+// notReadyDetail explains a connection without a host. Usually the clusterkit_eks_cluster
+// that exports it stopped waiting for its stack; the stack's status, when AWS gives it, says
+// whether that is so. AWS's error text is never added.
 func notReadyDetail(ctx context.Context, sess *cloud.Session, name string) string {
-	var b strings.Builder
-	b.WriteString("This cluster_connection has no host yet: the clusterkit_eks_cluster that exports it stopped waiting for its CloudFormation stack " +
-		"before the cluster was ready (its timeouts.create ran out, or the apply was interrupted), so this resource cannot reach the cluster. No token was sent.")
-	if st, err := sess.FindStack(ctx, name); err == nil {
-		fmt.Fprintf(&b, " AWS reports its CloudFormation stack %s is %s.", name, st.Status)
+	st, err := sess.FindStack(ctx, name)
+	if err == nil {
+		if _, waiting := operationInProgress(st.Status); waiting {
+			return "This cluster_connection has no host yet: the clusterkit_eks_cluster that exports it stopped waiting for its CloudFormation stack " +
+				"before the cluster was ready (its timeouts.create ran out, or the apply was interrupted), so this resource cannot reach the cluster. No token was sent. " +
+				fmt.Sprintf("AWS reports its CloudFormation stack %s is %s. ", name, st.Status) +
+				"Run apply again: the clusterkit_eks_cluster resumes waiting on the same stack (no second stack is created), then this resource is created."
+		}
+		return fmt.Sprintf("This cluster_connection has no host: the clusterkit_eks_cluster that exports it has not read the cluster's endpoint, and AWS reports "+
+			"its CloudFormation stack %s is %s. No token was sent. Run apply again so the clusterkit_eks_cluster reads the cluster (or replaces it if the stack failed).", name, st.Status)
 	}
-	b.WriteString(" Run apply again: the clusterkit_eks_cluster resumes waiting on the same stack (no second stack is created), then this resource is created.")
-	return b.String()
+	return fmt.Sprintf("This cluster_connection has no host: the clusterkit_eks_cluster that exports it has not read the cluster's endpoint, and no CloudFormation stack %s "+
+		"could be read for it. No token was sent. Pass the cluster_connection of a clusterkit_eks_cluster whose apply completed.", name)
 }
 
 // connectionSecrets lists what withLogging must mask for a connection.
