@@ -57,11 +57,16 @@ func (c *Client) patchUninstalling(ctx context.Context, spec InstallSpec, until 
 		return err
 	}
 	name := ValuesConfigMapName(spec.Name)
-	_, err = c.cs.CoreV1().ConfigMaps(spec.Namespace).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{})
+	op := fmt.Sprintf("mark config map %s/%s", spec.Namespace, name)
+	// The merge patch is idempotent: a blip is retried a few times, like a read.
+	err = c.retryCall(ctx, op, readAttempts, nil, func() error {
+		_, err := c.cs.CoreV1().ConfigMaps(spec.Namespace).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{})
+		return err
+	})
 	if IsNotFound(err) {
 		return nil
 	}
-	return wrap(fmt.Sprintf("mark config map %s/%s", spec.Namespace, name), err)
+	return wrap(op, err)
 }
 
 // WaitForEarlierUninstalls waits while apps that uninstall before this one (a lower

@@ -197,6 +197,29 @@ func TestMarkUninstalling(t *testing.T) {
 	}
 }
 
+// The mark is an idempotent patch: a refused connection and a 503 are retried.
+func TestMarkUninstalling_RetriesTransientErrors(t *testing.T) {
+	cs := fake.NewClientset(appConfigMap("podinfo", 0, time.Time{}))
+	patches := 0
+	cs.PrependReactor("patch", "configmaps", func(k8stesting.Action) (bool, runtime.Object, error) {
+		switch patches++; patches {
+		case 1:
+			return true, nil, connRefused()
+		case 2:
+			return true, nil, apierrors.NewServiceUnavailable("later")
+		}
+		return false, nil, nil
+	})
+	clk := newStepClock()
+	if err := NewClientForInterface(cs).WithClock(clk).MarkUninstalling(context.Background(), InstallSpec{Name: "podinfo"}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	cm, _ := cs.CoreV1().ConfigMaps(DefaultInstallNamespace).Get(context.Background(), ValuesConfigMapName("podinfo"), metav1.GetOptions{})
+	if patches != 3 || len(clk.Pauses()) != 2 || cm.Annotations[AnnotationUninstalling] != stepT0.Add(time.Minute).Format(time.RFC3339) {
+		t.Fatalf("%d patches, pauses %v, mark %q", patches, clk.Pauses(), cm.Annotations[AnnotationUninstalling])
+	}
+}
+
 func isMarked(cm *corev1.ConfigMap) bool { _, ok := markedUntil(cm, orderT0); return ok }
 
 // On the real clock, a timer armed on a deadline that has passed fires before
