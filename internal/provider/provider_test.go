@@ -69,8 +69,9 @@ func setUpAcceptance() (func(), error) {
 
 	// Always a fresh stack (about 6 seconds warm): the AWS tests script the emulator,
 	// which only an in-process stack allows. Install pods run real helm (the node agent),
-	// with the project's charts served on 127.0.0.1.
-	stack, err := testenv.Start(context.Background(), testenv.Options{NodeAgent: true,
+	// with the project's charts served on 127.0.0.1. The fault proxy (an idle listener in
+	// this process) is only in the path of the fault tests, which hand its URL to the provider.
+	stack, err := testenv.Start(context.Background(), testenv.Options{NodeAgent: true, FaultProxy: true,
 		Log: func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) }})
 	if err != nil {
 		return nil, err
