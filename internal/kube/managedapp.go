@@ -63,7 +63,7 @@ func (a *ManagedApp) Install(ctx context.Context, logf func(line string)) (Manag
 	if err != nil {
 		return res, err
 	}
-	res.Release, err = c.FindRelease(ctx, spec.ReleaseNamespace, spec.Name)
+	res.Release, err = c.FindReleaseAfterWait(ctx, spec.ReleaseNamespace, spec.Name)
 	return res, err
 }
 
