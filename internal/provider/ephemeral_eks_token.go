@@ -45,7 +45,7 @@ func (e *eksTokenEphemeral) Schema(_ context.Context, _ ephemeral.SchemaRequest,
 			"Pass `clusterkit_eks_cluster.<name>.cluster_connection.eks` attributes in.",
 		Attributes: map[string]schema.Attribute{
 			"cluster_name": schema.StringAttribute{Required: true, MarkdownDescription: "EKS cluster name.",
-				Validators: []validator.String{stringvalidator.LengthBetween(1, 100), stringvalidator.RegexMatches(eksNameRE, "must be an EKS cluster name")}},
+				Validators: []validator.String{eksClusterName()}},
 			"region": schema.StringAttribute{Optional: true, MarkdownDescription: "AWS region; default the provider's.",
 				Validators: []validator.String{stringvalidator.RegexMatches(awsRegionRE, "must be an AWS region such as eu-west-1")}},
 			"provision_role_arn": schema.StringAttribute{Required: true, MarkdownDescription: "Role to assume for the token.", Validators: []validator.String{roleARN()}},

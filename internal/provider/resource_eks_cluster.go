@@ -70,8 +70,7 @@ func (r *eksClusterResource) Schema(ctx context.Context, _ resource.SchemaReques
 			"name": schema.StringAttribute{
 				Required: true, PlanModifiers: replace,
 				MarkdownDescription: "Name of the EKS cluster and of its CloudFormation stack: 1-100 characters, a letter first, then letters, digits and hyphens. Changing it replaces the cluster.",
-				Validators: []validator.String{stringvalidator.LengthBetween(1, 100),
-					stringvalidator.RegexMatches(eksNameRE, "must start with a letter and contain only letters, digits and hyphens")},
+				Validators:          []validator.String{eksClusterName()},
 			},
 			"region": schema.StringAttribute{
 				Optional: true, Computed: true,

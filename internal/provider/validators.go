@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"regexp"
 	"time"
 
@@ -41,6 +40,20 @@ func externalID() []validator.String {
 	}}}
 }
 
+// eksClusterName is EKS's rule for a cluster name, checked once (length and characters
+// would otherwise report an empty name twice).
+func eksClusterName() validator.String {
+	return funcValidator{"must be 1 to 100 characters, start with a letter and contain only letters, digits and hyphens", func(s string) error {
+		if n := len(s); n < 1 || n > 100 {
+			return fmt.Errorf("%q is %d characters long", s, n)
+		}
+		if !eksNameRE.MatchString(s) {
+			return fmt.Errorf("%q does not follow it", s)
+		}
+		return nil
+	}}
+}
+
 func sessionName() validator.String {
 	return stringvalidator.RegexMatches(sessionNameRE, "must be 2-64 characters of letters, digits and +=,.@-")
 }
@@ -62,16 +75,6 @@ func (v funcValidator) ValidateString(_ context.Context, req validator.StringReq
 	if err := v.check(req.ConfigValue.ValueString()); err != nil {
 		resp.Diagnostics.AddAttributeError(req.Path, "Invalid "+req.Path.String(), fmt.Sprintf("%s: %s.", v.description, err))
 	}
-}
-
-func httpURL() validator.String {
-	return funcValidator{"must be an absolute http or https URL", func(s string) error {
-		u, err := url.Parse(s)
-		if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-			return fmt.Errorf("%q is not an absolute http(s) URL", s)
-		}
-		return nil
-	}}
 }
 
 func durationBetween(min, max time.Duration) validator.String {
