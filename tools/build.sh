@@ -21,6 +21,7 @@ build_one() {
     etcd) version=$(version_of etcd go.etcd.io/etcd/server/v3); bins=etcd ;;
     kwok) version=$(version_of kwok sigs.k8s.io/kwok); bins=kwok ;;
     tfplugindocs) version=$(version_of tfplugindocs github.com/hashicorp/terraform-plugin-docs); bins=tfplugindocs ;;
+    golangci-lint) version=$(version_of golangci-lint github.com/golangci/golangci-lint/v2); bins=golangci-lint ;;
     helm3|helm4) version=$(version_of "$name" "helm.sh/helm/v${name#helm}"); bins=helm ;;
     *) echo "build.sh: unknown tool $name" >&2; return 2 ;;
   esac
@@ -53,6 +54,8 @@ build_one() {
       etcd) go build -trimpath -ldflags "$LDFLAGS" -o "$out.tmp/etcd" . ;;
       kwok) go build -trimpath -ldflags "$LDFLAGS" -o "$out.tmp/kwok" sigs.k8s.io/kwok/cmd/kwok ;;
       tfplugindocs) go build -trimpath -ldflags "$LDFLAGS" -o "$out.tmp/tfplugindocs" github.com/hashicorp/terraform-plugin-docs/cmd/tfplugindocs ;;
+      # golangci-lint prints this version and checks a config's version against it.
+      golangci-lint) go build -trimpath -ldflags "$LDFLAGS -X main.version=${version#v}" -o "$out.tmp/golangci-lint" github.com/golangci/golangci-lint/v2/cmd/golangci-lint ;;
       # helm reads its own version from these variables (as helm's Makefile sets them); the
       # install pods' script picks its flags from `helm version`, so they must be right.
       helm3|helm4)
@@ -67,5 +70,5 @@ build_one() {
   echo "$out"
 }
 
-[ $# -gt 0 ] || { echo "usage: build.sh tofu|kube|etcd|kwok|tfplugindocs|helm3|helm4..." >&2; exit 2; }
+[ $# -gt 0 ] || { echo "usage: build.sh tofu|kube|etcd|kwok|tfplugindocs|golangci-lint|helm3|helm4..." >&2; exit 2; }
 for n in "$@"; do build_one "$n"; done

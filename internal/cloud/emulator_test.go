@@ -34,7 +34,7 @@ func TestEmulator_StackLifecycleAndEKSToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Stop()
+	defer func() { _ = s.Stop() }()
 	s.AWS.SetStackScript("ck-emu", awsemu.StackScript{StepDelay: 10 * time.Millisecond})
 
 	f := NewFactory(Config{

@@ -75,7 +75,7 @@ func pytoolsVenv(t *testing.T) string {
 		cmd.Stderr = &stderr
 		out, err := cmd.Output()
 		if err != nil {
-			motoVenv.err = fmt.Errorf("tools/pytools/venv.sh: %v\n%s", err, stderr.String())
+			motoVenv.err = fmt.Errorf("tools/pytools/venv.sh: %w\n%s", err, stderr.String())
 			return
 		}
 		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
@@ -136,10 +136,11 @@ func startMoto(t *testing.T) *motoServer {
 	t.Cleanup(func() {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 		select {
-		case <-exited:
+		case err := <-exited:
+			t.Logf("moto_server stopped: %v", err)
 		case <-time.After(10 * time.Second):
 			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-exited
+			t.Logf("moto_server killed: %v", <-exited)
 		}
 		if t.Failed() {
 			t.Logf("moto_server output:\n%s", logs.String())

@@ -185,7 +185,7 @@ func ValidateCAPEM(data []byte) error {
 			return fmt.Errorf("PEM block %d is a %q, only CERTIFICATE blocks are allowed", count+1, block.Type)
 		}
 		if _, err := x509.ParseCertificate(block.Bytes); err != nil {
-			return fmt.Errorf("PEM block %d is not a valid X.509 certificate: %v", count+1, err)
+			return fmt.Errorf("PEM block %d is not a valid X.509 certificate: %w", count+1, err)
 		}
 		count++
 	}

@@ -234,7 +234,7 @@ func validateValuesYAML(s string) error {
 	}
 	var m map[string]any
 	if err := yaml.Unmarshal([]byte(s), &m); err != nil {
-		return fmt.Errorf("not a YAML mapping: %v", err)
+		return fmt.Errorf("not a YAML mapping: %w", err)
 	}
 	return nil
 }

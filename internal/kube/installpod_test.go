@@ -259,7 +259,7 @@ echo "helm $1 ok"
 	}
 	b, err := cmd.CombinedOutput()
 	var r scriptRun
-	if ee, ok := err.(*exec.ExitError); ok {
+	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
 		r.code = ee.ExitCode()
 	} else if err != nil {
 		t.Fatal(err)

@@ -104,8 +104,12 @@ func TestDialContext_AllowLocal(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The server closes after accepting; reading to EOF proves the accept happened.
-	conn.SetDeadline(time.Now().Add(5 * time.Second))
-	io.Copy(io.Discard, conn)
+	if err := conn.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(io.Discard, conn); err != nil {
+		t.Fatalf("read to EOF: %v", err)
+	}
 	conn.Close()
 	cl.stop()
 	if n := cl.n.Load(); n != 1 {
@@ -151,7 +155,7 @@ func TestWrapTransport(t *testing.T) {
 		case "/notmodified":
 			w.WriteHeader(http.StatusNotModified)
 		default:
-			io.WriteString(w, "ok")
+			_, _ = io.WriteString(w, "ok")
 		}
 	}))
 	defer srv.Close()

@@ -5,6 +5,7 @@
 package netguard
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"net/url"
@@ -141,7 +142,10 @@ func (p Policy) ValidateURL(raw string) (*url.URL, error) {
 
 func (p Policy) check(host string, a netip.Addr) error {
 	if err := p.CheckAddr(a); err != nil {
-		err.(*BlockedError).Host = host
+		var blocked *BlockedError
+		if errors.As(err, &blocked) {
+			blocked.Host = host
+		}
 		return err
 	}
 	return nil

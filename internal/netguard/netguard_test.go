@@ -144,8 +144,9 @@ func TestValidateURL_NeverLeaksPassword(t *testing.T) {
 		}
 	}
 	_, err := Policy{}.ValidateURL("https://admin:s3cr3t-pw@example.com:6443/path")
-	if ue := err.(*URLError); ue.URL != "https://example.com:6443/path" {
-		t.Errorf("redacted URL = %q, want %q", ue.URL, "https://example.com:6443/path")
+	var ue *URLError
+	if !errors.As(err, &ue) || ue.URL != "https://example.com:6443/path" {
+		t.Errorf("redacted URL of %v, want %q", err, "https://example.com:6443/path")
 	}
 }
 

@@ -174,7 +174,7 @@ func TestAccQuickstart(t *testing.T) {
 				}
 				roles, err := kube.NewClientForInterface(cs).FindRoleMappings(ctx)
 				if err != nil || len(roles) == 0 {
-					return fmt.Errorf("aws-auth: %v %v", roles, err)
+					return fmt.Errorf("aws-auth: %v %w", roles, err)
 				}
 				// What helm made: a first release of each chart at the pinned or declared
 				// version, and the charts' live objects with the values that reached them.

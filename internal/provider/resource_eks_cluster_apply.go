@@ -403,7 +403,7 @@ func checkTemplate(body string) error {
 		Outputs    map[string]json.RawMessage `json:"Outputs"`
 	}
 	if err := yaml.Unmarshal([]byte(body), &t); err != nil {
-		return fmt.Errorf("not a YAML or JSON CloudFormation template (short-form tags such as !Ref are not supported; use Ref: / Fn::GetAtt:): %v", err)
+		return fmt.Errorf("not a YAML or JSON CloudFormation template (short-form tags such as !Ref are not supported; use Ref: / Fn::GetAtt:): %w", err)
 	}
 	if t.Resources[cloud.EKSClusterLogicalID].Type != "AWS::EKS::Cluster" {
 		return fmt.Errorf("the template needs an AWS::EKS::Cluster resource with logical ID %s", cloud.EKSClusterLogicalID)

@@ -84,12 +84,6 @@ type chartModel struct {
 	Version    types.String `tfsdk:"version"`
 }
 
-var chartAttrTypes = map[string]attr.Type{
-	"repository": types.StringType,
-	"name":       types.StringType,
-	"version":    types.StringType,
-}
-
 func known(v attr.Value) bool { return !v.IsNull() && !v.IsUnknown() }
 
 // catalogApp is the catalog entry the model names, if any.
@@ -311,10 +305,10 @@ func mergeValues(defaults, user string) (string, error) {
 	}
 	var d, u map[string]any
 	if err := yaml.Unmarshal([]byte(defaults), &d); err != nil {
-		return "", fmt.Errorf("catalog default values are not a YAML mapping: %v", err)
+		return "", fmt.Errorf("catalog default values are not a YAML mapping: %w", err)
 	}
 	if err := yaml.Unmarshal([]byte(user), &u); err != nil {
-		return "", fmt.Errorf("values are not a YAML mapping: %v", err)
+		return "", fmt.Errorf("values are not a YAML mapping: %w", err)
 	}
 	out, err := yaml.Marshal(mergeMaps(d, u))
 	return string(out), err

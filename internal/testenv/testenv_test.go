@@ -116,11 +116,11 @@ func TestStack_PodsRunToTheirExitCode(t *testing.T) {
 				t.Fatal(err)
 			}
 			lw := &cache.ListWatch{
-				ListFunc: func(o metav1.ListOptions) (runtime.Object, error) {
+				ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 					o.FieldSelector = fields.OneTermEqualSelector("metadata.name", pod.Name).String()
 					return cs.CoreV1().Pods("default").List(ctx, o)
 				},
-				WatchFunc: func(o metav1.ListOptions) (watch.Interface, error) {
+				WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
 					o.FieldSelector = fields.OneTermEqualSelector("metadata.name", pod.Name).String()
 					return cs.CoreV1().Pods("default").Watch(ctx, o)
 				},

@@ -42,12 +42,11 @@ func (c *fakeClock) Advance(d time.Duration) {
 }
 
 type env struct {
-	t      *testing.T
-	e      *Emulator
-	clock  *fakeClock
-	user   aws.Config // the platform account's IAM user
-	ctx    context.Context
-	logged []string
+	t     *testing.T
+	e     *Emulator
+	clock *fakeClock
+	user  aws.Config // the platform account's IAM user
+	ctx   context.Context
 }
 
 // newEnv starts an emulator whose clock starts at the real time (the SDK

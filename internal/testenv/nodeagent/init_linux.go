@@ -254,7 +254,7 @@ func dropPrivileges(s *initSpec) error {
 	}
 	last := 40
 	if b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap"); err == nil {
-		fmt.Sscan(string(b), &last)
+		_, _ = fmt.Sscan(string(b), &last) // unreadable: keep the default
 	}
 	for c := 0; c <= last; c++ {
 		if !keep[c] {

@@ -3,6 +3,7 @@ package nodeagent
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -46,7 +47,7 @@ func (l *logFile) copyFrom(stream string, r io.Reader) {
 			}
 			l.write(stream, tag, line)
 		}
-		if err != nil && err != bufio.ErrBufferFull {
+		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
 			return
 		}
 	}
