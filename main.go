@@ -6,7 +6,9 @@ import (
 	"flag"
 	"log"
 
+	"github.com/go-logr/logr"
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	"k8s.io/klog/v2"
 
 	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/provider"
 )
@@ -18,6 +20,7 @@ func main() {
 	var debug bool
 	flag.BoolVar(&debug, "debug", false, "run the provider with support for debuggers like delve")
 	flag.Parse()
+	quietClientGo()
 
 	err := providerserver.Serve(context.Background(), provider.New(version), providerserver.ServeOpts{
 		Address:         "registry.terraform.io/clusterkit-dev/clusterkit",
@@ -27,4 +30,11 @@ func main() {
 	if err != nil {
 		log.Fatal(err.Error())
 	}
+}
+
+// quietClientGo silences client-go's own logging (e.g. an informer's "Failed to watch"),
+// which quotes what the server answered; the provider reports through its tflog
+// subsystems instead.
+func quietClientGo() {
+	klog.SetLogger(logr.Discard())
 }
