@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -63,5 +64,38 @@ func TestWaitReady_ForbiddenEndsWait(t *testing.T) {
 	want := "wait for the API server to be ready: the API server answered HTTP 403 (the credential lacks permission for this operation)"
 	if err == nil || err.Error() != want || calls.Load() != 1 {
 		t.Fatalf("got %v after %d calls", err, calls.Load())
+	}
+}
+
+// A new cluster may not know the creator's role for a moment: 401s are waited out for a
+// while, then a 401 that persists ends the wait in our words.
+func TestWaitReady_UnauthorizedWaitedOutOnlyForAWhile(t *testing.T) {
+	c, calls := readyzServer(t, nil, 401, 401)
+	clk := newStepClock()
+	if err := c.WithClock(clk).WaitReady(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if calls.Load() != 3 || len(clk.Pauses()) != 2 {
+		t.Fatalf("%d calls, pauses %v", calls.Load(), clk.Pauses())
+	}
+
+	codes := make([]int, 100)
+	for i := range codes {
+		codes[i] = 401
+	}
+	c, calls = readyzServer(t, nil, codes...)
+	clk = newStepClock()
+	err := c.WithClock(clk).WaitReady(context.Background())
+	want := "wait for the API server to be ready: the API server answered HTTP 401 (the token was not accepted: check that it is valid and not expired)"
+	if err == nil || err.Error() != want {
+		t.Fatalf("got %v", err)
+	}
+	var waited time.Duration
+	for _, p := range clk.Pauses() {
+		waited += p
+	}
+	// Backoff from 500ms capped at 10s: the grace of 2 minutes ends after about 17 calls.
+	if n := calls.Load(); n < 10 || n > 25 || waited < newClusterAuthGrace || waited > newClusterAuthGrace+readyPollCap+readyPollCap/5 {
+		t.Fatalf("%d calls over %s of pauses", n, waited)
 	}
 }
