@@ -110,9 +110,10 @@ func TestVerifyEKSToken(t *testing.T) {
 	}{
 		{"valid", token, "demo", 0, ""},
 		// X-Amz-Date has whole seconds and the SDK signs with its own clock: keep 2s off the edge.
-		{"valid after 58s", token, "demo", 58 * time.Second, ""},
+		// X-Amz-Expires=60 is ignored: a token is good for 15 minutes (kubectl caches 14).
+		{"valid after 14m58s", token, "demo", 15*time.Minute - 2*time.Second, ""},
 		{"other cluster", token, "other", 0, "SignatureDoesNotMatch"},
-		{"expired", token, "demo", 62 * time.Second, "Signature expired"},
+		{"expired", token, "demo", 15*time.Minute + 2*time.Second, "token expired"},
 		{"tampered signature", reencode(flipped), "demo", 0, "SignatureDoesNotMatch"},
 		{"tampered action", reencode(strings.Replace(string(raw), "Action=GetCallerIdentity", "Action=AssumeRole", 1)), "demo", 0, "not an STS GetCallerIdentity"},
 		{"other host", reencode(strings.Replace(string(raw), "127.0.0.1", "localhost", 1)), "demo", 0, "must be the emulator's STS endpoint"},

@@ -108,6 +108,11 @@ func parseSig(r *http.Request) (*sigInfo, *apiError) {
 			return nil, incomplete("X-Amz-Expires must be an integer between 1 and 604800")
 		}
 		s.expires = time.Duration(secs) * time.Second
+		// STS ignores X-Amz-Expires on a presigned GetCallerIdentity (the EKS token): it is
+		// good for 15 minutes after X-Amz-Date, as aws-iam-authenticator documents.
+		if q.Get("Action") == "GetCallerIdentity" {
+			s.expires = 15 * time.Minute
+		}
 	default:
 		return nil, errf(403, "MissingAuthenticationToken", "Request is missing Authentication Token")
 	}

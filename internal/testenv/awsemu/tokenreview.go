@@ -104,7 +104,7 @@ func (e *Emulator) tokenRequest(token, clusterName string) (*http.Request, error
 		return nil, errors.New("awsemu: token URL has no valid X-Amz-Date")
 	}
 	// aws-iam-authenticator refuses tokens older than 15 minutes whatever
-	// X-Amz-Expires says; STS then enforces X-Amz-Expires itself.
+	// X-Amz-Expires says, and STS ignores X-Amz-Expires on this call.
 	if e.now().After(d.Add(15 * time.Minute)) {
 		return nil, errors.New("awsemu: token expired")
 	}
