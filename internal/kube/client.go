@@ -87,11 +87,13 @@ type Client struct {
 	host    string
 	timeout time.Duration
 	clock   clock.Clock
+	// releases: this run's lists of helm's records, shared by the copies WithClock makes.
+	releases *releaseCache
 }
 
 // NewClientForInterface wraps an existing clientset; tests use it with fakes.
 func NewClientForInterface(cs kubernetes.Interface) *Client {
-	return &Client{cs: cs, timeout: 30 * time.Second, clock: clock.RealClock{}}
+	return &Client{cs: cs, timeout: 30 * time.Second, clock: clock.RealClock{}, releases: newReleaseCache()}
 }
 
 // WithClock is a copy of the client that reads time from clk (tests step a fake clock).
@@ -123,7 +125,7 @@ func (f *Factory) Client(conn Connection) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building Kubernetes client for %s: %w", conn.Host, err)
 	}
-	c := &Client{cs: cs, host: conn.Host, timeout: f.opts.RequestTimeout, clock: f.opts.Clock}
+	c := &Client{cs: cs, host: conn.Host, timeout: f.opts.RequestTimeout, clock: f.opts.Clock, releases: newReleaseCache()}
 	f.clients[key] = c
 	return c, nil
 }

@@ -43,6 +43,7 @@ func (a *ManagedApp) Install(ctx context.Context, logf func(line string)) (Manag
 	if err := spec.Validate(); err != nil {
 		return res, err
 	}
+	c.forgetRelease(spec.ReleaseNamespace, spec.Name) // helm writes its record: read it fresh from now on
 	if got, err := c.FindNamespace(ctx, spec.Namespace); err == nil && got == nil {
 		if err := c.WaitNamespaceGone(ctx, spec.Namespace); err != nil {
 			return res, err
@@ -101,6 +102,7 @@ func (a *ManagedApp) Uninstall(ctx context.Context, opts UninstallOptions, logf 
 	if err := spec.Validate(); err != nil {
 		return res, err
 	}
+	c.forgetRelease(spec.ReleaseNamespace, spec.Name)
 	if err := c.MarkUninstalling(ctx, spec, opts.Timeout); err != nil {
 		return res, err
 	}
@@ -176,9 +178,11 @@ func (a *ManagedApp) revokeInstallRights(ctx context.Context, logf func(line str
 	}
 }
 
-// Release is helm's record of the app's release; nil when helm holds none.
+// Release is helm's record of the app's release; nil when helm holds none. It comes from
+// this run's list of the namespace's records (FindReleaseCached) unless this run changed
+// the release.
 func (a *ManagedApp) Release(ctx context.Context) (*Release, error) {
-	return a.c.FindRelease(ctx, a.spec.ReleaseNamespace, a.spec.Name)
+	return a.c.FindReleaseCached(ctx, a.spec.ReleaseNamespace, a.spec.Name)
 }
 
 // FindLoadBalancerAddress is the first address a LoadBalancer Service was given (host name

@@ -164,30 +164,42 @@ func (c *Client) findRelease(ctx context.Context, namespace, name string, attemp
 	if err != nil {
 		return nil, wrap(op, err)
 	}
-	var best *corev1.Secret
-	bestRev := -1
-	for i := range list.Items {
-		s := &list.Items[i]
+	best := latestReleaseSecrets(list.Items)[name]
+	if best == nil {
+		return nil, nil
+	}
+	return decodeReleaseSecret(best)
+}
+
+// latestReleaseSecrets picks, per release name, the Secret of its highest revision among
+// helm's records in items (Secrets of another type are ignored). Nothing is decoded but
+// a record whose version label is missing or unreadable (the record says which revision
+// it is).
+func latestReleaseSecrets(items []corev1.Secret) map[string]*corev1.Secret {
+	best := map[string]*corev1.Secret{}
+	bestRev := map[string]int{}
+	for i := range items {
+		s := &items[i]
 		if s.Type != HelmReleaseSecretType {
 			continue
 		}
+		name := s.Labels["name"]
 		rev, err := strconv.Atoi(s.Labels["version"])
 		if err != nil {
-			// No usable label: the record itself says which revision it is.
 			r, derr := decodeReleaseSecret(s)
 			if derr != nil {
 				continue
 			}
 			rev = r.Revision
+			if name == "" {
+				name = r.Name
+			}
 		}
-		if rev > bestRev {
-			best, bestRev = s, rev
+		if cur, ok := bestRev[name]; !ok || rev > cur {
+			best[name], bestRev[name] = s, rev
 		}
 	}
-	if best == nil {
-		return nil, nil
-	}
-	return decodeReleaseSecret(best)
+	return best
 }
 
 func decodeReleaseSecret(s *corev1.Secret) (*Release, error) {

@@ -208,7 +208,7 @@ func (r *managedAppResource) Read(ctx context.Context, req resource.ReadRequest,
 		return
 	}
 	ns, name := state.Namespace.ValueString(), state.Name.ValueString()
-	rel, err := client.FindRelease(ctx, ns, name)
+	rel, err := client.FindReleaseCached(ctx, ns, name) // one list per namespace per run
 	if err != nil {
 		addKubeError(ctx, &resp.Diagnostics, "Reading managed app failed", path.Root("cluster_connection").AtName("host"), err)
 		return
