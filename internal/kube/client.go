@@ -54,6 +54,13 @@ type FactoryOptions struct {
 	// Clock times install pods and the uninstall order's deadlines (default: the real
 	// clock); tests pass a fake one.
 	Clock clock.Clock
+	// QPS, when > 0, bounds the requests per second of each client (client-go's token
+	// bucket, Burst at once; Burst defaults to 2×QPS): for small control planes. Zero:
+	// no client-side limit; the API server's priority and fairness decides, and its 429
+	// answers are retried after their Retry-After (by client-go, and by this package's
+	// waits).
+	QPS   float32
+	Burst int
 }
 
 // Factory builds clients and shares them: all resources of one provider process that
@@ -140,14 +147,20 @@ func (f *Factory) Len() int {
 func (f *Factory) restConfig(conn Connection) *rest.Config {
 	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
 	policy := f.opts.Policy
+	qps, burst := f.opts.QPS, f.opts.Burst
+	if qps <= 0 {
+		qps, burst = -1, 0 // negative: client-go builds no rate limiter
+	} else if burst <= 0 {
+		burst = max(int(2*qps), 1)
+	}
 	return &rest.Config{
 		Host:            conn.Host,
 		BearerToken:     conn.Token,
 		TLSClientConfig: rest.TLSClientConfig{CAData: conn.CAPEM},
 		UserAgent:       f.opts.UserAgent,
 		Timeout:         f.opts.RequestTimeout,
-		QPS:             50,
-		Burst:           100,
+		QPS:             qps,
+		Burst:           burst,
 		// A proxy would dial the target for us, out of reach of the dial-time address check.
 		Proxy: func(*http.Request) (*url.URL, error) { return nil, nil },
 		Dial:  policy.DialContext(dialer),

@@ -76,3 +76,42 @@ func TestFactory_RefusesLocalHostsBeforeDialling(t *testing.T) {
 		t.Fatalf("allow_local_requests must allow loopback: %v", err)
 	}
 }
+
+func TestFactory_ClientLimits(t *testing.T) {
+	ca := testCAPEM(t)
+	conn := Connection{Host: "https://k8s.example.com:6443", CAPEM: ca, Token: "t1"}
+	for _, tc := range []struct {
+		name      string
+		qps       float32
+		burst     int
+		wantLimit bool
+		wantQPS   float32
+	}{
+		{name: "default: no client-side limit"},
+		{name: "qps and burst", qps: 5, burst: 7, wantLimit: true, wantQPS: 5},
+		{name: "qps alone", qps: 20, wantLimit: true, wantQPS: 20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := NewFactory(FactoryOptions{QPS: tc.qps, Burst: tc.burst})
+			cfg := f.restConfig(conn)
+			c, err := f.Client(conn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rl := c.Clientset().CoreV1().RESTClient().GetRateLimiter()
+			if !tc.wantLimit {
+				if rl != nil || cfg.QPS >= 0 {
+					t.Fatalf("rate limiter %v, QPS %v: want none", rl, cfg.QPS)
+				}
+				return
+			}
+			wantBurst := tc.burst
+			if wantBurst == 0 {
+				wantBurst = int(2 * tc.qps)
+			}
+			if rl == nil || rl.QPS() != tc.wantQPS || cfg.Burst != wantBurst {
+				t.Fatalf("rate limiter %v, burst %d: want QPS %v, burst %d", rl, cfg.Burst, tc.wantQPS, wantBurst)
+			}
+		})
+	}
+}
