@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
@@ -27,7 +25,8 @@ var testAccProtoV6ProviderFactories = map[string]func() (tfprotov6.ProviderServe
 // accStack is the local stack of this test run (TF_ACC=1 only).
 var accStack *testenv.Stack
 
-// TestMain gives acceptance tests (TF_ACC=1) OpenTofu and a local stack of their own.
+// TestMain gives acceptance tests (TF_ACC=1) their CLI (OpenTofu, or Terraform with
+// CLUSTERKIT_TEST_CLI=terraform: cli_test.go) and a local stack of their own.
 func TestMain(m *testing.M) {
 	os.Exit(runTests(m))
 }
@@ -50,22 +49,18 @@ func setUpAcceptance() (func(), error) {
 	if err != nil {
 		return nil, err
 	}
-	if os.Getenv("TF_ACC_TERRAFORM_PATH") == "" {
-		out, err := exec.Command(filepath.Join(root, "tools/build.sh"), "tofu").Output()
-		if err != nil {
-			return nil, fmt.Errorf("building OpenTofu with tools/build.sh: %w", err)
-		}
-		os.Setenv("TF_ACC_TERRAFORM_PATH", filepath.Join(strings.TrimSpace(string(out)), "tofu"))
+	cli, err := selectCLI(root)
+	if err != nil {
+		return nil, err
 	}
-	// A CLI config that does not exist makes OpenTofu warn on every command.
+	useCLI(cli)
+	fmt.Fprintln(os.Stderr, "acceptance tests run", cli)
+	// A CLI config that does not exist makes the CLI warn on every command.
 	if rc := os.Getenv("TF_CLI_CONFIG_FILE"); rc != "" {
 		if _, err := os.Stat(rc); err != nil {
 			os.Unsetenv("TF_CLI_CONFIG_FILE")
 		}
 	}
-	// OpenTofu resolves the test provider under its own registry host.
-	setDefaultEnv("TF_ACC_PROVIDER_HOST", "registry.opentofu.org")
-	setDefaultEnv("TF_ACC_PROVIDER_NAMESPACE", "clusterkit-dev")
 
 	// Always a fresh stack (about 6 seconds warm): the AWS tests script the emulator,
 	// which only an in-process stack allows. Install pods run real helm (the node agent),
@@ -82,12 +77,6 @@ func setUpAcceptance() (func(), error) {
 		os.Setenv(k, v)
 	}
 	return stop, nil
-}
-
-func setDefaultEnv(k, v string) {
-	if os.Getenv(k) == "" {
-		os.Setenv(k, v)
-	}
 }
 
 // testAccPreCheck fails (never skips) when the stack's variables are missing: CI always

@@ -12,8 +12,9 @@ import (
 	"testing"
 )
 
-// tofuWorkdir runs OpenTofu on one configuration with the provider built as a plugin
-// binary, its debug log going to a file.
+// tofuWorkdir runs this run's CLI (accCLI: OpenTofu or Terraform; the name is older than
+// the Terraform runs) on one configuration with the provider built as a plugin binary
+// (dev_overrides under the CLI's own registry host), its debug log going to a file.
 type tofuWorkdir struct {
 	dir, tofu, logPath string
 	env                []string
@@ -28,7 +29,7 @@ func newTofuWorkdir(tb testing.TB, config string, env ...string) *tofuWorkdir {
 		tb.Fatalf("building the provider: %v\n%s", err, out)
 	}
 	rc := filepath.Join(dir, "tofurc")
-	rcText := fmt.Sprintf("provider_installation {\n  dev_overrides {\n    \"registry.opentofu.org/clusterkit-dev/clusterkit\" = %q\n  }\n  direct {}\n}\n", bin)
+	rcText := fmt.Sprintf("provider_installation {\n  dev_overrides {\n    %q = %q\n  }\n  direct {}\n}\n", accCLI.providerAddress(), bin)
 	cfg := filepath.Join(dir, "cfg")
 	for path, text := range map[string]string{rc: rcText, filepath.Join(cfg, "main.tf"): config} {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -38,7 +39,7 @@ func newTofuWorkdir(tb testing.TB, config string, env ...string) *tofuWorkdir {
 			tb.Fatal(err)
 		}
 	}
-	w := &tofuWorkdir{dir: cfg, tofu: os.Getenv("TF_ACC_TERRAFORM_PATH"), logPath: filepath.Join(dir, "tofu.log")}
+	w := &tofuWorkdir{dir: cfg, tofu: accCLI.Path, logPath: filepath.Join(dir, "tofu.log")}
 	w.env = append(os.Environ(), "TF_CLI_CONFIG_FILE="+rc, "TF_IN_AUTOMATION=1", "TF_LOG_PROVIDER=DEBUG", "TF_LOG_PATH="+w.logPath)
 	w.env = append(w.env, env...)
 	return w
@@ -51,7 +52,7 @@ func (w *tofuWorkdir) run(ctx context.Context, args ...string) ([]byte, error) {
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return out, fmt.Errorf("tofu %s: %w\n%s%s", args[0], err, out, stderr.Bytes())
+		return out, fmt.Errorf("%s %s: %w\n%s%s", accCLI.Name, args[0], err, out, stderr.Bytes())
 	}
 	return out, nil
 }
@@ -84,7 +85,7 @@ func (w *tofuWorkdir) logLines(tb testing.TB, offset int64, s string) []string {
 	return out
 }
 
-// start runs OpenTofu in the background; its output (stdout and stderr) goes to out.
+// start runs the CLI in the background; its output (stdout and stderr) goes to out.
 func (w *tofuWorkdir) start(args ...string) (*exec.Cmd, *bytes.Buffer, error) {
 	cmd := exec.Command(w.tofu, args...)
 	cmd.Dir, cmd.Env = w.dir, w.env
@@ -93,7 +94,7 @@ func (w *tofuWorkdir) start(args ...string) (*exec.Cmd, *bytes.Buffer, error) {
 	return cmd, &out, cmd.Start()
 }
 
-// state is `tofu show -json` of the current state.
+// state is `show -json` of the current state.
 func (w *tofuWorkdir) state(ctx context.Context, tb testing.TB) map[string]any {
 	tb.Helper()
 	out, err := w.run(ctx, "show", "-json")
