@@ -5,40 +5,79 @@ package cloud
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
-// Config is the provider's AWS configuration in plain Go.
+// Config is the provider's AWS configuration in plain Go, in the words of the AWS
+// provider (terraform-provider-aws): the same settings reach the same sources in the same
+// order.
 type Config struct {
-	Region     string
-	Profile    string
-	AccessKey  string
-	SecretKey  string
-	MaxRetries int
-	AssumeRole *AssumeRole // the platform-side role, assumed before anything else
-	Endpoints  Endpoints
+	Region string
+	// Profile, SharedConfigFiles and SharedCredentialsFiles select the shared configuration
+	// (empty: AWS_PROFILE, AWS_CONFIG_FILE, AWS_SHARED_CREDENTIALS_FILE, then ~/.aws).
+	Profile                string
+	SharedConfigFiles      []string
+	SharedCredentialsFiles []string
+	// AccessKey, SecretKey and Token (a session token) are static credentials; they win
+	// over every other source of base credentials.
+	AccessKey string
+	SecretKey string
+	Token     string
+	// WebIdentity, when set, replaces the base credentials by the role it assumes with an
+	// OIDC token (no other credentials needed); the AssumeRoles chain starts from there.
+	WebIdentity *WebIdentity
+	// AssumeRoles are platform-side roles assumed one after another, each with the
+	// credentials of the one before, before anything else.
+	AssumeRoles []AssumeRole
+	MaxRetries  int
+	// RetryMode is "standard" or "adaptive"; empty leaves it to AWS_RETRY_MODE or the
+	// shared configuration (default standard).
+	RetryMode string
+	// CustomCABundle is a PEM file of the certificate authorities AWS endpoints are
+	// checked against (empty: AWS_CA_BUNDLE or the shared configuration, else the system's).
+	CustomCABundle string
+	Endpoints      Endpoints
 	// OnRetry, if set, hears of every retried AWS attempt and of every call that ran out of
 	// attempts (the provider logs them; this package logs nothing itself).
 	OnRetry RetryObserver
+	// Clock decides when cached credentials are due for renewal and signs EKS tokens
+	// (nil: the wall clock). Tests pass the AWS emulator's clock.
+	Clock Clock
 }
 
-// AssumeRole names a role to assume.
+// AssumeRole names a role to assume, with the AssumeRole options of the AWS provider's
+// assume_role block.
 type AssumeRole struct {
+	RoleARN           string
+	ExternalID        string
+	SessionName       string
+	Duration          time.Duration
+	Policy            string
+	PolicyARNs        []string
+	SourceIdentity    string
+	Tags              map[string]string
+	TransitiveTagKeys []string
+}
+
+// WebIdentity is AssumeRoleWithWebIdentity: the AWS provider's
+// assume_role_with_web_identity block. Exactly one of Token and TokenFile is set; the
+// file is read again for every renewal (platforms rotate it).
+type WebIdentity struct {
 	RoleARN     string
-	ExternalID  string
+	Token       string
+	TokenFile   string
 	SessionName string
 	Duration    time.Duration
+	Policy      string
+	PolicyARNs  []string
 }
 
 // Endpoints override service URLs (emulators, partitions). Empty means the default.
+// STS also reaches the STS clients the SDK builds for its own credential providers
+// (web identity and role_arn profiles of the shared configuration).
 type Endpoints struct {
 	STS            string
 	CloudFormation string
@@ -58,7 +97,12 @@ type Factory struct {
 }
 
 // NewFactory returns a factory for cfg.
-func NewFactory(cfg Config) *Factory { return &Factory{cfg: cfg} }
+func NewFactory(cfg Config) *Factory {
+	if cfg.Clock == nil {
+		cfg.Clock = RealClock
+	}
+	return &Factory{cfg: cfg}
+}
 
 // Base returns the platform's AWS configuration (after the provider-level assume_role).
 func (f *Factory) Base(ctx context.Context) (aws.Config, error) {
@@ -69,48 +113,5 @@ func (f *Factory) Base(ctx context.Context) (aws.Config, error) {
 // Endpoints returns the configured service URL overrides.
 func (f *Factory) Endpoints() Endpoints { return f.cfg.Endpoints }
 
-func loadBase(ctx context.Context, c Config) (aws.Config, error) {
-	opts := []func(*awsconfig.LoadOptions) error{}
-	if c.Region != "" {
-		opts = append(opts, awsconfig.WithRegion(c.Region))
-	}
-	if c.Profile != "" {
-		opts = append(opts, awsconfig.WithSharedConfigProfile(c.Profile))
-	}
-	if c.AccessKey != "" {
-		opts = append(opts, awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(c.AccessKey, c.SecretKey, "")))
-	}
-	if c.MaxRetries > 0 {
-		opts = append(opts, awsconfig.WithRetryMaxAttempts(c.MaxRetries))
-	}
-	opts = append(opts, awsconfig.WithRetryMode(aws.RetryModeStandard))
-	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
-	if err != nil {
-		// The SDK's message names the setting at fault and carries no secret.
-		return aws.Config{}, fmt.Errorf("loading AWS configuration: %w", err)
-	}
-	// Before the assume-role client below is made, so that its calls are counted too.
-	observeRetries(&cfg, c.OnRetry)
-	if c.AssumeRole != nil && c.AssumeRole.RoleARN != "" {
-		client := sts.NewFromConfig(cfg, c.stsOptions)
-		provider := stscreds.NewAssumeRoleProvider(client, c.AssumeRole.RoleARN, func(o *stscreds.AssumeRoleOptions) {
-			if c.AssumeRole.ExternalID != "" {
-				o.ExternalID = aws.String(c.AssumeRole.ExternalID)
-			}
-			if c.AssumeRole.SessionName != "" {
-				o.RoleSessionName = c.AssumeRole.SessionName
-			}
-			if c.AssumeRole.Duration > 0 {
-				o.Duration = c.AssumeRole.Duration
-			}
-		})
-		cfg.Credentials = aws.NewCredentialsCache(provider)
-	}
-	return cfg, nil
-}
-
-func (c Config) stsOptions(o *sts.Options) {
-	if c.Endpoints.STS != "" {
-		o.BaseEndpoint = aws.String(c.Endpoints.STS)
-	}
-}
+// Clock is the clock the factory's credentials and tokens follow.
+func (f *Factory) Clock() Clock { return f.cfg.Clock }

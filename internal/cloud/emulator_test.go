@@ -197,8 +197,8 @@ func TestEmulator_PlatformAssumeRoleChain(t *testing.T) {
 	ctx := context.Background()
 	f := NewFactory(Config{
 		Region: "us-east-1", AccessKey: key, SecretKey: secret,
-		AssumeRole: &AssumeRole{RoleARN: "arn:aws:iam::111111111111:role/platform", SessionName: "terraform-run"},
-		Endpoints:  Endpoints{STS: emu.URL(), CloudFormation: emu.URL(), EKS: emu.URL()},
+		AssumeRoles: []AssumeRole{{RoleARN: "arn:aws:iam::111111111111:role/platform", SessionName: "terraform-run"}},
+		Endpoints:   Endpoints{STS: emu.URL(), CloudFormation: emu.URL(), EKS: emu.URL()},
 	})
 	sess, err := f.Session(ctx, Target{RoleARN: "arn:aws:iam::222222222222:role/customer", ExternalID: "x-123", SessionName: "ck-test"})
 	if err != nil {

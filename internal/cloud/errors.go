@@ -97,6 +97,10 @@ func Sanitize(err error) error {
 	var done *APIError
 	var nf *NotFoundError
 	var access *AccessError
+	var creds *CredentialsError
+	if errors.As(err, &creds) {
+		return creds
+	}
 	if errors.As(err, &done) || errors.As(err, &nf) || errors.As(err, &access) {
 		return err
 	}

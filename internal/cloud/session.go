@@ -81,7 +81,7 @@ func (f *Factory) newSession(ctx context.Context, t Target) (*Session, error) {
 		cfg.Region = t.Region
 	}
 	if cfg.Region == "" {
-		return nil, errors.New("no AWS region: set region on the resource or the provider (or AWS_REGION)")
+		return nil, errors.New("no AWS region: set region on the resource or the provider (or AWS_REGION, or region in the shared configuration's profile)")
 	}
 	baseSTS := sts.NewFromConfig(cfg, f.cfg.stsOptions)
 	provider := stscreds.NewAssumeRoleProvider(baseSTS, t.RoleARN, func(o *stscreds.AssumeRoleOptions) {
@@ -91,9 +91,7 @@ func (f *Factory) newSession(ctx context.Context, t Target) (*Session, error) {
 		o.RoleSessionName = t.SessionName
 		o.Duration = DefaultSessionDuration
 	})
-	cfg.Credentials = aws.NewCredentialsCache(provider, func(o *aws.CredentialsCacheOptions) {
-		o.ExpiryWindow = credentialsRefreshWindow
-	})
+	cfg.Credentials = newRenewingCache(provider, f.cfg.Clock)
 	ep := f.cfg.Endpoints
 	return &Session{
 		Target: t,
@@ -139,6 +137,10 @@ func (e *AccessError) Error() string {
 }
 
 func assumeRoleError(role string, err error) error {
+	var base *CredentialsError
+	if errors.As(err, &base) {
+		return base // the platform's credentials failed, before this role was asked
+	}
 	var api smithy.APIError
 	if errors.As(err, &api) {
 		return &AccessError{RoleARN: role, Code: api.ErrorCode()}

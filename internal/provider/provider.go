@@ -4,12 +4,11 @@ package provider
 
 import (
 	"context"
+	"maps"
 	"os"
 	"strconv"
-	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
-	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/ephemeral"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -27,6 +26,7 @@ import (
 var (
 	_ provider.Provider                       = (*clusterkitProvider)(nil)
 	_ provider.ProviderWithEphemeralResources = (*clusterkitProvider)(nil)
+	_ provider.ProviderWithValidateConfig     = (*clusterkitProvider)(nil)
 )
 
 // New returns the provider factory for providerserver.
@@ -39,22 +39,21 @@ type clusterkitProvider struct {
 }
 
 type providerModel struct {
-	Region             types.String     `tfsdk:"region"`
-	Profile            types.String     `tfsdk:"profile"`
-	AccessKey          types.String     `tfsdk:"access_key"`
-	SecretKey          types.String     `tfsdk:"secret_key"`
-	MaxRetries         types.Int64      `tfsdk:"max_retries"`
-	AllowLocalRequests types.Bool       `tfsdk:"allow_local_requests"`
-	RepositoryMirrors  types.Map        `tfsdk:"chart_repository_mirrors"`
-	AssumeRole         *assumeRoleModel `tfsdk:"assume_role"`
-	Endpoints          *endpointsModel  `tfsdk:"endpoints"`
-}
-
-type assumeRoleModel struct {
-	RoleARN     types.String `tfsdk:"role_arn"`
-	ExternalID  types.String `tfsdk:"external_id"`
-	SessionName types.String `tfsdk:"session_name"`
-	Duration    types.String `tfsdk:"duration"`
+	Region                    types.String      `tfsdk:"region"`
+	Profile                   types.String      `tfsdk:"profile"`
+	SharedConfigFiles         types.List        `tfsdk:"shared_config_files"`
+	SharedCredentialsFiles    types.List        `tfsdk:"shared_credentials_files"`
+	AccessKey                 types.String      `tfsdk:"access_key"`
+	SecretKey                 types.String      `tfsdk:"secret_key"`
+	Token                     types.String      `tfsdk:"token"`
+	RetryMode                 types.String      `tfsdk:"retry_mode"`
+	CustomCABundle            types.String      `tfsdk:"custom_ca_bundle"`
+	MaxRetries                types.Int64       `tfsdk:"max_retries"`
+	AllowLocalRequests        types.Bool        `tfsdk:"allow_local_requests"`
+	RepositoryMirrors         types.Map         `tfsdk:"chart_repository_mirrors"`
+	AssumeRole                []assumeRoleModel `tfsdk:"assume_role"`
+	AssumeRoleWithWebIdentity *webIdentityModel `tfsdk:"assume_role_with_web_identity"`
+	Endpoints                 *endpointsModel   `tfsdk:"endpoints"`
 }
 
 type endpointsModel struct {
@@ -78,34 +77,14 @@ func (p *clusterkitProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 			Validators: []validator.String{endpointURL{}},
 		}
 	}
+	attrs := authAttributes()
+	blocks := authBlocks()
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Provision EKS clusters in customer AWS accounts, register Kubernetes clusters with restricted " +
 			"namespaces, and install Helm charts through in-cluster install pods. AWS credentials come from the standard " +
 			"chain (environment, shared config and `profile`, SSO, web identity for Terraform Cloud dynamic credentials); " +
 			"they are only needed by resources that call AWS.",
-		Attributes: map[string]schema.Attribute{
-			"region": schema.StringAttribute{
-				Optional:            true,
-				MarkdownDescription: "Default AWS region. Also `AWS_REGION` or `AWS_DEFAULT_REGION`.",
-				Validators:          []validator.String{stringvalidator.RegexMatches(awsRegionRE, "must be an AWS region such as us-east-1")},
-			},
-			"profile": schema.StringAttribute{
-				Optional:            true,
-				MarkdownDescription: "Named profile of the shared AWS configuration. Also `AWS_PROFILE`.",
-				Validators:          []validator.String{stringvalidator.LengthAtLeast(1)},
-			},
-			"access_key": schema.StringAttribute{
-				Optional:            true,
-				Sensitive:           true,
-				MarkdownDescription: "AWS access key ID of the platform account. Prefer the environment (`AWS_ACCESS_KEY_ID`) or dynamic credentials.",
-				Validators:          []validator.String{stringvalidator.AlsoRequires(path.MatchRoot("secret_key")), stringvalidator.LengthAtLeast(16)},
-			},
-			"secret_key": schema.StringAttribute{
-				Optional:            true,
-				Sensitive:           true,
-				MarkdownDescription: "AWS secret access key matching `access_key`. Also `AWS_SECRET_ACCESS_KEY`.",
-				Validators:          []validator.String{stringvalidator.AlsoRequires(path.MatchRoot("access_key")), stringvalidator.LengthAtLeast(1)},
-			},
+		Attributes: mergeAttributes(attrs, map[string]schema.Attribute{
 			"max_retries": schema.Int64Attribute{
 				Optional: true,
 				MarkdownDescription: "Maximum attempts of a throttled or failed AWS call (default 25 as in the AWS provider). Also `AWS_MAX_ATTEMPTS`. " +
@@ -132,34 +111,8 @@ func (p *clusterkitProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 					"`{ \"https://charts.jetstack.io\" = \"oci://harbor.example.com/jetstack\" }`.",
 				Validators: []validator.Map{mapFuncValidator{"must map chart repositories to mirrors", kube.CheckRepositoryMirrors}},
 			},
-		},
-		Blocks: map[string]schema.Block{
-			"assume_role": schema.SingleNestedBlock{
-				MarkdownDescription: "A role of the platform account to assume before anything else (the base credentials then only need `sts:AssumeRole`).",
-				Attributes: map[string]schema.Attribute{
-					"role_arn": schema.StringAttribute{
-						Optional:            true,
-						MarkdownDescription: "ARN of the role to assume.",
-						Validators:          []validator.String{roleARN()},
-					},
-					"external_id": schema.StringAttribute{
-						Optional:            true,
-						Sensitive:           true,
-						MarkdownDescription: "External ID the role's trust policy requires.",
-						Validators:          externalID(),
-					},
-					"session_name": schema.StringAttribute{
-						Optional:            true,
-						MarkdownDescription: "Session name (2-64 characters of `[\\w+=,.@-]`).",
-						Validators:          []validator.String{sessionName()},
-					},
-					"duration": schema.StringAttribute{
-						Optional:            true,
-						MarkdownDescription: "Session duration as a Go duration between `15m` and `12h` (default `1h`).",
-						Validators:          []validator.String{durationBetween(15*time.Minute, 12*time.Hour)},
-					},
-				},
-			},
+		}),
+		Blocks: mergeBlocks(blocks, map[string]schema.Block{
 			"endpoints": schema.SingleNestedBlock{
 				MarkdownDescription: "Custom service endpoints (null: the AWS ones). The same rule applies to `AWS_ENDPOINT_URL` " +
 					"and `AWS_ENDPOINT_URL_<SERVICE>`, checked when the provider is configured. Every AWS call honours the proxy " +
@@ -174,8 +127,28 @@ func (p *clusterkitProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 					"eks":            endpoint("EKS", "AWS_ENDPOINT_URL_EKS"),
 				},
 			},
-		},
+		}),
 	}
+}
+
+func mergeAttributes(a, b map[string]schema.Attribute) map[string]schema.Attribute {
+	maps.Copy(a, b)
+	return a
+}
+
+func mergeBlocks(a, b map[string]schema.Block) map[string]schema.Block {
+	maps.Copy(a, b)
+	return a
+}
+
+// ValidateConfig checks, at plan time, what no single attribute's validator sees.
+func (p *clusterkitProvider) ValidateConfig(ctx context.Context, req provider.ValidateConfigRequest, resp *provider.ValidateConfigResponse) {
+	var w *webIdentityModel
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("assume_role_with_web_identity"), &w)...)
+	if resp.Diagnostics.HasError() || w == nil || w.RoleARN.IsUnknown() || w.WebIdentityToken.IsUnknown() || w.WebIdentityTokenFile.IsUnknown() {
+		return
+	}
+	validateWebIdentity(w, &resp.Diagnostics)
 }
 
 func (p *clusterkitProvider) Configure(ctx context.Context, req provider.ConfigureRequest, resp *provider.ConfigureResponse) {
@@ -197,9 +170,25 @@ func (p *clusterkitProvider) Configure(ctx context.Context, req provider.Configu
 		}
 	}
 	checkEndpoints(&resp.Diagnostics, m.Endpoints, allowLocal)
+	checkCABundle(m.CustomCABundle, &resp.Diagnostics)
+	validateWebIdentity(m.AssumeRoleWithWebIdentity, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	awsCfg := awsConfig(ctx, m)
+	// The region is needed at plan time (eks_cluster plans it); a profile's region counts.
+	region, regionSource, err := cloud.ResolveRegion(ctx, awsCfg)
+	if err != nil {
+		if !m.Profile.IsNull() {
+			resp.Diagnostics.AddAttributeError(path.Root("profile"), "Invalid AWS profile", cloud.Sanitize(err).Error())
+			return
+		}
+		// A profile named only in the environment: resources that call AWS report it.
+		resp.Diagnostics.AddWarning("AWS profile could not be read", cloud.Sanitize(err).Error()+
+			" Resources that call AWS will fail; Kubernetes-only resources are not affected.")
+	}
+	awsCtx := withLogging(ctx)
+	logAWSSettings(awsCtx, awsCfg, region, regionSource)
 	policy := netguard.Policy{AllowLocal: allowLocal}
 	data := &providerData{
 		policy: policy,
@@ -208,44 +197,13 @@ func (p *clusterkitProvider) Configure(ctx context.Context, req provider.Configu
 			UserAgent: "terraform-provider-clusterkit/" + p.version,
 			Log:       logKubernetesCall,
 		}),
-		cloud:   cloud.NewFactory(awsConfig(m)),
-		region:  firstNonEmpty(m.Region.ValueString(), os.Getenv("AWS_REGION"), os.Getenv("AWS_DEFAULT_REGION")),
+		cloud:   cloud.NewFactory(awsCfg),
+		region:  region,
 		mirrors: stringMap(ctx, m.RepositoryMirrors),
 	}
 	resp.ResourceData = data
 	resp.EphemeralResourceData = data
 	resp.DataSourceData = data
-}
-
-func awsConfig(m providerModel) cloud.Config {
-	c := cloud.Config{
-		Region:     m.Region.ValueString(),
-		Profile:    m.Profile.ValueString(),
-		AccessKey:  m.AccessKey.ValueString(),
-		SecretKey:  m.SecretKey.ValueString(),
-		MaxRetries: int(m.MaxRetries.ValueInt64()),
-		OnRetry:    logAWSRetry,
-	}
-	if c.MaxRetries == 0 && os.Getenv("AWS_MAX_ATTEMPTS") == "" {
-		c.MaxRetries = 25
-	}
-	if m.AssumeRole != nil && !m.AssumeRole.RoleARN.IsNull() {
-		d, _ := time.ParseDuration(m.AssumeRole.Duration.ValueString()) // validated in the schema
-		c.AssumeRole = &cloud.AssumeRole{
-			RoleARN:     m.AssumeRole.RoleARN.ValueString(),
-			ExternalID:  m.AssumeRole.ExternalID.ValueString(),
-			SessionName: m.AssumeRole.SessionName.ValueString(),
-			Duration:    d,
-		}
-	}
-	if m.Endpoints != nil {
-		c.Endpoints = cloud.Endpoints{
-			STS:            m.Endpoints.STS.ValueString(),
-			CloudFormation: m.Endpoints.CloudFormation.ValueString(),
-			EKS:            m.Endpoints.EKS.ValueString(),
-		}
-	}
-	return c
 }
 
 func (p *clusterkitProvider) Resources(context.Context) []func() resource.Resource {
@@ -258,15 +216,6 @@ func (p *clusterkitProvider) Resources(context.Context) []func() resource.Resour
 
 func (p *clusterkitProvider) DataSources(context.Context) []func() datasource.DataSource {
 	return nil
-}
-
-func firstNonEmpty(values ...string) string {
-	for _, v := range values {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 func (p *clusterkitProvider) EphemeralResources(context.Context) []func() ephemeral.EphemeralResource {

@@ -32,6 +32,14 @@ type AWSConfig struct {
 	APIHost         string `json:"api_host"`
 	CAFile          string `json:"ca_file"`
 	AdminToken      string `json:"admin_token"`
+	// The OIDC issuer the stack serves (a Terraform Cloud workload identity issuer in
+	// miniature): its address and key, and the platform role its tokens may assume.
+	OIDCAddr           string `json:"oidc_addr"`
+	OIDCKeyPEM         string `json:"oidc_key_pem"`
+	OIDCAudience       string `json:"oidc_audience"`
+	WebIdentityRoleARN string `json:"web_identity_role_arn"`
+	// WebIdentitySubjects are the subjects (StringLike) the web identity role trusts.
+	WebIdentitySubjects []string `json:"web_identity_subjects"`
 }
 
 // Fixed identities of the emulated accounts.
@@ -39,29 +47,46 @@ const (
 	PlatformAccount = "111111111111"
 	CustomerAccount = "222222222222"
 	ProvisionerRole = "clusterkit-provisioner"
+	// WebIdentityRole is the platform role that web identity tokens of the stack's
+	// issuer assume (Terraform Cloud dynamic credentials: the workspace's run role).
+	WebIdentityRole = "clusterkit-tfc-run"
+	// TFCOrganization is the organization whose workspaces the web identity role trusts.
+	TFCOrganization = "clusterkit-acc"
+	// TFCAudience is Terraform Cloud's default audience for AWS.
+	TFCAudience = "aws.workload.identity"
 )
 
-func newAWSConfig(addr, webhookAddr, apiHost, caFile, adminToken string) AWSConfig {
-	return AWSConfig{
-		Addr:            addr,
-		WebhookAddr:     webhookAddr,
-		Region:          "us-east-1",
-		PlatformAccount: PlatformAccount,
-		CustomerAccount: CustomerAccount,
-		AccessKeyID:     "AKIA" + strings.ToUpper(randomToken()[:16]),
-		SecretKey:       randomToken(),
-		RoleARN:         "arn:aws:iam::" + CustomerAccount + ":role/" + ProvisionerRole,
-		ExternalID:      "ext-" + randomToken()[:20],
-		APIHost:         apiHost,
-		CAFile:          caFile,
-		AdminToken:      adminToken,
+func newAWSConfig(addr, webhookAddr, oidcAddr, apiHost, caFile, adminToken string) (AWSConfig, error) {
+	key, err := awsemu.GenerateIssuerKey()
+	if err != nil {
+		return AWSConfig{}, err
 	}
+	return AWSConfig{
+		OIDCAddr:            oidcAddr,
+		OIDCKeyPEM:          string(key),
+		OIDCAudience:        TFCAudience,
+		WebIdentityRoleARN:  "arn:aws:iam::" + PlatformAccount + ":role/" + WebIdentityRole,
+		WebIdentitySubjects: []string{"organization:" + TFCOrganization + ":project:*:workspace:*:run_phase:*"},
+		Addr:                addr,
+		WebhookAddr:         webhookAddr,
+		Region:              "us-east-1",
+		PlatformAccount:     PlatformAccount,
+		CustomerAccount:     CustomerAccount,
+		AccessKeyID:         "AKIA" + strings.ToUpper(randomToken()[:16]),
+		SecretKey:           randomToken(),
+		RoleARN:             "arn:aws:iam::" + CustomerAccount + ":role/" + ProvisionerRole,
+		ExternalID:          "ext-" + randomToken()[:20],
+		APIHost:             apiHost,
+		CAFile:              caFile,
+		AdminToken:          adminToken,
+	}, nil
 }
 
 // awsRuntime is a running emulator and webhook.
 type awsRuntime struct {
 	emu     *awsemu.Emulator
 	webhook *http.Server
+	issuer  *awsemu.Issuer
 }
 
 func startAWS(cfg AWSConfig, logf func(string, ...any)) (*awsRuntime, error) {
@@ -77,10 +102,23 @@ func startAWS(cfg AWSConfig, logf func(string, ...any)) (*awsRuntime, error) {
 	emu.AddRole(awsemu.Role{ARN: cfg.RoleARN, TrustedAccounts: []string{cfg.PlatformAccount}, ExternalID: cfg.ExternalID})
 	// Every EKS cluster the emulator creates is this stack's kube-apiserver.
 	emu.SetDefaultCluster(cfg.APIHost, ca)
+	var issuer *awsemu.Issuer
+	if cfg.OIDCAddr != "" {
+		if issuer, err = awsemu.StartIssuer(cfg.OIDCAddr, []byte(cfg.OIDCKeyPEM)); err != nil {
+			emu.Close()
+			return nil, err
+		}
+		emu.AddOIDCProvider(issuer.URL(), cfg.OIDCAudience)
+		emu.AddRole(awsemu.Role{ARN: cfg.WebIdentityRoleARN, WebIdentity: &awsemu.WebIdentityTrust{
+			Issuer: issuer.URL(), Audience: cfg.OIDCAudience, Subjects: cfg.WebIdentitySubjects}})
+	}
 
 	ln, err := net.Listen("tcp", cfg.WebhookAddr)
 	if err != nil {
 		emu.Close()
+		if issuer != nil {
+			_ = issuer.Close()
+		}
 		return nil, err
 	}
 	mapper := &awsAuthMapper{cfg: cfg, api: newAPIClient(cfg.APIHost, ca, cfg.AdminToken)}
@@ -88,12 +126,15 @@ func startAWS(cfg AWSConfig, logf func(string, ...any)) (*awsRuntime, error) {
 	mux.Handle("/authenticate", emu.TokenReviewHandler(mapper.identity))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
-	return &awsRuntime{emu: emu, webhook: srv}, nil
+	return &awsRuntime{emu: emu, webhook: srv, issuer: issuer}, nil
 }
 
 func (r *awsRuntime) close() {
 	if r == nil {
 		return
+	}
+	if r.issuer != nil {
+		_ = r.issuer.Close()
 	}
 	_ = r.webhook.Close()
 	_ = r.emu.Close()

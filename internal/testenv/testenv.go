@@ -87,6 +87,9 @@ type Stack struct {
 	AWSEndpoint string           `json:"aws_endpoint"`
 	AWSConfig   AWSConfig        `json:"aws"`
 	AWS         *awsemu.Emulator `json:"-"`
+	// OIDC is the stack's OIDC issuer (nil when the emulator runs in another process);
+	// tests mint web identity tokens with it.
+	OIDC *awsemu.Issuer `json:"-"`
 	// ProxyHost is the fault proxy's URL (Options.FaultProxy), same CA as Host.
 	ProxyHost string `json:"-"`
 
@@ -153,13 +156,17 @@ func Start(ctx context.Context, opts Options) (s *Stack, err error) {
 	}
 	s.CAFile, s.CAPEM, s.AdminToken, s.UserToken = p.path("ca.crt"), string(p.caPEM), p.adminToken, p.userToken
 
-	ports, err := freePorts(9)
+	ports, err := freePorts(10)
 	if err != nil {
 		return s, err
 	}
 	etcdClient, etcdPeer, apiPort, kcmPort, schedPort, kwokPort, agentPort := ports[0], ports[1], ports[2], ports[3], ports[4], ports[5], ports[8]
 	s.Host = "https://127.0.0.1:" + strconv.Itoa(apiPort)
-	s.AWSConfig = newAWSConfig("127.0.0.1:"+strconv.Itoa(ports[6]), "127.0.0.1:"+strconv.Itoa(ports[7]), s.Host, s.CAFile, s.AdminToken)
+	s.AWSConfig, err = newAWSConfig("127.0.0.1:"+strconv.Itoa(ports[6]), "127.0.0.1:"+strconv.Itoa(ports[7]), "127.0.0.1:"+strconv.Itoa(ports[9]),
+		s.Host, s.CAFile, s.AdminToken)
+	if err != nil {
+		return s, err
+	}
 	s.AWSEndpoint = "http://" + s.AWSConfig.Addr
 	webhookConfig := filepath.Join(s.Dir, "eks-token-webhook.kubeconfig")
 	if err := os.WriteFile(webhookConfig, []byte(webhookKubeconfig(s.AWSConfig.WebhookAddr)), 0o600); err != nil {
@@ -607,7 +614,7 @@ func (s *Stack) startAWS(ctx context.Context, opts Options, logf func(string, ..
 		if err != nil {
 			return fmt.Errorf("starting the AWS emulator: %w", err)
 		}
-		s.aws, s.AWS = rt, rt.emu
+		s.aws, s.AWS, s.OIDC = rt, rt.emu, rt.issuer
 		return nil
 	}
 	cfgFile := filepath.Join(s.Dir, "aws.json")

@@ -60,8 +60,11 @@ type Emulator struct {
 	defCA       []byte
 	faults      map[string][]Fault
 	calls       []Call
-	tokenNames  map[string]bool // extra cluster names TokenReviewHandler accepts
-	seenTokens  map[string]bool // EKS tokens presented for verification
+	tokenNames  map[string]bool     // extra cluster names TokenReviewHandler accepts
+	seenTokens  map[string]bool     // EKS tokens presented for verification
+	oidc        map[string][]string // OIDC providers: issuer URL -> client IDs
+	// sessionSpeed > 1 shortens the lifetime of temporary credentials (SetSessionSpeed).
+	sessionSpeed float64
 }
 
 // Start listens on 127.0.0.1:0 and serves STS, CloudFormation and EKS on one URL.
@@ -191,6 +194,19 @@ func (e *Emulator) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	isEKS := strings.HasPrefix(r.URL.Path, "/clusters")
 	call := Call{Time: e.now()}
 	defer func() { e.record(call) }()
+	if isWebIdentityRequest(r, body) {
+		// The one STS call that is not signed: the token is the credential.
+		call.Service, call.Action = "sts", "AssumeRoleWithWebIdentity"
+		arn, aerr := e.serveWebIdentity(w, queryParams(r, body))
+		if aerr != nil {
+			call.ErrorCode = aerr.Code
+			e.opts.Log("awsemu: sts AssumeRoleWithWebIdentity rejected: %s", aerr)
+			e.writeError(w, false, aerr)
+			return
+		}
+		call.Principal = arn
+		return
+	}
 
 	caller, sig, aerr := e.authenticate(r, body)
 	if sig != nil {

@@ -3,7 +3,6 @@ package awsemu
 import (
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/xml"
 	"fmt"
 	"net/http"
@@ -21,6 +20,9 @@ type Role struct {
 	TrustedAccounts []string      // accounts whose principals may assume it
 	ExternalID      string        // required (and must match exactly) when non-empty
 	MaxSession      time.Duration // default 1h
+	// WebIdentity, when set, lets tokens of an OIDC provider assume the role with
+	// AssumeRoleWithWebIdentity under its conditions.
+	WebIdentity *WebIdentityTrust
 }
 
 const (
@@ -85,6 +87,11 @@ func (e *Emulator) AddRole(r Role) {
 		r.MaxSession = time.Hour
 	}
 	r.TrustedAccounts = slices.Clone(r.TrustedAccounts)
+	if r.WebIdentity != nil {
+		w := *r.WebIdentity
+		w.Subjects = slices.Clone(w.Subjects)
+		r.WebIdentity = &w
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.roles[r.ARN] = r
@@ -270,23 +277,7 @@ func (e *Emulator) assumeRole(p url.Values, caller principal) (any, *apiError) {
 	if m == nil {
 		return nil, validationErr("%s is invalid", roleARN)
 	}
-	acct, name := m[1], m[2]
-	tok := make([]byte, 96)
-	_, _ = rand.Read(tok)
-	c := &credential{
-		AccessKeyID:  "ASIA" + randString(16, alnum),
-		Secret:       randString(40, alnum+"abcdefghijklmnopqrstuvwxyz+/"),
-		SessionToken: "IQoJb3JpZ2luX2Vj" + base64.StdEncoding.EncodeToString(tok),
-		Expires:      e.now().Add(duration),
-		principal: principal{
-			Account: acct,
-			ARN:     fmt.Sprintf("arn:aws:sts::%s:assumed-role/%s/%s", acct, name, session),
-			UserID:  stableID("AROA", roleARN, 17) + ":" + session,
-		},
-	}
-	e.mu.Lock()
-	e.creds[c.AccessKeyID] = c
-	e.mu.Unlock()
+	c := e.issueSession(roleARN, m[1], m[2], session, duration)
 
 	var res assumeRoleResult
 	res.Credentials.AccessKeyId = c.AccessKeyID
