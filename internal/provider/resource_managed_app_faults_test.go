@@ -53,11 +53,11 @@ func listedAfter(p *faultproxy.Proxy, pod string, t time.Time) bool {
 	return false
 }
 
-// podRequests describes what the proxy saw of pod, for failure messages.
-func podRequests(p *faultproxy.Proxy, pod string) string {
+// podRequests describes what the proxy saw of pod since t, for failure messages.
+func podRequests(p *faultproxy.Proxy, pod string, since time.Time) string {
 	var out []string
 	for _, r := range p.Requests() {
-		if forPod(r, pod) {
+		if forPod(r, pod) && !r.Received.Before(since) {
 			out = append(out, fmt.Sprintf("%s watch=%v status=%d fault=%q", r.Received.Format("15:04:05.000"), r.Watch, r.Status, r.Fault))
 		}
 	}
@@ -142,7 +142,7 @@ func onWaitHeld(p *faultproxy.Proxy, cs kubernetes.Interface, pod string, fault 
 func cameBack(p *faultproxy.Proxy, pod, what string) func(time.Time) error {
 	return func(t time.Time) error {
 		if !listedAfter(p, pod, t) {
-			return fmt.Errorf("the provider did not list pod %s again after the %s; its requests for it: %s", pod, what, podRequests(p, pod))
+			return fmt.Errorf("the provider did not list pod %s again after the %s; its requests for it: %s", pod, what, podRequests(p, pod, t.Add(-time.Minute)))
 		}
 		return nil
 	}
@@ -216,6 +216,14 @@ var faultRestart = waitFault{name: "kube-apiserver restart", arm: func(t *testin
 		case <-up:
 		case <-time.After(3 * time.Minute):
 		}
+		// The next test gets a stack whose components are back from their back-off.
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		start := time.Now()
+		if err := accStack.WaitSettled(ctx); err != nil {
+			t.Errorf("the stack did not settle after the restart: %v", err)
+		}
+		t.Logf("the stack ran a pod again %s after the restart's end", time.Since(start).Round(100*time.Millisecond))
 	})
 	return func() error {
 		return check(func(at time.Time) error {
@@ -430,8 +438,8 @@ func testFaultsInWaits(t *testing.T, name string, install, upgrade, uninstall wa
 	flush := func() {
 		if cur.check != nil && !cur.logged {
 			cur.logged = true
-			faultRow(t, cur.f, cur.op, cur.start, fmt.Errorf("the apply failed (see the step's error above); the provider's requests for %s: %s",
-				cur.pod, podRequests(p, cur.pod)))
+			faultRow(t, cur.f, cur.op, cur.start, fmt.Errorf("the operation failed (see the step's or the destroy's error above); the provider's requests for %s: %s",
+				cur.pod, podRequests(p, cur.pod, cur.start)))
 		}
 	}
 	arm := func(f waitFault, op, pod string) {
@@ -442,12 +450,21 @@ func testFaultsInWaits(t *testing.T, name string, install, upgrade, uninstall wa
 		cur.logged = true
 		return faultRow(t, cur.f, cur.op, cur.start, err)
 	}
+	// A failed step can fail the destroy too, and then CheckDestroy never runs: the rows
+	// not logged by then are logged here.
+	t.Cleanup(func() {
+		flush()
+		ops := []string{"install", "upgrade", "uninstall"}
+		for i, f := range []waitFault{install, upgrade, uninstall} {
+			if i > slices.Index(ops, cur.op) {
+				t.Logf("fault table | %s | %s | not run: an earlier step failed | -", f.name, ops[i])
+			}
+		}
+	})
 	tfresource.Test(t, withProviderPerStep(tfresource.TestCase{
 		PreCheck: func() { testAccPreCheck(t) },
 		CheckDestroy: func(*terraform.State) error {
-			if cur.op != "uninstall" {
-				flush()
-				t.Logf("fault table | %s | uninstall | not run: an earlier step failed | -", uninstall.name)
+			if cur.op != "uninstall" { // an earlier step failed (its row is logged at the end)
 				return expectChartGone(cs, name, name)
 			}
 			err := cur.check()

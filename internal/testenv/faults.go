@@ -3,8 +3,10 @@ package testenv
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/testenv/faultproxy"
@@ -92,4 +94,51 @@ func (s *Stack) componentIndex(name string) (int, *component, error) {
 		}
 	}
 	return 0, nil, fmt.Errorf("the stack has no %s", name)
+}
+
+// settlePod is the canary WaitSettled runs.
+const settlePod = "testenv-settle"
+
+// WaitSettled returns once the node runs a pod again from start to end: after an API
+// server restart the scheduler, kwok and the node agent come back on their own retry
+// back-off (tens of seconds after repeated restarts), and a test that follows should
+// not pay for it. The canary is a helm pod (run by the node agent) when the stack has
+// one, else a kwok pod.
+func (s *Stack) WaitSettled(ctx context.Context) error {
+	image, command := "registry.k8s.io/pause:3.10", `[]`
+	if s.NodeAgent {
+		image, command = Helm4Image, `["helm","version"]`
+	}
+	path := "/api/v1/namespaces/default/pods"
+	if _, _, err := s.do(ctx, http.MethodDelete, path+"/"+settlePod+"?gracePeriodSeconds=0", ""); err != nil {
+		return err
+	}
+	pod := fmt.Sprintf(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":%q},"spec":{"restartPolicy":"Never","terminationGracePeriodSeconds":0,`+
+		`"containers":[{"name":"canary","image":%q,"command":%s}]}}`, settlePod, image, command)
+	err := s.poll(ctx, "a canary pod to run after the restart", func() (bool, error) {
+		code, body, err := s.do(ctx, http.MethodGet, path+"/"+settlePod, "")
+		if err != nil {
+			return false, err
+		}
+		if code == http.StatusNotFound {
+			// Created once the previous canary is gone.
+			_, _, err := s.do(ctx, http.MethodPost, path, pod)
+			return false, err
+		}
+		var p struct {
+			Metadata struct {
+				DeletionTimestamp *string `json:"deletionTimestamp"`
+			} `json:"metadata"`
+			Status struct{ Phase string } `json:"status"`
+		}
+		if err := json.Unmarshal(body, &p); err != nil {
+			return false, err
+		}
+		return p.Metadata.DeletionTimestamp == nil && (p.Status.Phase == "Succeeded" || p.Status.Phase == "Failed"), nil
+	})
+	if err != nil {
+		return err
+	}
+	_, _, err = s.do(ctx, http.MethodDelete, path+"/"+settlePod+"?gracePeriodSeconds=0", "")
+	return err
 }
