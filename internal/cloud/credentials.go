@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"sort"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -63,17 +64,22 @@ func (c Config) loadOptions() ([]func(*awsconfig.LoadOptions) error, error) {
 		}
 		opts = append(opts, awsconfig.WithCustomCABundle(bytes.NewReader(pem)))
 	}
+	// Temporary credentials of the SDK's own chain (web identity, role_arn profiles, SSO)
+	// are renewed as early as the sessions' (renewingCache).
+	opts = append(opts, awsconfig.WithCredentialsCacheOptions(func(o *aws.CredentialsCacheOptions) {
+		o.ExpiryWindow = credentialsRefreshWindow
+	}))
 	// The STS clients the SDK builds for a web identity or a role_arn profile of the
 	// shared configuration go to endpoints.sts too.
 	opts = append(opts,
 		awsconfig.WithWebIdentityRoleCredentialOptions(func(o *stscreds.WebIdentityRoleOptions) {
 			if cl, ok := o.Client.(*sts.Client); ok {
-				o.Client = sts.New(cl.Options(), c.stsOptions)
+				o.Client = sts.New(cl.Options(), c.sdkSTSOptions)
 			}
 		}),
 		awsconfig.WithAssumeRoleCredentialOptions(func(o *stscreds.AssumeRoleOptions) {
 			if cl, ok := o.Client.(*sts.Client); ok {
-				o.Client = sts.New(cl.Options(), c.stsOptions)
+				o.Client = sts.New(cl.Options(), c.sdkSTSOptions)
 			}
 		}),
 	)
@@ -172,6 +178,22 @@ func policyARNs(arns []string) []ststypes.PolicyDescriptorType {
 func (c Config) stsOptions(o *sts.Options) {
 	if c.Endpoints.STS != "" {
 		o.BaseEndpoint = aws.String(c.Endpoints.STS)
+	}
+}
+
+// sdkSTSOptions is for the STS clients the SDK makes while it resolves credentials: they
+// are built before the endpoint variables are attached to the configuration, so
+// AWS_ENDPOINT_URL_STS and AWS_ENDPOINT_URL are applied here, after endpoints.sts.
+func (c Config) sdkSTSOptions(o *sts.Options) {
+	ep := c.Endpoints.STS
+	if ep == "" && !strings.EqualFold(os.Getenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"), "true") {
+		ep = os.Getenv("AWS_ENDPOINT_URL_STS")
+		if ep == "" {
+			ep = os.Getenv("AWS_ENDPOINT_URL")
+		}
+	}
+	if ep != "" {
+		o.BaseEndpoint = aws.String(ep)
 	}
 }
 

@@ -333,3 +333,23 @@ func TestAuth_AssumeRoleOptions(t *testing.T) {
 		t.Fatalf("options %+v", o)
 	}
 }
+
+// The SDK builds its web identity STS client before it attaches the endpoint variables
+// to the configuration: AWS_ENDPOINT_URL_STS and AWS_ENDPOINT_URL must still reach it
+// (before: it called sts.us-east-1.amazonaws.com, found by the Terraform Cloud test).
+func TestAuth_EndpointVariablesReachTheSDKsSTSClients(t *testing.T) {
+	for _, env := range []string{"AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL"} {
+		t.Run(env, func(t *testing.T) {
+			w := newAuthWorld(t)
+			t.Setenv(env, w.emu.URL())
+			t.Setenv("AWS_ROLE_ARN", webRole)
+			t.Setenv("AWS_WEB_IDENTITY_TOKEN_FILE", w.file(t, "token", w.token(tfcSubject)))
+			c := w.config(Config{})
+			c.Endpoints = Endpoints{}
+			id := whoami(t, NewFactory(c))
+			if !strings.Contains(id.ARN, ":assumed-role/tfc-run/") {
+				t.Fatalf("identity %+v", id)
+			}
+		})
+	}
+}
