@@ -146,6 +146,8 @@ func (r AssumeRole) options(o *stscreds.AssumeRoleOptions) {
 	if r.SessionName != "" {
 		o.RoleSessionName = r.SessionName
 	}
+	// The SDK's default is 15 minutes; the documented default is the AWS provider's hour.
+	o.Duration = DefaultSessionDuration
 	if r.Duration > 0 {
 		o.Duration = r.Duration
 	}

@@ -2,7 +2,17 @@ package cloud
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
+	"math/big"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -332,6 +342,11 @@ func TestAuth_AssumeRoleOptions(t *testing.T) {
 		len(o.TransitiveTagKeys) != 1 {
 		t.Fatalf("options %+v", o)
 	}
+	var d stscreds.AssumeRoleOptions
+	AssumeRole{RoleARN: platformRole}.options(&d)
+	if d.Duration != time.Hour {
+		t.Fatalf("default duration %s, want the documented 1h (the SDK's own default is 15m)", d.Duration)
+	}
 }
 
 // The SDK builds its web identity STS client before it attaches the endpoint variables
@@ -352,4 +367,64 @@ func TestAuth_EndpointVariablesReachTheSDKsSTSClients(t *testing.T) {
 			}
 		})
 	}
+}
+
+// custom_ca_bundle and AWS_CA_BUNDLE: the emulator behind TLS with a certificate of its
+// own authority is trusted only through one of them, and the setting wins.
+func TestAuth_CustomCABundleSource(t *testing.T) {
+	w := newAuthWorld(t)
+	target, err := url.Parse(w.emu.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		r.SetURL(target)
+		r.Out.Host = r.In.Host // the Host the request was signed for
+	}}
+	srv := httptest.NewTLSServer(proxy)
+	defer srv.Close()
+	ca := w.file(t, "ca.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})))
+	other := w.file(t, "other.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: otherCert(t)})))
+	cfg := func(bundle string) Config {
+		return Config{Region: "us-east-1", AccessKey: w.keys["config-user"][0], SecretKey: w.keys["config-user"][1], CustomCABundle: bundle,
+			Endpoints: Endpoints{STS: srv.URL}, MaxRetries: 1}
+	}
+	if _, err := NewFactory(cfg("")).Identity(context.Background()); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("without a bundle: %v, want a certificate error", err)
+	}
+	if id := whoami(t, NewFactory(cfg(ca))); id.ARN != userARN("config-user") {
+		t.Fatalf("custom_ca_bundle: %+v", id)
+	}
+	t.Setenv("AWS_CA_BUNDLE", ca)
+	if id := whoami(t, NewFactory(cfg(""))); id.ARN != userARN("config-user") {
+		t.Fatalf("AWS_CA_BUNDLE: %+v", id)
+	}
+	t.Setenv("AWS_CA_BUNDLE", other)
+	if _, err := NewFactory(cfg("")).Identity(context.Background()); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("AWS_CA_BUNDLE of another authority: %v, want a certificate error", err)
+	}
+	if id := whoami(t, NewFactory(cfg(ca))); id.ARN != userARN("config-user") {
+		t.Fatalf("custom_ca_bundle over AWS_CA_BUNDLE: %+v", id)
+	}
+	_, err = NewFactory(cfg(filepath.Join(w.dir, "missing.pem"))).Base(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "reading custom_ca_bundle") || !strings.Contains(err.Error(), "no such file or directory") {
+		t.Fatalf("missing bundle: %v", err)
+	}
+}
+
+// otherCert is a self-signed certificate of an unrelated authority (every httptest
+// server shares one certificate, so it cannot be another server's).
+func otherCert(t *testing.T) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "other CA"}, IsCA: true, BasicConstraintsValid: true,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
 }
