@@ -43,6 +43,9 @@ type Config struct {
 	// OnRetry, if set, hears of every retried AWS attempt and of every call that ran out of
 	// attempts (the provider logs them; this package logs nothing itself).
 	OnRetry RetryObserver
+	// OnCredentials, if set, hears which step and source produced the provider's own
+	// credentials, each time they are obtained or renewed.
+	OnCredentials CredentialsObserver
 	// Clock decides when cached credentials are due for renewal and signs EKS tokens
 	// (nil: the wall clock). Tests pass the AWS emulator's clock.
 	Clock Clock

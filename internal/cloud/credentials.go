@@ -115,14 +115,14 @@ func loadBase(ctx context.Context, c Config) (aws.Config, error) {
 		})
 		stage = "assuming role " + w.RoleARN + " with a web identity token"
 		cfg.Credentials = &stagedCredentials{stage: stage, webIdentity: true, token: token,
-			inner: newRenewingCache(p, c.Clock)}
+			inner: newRenewingCache(p, c.Clock), observe: c.OnCredentials}
 	} else {
-		cfg.Credentials = &stagedCredentials{stage: stage, inner: cfg.Credentials, sdkWebIdentity: c.sdkWebIdentity(ctx)}
+		cfg.Credentials = &stagedCredentials{stage: stage, inner: cfg.Credentials, sdkWebIdentity: c.sdkWebIdentity(ctx), observe: c.OnCredentials}
 	}
 	for _, r := range c.AssumeRoles {
 		p := stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg, c.stsOptions), r.RoleARN, r.options)
 		stage = "assuming role " + r.RoleARN + " (assume_role)"
-		cfg.Credentials = &stagedCredentials{stage: stage, inner: newRenewingCache(p, c.Clock)}
+		cfg.Credentials = &stagedCredentials{stage: stage, inner: newRenewingCache(p, c.Clock), observe: c.OnCredentials}
 	}
 	return cfg, nil
 }

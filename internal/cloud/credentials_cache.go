@@ -66,7 +66,24 @@ type stagedCredentials struct {
 	// sdkWebIdentity is the web identity the SDK's own chain may use (AWS_ROLE_ARN and
 	// AWS_WEB_IDENTITY_TOKEN_FILE, or a profile's role_arn and web_identity_token_file).
 	sdkWebIdentity *sdkWebIdentity
+	observe        CredentialsObserver
+
+	mu      sync.Mutex
+	lastKey string
 }
+
+// CredentialsEvent says that a step of the provider's own credentials produced new
+// credentials (the first ones, or a renewal): which step, the SDK's name of the source,
+// and when they will be renewed. It holds no part of the credentials.
+type CredentialsEvent struct {
+	Step      string
+	Source    string
+	CanExpire bool
+	Expires   time.Time
+}
+
+// CredentialsObserver hears of every CredentialsEvent; it must not block.
+type CredentialsObserver func(ctx context.Context, e CredentialsEvent)
 
 type sdkWebIdentity struct {
 	role string
@@ -76,6 +93,13 @@ type sdkWebIdentity struct {
 func (s *stagedCredentials) Retrieve(ctx context.Context) (aws.Credentials, error) {
 	creds, err := s.inner.Retrieve(ctx)
 	if err == nil {
+		s.mu.Lock()
+		fresh := creds.AccessKeyID != s.lastKey
+		s.lastKey = creds.AccessKeyID
+		s.mu.Unlock()
+		if fresh && s.observe != nil {
+			s.observe(ctx, CredentialsEvent{Step: s.stage, Source: creds.Source, CanExpire: creds.CanExpire, Expires: creds.Expires})
+		}
 		return creds, nil
 	}
 	var earlier *CredentialsError

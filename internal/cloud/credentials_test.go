@@ -428,3 +428,19 @@ func otherCert(t *testing.T) []byte {
 	}
 	return der
 }
+
+// OnCredentials hears which step and source produced credentials, once per new set.
+func TestAuth_CredentialsEventsNameTheSource(t *testing.T) {
+	w := newAuthWorld(t)
+	var events []CredentialsEvent
+	c := w.config(Config{AccessKey: w.keys["config-user"][0], SecretKey: w.keys["config-user"][1],
+		AssumeRoles: []AssumeRole{{RoleARN: platformRole, SessionName: "ev"}}})
+	c.OnCredentials = func(_ context.Context, e CredentialsEvent) { events = append(events, e) }
+	f := NewFactory(c)
+	whoami(t, f)
+	whoami(t, f)
+	if len(events) != 2 || events[0].Step != "using access_key and secret_key" || events[0].Source != "StaticCredentials" ||
+		events[1].Step != "assuming role "+platformRole+" (assume_role)" || events[1].Source != stscreds.ProviderName || !events[1].CanExpire {
+		t.Fatalf("events %+v", events)
+	}
+}

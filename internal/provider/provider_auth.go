@@ -304,6 +304,7 @@ func awsConfig(ctx context.Context, m providerModel) cloud.Config {
 		RetryMode:              m.RetryMode.ValueString(),
 		CustomCABundle:         m.CustomCABundle.ValueString(),
 		OnRetry:                logAWSRetry,
+		OnCredentials:          logAWSCredentials,
 	}
 	if c.MaxRetries == 0 && os.Getenv("AWS_MAX_ATTEMPTS") == "" {
 		c.MaxRetries = 25
@@ -365,4 +366,16 @@ func logAWSSettings(ctx context.Context, c cloud.Config, region, regionSource st
 		fields["web_identity_token_file"] = c.WebIdentity.TokenFile
 	}
 	tflog.SubsystemDebug(ctx, subsystemAWS, "AWS settings", fields)
+}
+
+// logAWSCredentials tells a TF_LOG=DEBUG reader which source won and when credentials are
+// renewed (never any part of them).
+func logAWSCredentials(ctx context.Context, e cloud.CredentialsEvent) {
+	msg := fmt.Sprintf("AWS credentials obtained by %s (source %s)", e.Step, e.Source)
+	fields := map[string]any{"step": e.Step, "source": e.Source}
+	if e.CanExpire {
+		msg += ", renewed after " + e.Expires.UTC().Format(time.RFC3339)
+		fields["renew_after"] = e.Expires.UTC().Format(time.RFC3339)
+	}
+	tflog.SubsystemDebug(ctx, subsystemAWS, msg, fields)
 }
