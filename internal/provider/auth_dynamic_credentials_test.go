@@ -181,7 +181,26 @@ func TestAccAuth_TFCDynamicCredentials(t *testing.T) {
 	stackFromEnv(t)
 	awsRunEnv(t)
 	d := newDynamicCredentials(t, tfcSubject(testenv.TFCOrganization, "eks-prod"))
+	logFile := filepath.Join(t.TempDir(), "provider.log")
+	t.Setenv("TF_LOG", "DEBUG")
+	t.Setenv("TF_LOG_PATH", logFile)
 	longCreateWithRenewals(t, "ck-acc-tfc", "testdata/auth_tfc", tfcVars("ck-acc-tfc", d))
+
+	// The debug log says where the credentials came from and when they were renewed, and
+	// holds neither the token nor anything STS issued.
+	b, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := string(b)
+	if n := strings.Count(log, "(source "+"WebIdentityCredentials), renewed after"); n < 2 {
+		t.Errorf("the debug log names the web identity source %d times, want one per renewal (>= 2)", n)
+	}
+	for _, s := range append(accStack.AWS.IssuedSecrets(), d.token) {
+		if strings.Contains(log, s) {
+			t.Fatalf("the debug log holds a credential or the token (%d characters)", len(s))
+		}
+	}
 }
 
 // TestAccAuth_WebIdentityEnvironment: the same with AWS_ROLE_ARN and
