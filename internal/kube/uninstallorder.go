@@ -73,8 +73,15 @@ func (c *Client) patchUninstalling(ctx context.Context, spec InstallSpec, until 
 // uninstall order) are being uninstalled. For up to settle it also waits for such apps
 // to mark themselves; an app that has not by then is staying. It returns the apps it
 // waited for, in name order.
+//
+// Only an app with an order relation ever waits: one that some app of the namespace's
+// records (their values ConfigMaps' order annotations) precedes. An app of order 0 (every
+// custom chart; no order is lower) returns at once without a call.
 func (c *Client) WaitForEarlierUninstalls(ctx context.Context, spec InstallSpec, settle time.Duration) ([]string, error) {
 	spec = spec.WithDefaults()
+	if spec.UninstallOrder <= 0 {
+		return nil, nil
+	}
 	api := c.cs.CoreV1().ConfigMaps(spec.Namespace)
 	op := "watch config maps in " + spec.Namespace
 	sel := labels.SelectorFromSet(labels.Set{LabelManagedBy: ManagedByValue}).String() + "," + LabelApp
@@ -272,7 +279,7 @@ func uninstallOrder(cm *corev1.ConfigMap) int {
 	if err != nil {
 		return 0
 	}
-	return n
+	return max(n, 0) // orders start at 0 (see WaitForEarlierUninstalls)
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -95,6 +95,26 @@ func TestWaitForEarlierUninstalls(t *testing.T) {
 		}
 	})
 
+	t.Run("apps without an order relation never wait, however many others are being uninstalled", func(t *testing.T) {
+		fc := useUninstallClock(t)
+		var objs []runtime.Object
+		for i := range 199 {
+			order := 100 + 100*(i%3) // 100, 200, 300: none before ingress
+			objs = append(objs, appConfigMap("app-"+strconv.Itoa(i), order, soon))
+		}
+		cs := fake.NewClientset(append(objs, appConfigMap("ingress", 100, time.Time{}))...)
+		c := NewClientForInterface(cs).WithClock(fc)
+		apps, err := c.WaitForEarlierUninstalls(context.Background(), ingress, DefaultUninstallSettle)
+		if err != nil || apps != nil || len(cs.Actions()) != 1 || fc.HasWaiters() {
+			t.Fatalf("ingress: %v %v, %d calls, timers %v", apps, err, len(cs.Actions()), fc.HasWaiters())
+		}
+		// Order 0 (a custom chart): no app can go first, so nothing is even listed.
+		apps, err = c.WaitForEarlierUninstalls(context.Background(), InstallSpec{Name: "custom"}, DefaultUninstallSettle)
+		if err != nil || apps != nil || len(cs.Actions()) != 1 || fc.HasWaiters() {
+			t.Fatalf("custom: %v %v, %d calls, timers %v", apps, err, len(cs.Actions()), fc.HasWaiters())
+		}
+	})
+
 	t.Run("an earlier app being uninstalled is waited for until its delete is done", func(t *testing.T) {
 		fc := useUninstallClock(t)
 		cs := fake.NewClientset(appConfigMap("podinfo", 0, soon), appConfigMap("ingress", 100, time.Time{}))
