@@ -2,6 +2,7 @@ package cloud
 
 import (
 	"context"
+	"errors"
 	"os"
 	"strings"
 
@@ -61,11 +62,7 @@ func (c Config) sharedProfile(ctx context.Context) (awsconfig.SharedConfig, erro
 }
 
 func asProfileMissing(err error, target *awsconfig.SharedConfigProfileNotExistError) bool {
-	e, ok := err.(awsconfig.SharedConfigProfileNotExistError) //nolint:errorlint // the SDK returns it unwrapped
-	if ok {
-		*target = e
-	}
-	return ok
+	return errors.As(err, target)
 }
 
 func profileName(c Config) string {
