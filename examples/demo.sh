@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # make demo: start the local stack (emulated AWS + real kube-apiserver + a node agent that
 # runs the install pods with real helm, and mirrors of the public chart repositories), apply
-# examples/quickstart unchanged with OpenTofu, show what now exists (including what helm
-# installed), then destroy and stop (KEEP=1 keeps everything running).
+# examples/quickstart unchanged with OpenTofu (TF=terraform: HashiCorp Terraform from PATH),
+# show what now exists (including what helm installed), then destroy and stop (KEEP=1 keeps
+# everything running).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -17,14 +18,24 @@ if [ "${CLUSTERKIT_NODE_AGENT:-1}" = 0 ]; then
   exit 1
 fi
 
-step "building OpenTofu and the local stack's binaries (first time: several minutes)"
-TOFU=$(tools/build.sh tofu)/tofu || fail "tool build"
+case "${TF:-tofu}" in
+  tofu)
+    step "building OpenTofu and the local stack's binaries (first time: several minutes)"
+    CLI=$(tools/build.sh tofu)/tofu || fail "tool build"
+    stack_cli=(--tofu "$CLI") ;;
+  terraform)
+    CLI=$(command -v terraform) || { printf '!! TF=terraform: no terraform on PATH; install HashiCorp Terraform >= 1.11\n' >&2; exit 1; }
+    export CHECKPOINT_DISABLE=1 # no update check: there may be no network
+    stack_cli=()
+    step "building the local stack's binaries (first time: several minutes); CLI: $(TF_CLI_CONFIG_FILE='' "$CLI" version | head -1)" ;;
+  *) printf '!! TF=%s: want TF=tofu (the default) or TF=terraform\n' "$TF" >&2; exit 2 ;;
+esac
 tools/build.sh kube etcd kwok helm4 helm3 >/dev/null || fail "tool build"
 HELM=$(tools/build.sh helm4)/helm || fail "tool build"
 
 step "starting the local stack (AWS emulator, etcd, kube-apiserver, controller-manager, scheduler, kwok, node agent, chart mirrors)"
 [ -f "$STACK/env" ] && go run ./internal/testenv/cmd/stack down --dir "$STACK" >/dev/null 2>&1 || true
-go run ./internal/testenv/cmd/stack up --dir "$STACK" --tofu "$TOFU" --provider-dir "$ROOT/bin" --node-agent || fail "stack start"
+go run ./internal/testenv/cmd/stack up --dir "$STACK" "${stack_cli[@]}" --provider-dir "$ROOT/bin" --node-agent || fail "stack start"
 # shellcheck disable=SC1091
 source "$STACK/env"
 cleanup() {
@@ -65,9 +76,9 @@ print("}")
 export TF_VAR_external_id=$CLUSTERKIT_TEST_EXTERNAL_ID
 export AWS_ACCESS_KEY_ID=$CLUSTERKIT_TEST_AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY=$CLUSTERKIT_TEST_AWS_SECRET_ACCESS_KEY
 unset AWS_PROFILE AWS_SESSION_TOKEN
-tf() { (cd "$W" && "$TOFU" "$@"); }
+tf() { (cd "$W" && "$CLI" "$@"); }
 
-step "tofu apply examples/quickstart: EKS stack -> integration -> 3 managed apps, in one apply"
+step "${TF:-tofu} apply examples/quickstart: EKS stack -> integration -> 3 managed apps, in one apply"
 tf apply -auto-approve -input=false || fail "apply"
 
 step "outputs"
@@ -138,7 +149,7 @@ for o in json.load(sys.stdin)["items"]:
 ' || fail "listing the charts' Services"
 
 if [ "${KEEP:-0}" != 1 ]; then
-  step "tofu destroy"
+  step "${TF:-tofu} destroy"
   tf destroy -auto-approve -input=false || fail "destroy"
   left=$("$HELM" list -A -q) || fail "helm list after destroy"
   [ -z "$left" ] || { printf '  helm releases left after destroy: %s\n' "$left"; fail "destroy (helm releases left)"; }
