@@ -79,8 +79,8 @@ func selectCLI(root string) (testCLI, error) {
 		return cli, fmt.Errorf("%s is %s, but CLUSTERKIT_TEST_CLI=%s wants %s", cli.Path, product, name, cli.Product)
 	}
 	cli.Version = version
-	if min := minVersion[name]; lessVersion(version, min) {
-		return cli, fmt.Errorf("%s: the suite needs %s >= %d.%d (write-only attributes)", cli, cli.Product, min[0], min[1])
+	if oldest := minVersion[name]; lessVersion(version, oldest) {
+		return cli, fmt.Errorf("%s: the suite needs %s >= %d.%d (write-only attributes)", cli, cli.Product, oldest[0], oldest[1])
 	}
 	return cli, nil
 }
