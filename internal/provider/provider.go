@@ -51,6 +51,8 @@ type providerModel struct {
 	MaxRetries                types.Int64       `tfsdk:"max_retries"`
 	AllowLocalRequests        types.Bool        `tfsdk:"allow_local_requests"`
 	RepositoryMirrors         types.Map         `tfsdk:"chart_repository_mirrors"`
+	KubernetesQPS             types.Int64       `tfsdk:"kubernetes_qps"`
+	KubernetesBurst           types.Int64       `tfsdk:"kubernetes_burst"`
 	AssumeRole                []assumeRoleModel `tfsdk:"assume_role"`
 	AssumeRoleWithWebIdentity *webIdentityModel `tfsdk:"assume_role_with_web_identity"`
 	Endpoints                 *endpointsModel   `tfsdk:"endpoints"`
@@ -98,6 +100,19 @@ func (p *clusterkitProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 				MarkdownDescription: "Allow cluster URLs that resolve to loopback, link-local (cloud metadata), private, CGNAT, " +
 					"unspecified or multicast addresses, and plain `http`. Default `false`: cluster URLs are user input and are " +
 					"checked against these classes at plan time and again on every connection. Also `CLUSTERKIT_ALLOW_LOCAL_REQUESTS`.",
+			},
+			"kubernetes_qps": schema.Int64Attribute{
+				Optional: true,
+				MarkdownDescription: "Most Kubernetes API requests per second the provider sends to one cluster (all resources of a run " +
+					"share one client per cluster), for small control planes. Default: no limit in the provider; the API server's " +
+					"priority and fairness paces it, and a throttled request (HTTP 429) is retried after the server's `Retry-After`.",
+				Validators: []validator.Int64{int64validator.Between(1, 100000)},
+			},
+			"kubernetes_burst": schema.Int64Attribute{
+				Optional:            true,
+				MarkdownDescription: "Requests above `kubernetes_qps` allowed at once (default twice `kubernetes_qps`). Needs `kubernetes_qps`.",
+				Validators: []validator.Int64{int64validator.Between(1, 100000),
+					int64validator.AlsoRequires(path.MatchRoot("kubernetes_qps"))},
 			},
 			"chart_repository_mirrors": schema.MapAttribute{
 				ElementType: types.StringType,
@@ -196,6 +211,8 @@ func (p *clusterkitProvider) Configure(ctx context.Context, req provider.Configu
 			Policy:    policy,
 			UserAgent: "terraform-provider-clusterkit/" + p.version,
 			Log:       logKubernetesCall,
+			QPS:       float32(m.KubernetesQPS.ValueInt64()),
+			Burst:     int(m.KubernetesBurst.ValueInt64()),
 		}),
 		cloud:   cloud.NewFactory(awsCfg),
 		region:  region,
