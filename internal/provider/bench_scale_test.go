@@ -105,8 +105,10 @@ func BenchmarkScale(b *testing.B) {
 				if err != nil {
 					b.Fatalf("%s N=%d %s: %v", side.name, n, op.name, err)
 				}
-				b.Logf("%-10s N=%-4d %-8s wall %8.1fs  requests %-11s (%5.1f/app)  peak conns %s  peak RSS %4d MiB",
+				line := fmt.Sprintf("%-10s N=%-4d %-8s wall %8.1fs  requests %-11s (%5.1f/app)  peak conns %s  peak RSS %4d MiB",
 					side.name, n, op.name, m.wall.Seconds(), m.requestsString(), float64(m.requestsTotal())/float64(n), m.connsString(), m.rssKiB/1024)
+				fmt.Fprintln(os.Stderr, line) // as it goes: a long run's figures are not lost to a timeout
+				b.Log(line)
 				b.ReportMetric(m.wall.Seconds(), fmt.Sprintf("%s-N%d-%s-s", side.name, n, op.name))
 				b.ReportMetric(float64(m.requestsTotal()), fmt.Sprintf("%s-N%d-%s-requests", side.name, n, op.name))
 				b.ReportMetric(float64(m.rssKiB)/1024, fmt.Sprintf("%s-N%d-%s-rss-MiB", side.name, n, op.name))
