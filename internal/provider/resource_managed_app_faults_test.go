@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -194,46 +195,66 @@ var faultOutage = waitFault{name: "30 s outage (refused)", arm: func(t *testing.
 	}
 }}
 
-// faultRestart: the kube-apiserver stopped and started again (every client's connections
-// and watches broken, a few seconds of refused connections).
-var faultRestart = waitFault{name: "kube-apiserver restart", arm: func(t *testing.T, p *faultproxy.Proxy, cs kubernetes.Interface, pod string) func() error {
-	started := make(chan error, 1)
-	up := make(chan struct{})
-	check := onWaitHeld(p, cs, pod, func() error {
-		if err := accStack.StopAPIServer(); err != nil {
-			return err
-		}
-		go func() {
-			defer close(up)
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-			defer cancel()
-			started <- accStack.StartAPIServer(ctx)
-		}()
-		return nil
-	})
-	t.Cleanup(func() {
-		select {
-		case <-up:
-		case <-time.After(3 * time.Minute):
-		}
-		// The next test gets a stack whose components are back from their back-off.
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		defer cancel()
-		start := time.Now()
-		if err := accStack.WaitSettled(ctx); err != nil {
-			t.Errorf("the stack did not settle after the restart: %v", err)
-		}
-		t.Logf("the stack ran a pod again %s after the restart's end", time.Since(start).Round(100*time.Millisecond))
-	})
-	return func() error {
-		return check(func(at time.Time) error {
-			if err := <-started; err != nil {
-				return fmt.Errorf("starting the kube-apiserver again: %w", err)
+// apiServerDown: the kube-apiserver stopped, kept down for down, and started again (every
+// client's connections and watches broken, connections refused meanwhile). down 0 is a
+// plain restart (a few seconds down).
+func apiServerDown(name string, down time.Duration) waitFault {
+	return waitFault{name: name, arm: func(t *testing.T, p *faultproxy.Proxy, cs kubernetes.Interface, pod string) func() error {
+		started := make(chan error, 1)
+		up := make(chan struct{})
+		check := onWaitHeld(p, cs, pod, func() error {
+			if err := accStack.StopAPIServer(); err != nil {
+				return err
 			}
-			return cameBack(p, pod, "restart")(at)
+			go func() {
+				defer close(up)
+				<-time.After(down)
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+				defer cancel()
+				started <- accStack.StartAPIServer(ctx)
+			}()
+			return nil
 		})
-	}
-}}
+		// The next step or test gets a stack whose components are back from their
+		// reconnect back-off: a pod that starts late outlasts the hold of the next wait.
+		settle := func() error {
+			select {
+			case <-up:
+			case <-time.After(3 * time.Minute):
+				return errors.New("the kube-apiserver was not started again")
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			start := time.Now()
+			if err := accStack.WaitSettled(ctx); err != nil {
+				return fmt.Errorf("the stack did not settle after the restart: %w", err)
+			}
+			t.Logf("the stack ran a pod again %s after the kube-apiserver was back", time.Since(start).Round(100*time.Millisecond))
+			return nil
+		}
+		t.Cleanup(func() {
+			if err := settle(); err != nil {
+				t.Error(err)
+			}
+		})
+		return func() error {
+			return check(func(at time.Time) error {
+				if err := <-started; err != nil {
+					return fmt.Errorf("starting the kube-apiserver again: %w", err)
+				}
+				if err := cameBack(p, pod, "restart")(at); err != nil {
+					return err
+				}
+				return settle()
+			})
+		}
+	}}
+}
+
+var (
+	faultRestart = apiServerDown("kube-apiserver restart", 0)
+	faultDown    = apiServerDown("kube-apiserver down 30 s", 30*time.Second)
+)
 
 // faultRule arms a proxy rule on the pod's wait; the check wants at least min hits.
 func faultRule(name string, min int, rule func(p *faultproxy.Proxy, pod string) *faultproxy.Rule) waitFault {
@@ -313,6 +334,10 @@ func TestAccManagedApp_FaultOutage(t *testing.T) {
 
 func TestAccManagedApp_FaultAPIServerRestart(t *testing.T) {
 	testFaultsInWaits(t, "ck-fault-restart", faultRestart, faultRestart, faultRestart)
+}
+
+func TestAccManagedApp_FaultAPIServerDown(t *testing.T) {
+	testFaultsInWaits(t, "ck-fault-down", faultDown, faultDown, faultDown)
 }
 
 func TestAccManagedApp_FaultStreams(t *testing.T) {
