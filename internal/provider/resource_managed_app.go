@@ -424,6 +424,9 @@ func addInstallError(ctx context.Context, diags *diag.Diagnostics, summary strin
 		}
 		detail += "The last log lines are also in the provider's debug log (subsystem install_pod). The next apply runs the pod again."
 		diags.AddError(summary, detail)
+	case errors.As(err, &timedOut) && errors.Is(timedOut.Cause, context.Canceled):
+		diags.AddError(summary, timedOut.Error()+".\n\nThe run was interrupted (e.g. Ctrl-C), so the provider stopped helm rather than leave it "+
+			"running unwatched. The next apply runs the pod again.")
 	case errors.As(err, &timedOut):
 		diags.AddError(summary, timedOut.Error()+".\n\nThe operation's timeout (timeouts.create, timeouts.update or timeouts.delete) ran out; "+
 			"raise it if the chart needs longer. The next apply runs the pod again.")

@@ -463,7 +463,7 @@ func testFaultsInWaits(t *testing.T, name string, install, upgrade, uninstall wa
 	flush := func() {
 		if cur.check != nil && !cur.logged {
 			cur.logged = true
-			faultRow(t, cur.f, cur.op, cur.start, fmt.Errorf("the operation failed (see the step's or the destroy's error above); the provider's requests for %s: %s",
+			_ = faultRow(t, cur.f, cur.op, cur.start, fmt.Errorf("the operation failed (see the step's or the destroy's error above); the provider's requests for %s: %s",
 				cur.pod, podRequests(p, cur.pod, cur.start)))
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
@@ -128,5 +129,25 @@ func TestManagedAppValidators(t *testing.T) {
 	}
 	if err := checkCatalogApp("nope"); !strings.Contains(err.Error(), "ingress-nginx") {
 		t.Errorf("the message must list the catalog: %v", err)
+	}
+}
+
+// An interrupted run is no timeout: the advice must not be to raise one.
+func TestAddInstallError_InterruptIsNotATimeout(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		cause       error
+		want, avoid string
+	}{
+		{context.Canceled, "The run was interrupted", "raise it"},
+		{context.DeadlineExceeded, "raise it if the chart needs longer", "interrupted"},
+	} {
+		var diags diag.Diagnostics
+		err := &kube.InstallTimeoutError{Action: kube.ActionInstall, Pod: "install-app", Namespace: kube.DefaultInstallNamespace,
+			Waited: 3 * time.Second, PodDeleted: true, Cause: tc.cause}
+		addInstallError(ctx, &diags, "Install failed", err)
+		if len(diags) != 1 || !strings.Contains(diags[0].Detail(), tc.want) || strings.Contains(diags[0].Detail(), tc.avoid) {
+			t.Errorf("%v: %v", tc.cause, diags)
+		}
 	}
 }
