@@ -285,7 +285,7 @@ func TestAccEKSCluster_WrongExternalID(t *testing.T) {
 func TestAccEKSCluster_InvalidConfig(t *testing.T) {
 	stackFromEnv(t)
 	cases := map[string]struct{ attrs, want string }{
-		"name":         {`name = "1-bad"`, `(?s)name.*must start with a letter`},
+		"name":         {`name = "1-bad"`, `(?s)name.*1 to 100 characters, start with a letter.*"1-bad" does not follow it`},
 		"one subnet":   {`subnet_ids = ["subnet-0123456789abcdef0"]`, `(?s)subnet_ids.*at least 2`},
 		"version":      {`kubernetes_version = "1.33.2"`, `(?s)kubernetes_version.*minor version such as 1.33`},
 		"cidr":         {`service_ipv4_cidr = "8.8.0.0/16"`, `(?s)not in a private range`},
