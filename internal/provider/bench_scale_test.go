@@ -193,7 +193,7 @@ func buildBenchProvider(tb testing.TB) string {
 func newBenchWorkdir(tb testing.TB, bin string) *benchWorkdir {
 	tb.Helper()
 	root := tb.TempDir()
-	overrides := fmt.Sprintf("    %q = %q\n", "registry.opentofu.org/clusterkit-dev/clusterkit", bin)
+	overrides := fmt.Sprintf("    %q = %q\n", accCLI.providerAddress(), bin) // the run's CLI (cli_test.go)
 	if v := os.Getenv("CLUSTERKIT_BENCH_OVERRIDES"); v != "" {
 		for _, kv := range strings.Split(v, ",") {
 			src, dir, ok := strings.Cut(kv, "=")
