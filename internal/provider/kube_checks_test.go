@@ -122,9 +122,24 @@ func expectNothingOwned(cs kubernetes.Interface, owner string, namespaces ...str
 			left = append(left, "namespace/"+o.Name)
 		}
 	}
-	sas, err := cs.CoreV1().ServiceAccounts("").List(ctx, sel)
+	more, err := ownedIdentities(ctx, cs, owner)
 	if err != nil {
 		return err
+	}
+	if left = append(left, more...); len(left) > 0 {
+		return fmt.Errorf("objects owned by %s left after destroy: %v", owner, left)
+	}
+	return nil
+}
+
+// ownedIdentities names the service accounts and cluster role bindings, anywhere, that
+// clusterkit made for owner.
+func ownedIdentities(ctx context.Context, cs kubernetes.Interface, owner string) ([]string, error) {
+	sel := metav1.ListOptions{LabelSelector: kube.LabelManagedBy + "=" + kube.ManagedByValue}
+	var left []string
+	sas, err := cs.CoreV1().ServiceAccounts("").List(ctx, sel)
+	if err != nil {
+		return nil, err
 	}
 	for _, o := range sas.Items {
 		if o.Annotations[kube.AnnotationOwner] == owner {
@@ -133,15 +148,12 @@ func expectNothingOwned(cs kubernetes.Interface, owner string, namespaces ...str
 	}
 	crbs, err := cs.RbacV1().ClusterRoleBindings().List(ctx, sel)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, o := range crbs.Items {
 		if o.Annotations[kube.AnnotationOwner] == owner {
 			left = append(left, "clusterrolebinding/"+o.Name)
 		}
 	}
-	if len(left) > 0 {
-		return fmt.Errorf("objects owned by %s left after destroy: %v", owner, left)
-	}
-	return nil
+	return left, nil
 }

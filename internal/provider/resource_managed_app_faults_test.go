@@ -352,26 +352,11 @@ func expectNoInstallObjects(cs kubernetes.Interface, owner, releaseNS string) er
 	if err := expectGone(cs, installNS); err != nil {
 		return err
 	}
+	left, err := ownedIdentities(ctx, cs, owner)
+	if err != nil {
+		return err
+	}
 	sel := metav1.ListOptions{LabelSelector: kube.LabelManagedBy + "=" + kube.ManagedByValue}
-	var left []string
-	sas, err := cs.CoreV1().ServiceAccounts("").List(ctx, sel)
-	if err != nil {
-		return err
-	}
-	for _, o := range sas.Items {
-		if o.Annotations[kube.AnnotationOwner] == owner {
-			left = append(left, "serviceaccount/"+o.Namespace+"/"+o.Name)
-		}
-	}
-	crbs, err := cs.RbacV1().ClusterRoleBindings().List(ctx, sel)
-	if err != nil {
-		return err
-	}
-	for _, o := range crbs.Items {
-		if o.Annotations[kube.AnnotationOwner] == owner {
-			left = append(left, "clusterrolebinding/"+o.Name)
-		}
-	}
 	rbs, err := cs.RbacV1().RoleBindings(releaseNS).List(ctx, sel)
 	if err != nil {
 		return err
