@@ -47,10 +47,7 @@ const exampleRequiredProviders = `terraform {
 // that holds .tf files, under this run's CLI (make testacc runs it under both), with the
 // provider built from this checkout. Any error fails; warnings are logged.
 func TestAccExamples_Validate(t *testing.T) {
-	if os.Getenv("TF_ACC") == "" {
-		t.Skip("acceptance test: set TF_ACC=1 (make testacc)")
-	}
-	testAccPreCheck(t)
+	accOnly(t)
 	tmp := t.TempDir()
 	// init installs every provider from a local filesystem mirror, as it would from a
 	// registry (no dev_overrides, whose init only warns): the build under its own address,

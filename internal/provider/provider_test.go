@@ -98,13 +98,20 @@ type testStack struct {
 	UserToken string
 }
 
-func stackFromEnv(t testing.TB) testStack {
+// accOnly skips an acceptance test outside TF_ACC=1, the rule resource.Test applies (the
+// unit run, make race, has no stack; make testacc and CI always set it), then checks the
+// stack's prerequisites, which fail rather than skip.
+func accOnly(t testing.TB) {
 	t.Helper()
 	if os.Getenv("TF_ACC") == "" {
-		// The same rule resource.Test applies; make test and CI always set TF_ACC=1.
 		t.Skip("acceptance test: set TF_ACC=1 (make testacc)")
 	}
 	testAccPreCheck(t)
+}
+
+func stackFromEnv(t testing.TB) testStack {
+	t.Helper()
+	accOnly(t)
 	ca, err := os.ReadFile(os.Getenv("CLUSTERKIT_TEST_CA_FILE"))
 	if err != nil {
 		t.Fatal(err)
