@@ -3,6 +3,7 @@ package kube
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -518,5 +519,162 @@ func TestInstallSpec_Defaults(t *testing.T) {
 	if s.Namespace != "clusterkit-managed-apps" || s.ReleaseNamespace != "x" || s.Image != DefaultInstallerImage ||
 		s.ServiceAccount != "installer-x" || s.Timeout != DefaultInstallTimeout || s.Owner == "" {
 		t.Fatalf("defaults %+v", s)
+	}
+}
+
+// Placement and policy: unset, the pod is what it always was; set, each lands in its pod
+// field, on install and uninstall pods alike, and the security context stays the same.
+func TestInstallPod_PlacementDefaultsUnchanged(t *testing.T) {
+	ps := InstallPod(testSpec(), ActionInstall).Spec
+	if ps.NodeSelector != nil || ps.Tolerations != nil || ps.Affinity != nil || ps.PriorityClassName != "" || ps.ImagePullSecrets != nil {
+		t.Errorf("unset placement must leave the pod alone: selector %v, tolerations %v, affinity %v, priority class %q, pull secrets %v",
+			ps.NodeSelector, ps.Tolerations, ps.Affinity, ps.PriorityClassName, ps.ImagePullSecrets)
+	}
+	res := ps.Containers[0].Resources
+	if got := fmt.Sprint(res.Requests.Cpu(), res.Requests.Memory(), res.Limits.Memory(), len(res.Requests), len(res.Limits)); got != "100m 128Mi 1Gi 2 1" {
+		t.Errorf("default resources: %s", got)
+	}
+}
+
+func TestInstallPod_Placement(t *testing.T) {
+	spec := testSpec()
+	secs := int64(30)
+	spec.NodeSelector = map[string]string{"node-role.example.com/installers": "true"}
+	spec.Tolerations = []Toleration{
+		{Key: "dedicated", Value: "installers", Effect: "NoSchedule"},
+		{Key: "node.kubernetes.io/unreachable", Operator: TolerationExists, Effect: "NoExecute", Seconds: &secs},
+	}
+	spec.Affinity = "nodeAffinity:\n  requiredDuringSchedulingIgnoredDuringExecution:\n    nodeSelectorTerms:\n" +
+		"    - matchExpressions:\n      - {key: kubernetes.io/arch, operator: In, values: [amd64, arm64]}\n"
+	spec.PriorityClassName = "platform-critical"
+	spec.Resources = Resources{Requests: map[string]string{"cpu": "250m"}, Limits: map[string]string{"cpu": "1", "memory": "512Mi"}}
+	spec.ImagePullSecrets = []string{"mirror-pull", "backup-pull"}
+	if err := spec.WithDefaults().Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, action := range []Action{ActionInstall, ActionUninstall} {
+		ps := InstallPod(spec, action).Spec
+		if ps.NodeSelector["node-role.example.com/installers"] != "true" || len(ps.NodeSelector) != 1 {
+			t.Errorf("%s: node selector %v", action, ps.NodeSelector)
+		}
+		want := []corev1.Toleration{
+			{Key: "dedicated", Operator: corev1.TolerationOpEqual, Value: "installers", Effect: corev1.TaintEffectNoSchedule},
+			{Key: "node.kubernetes.io/unreachable", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute, TolerationSeconds: &secs},
+		}
+		if len(ps.Tolerations) != 2 || ps.Tolerations[0] != want[0] || ps.Tolerations[1].Key != want[1].Key || ps.Tolerations[1].Operator != want[1].Operator ||
+			ps.Tolerations[1].TolerationSeconds == nil || *ps.Tolerations[1].TolerationSeconds != 30 || ps.Tolerations[1].TolerationSeconds == &secs {
+			t.Errorf("%s: tolerations %+v", action, ps.Tolerations)
+		}
+		na := ps.Affinity
+		if na == nil || na.NodeAffinity == nil || na.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution == nil ||
+			na.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms[0].MatchExpressions[0].Values[1] != "arm64" {
+			t.Errorf("%s: affinity %+v", action, na)
+		}
+		if ps.PriorityClassName != "platform-critical" {
+			t.Errorf("%s: priority class %q", action, ps.PriorityClassName)
+		}
+		if len(ps.ImagePullSecrets) != 2 || ps.ImagePullSecrets[0].Name != "mirror-pull" || ps.ImagePullSecrets[1].Name != "backup-pull" {
+			t.Errorf("%s: pull secrets %v", action, ps.ImagePullSecrets)
+		}
+		// The user's names replace the defaults of those names only.
+		res := ps.Containers[0].Resources
+		if got := fmt.Sprint(res.Requests.Cpu(), res.Requests.Memory(), res.Limits.Cpu(), res.Limits.Memory()); got != "250m 128Mi 1 512Mi" {
+			t.Errorf("%s: resources %s", action, got)
+		}
+		// Pod Security "restricted" holds whatever is set.
+		sc, csc := ps.SecurityContext, ps.Containers[0].SecurityContext
+		if ps.HostNetwork || ps.HostPID || ps.HostIPC || sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot || sc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault ||
+			*csc.AllowPrivilegeEscalation || len(csc.Capabilities.Drop) != 1 || csc.Capabilities.Drop[0] != "ALL" || csc.Privileged != nil {
+			t.Errorf("%s: the security context changed: %+v %+v", action, sc, csc)
+		}
+	}
+}
+
+func TestInstallSpec_PlacementValidation(t *testing.T) {
+	neg, secs := int64(-1), int64(5)
+	for _, tc := range []struct {
+		name   string
+		mutate func(*InstallSpec)
+		want   string
+	}{
+		{"node selector key", func(s *InstallSpec) { s.NodeSelector = map[string]string{"a b": "x"} }, `node label key "a b" is invalid`},
+		{"node selector value", func(s *InstallSpec) { s.NodeSelector = map[string]string{"pool": "a b"} }, `node label "pool" has an invalid value "a b"`},
+		{"toleration operator", func(s *InstallSpec) { s.Tolerations = []Toleration{{Key: "a", Operator: "equal"}} }, `entry 0: operator "equal" must be "Equal" or "Exists"`},
+		{"toleration empty key", func(s *InstallSpec) { s.Tolerations = []Toleration{{Key: "a"}, {Value: "x"}} }, `entry 1: an empty key (every taint) needs operator "Exists"`},
+		{"toleration exists value", func(s *InstallSpec) { s.Tolerations = []Toleration{{Key: "a", Operator: "Exists", Value: "x"}} }, `leave value unset`},
+		{"toleration effect", func(s *InstallSpec) { s.Tolerations = []Toleration{{Key: "a", Effect: "NoExec"}} }, `effect "NoExec" must be one of NoSchedule, PreferNoSchedule, NoExecute`},
+		{"toleration seconds effect", func(s *InstallSpec) { s.Tolerations = []Toleration{{Key: "a", Effect: "NoSchedule", Seconds: &secs}} }, `toleration_seconds needs effect "NoExecute"`},
+		{"toleration seconds negative", func(s *InstallSpec) { s.Tolerations = []Toleration{{Key: "a", Effect: "NoExecute", Seconds: &neg}} }, `must not be negative`},
+		{"toleration key", func(s *InstallSpec) { s.Tolerations = []Toleration{{Key: "-a", Operator: "Exists"}} }, `key "-a" is not a taint key`},
+		{"affinity syntax", func(s *InstallSpec) { s.Affinity = "nodeAffinity: [" }, `not valid YAML or JSON`},
+		{"affinity list", func(s *InstallSpec) { s.Affinity = "- a" }, `not a mapping with nodeAffinity, podAffinity or podAntiAffinity`},
+		{"affinity unknown field", func(s *InstallSpec) { s.Affinity = "nodeAfinity: {}" }, `unknown field "nodeAfinity"`},
+		{"affinity nested unknown field", func(s *InstallSpec) {
+			s.Affinity = `{"nodeAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":{"nodeSelectorTerm":[]}}}`
+		}, `unknown field "nodeSelectorTerm"`},
+		{"affinity wrong type", func(s *InstallSpec) {
+			s.Affinity = "nodeAffinity:\n  requiredDuringSchedulingIgnoredDuringExecution:\n    nodeSelectorTerms: x\n"
+		}, `field nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms must be a list, not a string`},
+		{"affinity empty", func(s *InstallSpec) { s.Affinity = "{}" }, `sets none of nodeAffinity, podAffinity and podAntiAffinity`},
+		{"affinity no terms", func(s *InstallSpec) {
+			s.Affinity = "nodeAffinity: {requiredDuringSchedulingIgnoredDuringExecution: {nodeSelectorTerms: []}}"
+		}, `nodeSelectorTerms must have at least one term`},
+		{"affinity operator", func(s *InstallSpec) {
+			s.Affinity = "nodeAffinity: {requiredDuringSchedulingIgnoredDuringExecution: {nodeSelectorTerms: [{matchExpressions: [{key: a, operator: in, values: [b]}]}]}}"
+		}, `nodeSelectorTerms[0].matchExpressions[0].operator "in" must be one of In, NotIn, Exists, DoesNotExist, Gt, Lt`},
+		{"affinity In without values", func(s *InstallSpec) {
+			s.Affinity = "nodeAffinity: {requiredDuringSchedulingIgnoredDuringExecution: {nodeSelectorTerms: [{matchExpressions: [{key: a, operator: In}]}]}}"
+		}, `operator In needs values`},
+		{"affinity weight", func(s *InstallSpec) {
+			s.Affinity = "nodeAffinity: {preferredDuringSchedulingIgnoredDuringExecution: [{weight: 0, preference: {}}]}"
+		}, `preferredDuringSchedulingIgnoredDuringExecution[0].weight must be between 1 and 100`},
+		{"pod anti-affinity topology", func(s *InstallSpec) {
+			s.Affinity = "podAntiAffinity: {requiredDuringSchedulingIgnoredDuringExecution: [{labelSelector: {matchLabels: {app: x}}}]}"
+		}, `podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey "" is not a node label key`},
+		{"priority class", func(s *InstallSpec) { s.PriorityClassName = "High_Priority" }, `"High_Priority" is not a PriorityClass name`},
+		{"resource name", func(s *InstallSpec) { s.Resources = Resources{Limits: map[string]string{"gpu": "1"}} }, `limits: "gpu" is not one of cpu, memory, ephemeral-storage`},
+		{"resource quantity", func(s *InstallSpec) { s.Resources = Resources{Requests: map[string]string{"memory": "lots"}} }, `requests.memory "lots" is not a quantity such as "256Mi" or "1Gi"`},
+		{"resource zero", func(s *InstallSpec) { s.Resources = Resources{Limits: map[string]string{"cpu": "0"}} }, `limits.cpu "0" must be more than zero`},
+		{"limit below the default request", func(s *InstallSpec) { s.Resources = Resources{Limits: map[string]string{"memory": "64Mi"}} },
+			`the default requests.memory 128Mi is more than limits.memory 64Mi: set requests.memory too`},
+		{"request above the default limit", func(s *InstallSpec) { s.Resources = Resources{Requests: map[string]string{"memory": "2Gi"}} },
+			`requests.memory 2Gi is more than the default limits.memory 1Gi: set limits.memory too`},
+		{"request above its limit", func(s *InstallSpec) {
+			s.Resources = Resources{Requests: map[string]string{"cpu": "2"}, Limits: map[string]string{"cpu": "1"}}
+		}, `requests.cpu 2 is more than limits.cpu 1`},
+		{"pull secret name", func(s *InstallSpec) { s.ImagePullSecrets = []string{"ok", "Not OK"} }, `entry 1: "Not OK" is not a Secret name`},
+		{"pull secret twice", func(s *InstallSpec) { s.ImagePullSecrets = []string{"a", "a"} }, `entry 1: "a" is listed twice`},
+	} {
+		s := testSpec()
+		tc.mutate(&s)
+		err := s.WithDefaults().Validate()
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want %q", tc.name, err, tc.want)
+			continue
+		}
+		for _, w := range []string{"Go ", "struct", "unmarshal", "v1.", "[]"} {
+			if w == "[]" && strings.Contains(tc.want, "[") {
+				continue
+			}
+			if strings.Contains(err.Error(), w) {
+				t.Errorf("%s: %q holds %q", tc.name, err, w)
+			}
+		}
+	}
+	// The valid forms, including JSON and every operator the rules accept.
+	for _, aff := range []string{
+		`{"podAntiAffinity":{"preferredDuringSchedulingIgnoredDuringExecution":[{"weight":100,"podAffinityTerm":{"topologyKey":"kubernetes.io/hostname","labelSelector":{"matchExpressions":[{"key":"app","operator":"Exists"}]}}}]}}`,
+		"nodeAffinity: {requiredDuringSchedulingIgnoredDuringExecution: {nodeSelectorTerms: [{matchFields: [{key: metadata.name, operator: In, values: [node-1]}]}, {matchExpressions: [{key: cores, operator: Gt, values: ['4']}]}]}}",
+	} {
+		if err := CheckAffinity(aff); err != nil {
+			t.Errorf("%s: %v", aff, err)
+		}
+	}
+	if err := CheckTolerations([]Toleration{{Operator: "Exists"}, {Key: "a", Operator: "Equal"}, {Key: "b", Effect: "NoExecute", Seconds: &secs}}); err != nil {
+		t.Error(err)
+	}
+	var entry *EntryError
+	if err := CheckTolerations([]Toleration{{Key: "a"}, {Key: "b", Effect: "x"}}); !errors.As(err, &entry) || entry.Index != 1 {
+		t.Errorf("the entry's index must be reported: %v", err)
 	}
 }
