@@ -47,6 +47,12 @@ type managedAppModel struct {
 	InstallerServiceAccount types.String   `tfsdk:"installer_service_account"`
 	InstallerPodLabels      types.Map      `tfsdk:"installer_pod_labels"`
 	InstallerPodAnnotations types.Map      `tfsdk:"installer_pod_annotations"`
+	InstallerNodeSelector   types.Map      `tfsdk:"installer_node_selector"`
+	InstallerTolerations    types.List     `tfsdk:"installer_tolerations"`
+	InstallerAffinity       types.String   `tfsdk:"installer_affinity"`
+	InstallerPriorityClass  types.String   `tfsdk:"installer_priority_class_name"`
+	InstallerResources      types.Object   `tfsdk:"installer_resources"`
+	InstallerPullSecrets    types.List     `tfsdk:"installer_image_pull_secrets"`
 	KeepFailedPod           types.Bool     `tfsdk:"keep_failed_pod"`
 	Timeouts                timeouts.Value `tfsdk:"timeouts"`
 	Status                  types.String   `tfsdk:"status"`
@@ -76,6 +82,93 @@ func (m managedAppModel) clusterIssuer(ctx context.Context) (string, error) {
 	return apps.CertManagerClusterIssuer(apps.ClusterIssuerOptions{
 		Email: ci.Email.ValueString(), Name: ci.Name.ValueString(), Server: ci.Server.ValueString(), IngressClass: ci.IngressClass.ValueString(),
 	})
+}
+
+// tolerationModel is one entry of installer_tolerations.
+type tolerationModel struct {
+	Key               types.String `tfsdk:"key"`
+	Operator          types.String `tfsdk:"operator"`
+	Value             types.String `tfsdk:"value"`
+	Effect            types.String `tfsdk:"effect"`
+	TolerationSeconds types.Int64  `tfsdk:"toleration_seconds"`
+}
+
+// resourcesModel is installer_resources.
+type resourcesModel struct {
+	Requests types.Map `tfsdk:"requests"`
+	Limits   types.Map `tfsdk:"limits"`
+}
+
+// installerTolerations converts installer_tolerations; ok is false while any part of it
+// is unknown.
+func installerTolerations(ctx context.Context, l types.List) (out []kube.Toleration, ok bool) {
+	if l.IsUnknown() {
+		return nil, false
+	}
+	if l.IsNull() {
+		return nil, true
+	}
+	var entries []types.Object
+	if l.ElementsAs(ctx, &entries, false).HasError() {
+		return nil, false
+	}
+	for _, e := range entries {
+		var t tolerationModel
+		if !known(e) || e.As(ctx, &t, basetypes.ObjectAsOptions{}).HasError() ||
+			t.Key.IsUnknown() || t.Operator.IsUnknown() || t.Value.IsUnknown() || t.Effect.IsUnknown() || t.TolerationSeconds.IsUnknown() {
+			return nil, false
+		}
+		kt := kube.Toleration{Key: t.Key.ValueString(), Operator: t.Operator.ValueString(), Value: t.Value.ValueString(), Effect: t.Effect.ValueString()}
+		if !t.TolerationSeconds.IsNull() {
+			kt.Seconds = t.TolerationSeconds.ValueInt64Pointer()
+		}
+		out = append(out, kt)
+	}
+	return out, true
+}
+
+// installerResources converts installer_resources; ok is false while any part of it is
+// unknown.
+func installerResources(ctx context.Context, o types.Object) (out kube.Resources, ok bool) {
+	if o.IsUnknown() {
+		return out, false
+	}
+	if o.IsNull() {
+		return out, true
+	}
+	var r resourcesModel
+	if o.As(ctx, &r, basetypes.ObjectAsOptions{}).HasError() {
+		return out, false
+	}
+	for _, m := range []types.Map{r.Requests, r.Limits} {
+		if m.IsUnknown() {
+			return out, false
+		}
+		for _, e := range m.Elements() {
+			if e.IsUnknown() {
+				return out, false
+			}
+		}
+	}
+	return kube.Resources{Requests: stringMap(ctx, r.Requests), Limits: stringMap(ctx, r.Limits)}, true
+}
+
+// knownStringList is a list of strings (null: nil); ok is false while an element is unknown.
+func knownStringList(ctx context.Context, l types.List) (out []string, ok bool) {
+	if l.IsUnknown() {
+		return nil, false
+	}
+	var elems []types.String
+	if l.ElementsAs(ctx, &elems, false).HasError() {
+		return nil, false
+	}
+	for _, e := range elems {
+		if e.IsUnknown() {
+			return nil, false
+		}
+		out = append(out, e.ValueString())
+	}
+	return out, true
 }
 
 type chartModel struct {
@@ -260,7 +353,14 @@ func (m managedAppModel) spec(ctx context.Context, sensitive writeOnly, op time.
 
 		RepositoryUsername: m.RepositoryUsername.ValueString(),
 		RepositoryPassword: sensitive.repositoryPassword,
+
+		NodeSelector:      stringMap(ctx, m.InstallerNodeSelector),
+		Affinity:          m.InstallerAffinity.ValueString(),
+		PriorityClassName: m.InstallerPriorityClass.ValueString(),
 	}
+	s.Tolerations, _ = installerTolerations(ctx, m.InstallerTolerations)
+	s.Resources, _ = installerResources(ctx, m.InstallerResources)
+	s.ImagePullSecrets, _ = knownStringList(ctx, m.InstallerPullSecrets)
 	if !m.InstallerServiceAccount.IsNull() {
 		s.ServiceAccount, s.ExternalServiceAccount = m.InstallerServiceAccount.ValueString(), true
 	}
@@ -436,7 +536,10 @@ func (m *managedAppModel) clearUnknown() {
 // installInputsChanged reports whether anything helm sees differs between plan and
 // state (then an apply runs an install pod). The installer image is not among them: a new
 // default image (a provider upgrade) or a mirror of the same helm changes no release; the
-// next operation that runs a pod uses it.
+// next operation that runs a pod uses it. Nor is the pods' placement and policy
+// (installer_node_selector, _tolerations, _affinity, _priority_class_name, _resources,
+// _image_pull_secrets): where and with what the next pod runs changes nothing helm
+// does, so changing them alone is an in-place update of state that runs no pod.
 func installInputsChanged(plan, state managedAppModel) bool {
 	pairs := [][2]attr.Value{
 		{plan.App, state.App}, {plan.Chart, state.Chart}, {plan.Version, state.Version},

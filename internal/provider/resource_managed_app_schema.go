@@ -177,6 +177,66 @@ func (r *managedAppResource) Schema(ctx context.Context, _ resource.SchemaReques
 				MarkdownDescription: "Extra annotations of the install pods. `" + kube.AnnotationOwner + "` is set by clusterkit.",
 				Validators:          []validator.Map{mapFuncValidator{"must be valid Kubernetes annotations", kube.CheckPodAnnotations}, mapvalidator.SizeAtMost(64)},
 			},
+			"installer_node_selector": schema.MapAttribute{
+				ElementType: types.StringType,
+				Optional:    true,
+				MarkdownDescription: "Node labels the install pods' node must have (the pod's `nodeSelector`), e.g. " +
+					"`{ \"node-role.example.com/platform\" = \"true\" }`. " + placementNote,
+				Validators: []validator.Map{mapFuncValidator{"must be node labels (label keys and values)", kube.CheckNodeSelector}},
+			},
+			"installer_tolerations": schema.ListNestedAttribute{
+				Optional: true,
+				MarkdownDescription: "Tolerations of the install pods, for clusters whose nodes are tainted (e.g. dedicated " +
+					"platform nodes): without a matching toleration the pod stays `Pending` (the scheduler reports an " +
+					"untolerated taint) until the operation's timeout, then the apply fails and the pod is deleted. " + placementNote,
+				NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
+					"key":      schema.StringAttribute{Optional: true, MarkdownDescription: "Taint key to tolerate; unset (with `operator = \"Exists\"`) tolerates every taint."},
+					"operator": schema.StringAttribute{Optional: true, MarkdownDescription: "`Equal` (the default: the taint's value must be `value`) or `Exists` (any value)."},
+					"value":    schema.StringAttribute{Optional: true, MarkdownDescription: "Taint value to match (only with `Equal`)."},
+					"effect":   schema.StringAttribute{Optional: true, MarkdownDescription: "Taint effect to tolerate: `NoSchedule`, `PreferNoSchedule` or `NoExecute`; unset tolerates all effects."},
+					"toleration_seconds": schema.Int64Attribute{Optional: true, MarkdownDescription: "Only with `effect = \"NoExecute\"`: how long the pod stays " +
+						"on a node after such a taint appears (unset: for ever)."},
+				}},
+				Validators: []validator.List{tolerationsValidator{}},
+			},
+			"installer_affinity": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "Affinity of the install pods (the pod's `affinity`: `nodeAffinity`, `podAffinity`, `podAntiAffinity`) as " +
+					"YAML or JSON with Kubernetes' own field names, e.g. `yamlencode({ nodeAffinity = { requiredDuringSchedulingIgnoredDuringExecution = " +
+					"{ nodeSelectorTerms = [{ matchExpressions = [{ key = \"kubernetes.io/arch\", operator = \"In\", values = [\"amd64\"] }] }] } } })`. " +
+					"A string rather than nested attributes so that affinities copied from charts' values or manifests work as they are, " +
+					"whatever Kubernetes version added a field. It is checked strictly at plan time: a misspelt or unknown field is an " +
+					"error, never silently ignored. " + placementNote,
+				Validators: []validator.String{funcValidator{"must be a Kubernetes affinity in YAML or JSON", kube.CheckAffinity}},
+			},
+			"installer_priority_class_name": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "PriorityClass of the install pods (the pod's `priorityClassName`), so that they are scheduled " +
+					"(or preempt other pods) on a full cluster. The class must exist: the API server refuses the pod otherwise. " + placementNote,
+				Validators: []validator.String{funcValidator{"must be a PriorityClass name", kube.CheckPriorityClassName}},
+			},
+			"installer_resources": schema.SingleNestedAttribute{
+				Optional: true,
+				MarkdownDescription: "Requests and limits of the helm container, by resource name (`cpu`, `memory`, `ephemeral-storage`) " +
+					"as Kubernetes quantities (`\"500m\"`, `\"256Mi\"`), e.g. to satisfy a namespace's LimitRange or ResourceQuota. " +
+					"Each one given replaces the default of that name only; the defaults are requests `cpu = \"100m\"`, " +
+					"`memory = \"128Mi\"` and limit `memory = \"1Gi\"`. A request above its limit is refused at plan time. " + placementNote,
+				Attributes: map[string]schema.Attribute{
+					"requests": schema.MapAttribute{ElementType: types.StringType, Optional: true, MarkdownDescription: "Resource requests, e.g. `{ cpu = \"250m\" }`."},
+					"limits":   schema.MapAttribute{ElementType: types.StringType, Optional: true, MarkdownDescription: "Resource limits, e.g. `{ memory = \"512Mi\" }`."},
+				},
+				Validators: []validator.Object{resourcesValidator{}},
+			},
+			"installer_image_pull_secrets": schema.ListAttribute{
+				ElementType: types.StringType,
+				Optional:    true,
+				MarkdownDescription: "Secrets (type `kubernetes.io/dockerconfigjson`) in the install namespace `" + kube.DefaultInstallNamespace + "` " +
+					"that the nodes use to pull `installer_image` from a private registry or mirror (the pod's `imagePullSecrets`). " +
+					"Create them yourself (create the namespace first too; a namespace the provider did not create is never deleted). " +
+					"Kubernetes does not check that they exist: a missing one shows as an image pull error. When set, the pull " +
+					"secrets of the service account (`installer_service_account`) are not added to the pod. " + placementNote,
+				Validators: []validator.List{stringListFuncValidator{"must be Secret names, each once", kube.CheckImagePullSecrets}},
+			},
 			"keep_failed_pod": schema.BoolAttribute{
 				Optional:            true,
 				Computed:            true,
@@ -211,3 +271,8 @@ func (r *managedAppResource) Schema(ctx context.Context, _ resource.SchemaReques
 		},
 	}
 }
+
+// placementNote ends the description of each installer placement attribute.
+const placementNote = "It applies to the install, upgrade and uninstall pods alike. Changing it alone runs no pod and " +
+	"never touches the release (an in-place update of state only); the next pod uses it. None of the placement settings can " +
+	"make the pods incompatible with Pod Security `restricted`: the pods' security context stays as it is."

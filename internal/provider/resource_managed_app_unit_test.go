@@ -6,8 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/kube"
@@ -149,5 +151,85 @@ func TestAddInstallError_InterruptIsNotATimeout(t *testing.T) {
 		if len(diags) != 1 || !strings.Contains(diags[0].Detail(), tc.want) || strings.Contains(diags[0].Detail(), tc.avoid) {
 			t.Errorf("%v: %v", tc.cause, diags)
 		}
+	}
+}
+
+// The placement attributes reach the install spec, and changing them alone is no reason
+// to run helm: they are not among the install inputs, and none forces a replacement.
+func TestManagedAppPlacement_SpecAndNoUpgrade(t *testing.T) {
+	ctx := context.Background()
+	var resp resource.SchemaResponse
+	newManagedAppResource().Schema(ctx, resource.SchemaRequest{}, &resp)
+	placement := []string{"installer_node_selector", "installer_tolerations", "installer_affinity", "installer_priority_class_name",
+		"installer_resources", "installer_image_pull_secrets"}
+	for _, name := range placement {
+		a, ok := resp.Schema.Attributes[name]
+		if !ok {
+			t.Fatalf("no attribute %s", name)
+		}
+		if !a.IsOptional() || a.IsComputed() || !strings.Contains(a.GetMarkdownDescription(), "Changing it alone runs no pod") {
+			t.Errorf("%s: optional %v, computed %v, description %q", name, a.IsOptional(), a.IsComputed(), a.GetMarkdownDescription())
+		}
+		if s, ok := a.(interface{ StringPlanModifiers() []planmodifier.String }); ok && len(s.StringPlanModifiers()) > 0 {
+			t.Errorf("%s has plan modifiers (replacement?)", name)
+		}
+	}
+
+	tolType := resp.Schema.Attributes["installer_tolerations"].GetType().(types.ListType).ElemType.(types.ObjectType)
+	resType := resp.Schema.Attributes["installer_resources"].GetType().(types.ObjectType)
+	tol := types.ObjectValueMust(tolType.AttrTypes, map[string]attr.Value{
+		"key": types.StringValue("dedicated"), "operator": types.StringNull(), "value": types.StringValue("platform"),
+		"effect": types.StringValue("NoExecute"), "toleration_seconds": types.Int64Value(60),
+	})
+	m := managedAppModel{
+		Name: types.StringValue("web"), Namespace: types.StringValue("web"), InstallerImage: types.StringValue(kube.DefaultInstallerImage),
+		Chart:                  types.ObjectNull(map[string]attr.Type{"repository": types.StringType, "name": types.StringType, "version": types.StringType}),
+		InstallerNodeSelector:  types.MapValueMust(types.StringType, map[string]attr.Value{"pool": types.StringValue("platform")}),
+		InstallerTolerations:   types.ListValueMust(tolType, []attr.Value{tol}),
+		InstallerAffinity:      types.StringValue("podAntiAffinity: {preferredDuringSchedulingIgnoredDuringExecution: [{weight: 1, podAffinityTerm: {topologyKey: kubernetes.io/hostname}}]}"),
+		InstallerPriorityClass: types.StringValue("platform"),
+		InstallerResources: types.ObjectValueMust(resType.AttrTypes, map[string]attr.Value{
+			"requests": types.MapNull(types.StringType),
+			"limits":   types.MapValueMust(types.StringType, map[string]attr.Value{"cpu": types.StringValue("2")}),
+		}),
+		InstallerPullSecrets: types.ListValueMust(types.StringType, []attr.Value{types.StringValue("mirror-pull")}),
+	}
+	spec, err := m.spec(ctx, writeOnly{}, 10*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spec.NodeSelector["pool"] != "platform" || spec.PriorityClassName != "platform" || spec.Affinity != m.InstallerAffinity.ValueString() ||
+		len(spec.ImagePullSecrets) != 1 || spec.ImagePullSecrets[0] != "mirror-pull" || spec.Resources.Limits["cpu"] != "2" || len(spec.Resources.Requests) != 0 {
+		t.Errorf("spec %+v", spec)
+	}
+	if len(spec.Tolerations) != 1 || spec.Tolerations[0].Key != "dedicated" || spec.Tolerations[0].Operator != "" || spec.Tolerations[0].Value != "platform" ||
+		spec.Tolerations[0].Effect != "NoExecute" || spec.Tolerations[0].Seconds == nil || *spec.Tolerations[0].Seconds != 60 {
+		t.Errorf("tolerations %+v", spec.Tolerations)
+	}
+	if err := spec.Validate(); err != nil {
+		t.Errorf("the spec must be valid: %v", err)
+	}
+
+	// Unset: no placement at all.
+	empty := managedAppModel{Name: m.Name, Namespace: m.Namespace, InstallerImage: m.InstallerImage, Chart: m.Chart,
+		InstallerTolerations: types.ListNull(tolType), InstallerResources: types.ObjectNull(resType.AttrTypes),
+		InstallerPullSecrets: types.ListNull(types.StringType), InstallerNodeSelector: types.MapNull(types.StringType)}
+	spec, err = empty.spec(ctx, writeOnly{}, 10*time.Minute)
+	if err != nil || len(spec.NodeSelector) != 0 || spec.Tolerations != nil || spec.Affinity != "" || spec.PriorityClassName != "" ||
+		spec.Resources.Requests != nil && len(spec.Resources.Requests) > 0 || spec.ImagePullSecrets != nil {
+		t.Errorf("unset placement: %+v %v", spec, err)
+	}
+
+	// Placement changes alone: nothing helm sees changed.
+	for _, x := range []*managedAppModel{&m, &empty} {
+		x.InstallerPodLabels, x.InstallerPodAnnotations = types.MapNull(types.StringType), types.MapNull(types.StringType)
+	}
+	if installInputsChanged(m, empty) {
+		t.Error("changing only the pods' placement must not run an upgrade")
+	}
+	changed := m
+	changed.Values = types.StringValue("a: 1")
+	if !installInputsChanged(changed, empty) {
+		t.Error("values are an install input")
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"k8s.io/apimachinery/pkg/util/validation"
 
@@ -155,4 +157,77 @@ func labelMapErrors(labels map[string]string) error {
 		}
 	}
 	return nil
+}
+
+// entryDiagnostic reports err against the attribute at p, or against the list entry a
+// *kube.EntryError names: "Invalid <path>", "<path> <description>: <problem>.".
+func entryDiagnostic(p path.Path, description string, err error, diags *diag.Diagnostics) {
+	var entry *kube.EntryError
+	if errors.As(err, &entry) {
+		p, err = p.AtListIndex(entry.Index), entry.Err
+	}
+	diags.AddAttributeError(p, "Invalid "+p.String(), fmt.Sprintf("%s %s: %s.", p, description, err))
+}
+
+// stringListFuncValidator adapts a check of a whole list of strings to validator.List;
+// a list with unknown elements is checked once known.
+type stringListFuncValidator struct {
+	description string
+	check       func([]string) error
+}
+
+func (v stringListFuncValidator) Description(context.Context) string         { return v.description }
+func (v stringListFuncValidator) MarkdownDescription(context.Context) string { return v.description }
+
+func (v stringListFuncValidator) ValidateList(ctx context.Context, req validator.ListRequest, resp *validator.ListResponse) {
+	if !known(req.ConfigValue) {
+		return
+	}
+	if l, ok := knownStringList(ctx, req.ConfigValue); ok {
+		if err := v.check(l); err != nil {
+			entryDiagnostic(req.Path, v.description, err, &resp.Diagnostics)
+		}
+	}
+}
+
+// tolerationsValidator checks installer_tolerations with kube.CheckTolerations, once every
+// entry is known.
+type tolerationsValidator struct{}
+
+const tolerationsDescription = "must be tolerations Kubernetes accepts"
+
+func (tolerationsValidator) Description(context.Context) string { return tolerationsDescription }
+func (tolerationsValidator) MarkdownDescription(context.Context) string {
+	return tolerationsDescription
+}
+
+func (tolerationsValidator) ValidateList(ctx context.Context, req validator.ListRequest, resp *validator.ListResponse) {
+	if !known(req.ConfigValue) {
+		return
+	}
+	if ts, ok := installerTolerations(ctx, req.ConfigValue); ok {
+		if err := kube.CheckTolerations(ts); err != nil {
+			entryDiagnostic(req.Path, tolerationsDescription, err, &resp.Diagnostics)
+		}
+	}
+}
+
+// resourcesValidator checks installer_resources with kube.CheckResources (names,
+// quantities, requests within limits once merged with the defaults).
+type resourcesValidator struct{}
+
+const resourcesDescription = "must be requests and limits of cpu, memory or ephemeral-storage"
+
+func (resourcesValidator) Description(context.Context) string         { return resourcesDescription }
+func (resourcesValidator) MarkdownDescription(context.Context) string { return resourcesDescription }
+
+func (resourcesValidator) ValidateObject(ctx context.Context, req validator.ObjectRequest, resp *validator.ObjectResponse) {
+	if !known(req.ConfigValue) {
+		return
+	}
+	if r, ok := installerResources(ctx, req.ConfigValue); ok {
+		if err := kube.CheckResources(r); err != nil {
+			entryDiagnostic(req.Path, resourcesDescription, err, &resp.Diagnostics)
+		}
+	}
 }

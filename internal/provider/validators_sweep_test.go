@@ -58,6 +58,21 @@ func TestValidation_OneDiagnosticPerProblemInUsersWords(t *testing.T) {
 		{name: "eks tag key empty", typeName: "clusterkit_eks_cluster", attrs: map[string]tftypes.Value{"tags": tftypes.NewValue(tftypes.Map{ElementType: tftypes.String}, map[string]tftypes.Value{"": str("v")})}, wantDiags: 1, mustSay: "tags"},
 		{name: "eks tag key reserved", typeName: "clusterkit_eks_cluster", attrs: map[string]tftypes.Value{"tags": tftypes.NewValue(tftypes.Map{ElementType: tftypes.String}, map[string]tftypes.Value{"aws:x": str("v")})}, wantDiags: 1, mustSay: "aws:"},
 		{name: "integration namespace name", typeName: "clusterkit_cluster_integration", attrs: map[string]tftypes.Value{"namespaces": tftypes.NewValue(tftypes.Map{ElementType: namespaceElemType(t, schemas)}, map[string]tftypes.Value{"kube-system": tftypes.NewValue(namespaceElemType(t, schemas), nil)})}, wantDiags: 1, mustSay: "kube-system"},
+		{name: "managed app node selector", typeName: "clusterkit_managed_app", attrs: map[string]tftypes.Value{"app": str("cert-manager"), "installer_node_selector": strMap(map[string]string{"pool": "a b"})}, wantDiags: 1, mustSay: `installer_node_selector must be node labels (label keys and values): node label "pool" has an invalid value "a b"`},
+		{name: "managed app toleration operator", typeName: "clusterkit_managed_app", attrs: map[string]tftypes.Value{"app": str("cert-manager"), "installer_tolerations": tolerations(t, schemas,
+			map[string]tftypes.Value{"key": str("dedicated"), "operator": str("Exists")}, map[string]tftypes.Value{"key": str("dedicated"), "operator": str("equal")})}, wantDiags: 1,
+			mustSay: `installer_tolerations[1] must be tolerations Kubernetes accepts: operator "equal" must be "Equal" or "Exists".`},
+		{name: "managed app toleration seconds without NoExecute", typeName: "clusterkit_managed_app", attrs: map[string]tftypes.Value{"app": str("cert-manager"), "installer_tolerations": tolerations(t, schemas,
+			map[string]tftypes.Value{"key": str("dedicated"), "effect": str("NoSchedule"), "toleration_seconds": tftypes.NewValue(tftypes.Number, 30)})}, wantDiags: 1,
+			mustSay: `installer_tolerations[0] must be tolerations Kubernetes accepts: toleration_seconds needs effect "NoExecute"`},
+		{name: "managed app affinity unknown field", typeName: "clusterkit_managed_app", attrs: map[string]tftypes.Value{"app": str("cert-manager"), "installer_affinity": str("nodeAfinity: {}\n")}, wantDiags: 1, mustSay: `unknown field "nodeAfinity"`},
+		{name: "managed app affinity wrong type", typeName: "clusterkit_managed_app", attrs: map[string]tftypes.Value{"app": str("cert-manager"), "installer_affinity": str(`{"nodeAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":{"nodeSelectorTerms":{}}}}`)}, wantDiags: 1, mustSay: "nodeSelectorTerms must be a list, not a mapping"},
+		{name: "managed app priority class", typeName: "clusterkit_managed_app", attrs: map[string]tftypes.Value{"app": str("cert-manager"), "installer_priority_class_name": str("High")}, wantDiags: 1, mustSay: "installer_priority_class_name"},
+		{name: "managed app resources limit below the default request", typeName: "clusterkit_managed_app", attrs: map[string]tftypes.Value{"app": str("cert-manager"), "installer_resources": resources(t, schemas, nil, map[string]string{"memory": "64Mi"})}, wantDiags: 1,
+			mustSay: "installer_resources must be requests and limits of cpu, memory or ephemeral-storage: the default requests.memory 128Mi is more than limits.memory 64Mi: set requests.memory too."},
+		{name: "managed app resources quantity", typeName: "clusterkit_managed_app", attrs: map[string]tftypes.Value{"app": str("cert-manager"), "installer_resources": resources(t, schemas, map[string]string{"cpu": "fast"}, nil)}, wantDiags: 1, mustSay: `requests.cpu "fast" is not a quantity`},
+		{name: "managed app pull secret", typeName: "clusterkit_managed_app", attrs: map[string]tftypes.Value{"app": str("cert-manager"), "installer_image_pull_secrets": strList("mirror", "Mirror Pull")}, wantDiags: 1, mustSay: `installer_image_pull_secrets[1] must be Secret names, each once: "Mirror Pull" is not a Secret name`},
+		{name: "managed app pull secret twice", typeName: "clusterkit_managed_app", attrs: map[string]tftypes.Value{"app": str("cert-manager"), "installer_image_pull_secrets": strList("mirror", "mirror")}, wantDiags: 1, mustSay: `"mirror" is listed twice`},
 		{name: "provider region", kind: "provider", attrs: map[string]tftypes.Value{"region": str("mars")}, wantDiags: 1, mustSay: "AWS region"},
 		{name: "provider short access key", kind: "provider", attrs: map[string]tftypes.Value{"access_key": str("AKIASHORT"), "secret_key": str("abc")}, wantDiags: 1, mustSay: "access_key", secret: "AKIASHORT"},
 	} {
@@ -145,4 +160,63 @@ func namespaceElemType(t *testing.T, schemas *tfprotov6.GetProviderSchemaRespons
 		t.Fatalf("namespaces is %v, not a map", typ.AttributeTypes["namespaces"])
 	}
 	return m.ElementType
+}
+
+func strMap(m map[string]string) tftypes.Value {
+	vals := map[string]tftypes.Value{}
+	for k, v := range m {
+		vals[k] = str(v)
+	}
+	return tftypes.NewValue(tftypes.Map{ElementType: tftypes.String}, vals)
+}
+
+func strList(items ...string) tftypes.Value {
+	var vals []tftypes.Value
+	for _, s := range items {
+		vals = append(vals, str(s))
+	}
+	return tftypes.NewValue(tftypes.List{ElementType: tftypes.String}, vals)
+}
+
+// managedAppAttrType is the type of one clusterkit_managed_app attribute.
+func managedAppAttrType(t *testing.T, schemas *tfprotov6.GetProviderSchemaResponse, name string) tftypes.Type {
+	t.Helper()
+	typ, ok := schemas.ResourceSchemas["clusterkit_managed_app"].ValueType().(tftypes.Object).AttributeTypes[name]
+	if !ok {
+		t.Fatalf("no attribute %s", name)
+	}
+	return typ
+}
+
+// tolerations is an installer_tolerations value; attributes an entry leaves out are null.
+func tolerations(t *testing.T, schemas *tfprotov6.GetProviderSchemaResponse, entries ...map[string]tftypes.Value) tftypes.Value {
+	t.Helper()
+	lt := managedAppAttrType(t, schemas, "installer_tolerations").(tftypes.List)
+	et := lt.ElementType.(tftypes.Object)
+	var vals []tftypes.Value
+	for _, e := range entries {
+		obj := map[string]tftypes.Value{}
+		for name, at := range et.AttributeTypes {
+			obj[name] = tftypes.NewValue(at, nil)
+			if v, ok := e[name]; ok {
+				obj[name] = v
+			}
+		}
+		vals = append(vals, tftypes.NewValue(et, obj))
+	}
+	return tftypes.NewValue(lt, vals)
+}
+
+// resources is an installer_resources value (nil maps are null).
+func resources(t *testing.T, schemas *tfprotov6.GetProviderSchemaResponse, requests, limits map[string]string) tftypes.Value {
+	t.Helper()
+	ot := managedAppAttrType(t, schemas, "installer_resources").(tftypes.Object)
+	obj := map[string]tftypes.Value{}
+	for name, m := range map[string]map[string]string{"requests": requests, "limits": limits} {
+		obj[name] = tftypes.NewValue(ot.AttributeTypes[name], nil)
+		if m != nil {
+			obj[name] = strMap(m)
+		}
+	}
+	return tftypes.NewValue(ot, obj)
 }
