@@ -71,3 +71,49 @@ func TestCLIProviderAddress(t *testing.T) {
 		}
 	}
 }
+
+// TestTerraformRunNamesExistingTests: the Terraform run is an allow-list (TERRAFORM_TESTS in
+// the GNUmakefile); a renamed or removed test would silently drop out of it.
+func TestTerraformRunNamesExistingTests(t *testing.T) {
+	mk, err := os.ReadFile("../../GNUmakefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(mk), "TERRAFORM_TESTS := \\\n")
+	if !ok {
+		t.Fatal("GNUmakefile has no TERRAFORM_TESTS list")
+	}
+	var names []string
+	for _, line := range strings.Split(rest, "\n") {
+		name := strings.TrimSpace(strings.TrimSuffix(line, "\\"))
+		names = append(names, name)
+		if !strings.HasSuffix(line, "\\") {
+			break
+		}
+	}
+	defined := map[string]bool{}
+	files, err := filepath.Glob("*_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(src), "\n") {
+			if name, ok := strings.CutPrefix(line, "func Test"); ok {
+				name, _, _ = strings.Cut(name, "(")
+				defined["Test"+name] = true
+			}
+		}
+	}
+	if len(names) < 10 {
+		t.Fatalf("TERRAFORM_TESTS has %d names (%v), want the CLI-specific set", len(names), names)
+	}
+	for _, n := range names {
+		if !defined[n] {
+			t.Errorf("TERRAFORM_TESTS names %q, which is no test of this package", n)
+		}
+	}
+}
