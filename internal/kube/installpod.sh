@@ -13,9 +13,21 @@
 #   CONFIG_DIR          values.yaml, secret-values.yaml (when there are sensitive values)
 #                       and the catalog's steps: step-<phase>-<NN>.sh, run in order with
 #                       sh -e (phases pre-install, post-install, pre-uninstall)
+# Stuck releases: when `helm upgrade --install` is refused (exit 1) and the release's latest
+# revision is pending (pending-install, pending-upgrade, pending-rollback: an earlier helm was
+# killed mid-operation, its node lost), the script clears it with helm's own commands: a
+# pending first install is uninstalled, a pending upgrade or rollback is rolled back to the
+# last deployed revision; then it runs the upgrade again. Each recovery prints the line
+#   clusterkit: recovered: <what was done>
+# which, once the install succeeded, also goes to the termination message
+# (/dev/termination-log, the API's default terminationMessagePath) for the provider to report.
+# A helm that this pod's own signal stopped is not retried: the next run recovers.
 # The shell is PID 1 in its container: without a handler it would ignore SIGTERM and
 # the kubelet's SIGKILL would end helm mid-operation, leaving the release pending. The
 # trap passes TERM/INT on to helm, which then rolls back within the grace period.
+
+# Where the recoveries are reported; CLUSTERKIT_TERMINATION_LOG is for the script's tests.
+termination_log=${CLUSTERKIT_TERMINATION_LOG:-/dev/termination-log}
 
 say() { printf 'clusterkit: %s\n' "$*"; }
 die() {
@@ -24,7 +36,9 @@ die() {
 }
 
 child=
+signalled=
 forward() {
+  signalled=1
   if [ -n "$child" ]; then
     say "signal received: passing it on to pid $child"
     kill -TERM "$child" 2>/dev/null
@@ -54,6 +68,61 @@ run() {
   fi
   child=
   return "$status"
+}
+
+# release_state prints "<latest revision> <its status> <last deployed revision, or 0>" from
+# `helm history -o json` (one JSON line; no jq in the images): the revision and status
+# precede every free-text field of an entry, and no JSON string can hold `"status":"`
+# unescaped. Prints nothing when the release has no history.
+release_state() {
+  awk '{
+    s = $0
+    while (match(s, /"revision":[0-9]+,("updated":"[^"]*",)?"status":"[a-z-]+"/)) {
+      m = substr(s, RSTART, RLENGTH); s = substr(s, RSTART + RLENGTH)
+      rev = m; sub(/^"revision":/, "", rev); sub(/,.*/, "", rev); rev += 0
+      st = m; sub(/.*"status":"/, "", st); sub(/"$/, "", st)
+      if (rev > latest) { latest = rev; status = st }
+      if (st == "deployed" && rev > deployed) deployed = rev
+    }
+  }
+  END { if (latest > 0) print latest, status, deployed + 0 }'
+}
+
+recoveries=
+recovered() {
+  say "recovered: $1"
+  recoveries="${recoveries}clusterkit: recovered: $1
+"
+}
+
+# recover_pending, after a failed helm upgrade --install: returns 0 once a release left
+# pending is cleared (the caller runs the upgrade again), 1 when it is not pending (the
+# failure was something else); dies when it cannot clear it.
+recover_pending() {
+  history=$(helm history "$RELEASE_NAME" --namespace "$RELEASE_NAMESPACE" -o json 2>/dev/null) || return 1
+  state=$(printf '%s\n' "$history" | release_state)
+  [ -n "$state" ] || return 1
+  read -r latest pending deployed <<EOF
+$state
+EOF
+  case "$pending" in
+    pending-install)
+      say "release $RELEASE_NAME is left $pending at revision $latest (an earlier helm was stopped mid-operation): uninstalling it, then installing again"
+      run helm uninstall "$RELEASE_NAME" --namespace "$RELEASE_NAMESPACE" --wait --timeout "$HELM_TIMEOUT" ||
+        die "cannot recover: helm uninstall of release $RELEASE_NAME, left $pending at revision $latest, failed" "$?"
+      recovered "uninstalled $pending revision $latest"
+      ;;
+    pending-upgrade | pending-rollback)
+      if [ "$deployed" -eq 0 ]; then
+        die "cannot recover: release $RELEASE_NAME is left $pending at revision $latest and has no deployed revision to roll back to; roll it back by hand (helm rollback $RELEASE_NAME <revision> -n $RELEASE_NAMESPACE) or uninstall it" 1
+      fi
+      say "release $RELEASE_NAME is left $pending at revision $latest (an earlier helm was stopped mid-operation): rolling it back to revision $deployed, the last deployed one"
+      run helm rollback "$RELEASE_NAME" "$deployed" --namespace "$RELEASE_NAMESPACE" --timeout "$HELM_TIMEOUT" ||
+        die "cannot recover: helm rollback of release $RELEASE_NAME, left $pending at revision $latest, to revision $deployed failed" "$?"
+      recovered "rolled back $pending revision $latest to revision $deployed"
+      ;;
+    *) return 1 ;;
+  esac
 }
 
 run_steps() {
@@ -117,7 +186,14 @@ case "$CLUSTERKIT_ACTION" in
     fi
     run_steps pre-install
     say "helm upgrade --install $RELEASE_NAME $chart --version $CHART_VERSION"
-    run helm upgrade --install "$RELEASE_NAME" "$chart" "$@" || die "helm upgrade --install failed" "$?"
+    run helm upgrade --install "$RELEASE_NAME" "$chart" "$@"
+    code=$?
+    if [ "$code" -eq 1 ] && [ -z "$signalled" ] && recover_pending; then
+      say "helm upgrade --install $RELEASE_NAME $chart --version $CHART_VERSION (again, after the recovery)"
+      run helm upgrade --install "$RELEASE_NAME" "$chart" "$@"
+      code=$?
+    fi
+    [ "$code" -eq 0 ] || die "helm upgrade --install failed" "$code"
     run_steps post-install
     ;;
   uninstall)
@@ -128,4 +204,7 @@ case "$CLUSTERKIT_ACTION" in
     ;;
   *) die "unknown action $CLUSTERKIT_ACTION" 2 ;;
 esac
+if [ -n "$recoveries" ] && [ -w "$termination_log" ]; then
+  printf '%s' "$recoveries" >"$termination_log" || say "could not write $termination_log"
+fi
 say "$CLUSTERKIT_ACTION of $RELEASE_NAME finished"

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -27,6 +28,91 @@ type PodResult struct {
 	Namespace string
 	Action    Action
 	Duration  time.Duration // from RunInstallPod's start until the pod had succeeded (the client's clock)
+	// Recovered is what the pod did to a release it found stuck before the install ran
+	// (from its termination message); empty when the release was not stuck.
+	Recovered []Recovery
+}
+
+// Recovery is what an install pod did to a release left pending (pending-install,
+// pending-upgrade, pending-rollback: an earlier helm stopped mid-operation, e.g. its pod
+// killed or its node lost) so that helm would run again. The script reports each one on a
+// line of its own (see installpod.sh):
+//
+//	clusterkit: recovered: uninstalled pending-install revision 1
+//	clusterkit: recovered: rolled back pending-upgrade revision 3 to revision 2
+type Recovery struct {
+	Status   ReleaseStatus // the pending status the release was left in
+	Revision int           // the pending revision
+	// RolledBackTo is the last deployed revision the release was rolled back to; 0 when
+	// the release (a pending first install) was uninstalled instead.
+	RolledBackTo int
+}
+
+// String says what was done, in a user's words (no Go names, nothing from the server).
+func (r Recovery) String() string {
+	if r.RolledBackTo == 0 {
+		return fmt.Sprintf("helm's release was left %s at revision %d (a first install stopped midway); it was uninstalled, then installed again", r.Status, r.Revision)
+	}
+	return fmt.Sprintf("helm's release was left %s at revision %d (an operation stopped midway); it was rolled back to revision %d, the last deployed one, then the planned operation ran",
+		r.Status, r.Revision, r.RolledBackTo)
+}
+
+const (
+	recoveredMarker     = "clusterkit: recovered: "
+	unrecoverableMarker = "clusterkit: cannot recover: "
+)
+
+var (
+	recoveredUninstallRe = regexp.MustCompile(`^uninstalled (pending-install) revision ([0-9]{1,9})$`)
+	recoveredRollbackRe  = regexp.MustCompile(`^rolled back (pending-upgrade|pending-rollback) revision ([0-9]{1,9}) to revision ([0-9]{1,9})$`)
+)
+
+// parseRecoveries reads the script's recovery lines out of out (a termination message or
+// a log tail). Only lines of the script's exact form count: anything else (helm's output,
+// a chart's notes) is ignored.
+func parseRecoveries(out string) []Recovery {
+	var recs []Recovery
+	for _, line := range strings.Split(out, "\n") {
+		rest, ok := strings.CutPrefix(strings.TrimSpace(line), recoveredMarker)
+		if !ok {
+			continue
+		}
+		if m := recoveredUninstallRe.FindStringSubmatch(rest); m != nil {
+			rev, _ := strconv.Atoi(m[2])
+			recs = append(recs, Recovery{Status: ReleaseStatus(m[1]), Revision: rev})
+		} else if m := recoveredRollbackRe.FindStringSubmatch(rest); m != nil {
+			rev, _ := strconv.Atoi(m[2])
+			to, _ := strconv.Atoi(m[3])
+			recs = append(recs, Recovery{Status: ReleaseStatus(m[1]), Revision: rev, RolledBackTo: to})
+		}
+	}
+	return recs
+}
+
+// unrecoverableLine is the script's last "cannot recover" line in out, without the
+// marker, bounded and stripped of control characters; "" when there is none.
+func unrecoverableLine(out string) string {
+	lines := strings.Split(out, "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(lines[i]), unrecoverableMarker); ok {
+			return boundLine(rest)
+		}
+	}
+	return ""
+}
+
+// boundLine strips control characters and bounds a line of the cluster's text.
+func boundLine(line string) string {
+	line = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, line)
+	if len(line) > maxHelmErrorLength {
+		line = strings.ToValidUTF8(line[:maxHelmErrorLength], "") + "…"
+	}
+	return line
 }
 
 // InstallFailedError: the pod ended Failed. Error() gives the exit code, the termination
@@ -42,7 +128,12 @@ type InstallFailedError struct {
 	// HelmError is helm's own error line from the end of the output ("Error: ..."),
 	// bounded and stripped of control characters; "" when helm printed none. It is the
 	// cluster's text: callers mask secrets in it before showing it.
-	HelmError   string
+	HelmError string
+	// Unrecoverable is the script's reason for not clearing a release left pending (e.g.
+	// no deployed revision to roll back to), bounded; "" when it did not try or succeeded.
+	Unrecoverable string
+	// Recovered is what the pod did to a stuck release before the operation that failed.
+	Recovered   []Recovery
 	LogsCommand string
 	PodKept     bool
 }
@@ -199,6 +290,7 @@ func (c *Client) RunInstallPod(ctx context.Context, spec InstallSpec, action Act
 	res.Duration = c.clock.Since(start)
 
 	if done.Status.Phase == corev1.PodSucceeded {
+		res.Recovered = parseRecoveries(terminationMessage(done))
 		if err := c.deletePod(ctx, ns, name, done.UID); err != nil {
 			logf(fmt.Sprintf("clusterkit: the finished pod could not be deleted (the next run replaces it): %v", err))
 		}
@@ -248,16 +340,17 @@ func helmErrorLine(out string) string {
 			}
 			line += "; " + more
 		}
-		line = strings.Map(func(r rune) rune {
-			if unicode.IsControl(r) {
-				return -1
-			}
-			return r
-		}, line)
-		if len(line) > maxHelmErrorLength {
-			line = strings.ToValidUTF8(line[:maxHelmErrorLength], "") + "…"
+		return boundLine(line)
+	}
+	return ""
+}
+
+// terminationMessage is the install container's termination message.
+func terminationMessage(p *corev1.Pod) string {
+	for _, cs := range p.Status.ContainerStatuses {
+		if cs.Name == installContainer && cs.State.Terminated != nil {
+			return cs.State.Terminated.Message
 		}
-		return line
 	}
 	return ""
 }
@@ -284,6 +377,8 @@ func podFailure(p *corev1.Pod, action Action) *InstallFailedError {
 		e.Reason = "unknown"
 	}
 	e.HelmError = helmErrorLine(e.Message)
+	e.Unrecoverable = unrecoverableLine(e.Message)
+	e.Recovered = parseRecoveries(e.Message)
 	return e
 }
 

@@ -3,6 +3,9 @@ package kube
 import (
 	"context"
 	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -460,5 +463,257 @@ func TestRunInstallPod_LogTailRetriesTransientErrors(t *testing.T) {
 		if calls != tc.calls || len(lines) != tc.calls || lines[len(lines)-1] != tc.last {
 			t.Errorf("%d failures: %d calls, lines %q", tc.failures, calls, lines)
 		}
+	}
+}
+
+func TestParseRecoveries(t *testing.T) {
+	out := strings.Join([]string{
+		"clusterkit: helm v4.3.2",
+		"clusterkit: recovered: uninstalled pending-install revision 1",
+		"  clusterkit: recovered: rolled back pending-upgrade revision 3 to revision 2  ",
+		"clusterkit: recovered: rolled back pending-rollback revision 12 to revision 9",
+		// Not the script's exact form: ignored (a chart's notes could print anything).
+		"clusterkit: recovered: rolled back pending-upgrade revision 3 to revision 2; and more",
+		"clusterkit: recovered: uninstalled deployed revision 1",
+		"clusterkit: recovered: rolled back pending-install revision 1 to revision 0",
+		"NOTES: clusterkit: recovered: uninstalled pending-install revision 4",
+	}, "\n")
+	want := []Recovery{
+		{Status: ReleasePendingInstall, Revision: 1},
+		{Status: ReleasePendingUpgrade, Revision: 3, RolledBackTo: 2},
+		{Status: ReleasePendingRollback, Revision: 12, RolledBackTo: 9},
+	}
+	if got := parseRecoveries(out); !slices.Equal(got, want) {
+		t.Fatalf("got %+v, want %+v", got, want)
+	}
+	if got := parseRecoveries("clusterkit: install of web finished\n"); got != nil {
+		t.Errorf("no recovery: %+v", got)
+	}
+	for rec, want := range map[Recovery]string{
+		want[0]: "helm's release was left pending-install at revision 1 (a first install stopped midway); it was uninstalled, then installed again",
+		want[1]: "helm's release was left pending-upgrade at revision 3 (an operation stopped midway); it was rolled back to revision 2, the last deployed one, then the planned operation ran",
+	} {
+		if got := rec.String(); got != want {
+			t.Errorf("String():\n%s\nwant\n%s", got, want)
+		}
+	}
+}
+
+func TestPodFailure_ReadsRecoveriesAndWhyNot(t *testing.T) {
+	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "install-web", Namespace: DefaultInstallNamespace}}
+	p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: installContainer, State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
+		ExitCode: 1, Reason: "Error", Message: "Error: UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress\n" +
+			"clusterkit: cannot recover: release web is left pending-upgrade at revision 2 and has no deployed revision to roll back to\x1b[0m\n",
+	}}}}
+	e := podFailure(p, ActionInstall)
+	if e.Unrecoverable != "release web is left pending-upgrade at revision 2 and has no deployed revision to roll back to[0m" || e.Recovered != nil {
+		t.Errorf("unrecoverable %q, recovered %+v", e.Unrecoverable, e.Recovered)
+	}
+	if e.HelmError != "Error: UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress" {
+		t.Errorf("helm error %q", e.HelmError)
+	}
+	p.Status.ContainerStatuses[0].State.Terminated.Message = "clusterkit: recovered: rolled back pending-upgrade revision 3 to revision 2\nError: UPGRADE FAILED: boom\n"
+	if e := podFailure(p, ActionInstall); e.Unrecoverable != "" || !slices.Equal(e.Recovered, []Recovery{{Status: ReleasePendingUpgrade, Revision: 3, RolledBackTo: 2}}) {
+		t.Errorf("a recovery before a failed upgrade: %q %+v", e.Unrecoverable, e.Recovered)
+	}
+}
+
+func TestRunInstallPod_SuccessReportsRecoveries(t *testing.T) {
+	cs := fake.NewClientset()
+	cs.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		p := a.(k8stesting.CreateAction).GetObject().(*corev1.Pod)
+		p.UID = "uid-recovered"
+		p.Status.Phase = corev1.PodSucceeded
+		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: installContainer, State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
+			Message: "clusterkit: recovered: uninstalled pending-install revision 1\n",
+		}}}}
+		return false, nil, nil
+	})
+	c := NewClientForInterface(cs)
+	res, err := c.RunInstallPod(context.Background(), testSpec(), ActionInstall, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(res.Recovered, []Recovery{{Status: ReleasePendingInstall, Revision: 1}}) {
+		t.Errorf("recovered %+v", res.Recovered)
+	}
+}
+
+// stuckRun is one run of the install script against a stand-in helm that keeps a
+// release's state: while $STATE/pending exists, `helm upgrade` is refused the way helm
+// refuses a pending release; `helm uninstall` and `helm rollback` clear it; `helm
+// history -o json` prints $STATE/history.
+type stuckRun struct {
+	code   int
+	out    string
+	calls  []string // each call's arguments joined by spaces
+	report string   // what the script wrote to the termination log
+}
+
+func runStuckScript(t *testing.T, helmVersion, history string, pending bool, upgrade string) stuckRun {
+	t.Helper()
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Fatalf("sh is required: %v", err)
+	}
+	dir := t.TempDir()
+	helm := `#!/bin/sh
+if [ "$1" = version ]; then echo "$HELM_VERSION"; exit 0; fi
+echo "$*" >> "$STATE/calls"
+case "$1" in
+  history) cat "$STATE/history" ;;
+  upgrade)
+    if [ -f "$STATE/pending" ]; then echo "Error: UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress" >&2; exit 1; fi
+    case "$UPGRADE" in
+      fail) echo "Error: UPGRADE FAILED: boom" >&2; exit 1 ;;
+      killed) exit 137 ;;
+    esac
+    echo "Release has been upgraded." ;;
+  uninstall|rollback) rm -f "$STATE/pending"; echo "$1 done" ;;
+esac
+`
+	for name, content := range map[string]string{"helm": helm, "history": history, "report": ""} {
+		mode := os.FileMode(0o644)
+		if name == "helm" {
+			mode = 0o755
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if pending {
+		if err := os.WriteFile(filepath.Join(dir, "pending"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	spec := testSpec().WithDefaults()
+	cfg := filepath.Join(dir, "config")
+	if err := os.MkdirAll(cfg, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range configFiles(spec) {
+		if err := os.WriteFile(filepath.Join(cfg, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command(sh, "-c", installScript)
+	cmd.Env = []string{"PATH=" + dir + ":" + os.Getenv("PATH"), "STATE=" + dir, "HELM_VERSION=" + helmVersion, "UPGRADE=" + upgrade,
+		"CLUSTERKIT_TERMINATION_LOG=" + filepath.Join(dir, "report")}
+	for _, e := range installInputs(spec, ActionInstall) {
+		if e.Name == "CONFIG_DIR" {
+			e.Value = cfg
+		}
+		cmd.Env = append(cmd.Env, e.Name+"="+e.Value)
+	}
+	b, err := cmd.CombinedOutput()
+	var r stuckRun
+	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	r.out = string(b)
+	calls, _ := os.ReadFile(filepath.Join(dir, "calls"))
+	r.calls = strings.Split(strings.TrimSuffix(string(calls), "\n"), "\n")
+	report, _ := os.ReadFile(filepath.Join(dir, "report"))
+	r.report = string(report)
+	return r
+}
+
+// verbs is the first two words of each call ("upgrade --install", "history ingress-nginx", ...).
+func (r stuckRun) verbs() []string {
+	var out []string
+	for _, c := range r.calls {
+		f := strings.Fields(c)
+		out = append(out, strings.Join(f[:min(2, len(f))], " "))
+	}
+	return out
+}
+
+// The `helm history -o json` lines of the real binaries (helm 4 omits a zero "updated" and
+// adds rollback_revision; descriptions are free text, here one that looks like an entry).
+const (
+	historyPendingInstall = `[{"revision":1,"updated":"2026-12-01T14:43:44.733136579Z","status":"pending-install","chart":"demo-0.1.0","app_version":"1.0.0","description":"Initial install underway"}]` + "\n"
+	historyPendingUpgrade = `[{"revision":1,"updated":"2026-12-01T14:44:14.187155856Z","status":"superseded","chart":"demo-0.1.0","app_version":"1.0.0","description":"Install complete"},` +
+		`{"revision":2,"updated":"2026-12-01T14:44:19.233677948Z","status":"deployed","chart":"demo-0.1.0","app_version":"1.0.0","rollback_revision":1,"description":"Rollback to 1"},` +
+		`{"revision":3,"status":"pending-upgrade","chart":"demo-0.2.0","app_version":"1.0.0","description":"{\"revision\":9,\"status\":\"deployed\"}"}]` + "\n"
+	historyPendingRollbackNoDeployed = `[{"revision":1,"updated":"2026-12-01T14:44:40.030123064Z","status":"failed","chart":"demo-0.1.0","app_version":"1.0.0","description":"Upgrade \"web\" failed: deployed"},` +
+		`{"revision":2,"updated":"2026-12-01T14:45:41.883751552Z","status":"pending-rollback","chart":"demo-0.1.0","app_version":"1.0.0","description":"Rollback to 1"}]` + "\n"
+	historyFailed = `[{"revision":1,"updated":"2026-12-01T14:44:40.030123064Z","status":"deployed","chart":"demo-0.1.0","app_version":"1.0.0","description":"Install complete"},` +
+		`{"revision":2,"updated":"2026-12-01T14:44:40.897093916Z","status":"failed","chart":"demo-0.2.0","app_version":"1.0.0","description":"Upgrade \"web\" failed: context deadline exceeded"}]` + "\n"
+)
+
+func TestInstallScript_RecoversAPendingInstallByUninstalling(t *testing.T) {
+	for _, v := range []string{"v4.3.2", "v3.22.0"} {
+		r := runStuckScript(t, v, historyPendingInstall, true, "")
+		want := []string{"upgrade --install", "history ingress-nginx", "uninstall ingress-nginx", "upgrade --install"}
+		if r.code != 0 || !slices.Equal(r.verbs(), want) {
+			t.Fatalf("helm %s: exit %d, calls %q, want %q:\n%s", v, r.code, r.calls, want, r.out)
+		}
+		if r.calls[1] != "history ingress-nginx --namespace ingress -o json" ||
+			r.calls[2] != "uninstall ingress-nginx --namespace ingress --wait --timeout 300s" {
+			t.Errorf("helm %s: calls %q", v, r.calls)
+		}
+		if r.report != "clusterkit: recovered: uninstalled pending-install revision 1\n" {
+			t.Errorf("helm %s: termination message %q", v, r.report)
+		}
+		if !strings.Contains(r.out, "clusterkit: recovered: uninstalled pending-install revision 1\n") {
+			t.Errorf("helm %s: output:\n%s", v, r.out)
+		}
+	}
+}
+
+func TestInstallScript_RecoversAPendingUpgradeByRollingBack(t *testing.T) {
+	r := runStuckScript(t, "v4.3.2", historyPendingUpgrade, true, "")
+	want := []string{"upgrade --install", "history ingress-nginx", "rollback ingress-nginx", "upgrade --install"}
+	if r.code != 0 || !slices.Equal(r.verbs(), want) {
+		t.Fatalf("exit %d, calls %q, want %q:\n%s", r.code, r.calls, want, r.out)
+	}
+	if r.calls[2] != "rollback ingress-nginx 2 --namespace ingress --timeout 300s" {
+		t.Errorf("rollback call %q: want the last deployed revision, 2", r.calls[2])
+	}
+	if r.report != "clusterkit: recovered: rolled back pending-upgrade revision 3 to revision 2\n" {
+		t.Errorf("termination message %q", r.report)
+	}
+	if r.calls[0] != r.calls[3] {
+		t.Errorf("the upgrade after the recovery differs:\n%s\n%s", r.calls[0], r.calls[3])
+	}
+}
+
+func TestInstallScript_StuckWithoutADeployedRevisionFailsClearly(t *testing.T) {
+	r := runStuckScript(t, "v3.22.0", historyPendingRollbackNoDeployed, true, "")
+	if r.code != 1 || !slices.Equal(r.verbs(), []string{"upgrade --install", "history ingress-nginx"}) {
+		t.Fatalf("exit %d, calls %q:\n%s", r.code, r.calls, r.out)
+	}
+	if !strings.Contains(r.out, "clusterkit: cannot recover: release ingress-nginx is left pending-rollback at revision 2 and has no deployed revision to roll back to") {
+		t.Errorf("output:\n%s", r.out)
+	}
+	if r.report != "" {
+		t.Errorf("a failed run writes no termination message (the log tail is the message): %q", r.report)
+	}
+}
+
+func TestInstallScript_OtherFailuresAreNotRecovered(t *testing.T) {
+	// Refused, but the release is not pending: helm's failure stands, nothing is retried.
+	r := runStuckScript(t, "v4.3.2", historyFailed, false, "fail")
+	if r.code != 1 || !slices.Equal(r.verbs(), []string{"upgrade --install", "history ingress-nginx"}) ||
+		!strings.Contains(r.out, "Error: UPGRADE FAILED: boom") || strings.Contains(r.out, "recovered") {
+		t.Errorf("failed release: exit %d, calls %q:\n%s", r.code, r.calls, r.out)
+	}
+	// No history at all (helm history fails): the same.
+	r = runStuckScript(t, "v4.3.2", "", false, "fail")
+	if r.code != 1 || len(r.calls) != 2 {
+		t.Errorf("no history: exit %d, calls %q:\n%s", r.code, r.calls, r.out)
+	}
+	// helm killed (137): this pod's own helm left whatever it left; the next run recovers.
+	r = runStuckScript(t, "v4.3.2", historyPendingInstall, false, "killed")
+	if r.code != 137 || !slices.Equal(r.verbs(), []string{"upgrade --install"}) {
+		t.Errorf("killed helm: exit %d, calls %q:\n%s", r.code, r.calls, r.out)
+	}
+	// Recovered, but the upgrade after it fails: helm's exit code, no termination message.
+	r = runStuckScript(t, "v4.3.2", historyPendingUpgrade, true, "fail")
+	if r.code != 1 || len(r.calls) != 4 || r.report != "" ||
+		!strings.Contains(r.out, "clusterkit: recovered: rolled back pending-upgrade revision 3 to revision 2") {
+		t.Errorf("failed after recovery: exit %d, calls %q, report %q:\n%s", r.code, r.calls, r.report, r.out)
 	}
 }

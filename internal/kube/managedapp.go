@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -28,6 +29,11 @@ type ManagedAppResult struct {
 	// Release is helm's record after the install; nil only if helm wrote none where
 	// expected (e.g. a chart installed with another storage driver).
 	Release *Release
+	// Recovered is what the install pod did to a release it found stuck (left pending by
+	// a helm stopped mid-operation) before it ran the install or upgrade: a pending first
+	// install uninstalled, a pending upgrade or rollback rolled back to the last deployed
+	// revision. Empty when the release was not stuck.
+	Recovered []Recovery
 }
 
 // conflictAttempts bounds the retries of steps that race with other apps of the same run
@@ -60,7 +66,7 @@ func (a *ManagedApp) Install(ctx context.Context, logf func(line string)) (Manag
 		return res, err
 	}
 	pod, err := c.RunInstallPod(ctx, spec, ActionInstall, logf)
-	res.Pod = pod
+	res.Pod, res.Recovered = pod, pod.Recovered
 	if err != nil {
 		return res, err
 	}
@@ -87,6 +93,9 @@ type UninstallResult struct {
 	WaitedFor []string
 	// Pod is the uninstall pod; empty when there was no release to uninstall.
 	Pod PodResult
+	// LeftPending is the release as the uninstall found it when helm had left it pending
+	// (an install or upgrade stopped midway); helm's uninstall removes it all the same.
+	LeftPending *Release
 }
 
 // Uninstall removes the app: it marks the app as uninstalling (so apps that go after it
@@ -118,6 +127,9 @@ func (a *ManagedApp) Uninstall(ctx context.Context, opts UninstallOptions, logf 
 	rel, err := c.FindRelease(ctx, spec.ReleaseNamespace, spec.Name)
 	if err != nil {
 		return res, err
+	}
+	if rel != nil && rel.Status.Pending() {
+		res.LeftPending = rel
 	}
 	if !opts.FailedInstall || rel != nil {
 		if res.WaitedFor, err = c.WaitForEarlierUninstalls(ctx, spec, opts.Settle); err != nil {
@@ -183,6 +195,31 @@ func (a *ManagedApp) revokeInstallRights(ctx context.Context, logf func(line str
 // the release.
 func (a *ManagedApp) Release(ctx context.Context) (*Release, error) {
 	return a.c.FindReleaseCached(ctx, a.spec.ReleaseNamespace, a.spec.Name)
+}
+
+// OperationRunning reports whether one of the app's install or uninstall pods is still at
+// work (not finished, not being deleted): then a pending release is that pod's operation in
+// progress, not a stuck one.
+func (a *ManagedApp) OperationRunning(ctx context.Context) (bool, error) {
+	for _, action := range []Action{ActionInstall, ActionUninstall} {
+		name := InstallPodName(a.spec.Name, action)
+		var p *corev1.Pod
+		err := a.c.retryCall(ctx, "read pod "+a.spec.Namespace+"/"+name, readAttempts, nil, func() error {
+			var err error
+			p, err = a.c.cs.CoreV1().Pods(a.spec.Namespace).Get(ctx, name, metav1.GetOptions{})
+			return err
+		})
+		if IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return false, wrap("read pod "+a.spec.Namespace+"/"+name, err)
+		}
+		if p.DeletionTimestamp == nil && p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // FindLoadBalancerAddress is the first address a LoadBalancer Service was given (host name

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -36,6 +37,9 @@ const (
 	// privateReleaseKey marks, in private state, that helm's release record for this app
 	// has been seen: from then on a missing record means the release was deleted.
 	privateReleaseKey = "release_record"
+	// privateStuckKey records what the last refresh found: helm's release left pending
+	// with none of the app's pods at work ({"stuck":true}), i.e. stuck rather than in progress.
+	privateStuckKey = "stuck_release"
 )
 
 func newManagedAppResource() resource.Resource { return &managedAppResource{} }
@@ -124,6 +128,7 @@ func (r *managedAppResource) ModifyPlan(ctx context.Context, req resource.Modify
 	install := req.State.Raw.IsNull() || state.Connection.IsNull() || // created, or just imported
 		installInputsChanged(plan, state) ||
 		needsRecovery(state, updateTimeout, time.Now()) ||
+		r.stuckRelease(ctx, req, state, &resp.Diagnostics) ||
 		(versionKnown && state.ChartVersion.ValueString() != version)
 	if !install {
 		// Nothing helm sees changes: the release stays as it is.
@@ -220,6 +225,8 @@ func (r *managedAppResource) Read(ctx context.Context, req resource.ReadRequest,
 	if rel != nil && rel.Status != kube.ReleaseUninstalled {
 		state.setRelease(rel)
 		resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateReleaseKey, []byte(`{"seen":true}`))...)
+		stuck := rel.Status.Pending() && releaseStuck(ctx, client, rel, &resp.Diagnostics)
+		resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateStuckKey, []byte(fmt.Sprintf(`{"stuck":%t}`, stuck)))...)
 		resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 		return
 	}
@@ -304,6 +311,11 @@ func (r *managedAppResource) Delete(ctx context.Context, req resource.DeleteRequ
 		Timeout:       timeout,
 		FailedInstall: state.Status.ValueString() == statusFailed,
 	}, installPodLogger(ctx))
+	if p := res.LeftPending; p != nil {
+		resp.Diagnostics.AddWarning("Uninstalled a stuck helm release",
+			fmt.Sprintf("helm's release %s/%s was left %s at revision %d (an operation stopped midway, e.g. its install pod killed or its node lost); the uninstall removed it all the same.",
+				p.Namespace, p.Name, p.Status, p.Revision))
+	}
 	if len(res.WaitedFor) > 0 {
 		tflog.Info(ctx, "Waited for the apps that uninstall before this one", map[string]any{"apps": res.WaitedFor, "uninstall_order": spec.UninstallOrder})
 	}
@@ -354,10 +366,14 @@ func (r *managedAppResource) install(ctx context.Context, plan, prior *managedAp
 	res, err := client.ManagedApp(spec).Install(ctx, installPodLogger(ctx))
 	if err != nil {
 		// Whatever the install made before it failed is recorded (see Create).
+		if failed := (*kube.InstallFailedError)(nil); errors.As(err, &failed) {
+			addRecoveryWarnings(diags, spec.ReleaseNamespace, spec.Name, failed.Recovered)
+		}
 		addInstallError(ctx, diags, summary+" failed", err)
 		return installFailed
 	}
 	tflog.Info(ctx, "Install pod succeeded", map[string]any{"pod": res.Pod.Namespace + "/" + res.Pod.Pod, "duration": res.Pod.Duration.String()})
+	addRecoveryWarnings(diags, spec.ReleaseNamespace, spec.Name, res.Recovered)
 	plan.Status = types.StringValue(statusDeployed)
 	plan.ChartVersion = types.StringValue(spec.Version)
 	if err := plan.refreshOutputs(ctx, client); err != nil {
@@ -417,6 +433,10 @@ func addInstallError(ctx context.Context, diags *diag.Diagnostics, summary strin
 		if failed.HelmError != "" {
 			detail += "helm said:\n\n  " + maskSecrets(ctx, failed.HelmError) + "\n\n"
 		}
+		if failed.Unrecoverable != "" {
+			detail += "helm's release was left pending by an earlier operation that stopped midway, and the install pod could not clear it:\n\n  " +
+				maskSecrets(ctx, failed.Unrecoverable) + "\n\n"
+		}
 		if failed.PodKept {
 			detail += "The pod is kept for inspection until the next apply replaces it. Read its logs with:\n\n  " + failed.LogsCommand + "\n\n"
 		} else {
@@ -433,6 +453,53 @@ func addInstallError(ctx context.Context, diags *diag.Diagnostics, summary strin
 	default:
 		addKubeError(ctx, diags, summary, path.Root("cluster_connection").AtName("host"), err)
 	}
+}
+
+// addRecoveryWarnings tells the user what the install pod did to a stuck release before the
+// planned operation ran.
+func addRecoveryWarnings(diags *diag.Diagnostics, ns, name string, recs []kube.Recovery) {
+	for _, rec := range recs {
+		diags.AddWarning("Recovered a stuck helm release", fmt.Sprintf("Release %s/%s: %s.", ns, name, rec))
+	}
+}
+
+// releaseStuck reports whether rel, which helm left pending, is stuck: none of the app's
+// install or uninstall pods is at work on it (a pod killed, a node lost), so no helm will
+// ever finish the operation. Then it warns that the next apply recovers the release. When
+// the pods cannot be read it says not stuck: the plan falls back on the release's age
+// (needsRecovery).
+func releaseStuck(ctx context.Context, client *kube.Client, rel *kube.Release, diags *diag.Diagnostics) bool {
+	running, err := client.ManagedApp(kube.InstallSpec{Name: rel.Name, ReleaseNamespace: rel.Namespace}).OperationRunning(ctx)
+	if err != nil {
+		tflog.Warn(ctx, "Could not tell whether the pending helm release is still being worked on", map[string]any{
+			"release": rel.Namespace + "/" + rel.Name, "error": err.Error(),
+		})
+		return false
+	}
+	if running {
+		tflog.Info(ctx, "The helm release is pending: an install or uninstall pod of this app is at work on it", map[string]any{"release": rel.Namespace + "/" + rel.Name})
+		return false
+	}
+	diags.AddWarning("Stuck helm release",
+		fmt.Sprintf("helm's release %s/%s is %s at revision %d, and no install or uninstall pod of this app is at work on it: an earlier operation stopped midway "+
+			"(its pod killed, its node lost), and helm refuses every further operation on the release until it is cleared. The next apply clears it "+
+			"(a pending first install is uninstalled, a pending upgrade or rollback is rolled back to the last deployed revision), then runs the planned operation; "+
+			"with no other change the plan shows an update.", rel.Namespace, rel.Name, rel.Status, rel.Revision))
+	return true
+}
+
+// stuckRelease: the last refresh found the release stuck (releaseStuck) and state still
+// says pending, so the apply must run the install pod, which recovers it.
+func (r *managedAppResource) stuckRelease(ctx context.Context, req resource.ModifyPlanRequest, state managedAppModel, diags *diag.Diagnostics) bool {
+	if req.State.Raw.IsNull() || !kube.ReleaseStatus(state.Status.ValueString()).Pending() {
+		return false
+	}
+	raw, d := req.Private.GetKey(ctx, privateStuckKey)
+	diags.Append(d...)
+	var v struct {
+		Stuck bool `json:"stuck"`
+	}
+	return len(raw) > 0 && json.Unmarshal(raw, &v) == nil && v.Stuck
 }
 
 // client builds (or reuses) the Kubernetes client for a cluster_connection.
