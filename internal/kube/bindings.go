@@ -9,6 +9,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // A binding grants rights, so an existing one of the wanted name is used only when it
@@ -18,15 +19,17 @@ import (
 
 // EnsureClusterRoleBinding binds a service account to a ClusterRole cluster-wide.
 func (c *Client) EnsureClusterRoleBinding(ctx context.Context, name, clusterRole string, subject corev1.ObjectReference, owner string) (Ensured, error) {
-	return c.ensureBinding(ctx, bindingSpec{Name: name, ClusterRole: clusterRole, Subject: subject, Owner: owner})
+	ensured, _, err := c.ensureBinding(ctx, bindingSpec{Name: name, ClusterRole: clusterRole, Subject: subject, Owner: owner}, false)
+	return ensured, err
 }
 
 // EnsureRoleBinding binds a service account of namespace to a ClusterRole inside namespace.
 func (c *Client) EnsureRoleBinding(ctx context.Context, namespace, name, clusterRole, serviceAccount, owner string) (Ensured, error) {
-	return c.ensureBinding(ctx, bindingSpec{
+	ensured, _, err := c.ensureBinding(ctx, bindingSpec{
 		Namespace: namespace, Name: name, ClusterRole: clusterRole, Owner: owner,
 		Subject: corev1.ObjectReference{Namespace: namespace, Name: serviceAccount},
-	})
+	}, false)
+	return ensured, err
 }
 
 // bindingSpec is one binding of one service account to a ClusterRole: cluster-wide when
@@ -64,53 +67,67 @@ type boundObject struct {
 	update   func(subjects []rbacv1.Subject) error
 }
 
-func (c *Client) ensureBinding(ctx context.Context, b bindingSpec) (Ensured, error) {
+// ensureBinding makes the binding b describes, or converges or shares an existing one. uid
+// is the binding's when it is b.Owner's (empty when another owner's binding is shared).
+// likelyAbsent (the binding's subject was just created) tries the create first, saving
+// the read.
+func (c *Client) ensureBinding(ctx context.Context, b bindingSpec, likelyAbsent bool) (ensured Ensured, uid types.UID, err error) {
 	op := fmt.Sprintf("create %s %s", b.kind(), b.Name)
 	if b.Namespace != "" {
 		op = fmt.Sprintf("create %s %s/%s", b.kind(), b.Namespace, b.Name)
+	}
+	if likelyAbsent {
+		uid, err := c.createBinding(ctx, b)
+		if err == nil {
+			return Created, uid, nil
+		}
+		if !apierrors.IsAlreadyExists(err) {
+			return Existed, "", wrap(op, err)
+		}
 	}
 	// Two tries: a create that lost a race looks once more at the winner's binding.
 	for try := 0; ; try++ {
 		got, err := c.getBinding(ctx, b)
 		if err != nil {
-			return Existed, wrap(op, err)
+			return Existed, "", wrap(op, err)
 		}
 		if got == nil {
-			err := c.createBinding(ctx, b)
+			uid, err := c.createBinding(ctx, b)
 			if apierrors.IsAlreadyExists(err) && try == 0 {
 				continue
 			}
 			if err != nil {
-				return Existed, wrap(op, err)
+				return Existed, "", wrap(op, err)
 			}
-			return Created, nil
+			return Created, uid, nil
 		}
 		same := got.roleRef == b.roleRef() && subjectsEqual(got.subjects, b.subjects())
 		switch {
 		case !Owned(got.meta, b.Owner) && madeByClusterkit(got.meta) && same:
-			return Existed, nil
+			return Existed, "", nil
 		case !Owned(got.meta, b.Owner):
-			return Existed, conflictWith(b.kind(), got.meta, b.Hint)
+			return Existed, "", conflictWith(b.kind(), got.meta, b.Hint)
 		case same:
-			return Existed, nil
+			return Existed, got.meta.GetUID(), nil
 		case got.roleRef == b.roleRef():
 			// Subjects added out of band would hold our role: put the list back.
 			if err := got.update(b.subjects()); err != nil {
 				if apierrors.IsConflict(err) && try == 0 {
 					continue
 				}
-				return Existed, wrap(op, err)
+				return Existed, "", wrap(op, err)
 			}
-			return Updated, nil
+			return Updated, got.meta.GetUID(), nil
 		}
 		// roleRef is immutable: replace the binding.
 		if err := c.deleteBinding(ctx, b, got.meta); err != nil && !IsNotFound(err) {
-			return Existed, wrap(op, err)
+			return Existed, "", wrap(op, err)
 		}
-		if err := c.createBinding(ctx, b); err != nil {
-			return Existed, wrap(op, err)
+		uid, err := c.createBinding(ctx, b)
+		if err != nil {
+			return Existed, "", wrap(op, err)
 		}
-		return Updated, nil
+		return Updated, uid, nil
 	}
 }
 
@@ -145,18 +162,24 @@ func (c *Client) getBinding(ctx context.Context, b bindingSpec) (*boundObject, e
 	}}, nil
 }
 
-func (c *Client) createBinding(ctx context.Context, b bindingSpec) error {
+func (c *Client) createBinding(ctx context.Context, b bindingSpec) (types.UID, error) {
 	meta := ownedMeta(b.Name, b.Namespace, b.Owner, maps.Clone(b.Labels))
 	if b.Namespace == "" {
-		_, err := c.cs.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
+		made, err := c.cs.RbacV1().ClusterRoleBindings().Create(ctx, &rbacv1.ClusterRoleBinding{
 			ObjectMeta: meta, RoleRef: b.roleRef(), Subjects: b.subjects(),
 		}, metav1.CreateOptions{})
-		return err
+		if err != nil {
+			return "", err
+		}
+		return made.UID, nil
 	}
-	_, err := c.cs.RbacV1().RoleBindings(b.Namespace).Create(ctx, &rbacv1.RoleBinding{
+	made, err := c.cs.RbacV1().RoleBindings(b.Namespace).Create(ctx, &rbacv1.RoleBinding{
 		ObjectMeta: meta, RoleRef: b.roleRef(), Subjects: b.subjects(),
 	}, metav1.CreateOptions{})
-	return err
+	if err != nil {
+		return "", err
+	}
+	return made.UID, nil
 }
 
 func (c *Client) deleteBinding(ctx context.Context, b bindingSpec, got metav1.Object) error {

@@ -96,11 +96,13 @@ type Client struct {
 	clock   clock.Clock
 	// releases: this run's lists of helm's records, shared by the copies WithClock makes.
 	releases *releaseCache
+	// grants: the installer bindings made in this run, so revoking one needs no read.
+	grants *grants
 }
 
 // NewClientForInterface wraps an existing clientset; tests use it with fakes.
 func NewClientForInterface(cs kubernetes.Interface) *Client {
-	return &Client{cs: cs, timeout: 30 * time.Second, clock: clock.RealClock{}, releases: newReleaseCache()}
+	return &Client{cs: cs, timeout: 30 * time.Second, clock: clock.RealClock{}, releases: newReleaseCache(), grants: newGrants()}
 }
 
 // WithClock is a copy of the client that reads time from clk (tests step a fake clock).
@@ -132,7 +134,7 @@ func (f *Factory) Client(conn Connection) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building Kubernetes client for %s: %w", conn.Host, err)
 	}
-	c := &Client{cs: cs, host: conn.Host, timeout: f.opts.RequestTimeout, clock: f.opts.Clock, releases: newReleaseCache()}
+	c := &Client{cs: cs, host: conn.Host, timeout: f.opts.RequestTimeout, clock: f.opts.Clock, releases: newReleaseCache(), grants: newGrants()}
 	f.clients[key] = c
 	return c, nil
 }

@@ -9,8 +9,10 @@ import (
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/retry"
 )
 
@@ -27,16 +29,20 @@ func (c *Client) EnsureInstallPrerequisites(ctx context.Context, spec InstallSpe
 	if _, err := c.EnsureNamespace(ctx, spec.Namespace, nil, nil, SharedInstallOwner); err != nil {
 		return err
 	}
-	if err := c.ensureInstaller(ctx, spec); err != nil {
+	// A service account made just now means a new app: its values objects and binding
+	// are then created without reading first (a destroy deletes them before the service
+	// account; a create that finds one anyway falls back to read and converge).
+	fresh, err := c.ensureInstallerCreated(ctx, spec)
+	if err != nil {
 		return err
 	}
-	if err := c.ensureValuesConfigMap(ctx, spec); err != nil {
+	if err := c.writeValuesConfigMap(ctx, spec, fresh); err != nil {
 		return err
 	}
 	if secretData(spec) == nil {
 		return c.deleteOwnedSecret(ctx, spec.Namespace, ValuesSecretName(spec.Name), spec.Owner)
 	}
-	return c.ensureValuesSecret(ctx, spec)
+	return c.ensureValuesSecret(ctx, spec, fresh)
 }
 
 // InstallerServiceAccountMissingError: the user's own installer service account does
@@ -51,25 +57,34 @@ func (e *InstallerServiceAccountMissingError) Error() string {
 // provider's own, holds the app's rights. A user's own service account is only checked;
 // the app's own installer, left from before the switch to it, is removed.
 func (c *Client) ensureInstaller(ctx context.Context, spec InstallSpec) error {
+	_, err := c.ensureInstallerCreated(ctx, spec)
+	return err
+}
+
+// ensureInstallerCreated is ensureInstaller; created says the provider's own service
+// account was made just now.
+func (c *Client) ensureInstallerCreated(ctx context.Context, spec InstallSpec) (created bool, err error) {
 	if !spec.ExternalServiceAccount {
-		if _, err := c.EnsureServiceAccount(ctx, spec.Namespace, spec.ServiceAccount, spec.Owner); err != nil {
-			return err
+		ensured, err := c.EnsureServiceAccount(ctx, spec.Namespace, spec.ServiceAccount, spec.Owner)
+		if err != nil {
+			return false, err
 		}
-		return c.ensureInstallerBinding(ctx, spec)
+		created = ensured == Created
+		return created, c.ensureInstallerBinding(ctx, spec, created)
 	}
-	_, err := c.cs.CoreV1().ServiceAccounts(spec.Namespace).Get(ctx, spec.ServiceAccount, metav1.GetOptions{})
+	_, err = c.cs.CoreV1().ServiceAccounts(spec.Namespace).Get(ctx, spec.ServiceAccount, metav1.GetOptions{})
 	if IsNotFound(err) {
-		return &InstallerServiceAccountMissingError{Namespace: spec.Namespace, Name: spec.ServiceAccount}
+		return false, &InstallerServiceAccountMissingError{Namespace: spec.Namespace, Name: spec.ServiceAccount}
 	}
 	if err != nil {
-		return wrap(fmt.Sprintf("read service account %s/%s", spec.Namespace, spec.ServiceAccount), err)
+		return false, wrap(fmt.Sprintf("read service account %s/%s", spec.Namespace, spec.ServiceAccount), err)
 	}
 	if spec.ReleaseNamespace != spec.Namespace {
 		if _, err := c.EnsureNamespace(ctx, spec.ReleaseNamespace, nil, nil, spec.Owner); err != nil {
-			return err
+			return false, err
 		}
 	}
-	return c.deleteOwnInstaller(ctx, spec)
+	return false, c.deleteOwnInstaller(ctx, spec)
 }
 
 // deleteOwnInstaller removes the app's own installer service account and its bindings
@@ -83,18 +98,24 @@ func (c *Client) deleteOwnInstaller(ctx context.Context, spec InstallSpec) error
 
 // ensureInstallerBinding grants the installer the app's rights: cluster-admin when the
 // app needs it, else admin inside the release namespace (which it creates). The grant is
-// for one pod's run: ManagedApp revokes it when the pod is done.
-func (c *Client) ensureInstallerBinding(ctx context.Context, spec InstallSpec) error {
+// for one pod's run: ManagedApp revokes it when the pod is done. newInstaller: the service
+// account was just created, so the binding is most likely absent.
+func (c *Client) ensureInstallerBinding(ctx context.Context, spec InstallSpec, newInstaller bool) error {
 	b := bindingSpec{
 		Name: InstallerBindingName(spec), ClusterRole: "cluster-admin", Owner: spec.Owner,
 		Subject: corev1.ObjectReference{Namespace: spec.Namespace, Name: spec.ServiceAccount},
 		Labels:  map[string]string{LabelApp: spec.Name}, Hint: appConflictHint,
 	}
 	if spec.ClusterAdmin {
-		if _, err := c.ensureBinding(ctx, b); err != nil {
+		_, uid, err := c.ensureBinding(ctx, b, newInstaller)
+		if err != nil {
 			return err
 		}
-		return c.DeleteRoleBinding(ctx, spec.ReleaseNamespace, b.Name, spec.Owner)
+		if err := c.DeleteRoleBinding(ctx, spec.ReleaseNamespace, b.Name, spec.Owner); err != nil {
+			return err
+		}
+		c.rememberGrant(b, uid)
+		return nil
 	}
 	if spec.ReleaseNamespace != spec.Namespace {
 		if _, err := c.EnsureNamespace(ctx, spec.ReleaseNamespace, nil, nil, spec.Owner); err != nil {
@@ -102,16 +123,44 @@ func (c *Client) ensureInstallerBinding(ctx context.Context, spec InstallSpec) e
 		}
 	}
 	b.Namespace, b.ClusterRole = spec.ReleaseNamespace, "admin"
-	if _, err := c.ensureBinding(ctx, b); err != nil {
+	_, uid, err := c.ensureBinding(ctx, b, newInstaller)
+	if err != nil {
 		return err
 	}
-	return c.DeleteClusterRoleBinding(ctx, b.Name, spec.Owner)
+	if err := c.DeleteClusterRoleBinding(ctx, b.Name, spec.Owner); err != nil {
+		return err
+	}
+	c.rememberGrant(b, uid)
+	return nil
+}
+
+// rememberGrant keeps the binding's UID for revokeInstallRights, once the binding of the
+// other kind is known gone. A binding another owner shares (no uid) is never ours to delete.
+func (c *Client) rememberGrant(b bindingSpec, uid types.UID) {
+	if uid != "" {
+		c.grants.put(b.Name, b.Owner, grant{namespace: b.Namespace, uid: uid})
+	}
 }
 
 // revokeInstallRights removes the installer's binding (either kind), leaving its service
-// account without rights until the next pod.
+// account without rights until the next pod. A grant made in this run is deleted by its
+// UID alone; otherwise (or when the binding was replaced since) both kinds are read first.
 func (c *Client) revokeInstallRights(ctx context.Context, spec InstallSpec) error {
 	name := InstallerBindingName(spec)
+	if g, ok := c.grants.take(name, spec.Owner); ok {
+		var err error
+		if g.namespace == "" {
+			err = c.cs.RbacV1().ClusterRoleBindings().Delete(ctx, name, preconditions(g.uid))
+		} else {
+			err = c.cs.RbacV1().RoleBindings(g.namespace).Delete(ctx, name, preconditions(g.uid))
+		}
+		if err == nil || IsNotFound(err) {
+			return nil
+		}
+		if !apierrors.IsConflict(err) { // a UID precondition that failed is a 409
+			return wrap("delete installer binding "+name, err)
+		}
+	}
 	if err := c.DeleteClusterRoleBinding(ctx, name, spec.Owner); err != nil {
 		return err
 	}
@@ -121,19 +170,34 @@ func (c *Client) revokeInstallRights(ctx context.Context, spec InstallSpec) erro
 // appConflictHint is the usual cause of a conflict over an app's objects.
 const appConflictHint = "two managed apps cannot share a release name in one namespace"
 
+// ensureValuesConfigMap writes the app's values and step files.
 func (c *Client) ensureValuesConfigMap(ctx context.Context, spec InstallSpec) error {
+	return c.writeValuesConfigMap(ctx, spec, false)
+}
+
+// writeValuesConfigMap is ensureValuesConfigMap; likelyAbsent (a new app) tries the
+// create before any read.
+func (c *Client) writeValuesConfigMap(ctx context.Context, spec InstallSpec, likelyAbsent bool) error {
 	data := configFiles(spec)
 	name := ValuesConfigMapName(spec.Name)
 	op := fmt.Sprintf("write config map %s/%s", spec.Namespace, name)
 	api := c.cs.CoreV1().ConfigMaps(spec.Namespace)
+	order := strconv.Itoa(spec.UninstallOrder)
+	create := func() error {
+		cm := &corev1.ConfigMap{ObjectMeta: ownedMeta(name, spec.Namespace, spec.Owner, map[string]string{LabelApp: spec.Name}), Data: data}
+		cm.Annotations[AnnotationUninstallOrder] = order
+		_, err := api.Create(ctx, cm, metav1.CreateOptions{})
+		return err
+	}
+	if likelyAbsent {
+		if err := create(); !apierrors.IsAlreadyExists(err) {
+			return wrap(op, err)
+		}
+	}
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		got, err := api.Get(ctx, name, metav1.GetOptions{})
-		order := strconv.Itoa(spec.UninstallOrder)
 		if IsNotFound(err) {
-			cm := &corev1.ConfigMap{ObjectMeta: ownedMeta(name, spec.Namespace, spec.Owner, map[string]string{LabelApp: spec.Name}), Data: data}
-			cm.Annotations[AnnotationUninstallOrder] = order
-			_, err = api.Create(ctx, cm, metav1.CreateOptions{})
-			return err
+			return create()
 		}
 		if err != nil {
 			return err
@@ -157,21 +221,30 @@ func (c *Client) ensureValuesConfigMap(ctx context.Context, spec InstallSpec) er
 	return wrap(op, err)
 }
 
-func (c *Client) ensureValuesSecret(ctx context.Context, spec InstallSpec) error {
+// ensureValuesSecret writes the sensitive values and repository password; likelyAbsent
+// (a new app) tries the create before any read.
+func (c *Client) ensureValuesSecret(ctx context.Context, spec InstallSpec, likelyAbsent bool) error {
 	name := ValuesSecretName(spec.Name)
 	data := secretData(spec)
 	op := fmt.Sprintf("write secret %s/%s", spec.Namespace, name)
 	api := c.cs.CoreV1().Secrets(spec.Namespace)
+	create := func() error {
+		_, err := api.Create(ctx, &corev1.Secret{
+			ObjectMeta: ownedMeta(name, spec.Namespace, spec.Owner, map[string]string{LabelApp: spec.Name}),
+			Type:       corev1.SecretTypeOpaque,
+			Data:       data,
+		}, metav1.CreateOptions{})
+		return err
+	}
+	if likelyAbsent {
+		if err := create(); !apierrors.IsAlreadyExists(err) {
+			return wrap(op, err)
+		}
+	}
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		got, err := api.Get(ctx, name, metav1.GetOptions{})
 		if IsNotFound(err) {
-			s := &corev1.Secret{
-				ObjectMeta: ownedMeta(name, spec.Namespace, spec.Owner, map[string]string{LabelApp: spec.Name}),
-				Type:       corev1.SecretTypeOpaque,
-				Data:       data,
-			}
-			_, err = api.Create(ctx, s, metav1.CreateOptions{})
-			return err
+			return create()
 		}
 		if err != nil {
 			return err

@@ -3,13 +3,18 @@ package kube
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 	clocktesting "k8s.io/utils/clock/testing"
@@ -56,9 +61,10 @@ func TestEnsureInstallPrerequisites(t *testing.T) {
 	if err := c.EnsureInstallPrerequisites(ctx, spec); err != nil {
 		t.Fatal(err)
 	}
+	// The service account's create comes first and is answered AlreadyExists.
 	for _, a := range cs.Actions()[n:] {
-		if v := a.GetVerb(); v != "get" {
-			t.Errorf("second run did %s %s", v, a.GetResource().Resource)
+		if v, r := a.GetVerb(), a.GetResource().Resource; v != "get" && (v != "create" || r != "serviceaccounts") {
+			t.Errorf("second run did %s %s", v, r)
 		}
 	}
 
@@ -220,5 +226,151 @@ func TestInstallSpecValidate_ExternalServiceAccount(t *testing.T) {
 	spec.ServiceAccount = "installer-ingress-nginx"
 	if err := spec.WithDefaults().Validate(); err == nil || !strings.Contains(err.Error(), "the provider's own installer for this app") {
 		t.Errorf("reserved name: %v", err)
+	}
+}
+
+// withUIDs makes the fake clientset act as the API server does on UIDs: a create gets a
+// fresh one, and a delete whose UID precondition does not match is refused with 409.
+func withUIDs(cs *fake.Clientset) *fake.Clientset {
+	var next int
+	cs.PrependReactor("create", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if m, err := meta.Accessor(a.(k8stesting.CreateAction).GetObject()); err == nil && m.GetUID() == "" {
+			next++
+			m.SetUID(types.UID(fmt.Sprintf("uid-%d", next)))
+		}
+		return false, nil, nil
+	})
+	cs.PrependReactor("delete", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		d := a.(k8stesting.DeleteAction)
+		pre := d.GetDeleteOptions().Preconditions
+		if pre == nil || pre.UID == nil {
+			return false, nil, nil
+		}
+		obj, gerr := cs.Tracker().Get(d.GetResource(), d.GetNamespace(), d.GetName())
+		if gerr != nil { // the tracker's own delete answers NotFound
+			return false, nil, nil //nolint:nilerr
+		}
+		if m, err := meta.Accessor(obj); err == nil && m.GetUID() != *pre.UID {
+			return true, nil, apierrors.NewConflict(d.GetResource().GroupResource(), d.GetName(), errors.New("precondition failed: UID"))
+		}
+		return false, nil, nil
+	})
+	return cs
+}
+
+// verbs lists the actions after the first n as "verb resource".
+func verbs(cs *fake.Clientset, n int) []string {
+	var out []string
+	for _, a := range cs.Actions()[n:] {
+		out = append(out, a.GetVerb()+" "+a.GetResource().Resource)
+	}
+	return out
+}
+
+// TestInstallRights_RequestsOfANewApp: a new app's install objects are created without a
+// read first, and the rights given for its pod are taken back with one DELETE by UID.
+func TestInstallRights_RequestsOfANewApp(t *testing.T) {
+	ctx := context.Background()
+	cs := withUIDs(fake.NewClientset(&corev1.Namespace{ObjectMeta: ownedMeta(DefaultInstallNamespace, "", SharedInstallOwner, nil)}))
+	c := NewClientForInterface(cs)
+	spec := testSpec().WithDefaults()
+	spec.SensitiveValues = "password: hunter2\n"
+	if err := c.EnsureInstallPrerequisites(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"get namespaces", "create serviceaccounts", "create clusterrolebindings",
+		"get rolebindings", // the other kind of binding, left from a switch of installer_cluster_admin
+		"create configmaps", "create secrets",
+	}
+	if got := verbs(cs, 0); !slices.Equal(got, want) {
+		t.Errorf("a new app's prerequisites:\n got  %q\n want %q", got, want)
+	}
+	n := len(cs.Actions())
+	if err := c.revokeInstallRights(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	if got := verbs(cs, n); !slices.Equal(got, []string{"delete clusterrolebindings"}) {
+		t.Errorf("revoke after this run's grant: %q, want one delete", got)
+	}
+	del := cs.Actions()[n].(k8stesting.DeleteAction)
+	if pre := del.GetDeleteOptions().Preconditions; pre == nil || pre.UID == nil || *pre.UID == "" {
+		t.Errorf("the delete has no UID precondition: %+v", del.GetDeleteOptions())
+	}
+	if _, err := cs.RbacV1().ClusterRoleBindings().Get(ctx, InstallerBindingName(spec), metav1.GetOptions{}); !IsNotFound(err) {
+		t.Errorf("binding after revoke: %v, want not found", err)
+	}
+
+	// The grant is used once: a second revoke (nothing remembered) reads both kinds.
+	n = len(cs.Actions())
+	if err := c.revokeInstallRights(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	if got := verbs(cs, n); !slices.Equal(got, []string{"get clusterrolebindings", "get rolebindings"}) {
+		t.Errorf("revoke without a grant: %q", got)
+	}
+
+	// An existing app (its service account there): read and compare before writing.
+	n = len(cs.Actions())
+	if err := c.EnsureInstallPrerequisites(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	want = []string{
+		"get namespaces", "create serviceaccounts", "get clusterrolebindings", "create clusterrolebindings",
+		"get rolebindings", "get configmaps", "get secrets",
+	}
+	if got := verbs(cs, n); !slices.Equal(got, want) {
+		t.Errorf("an existing app's prerequisites:\n got  %q\n want %q", got, want)
+	}
+}
+
+// TestInstallRights_RevokeOfAReplacedBinding: a binding replaced since the grant (another
+// UID) is still found and deleted when it is the app's, and left when it is not.
+func TestInstallRights_RevokeOfAReplacedBinding(t *testing.T) {
+	ctx := context.Background()
+	cs := withUIDs(fake.NewClientset())
+	c := NewClientForInterface(cs)
+	spec := testSpec().WithDefaults()
+	if err := c.EnsureInstallPrerequisites(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	name := InstallerBindingName(spec)
+	crb, err := cs.RbacV1().ClusterRoleBindings().Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	crb.UID = "replaced"
+	if _, err := cs.RbacV1().ClusterRoleBindings().Update(ctx, crb, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	n := len(cs.Actions())
+	if err := c.revokeInstallRights(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"delete clusterrolebindings", "get clusterrolebindings", "delete clusterrolebindings", "get rolebindings"}
+	if got := verbs(cs, n); !slices.Equal(got, want) {
+		t.Errorf("revoke of a replaced binding: %q, want %q", got, want)
+	}
+	if _, err := cs.RbacV1().ClusterRoleBindings().Get(ctx, name, metav1.GetOptions{}); !IsNotFound(err) {
+		t.Errorf("the app's replaced binding after revoke: %v, want not found", err)
+	}
+
+	// Another owner's binding under the name (made after the grant) is left alone.
+	if err := c.EnsureInstallPrerequisites(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	crb, err = cs.RbacV1().ClusterRoleBindings().Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	crb.UID, crb.Annotations[AnnotationOwner] = "foreign", "someone-else"
+	if _, err := cs.RbacV1().ClusterRoleBindings().Update(ctx, crb, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.revokeInstallRights(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.RbacV1().ClusterRoleBindings().Get(ctx, name, metav1.GetOptions{}); err != nil {
+		t.Errorf("another owner's binding after revoke: %v, want it kept", err)
 	}
 }

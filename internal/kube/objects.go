@@ -21,18 +21,18 @@ const (
 	Updated
 )
 
-// EnsureServiceAccount creates namespace/name unless it exists.
+// EnsureServiceAccount creates namespace/name unless it exists. The create comes first
+// (one request either way: an existing one answers AlreadyExists); credentials that may
+// read but not create service accounts get a read instead.
 func (c *Client) EnsureServiceAccount(ctx context.Context, namespace, name, owner string) (Ensured, error) {
 	op := fmt.Sprintf("create service account %s/%s", namespace, name)
-	_, err := c.cs.CoreV1().ServiceAccounts(namespace).Get(ctx, name, metav1.GetOptions{})
-	if err == nil {
-		return Existed, nil
-	}
-	if !IsNotFound(err) {
-		return Existed, wrap(op, err)
-	}
 	sa := &corev1.ServiceAccount{ObjectMeta: ownedMeta(name, namespace, owner, nil)}
-	_, err = c.cs.CoreV1().ServiceAccounts(namespace).Create(ctx, sa, metav1.CreateOptions{})
+	_, err := c.cs.CoreV1().ServiceAccounts(namespace).Create(ctx, sa, metav1.CreateOptions{})
+	if apierrors.IsForbidden(err) {
+		if _, gerr := c.cs.CoreV1().ServiceAccounts(namespace).Get(ctx, name, metav1.GetOptions{}); gerr == nil {
+			return Existed, nil
+		}
+	}
 	return createdOrRaced(op, err)
 }
 
