@@ -284,7 +284,9 @@ func TestAccManagedApp_PodSecurityRestricted(t *testing.T) {
 		metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cs.SchedulingV1().PriorityClasses().Delete(context.Background(), priorityClass, metav1.DeleteOptions{}) })
+	t.Cleanup(func() {
+		_ = cs.SchedulingV1().PriorityClasses().Delete(context.Background(), priorityClass, metav1.DeleteOptions{})
+	})
 
 	// The admission is active: the helm image's pod as it runs by default (root, no
 	// seccomp profile, privilege escalation allowed) is refused in this namespace.

@@ -216,7 +216,7 @@ func TestManagedAppPlacement_SpecAndNoUpgrade(t *testing.T) {
 		InstallerPullSecrets: types.ListNull(types.StringType), InstallerNodeSelector: types.MapNull(types.StringType)}
 	spec, err = empty.spec(ctx, writeOnly{}, 10*time.Minute)
 	if err != nil || len(spec.NodeSelector) != 0 || spec.Tolerations != nil || spec.Affinity != "" || spec.PriorityClassName != "" ||
-		spec.Resources.Requests != nil && len(spec.Resources.Requests) > 0 || spec.ImagePullSecrets != nil {
+		len(spec.Resources.Requests) > 0 || spec.ImagePullSecrets != nil {
 		t.Errorf("unset placement: %+v %v", spec, err)
 	}
 

@@ -76,6 +76,37 @@ resource "clusterkit_managed_app" "podinfo" {
   }
 }
 
+# A locked-down cluster: the install pods run only on the tainted platform nodes, with a
+# priority class, requests and limits that fit the namespace's LimitRange, and a private
+# mirror of the helm image whose pull secret you created in clusterkit-managed-apps. None of
+# this changes the release: changing it later runs no pod, the next one uses it.
+resource "clusterkit_managed_app" "cert_manager" {
+  cluster_connection = clusterkit_cluster_integration.this.cluster_connection
+
+  name = "cert-manager"
+  app  = "cert-manager"
+
+  installer_image              = "registry.example.com/mirror/alpine/helm:4.3.2"
+  installer_image_pull_secrets = ["mirror-pull"]
+
+  installer_node_selector = { "node-role.example.com/platform" = "true" }
+  installer_tolerations = [
+    { key = "dedicated", operator = "Equal", value = "platform", effect = "NoSchedule" },
+  ]
+  installer_affinity = yamlencode({
+    nodeAffinity = {
+      requiredDuringSchedulingIgnoredDuringExecution = {
+        nodeSelectorTerms = [{ matchExpressions = [{ key = "kubernetes.io/arch", operator = "In", values = ["amd64", "arm64"] }] }]
+      }
+    }
+  })
+  installer_priority_class_name = "platform-critical"
+  installer_resources = {
+    requests = { cpu = "200m", memory = "256Mi" }
+    limits   = { memory = "512Mi" }
+  }
+}
+
 output "podinfo_status" {
   value = "${clusterkit_managed_app.podinfo.status} (revision ${coalesce(clusterkit_managed_app.podinfo.revision, 0)}, chart ${clusterkit_managed_app.podinfo.chart_version})"
 }
