@@ -70,22 +70,42 @@ run() {
   return "$status"
 }
 
-# release_state prints "<latest revision> <its status> <last deployed revision, or 0>" from
-# `helm history -o json` (one JSON line; no jq in the images): the revision and status
-# precede every free-text field of an entry, and no JSON string can hold `"status":"`
-# unescaped. Prints nothing when the release has no history.
+# release_state HISTORY prints "<latest revision> <its status> <last deployed revision, or 0>"
+# from `helm history -o json` (one JSON line), in plain sh: the images have no jq, and the
+# local stack's pods not even awk. Every entry starts {"revision":N, with "status" after N
+# and an optional "updated" (a timestamp) before every free-text field, and no JSON string
+# can hold {" unescaped. Prints nothing when the history has no entry.
 release_state() {
-  awk '{
-    s = $0
-    while (match(s, /"revision":[0-9]+,("updated":"[^"]*",)?"status":"[a-z-]+"/)) {
-      m = substr(s, RSTART, RLENGTH); s = substr(s, RSTART + RLENGTH)
-      rev = m; sub(/^"revision":/, "", rev); sub(/,.*/, "", rev); rev += 0
-      st = m; sub(/.*"status":"/, "", st); sub(/"$/, "", st)
-      if (rev > latest) { latest = rev; status = st }
-      if (st == "deployed" && rev > deployed) deployed = rev
-    }
-  }
-  END { if (latest > 0) print latest, status, deployed + 0 }'
+  rest=$1 latest=0 latest_status='' deployed=0
+  while :; do
+    case "$rest" in
+      *'{"revision":'*) rest=${rest#*'{"revision":'} ;;
+      *) break ;;
+    esac
+    rev=${rest%%[!0-9]*}
+    entry=${rest#"$rev"}
+    case "$entry" in
+      ',"updated":"'*) entry=${entry#',"updated":"'*'",'} ;;
+      *) entry=${entry#,} ;;
+    esac
+    case "$entry" in
+      '"status":"'*)
+        st=${entry#'"status":"'}
+        st=${st%%'"'*}
+        ;;
+      *) continue ;;
+    esac
+    [ -n "$rev" ] || continue
+    if [ "$rev" -gt "$latest" ]; then
+      latest=$rev latest_status=$st
+    fi
+    if [ "$st" = deployed ] && [ "$rev" -gt "$deployed" ]; then
+      deployed=$rev
+    fi
+  done
+  if [ "$latest" -gt 0 ]; then
+    printf '%s %s %s\n' "$latest" "$latest_status" "$deployed"
+  fi
 }
 
 recoveries=
@@ -100,7 +120,7 @@ recovered() {
 # failure was something else); dies when it cannot clear it.
 recover_pending() {
   history=$(helm history "$RELEASE_NAME" --namespace "$RELEASE_NAMESPACE" -o json 2>/dev/null) || return 1
-  state=$(printf '%s\n' "$history" | release_state)
+  state=$(release_state "$history")
   [ -n "$state" ] || return 1
   read -r latest pending deployed <<EOF
 $state
