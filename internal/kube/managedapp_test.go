@@ -76,3 +76,52 @@ func TestManagedApp_UninstallRecreatesAndRemovesItsServiceAccount(t *testing.T) 
 		t.Fatal("the install namespace must stay while another app's values are in it")
 	}
 }
+
+// A pending release is in progress while one of the app's install or uninstall pods is
+// at work; a finished, failed or deleted pod, or none, leaves it stuck.
+func TestManagedApp_OperationRunning(t *testing.T) {
+	ctx := context.Background()
+	pod := func(name string, phase corev1.PodPhase, deleting bool) *corev1.Pod {
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: DefaultInstallNamespace}, Status: corev1.PodStatus{Phase: phase}}
+		if deleting {
+			now := metav1.Now()
+			p.DeletionTimestamp, p.Finalizers = &now, []string{"test"}
+		}
+		return p
+	}
+	for _, tc := range []struct {
+		name string
+		pods []runtime.Object
+		want bool
+	}{
+		{"no pod", nil, false},
+		{"install running", []runtime.Object{pod("install-ingress-nginx", corev1.PodRunning, false)}, true},
+		{"install pending", []runtime.Object{pod("install-ingress-nginx", corev1.PodPending, false)}, true},
+		{"uninstall running", []runtime.Object{pod("uninstall-ingress-nginx", corev1.PodRunning, false)}, true},
+		{"install failed", []runtime.Object{pod("install-ingress-nginx", corev1.PodFailed, false)}, false},
+		{"install being deleted", []runtime.Object{pod("install-ingress-nginx", corev1.PodRunning, true)}, false},
+		{"another app's pod", []runtime.Object{pod("install-other", corev1.PodRunning, false)}, false},
+	} {
+		c := NewClientForInterface(fake.NewClientset(tc.pods...))
+		got, err := c.ManagedApp(testSpec()).OperationRunning(ctx)
+		if err != nil || got != tc.want {
+			t.Errorf("%s: running %v (%v), want %v", tc.name, got, err, tc.want)
+		}
+	}
+}
+
+// An uninstall that finds the release left pending says so (and uninstalls it as usual).
+func TestManagedApp_UninstallReportsAReleaseLeftPending(t *testing.T) {
+	ctx := context.Background()
+	rec := EncodeReleaseSecret(Release{Name: "ingress-nginx", Namespace: "ingress", Revision: 1, Status: ReleasePendingInstall, ChartName: "ingress-nginx", ChartVersion: "4.13.3"})
+	cs := fake.NewClientset(rec)
+	finishOnCreate(cs, corev1.PodSucceeded, 0, "Completed")
+	c := NewClientForInterface(cs)
+	res, err := c.ManagedApp(testSpec()).Uninstall(ctx, UninstallOptions{Timeout: time.Minute, FailedInstall: true, Settle: time.Millisecond}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Pod.Pod != "uninstall-ingress-nginx" || res.LeftPending == nil || res.LeftPending.Status != ReleasePendingInstall || res.LeftPending.Revision != 1 {
+		t.Fatalf("pod %q, left pending %+v", res.Pod.Pod, res.LeftPending)
+	}
+}
