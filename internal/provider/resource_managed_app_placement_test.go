@@ -347,6 +347,18 @@ func TestAccManagedApp_PodSecurityRestricted(t *testing.T) {
 	tfresource.Test(t, withProviderPerStep(tfresource.TestCase{
 		PreCheck: func() { testAccPreCheck(t) },
 		Steps: []tfresource.TestStep{{
+			// A misspelt affinity field is refused at plan time, naming the attribute and
+			// the field, before anything reaches the cluster.
+			Config:          demoChartConfig(name, name, chartsrc.DemoVersion, `installer_affinity = yamlencode({ nodeAfinity = {} })`),
+			ConfigVariables: vars,
+			PlanOnly:        true,
+			ExpectError:     regexp.MustCompile(`(?s)Invalid\s+installer_affinity.*unknown\s+field\s+"nodeAfinity"`),
+		}, {
+			PreConfig: func() {
+				if uids := pods.podUIDs(installPod); len(uids) != 0 {
+					t.Fatalf("a refused plan created install pods %v", uids)
+				}
+			},
 			Config:          demoChartConfig(name, name, chartsrc.DemoVersion, placement),
 			ConfigVariables: vars,
 			ConfigStateChecks: []statecheck.StateCheck{
