@@ -171,6 +171,20 @@ pages:
 	return events, nil
 }
 
+// StackTemplate returns the template the stack is made of, after transforms (the
+// Processed stage), as CloudFormation stores it: JSON or YAML.
+func (s *Session) StackTemplate(ctx context.Context, id string) (string, error) {
+	out, err := s.CloudFormation.GetTemplate(ctx, &cloudformation.GetTemplateInput{StackName: aws.String(id), TemplateStage: cftypes.TemplateStageProcessed})
+	var api smithy.APIError
+	if errors.As(err, &api) && api.ErrorCode() == "ValidationError" && strings.Contains(api.ErrorMessage(), "does not exist") {
+		return "", &NotFoundError{Kind: "CloudFormation stack", Name: id}
+	}
+	if err != nil {
+		return "", Sanitize(err)
+	}
+	return aws.ToString(out.TemplateBody), nil
+}
+
 func parameters(m map[string]string) []cftypes.Parameter {
 	keys := sortedKeys(m)
 	out := make([]cftypes.Parameter, 0, len(keys))

@@ -426,3 +426,29 @@ func (e *Emulator) describeStackEvents(p url.Values, caller principal) (any, *ap
 	}
 	return res, nil
 }
+
+type getTemplateResult struct {
+	TemplateBody    string
+	StagesAvailable []string `xml:"StagesAvailable>member"`
+}
+
+// getTemplate returns the template the stack is made of, as it was sent. Like
+// CloudFormation it answers for a deleted stack by ID too.
+func (e *Emulator) getTemplate(p url.Values, caller principal) (any, *apiError) {
+	switch stage := p.Get("TemplateStage"); {
+	case p.Has("ChangeSetName"):
+		return nil, validationErr("ChangeSetName is not supported by this emulator")
+	case !p.Has("StackName"):
+		return nil, validationErr("Either StackName or ChangeSetName must be specified")
+	case stage != "" && stage != "Original" && stage != "Processed":
+		return nil, validationErr("1 validation error detected: Value '%s' at 'templateStage' failed to satisfy constraint: Member must satisfy enum value set: [Original, Processed]", stage)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.now()
+	s, aerr := e.findStack(caller.Account, p.Get("StackName"), now)
+	if aerr != nil {
+		return nil, aerr
+	}
+	return getTemplateResult{TemplateBody: s.current(now).body, StagesAvailable: []string{"Original", "Processed"}}, nil
+}

@@ -481,3 +481,35 @@ func TestFaultsAbsorbedByRetryer(t *testing.T) {
 		})
 	}
 }
+
+func TestGetTemplate(t *testing.T) {
+	v := newEnv(t)
+	c := v.cfn(v.assume(3600))
+	created, err := c.CreateStack(v.ctx, createInput("demo", "tok-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.GetTemplate(v.ctx, &cfn.GetTemplateInput{StackName: aws.String("demo")})
+	if err != nil || aws.ToString(out.TemplateBody) != eksTemplate || fmt.Sprint(out.StagesAvailable) != "[Original Processed]" {
+		t.Fatalf("GetTemplate: %v, %v", out, err)
+	}
+	_, err = c.GetTemplate(v.ctx, &cfn.GetTemplateInput{StackName: aws.String("demo"), TemplateStage: "Final"})
+	if code, msg := apiErr(err); code != "ValidationError" || !strings.Contains(msg, "'Final' at 'templateStage'") {
+		t.Fatalf("bad stage: %v", err)
+	}
+	if _, err = c.GetTemplate(v.ctx, &cfn.GetTemplateInput{}); err == nil {
+		t.Fatal("GetTemplate without a stack name succeeded")
+	}
+	if _, err := c.DeleteStack(v.ctx, &cfn.DeleteStackInput{StackName: aws.String("demo")}); err != nil {
+		t.Fatal(err)
+	}
+	v.clock.Advance(time.Minute)
+	_, err = c.GetTemplate(v.ctx, &cfn.GetTemplateInput{StackName: aws.String("demo")})
+	if code, msg := apiErr(err); code != "ValidationError" || msg != "Stack with id demo does not exist" {
+		t.Fatalf("by name after delete: %v", err)
+	}
+	// By ID a deleted stack's template is still there, as in CloudFormation.
+	if out, err := c.GetTemplate(v.ctx, &cfn.GetTemplateInput{StackName: created.StackId}); err != nil || aws.ToString(out.TemplateBody) != eksTemplate {
+		t.Fatalf("by ID after delete: %v", err)
+	}
+}

@@ -164,6 +164,8 @@ func (e *Emulator) serveQuery(w http.ResponseWriter, r *http.Request, body []byt
 		result, aerr = e.describeStacks(p, caller)
 	case "cloudformation/DescribeStackEvents":
 		result, aerr = e.describeStackEvents(p, caller)
+	case "cloudformation/GetTemplate":
+		result, aerr = e.getTemplate(p, caller)
 	default:
 		return errf(400, "InvalidAction", "Could not find operation %s for version %s", action, version)
 	}
