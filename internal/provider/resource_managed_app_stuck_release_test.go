@@ -229,12 +229,12 @@ func TestAccManagedApp_StuckRelease_PendingInstall(t *testing.T) {
 	}
 }
 
-// TestAccManagedApp_StuckRelease_PendingUpgrade: helm is killed during the upgrade to the
-// next chart version, leaving revision 2 pending-upgrade (the apply fails, state keeps
-// what runs). A plan with the configuration that is deployed is not a silent no-op: the
-// refresh warns that the release is stuck and the plan shows an update. The next apply of
-// the upgrade rolls the release back to revision 1, the last deployed one, upgrades it,
-// and warns what it did: helm's records end v1 superseded, v2 pending-upgrade (helm leaves
+// TestAccManagedApp_StuckRelease_PendingUpgrade: helm is killed during an upgrade of the
+// values, leaving revision 2 pending-upgrade (the apply fails, state keeps what runs). A
+// plan with the configuration that is deployed is not a silent no-op: the refresh warns
+// that the release is stuck and the plan shows an update. The next apply, an upgrade to
+// the next chart version, rolls the release back to revision 1, the last deployed one,
+// upgrades it, and warns what it did: helm's records end v1 superseded, v2 pending-upgrade (helm leaves
 // it so), v3 the rollback (superseded), v4 the upgrade (deployed).
 func TestAccManagedApp_StuckRelease_PendingUpgrade(t *testing.T) {
 	s := stackFromEnv(t)
@@ -253,8 +253,9 @@ func TestAccManagedApp_StuckRelease_PendingUpgrade(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			upgrade := w.withVars("TF_VAR_chart_version="+chartsrc.DemoUpgradeVersion, "TF_VAR_never_ready=true")
-			cmd, out, err := upgrade.start("apply", "-auto-approve")
+			// A values-only upgrade (same chart version), so that nothing but the stuck
+			// release tells the next plan from the deployed configuration.
+			cmd, out, err := w.withVars("TF_VAR_never_ready=true").start("apply", "-auto-approve")
 			if err != nil {
 				t.Fatal(err)
 			}
