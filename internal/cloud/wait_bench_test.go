@@ -135,10 +135,24 @@ func (s *scripted) ended(tb testing.TB, name string) time.Time {
 // stack completed the waiter noticed, and the figure of merit, DescribeStacks
 // calls × mean detection latency.
 func BenchmarkWaitStack_15MinuteCreate(b *testing.B) {
+	benchWait(b, awsemu.StackScript{StepDelay: 36 * time.Second})
+}
+
+// BenchmarkWaitStack_EKSShapedCreate is the same create with durations shaped like AWS's
+// (one resource at a time, as the emulator runs them): the cluster takes 10 minutes, the
+// instance profile 2, the Auto Scaling group 90s, the rest seconds; 2s between events.
+func BenchmarkWaitStack_EKSShapedCreate(b *testing.B) {
+	benchWait(b, awsemu.StackScript{StepDelay: 2 * time.Second, ResourceDelays: map[string]time.Duration{
+		"EKSCluster": 10 * time.Minute, "NodeInstanceRole": 20 * time.Second, "NodeInstanceProfile": 2 * time.Minute,
+		"NodeSecurityGroup": 6 * time.Second, "NodeGroup": 90 * time.Second,
+	}})
+}
+
+func benchWait(b *testing.B, script awsemu.StackScript) {
 	ctx := context.Background()
 	var describes, events, templates, retried, latency, duration float64
 	for i := 0; i < b.N; i++ {
-		s := newScripted(b, "bench", awsemu.StackScript{StepDelay: 36 * time.Second})
+		s := newScripted(b, "bench", script)
 		if _, err := s.sess.WaitStack(ctx, s.id, OpCreate, WaitOptions{Clock: s.clk}); err != nil {
 			b.Fatal(err)
 		}

@@ -113,8 +113,8 @@ func TestSanitizeRemovesCredentials(t *testing.T) {
 	}
 }
 
-// eksEvents is the emulator's timeline of the EKS template's create: the stack, then each
-// of the 12 resources in template order (in progress, complete), then the stack again.
+// stackTimeline is every event of the stack as the emulator has it, oldest first, as
+// "ID logical-ID status" lines (eventLines makes the same of what the waiter reported).
 func stackTimeline(t *testing.T, s *scripted, name string) []string {
 	t.Helper()
 	info, _ := s.emu.Stack(name)
@@ -363,5 +363,30 @@ func TestPlanOf(t *testing.T) {
 		if p := planOf(bad); p != nil {
 			t.Errorf("planOf(%q) = %+v, want nil", bad, p)
 		}
+	}
+}
+
+// TestWaitStack_EKSShapedCreate: with durations shaped like AWS's (the cluster 10 minutes,
+// the Auto Scaling group last, 90s) the wait polls sparsely through the cluster, is
+// described once more in its 10 quiet minutes (the safety net), and notices the end within
+// Backoff.First of it.
+func TestWaitStack_EKSShapedCreate(t *testing.T) {
+	ctx := context.Background()
+	s := newScripted(t, "ck-wait-shaped", awsemu.StackScript{StepDelay: 2 * time.Second, ResourceDelays: map[string]time.Duration{
+		"EKSCluster": 10 * time.Minute, "NodeInstanceRole": 20 * time.Second, "NodeInstanceProfile": 2 * time.Minute,
+		"NodeSecurityGroup": 6 * time.Second, "NodeGroup": 90 * time.Second,
+	}})
+	var seen []StackEvent
+	if _, err := s.sess.WaitStack(ctx, s.id, OpCreate, WaitOptions{Clock: s.clk, Progress: func(e StackEvent) { seen = append(seen, e) }}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := eventLines(seen), stackTimeline(t, s, "ck-wait-shaped"); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("progress\n got %v\nwant %v", got, want)
+	}
+	if got := [3]int{s.calls("DescribeStacks", s.start), s.calls("GetTemplate", s.start), s.calls("DescribeStackEvents", s.start)}; got != [3]int{3, 1, 25} {
+		t.Errorf("DescribeStacks, GetTemplate, DescribeStackEvents calls = %v, want [3 1 25]", got)
+	}
+	if latency := s.clk.Now().Sub(s.ended(t, "ck-wait-shaped")); latency < 0 || latency > DefaultBackoff.First {
+		t.Errorf("noticed the end %s after it, want at most %s", latency, DefaultBackoff.First)
 	}
 }

@@ -513,3 +513,26 @@ func TestGetTemplate(t *testing.T) {
 		t.Fatalf("by ID after delete: %v", err)
 	}
 }
+
+// TestStackTimeline_ResourceDelays: a resource with a delay takes it from its
+// CREATE_IN_PROGRESS to its CREATE_COMPLETE; the other steps keep StepDelay.
+func TestStackTimeline_ResourceDelays(t *testing.T) {
+	v := newEnv(t)
+	v.e.SetStackScript("demo", StackScript{StepDelay: time.Second, ResourceDelays: map[string]time.Duration{"Cluster": 10 * time.Minute}})
+	c := v.cfn(v.assume(3600))
+	if _, err := c.CreateStack(v.ctx, createInput("demo", "tok-1")); err != nil {
+		t.Fatal(err)
+	}
+	v.clock.Advance(time.Hour - time.Minute)
+	_, raw := v.events(c, "demo")
+	at := map[string]time.Duration{}
+	t0 := *raw[len(raw)-1].Timestamp
+	for _, e := range raw {
+		at[*e.LogicalResourceId+" "+string(e.ResourceStatus)] = e.Timestamp.Sub(t0)
+	}
+	// 0 stack, 1-2 ClusterRole, 3-4 SG, 5 Cluster started, done 10 minutes later, ...
+	if at["Cluster CREATE_IN_PROGRESS"] != 5*time.Second || at["Cluster CREATE_COMPLETE"] != 5*time.Second+10*time.Minute ||
+		at["NodeInstanceRole CREATE_IN_PROGRESS"] != 6*time.Second+10*time.Minute || at["demo CREATE_COMPLETE"] != 10*time.Second+10*time.Minute {
+		t.Fatalf("timeline %v", at)
+	}
+}

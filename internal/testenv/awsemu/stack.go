@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -20,6 +21,9 @@ type StackScript struct {
 	FailDeleteReason   string
 	ClusterEndpoint    string // DescribeCluster endpoint for this stack's AWS::EKS::Cluster
 	ClusterCAPEM       []byte // DescribeCluster CA (PEM) for this stack's AWS::EKS::Cluster
+	// ResourceDelays, by logical ID, is how long a resource takes from its *_IN_PROGRESS
+	// event to the next one, instead of StepDelay (an EKS cluster's 10 minutes).
+	ResourceDelays map[string]time.Duration
 }
 
 // StackEvent is one CloudFormation stack event.
@@ -178,11 +182,12 @@ func hasOutputs(status string) bool {
 
 // timeline appends one operation's events, StepDelay apart.
 type timeline struct {
-	e     *Emulator
-	s     *stack
-	t     time.Time
-	step  time.Duration
-	token string
+	e      *Emulator
+	s      *stack
+	t      time.Time
+	step   time.Duration
+	delays map[string]time.Duration
+	token  string
 }
 
 func (e *Emulator) newTimeline(s *stack, token string) *timeline {
@@ -203,7 +208,7 @@ func (e *Emulator) newTimeline(s *stack, token string) *timeline {
 	if token != "" {
 		s.tokens = append(s.tokens, token)
 	}
-	return &timeline{e: e, s: s, t: now, step: step, token: token}
+	return &timeline{e: e, s: s, t: now, step: step, delays: sc.ResourceDelays, token: token}
 }
 
 func (tl *timeline) emit(r *tresource, status, reason string) {
@@ -222,6 +227,10 @@ func (tl *timeline) emit(r *tresource, status, reason string) {
 		ev.EventID = fmt.Sprintf("%s-%s-%s", r.LogicalID, status, tl.t.Format("2006-01-02T15:04:05.000Z"))
 	}
 	tl.s.events = append(tl.s.events, ev)
+	if d, ok := tl.delays[ev.LogicalResourceID]; ok && r != nil && strings.HasSuffix(status, "_IN_PROGRESS") {
+		tl.t = tl.t.Add(d)
+		return
+	}
 	tl.t = tl.t.Add(tl.step)
 }
 
