@@ -71,7 +71,10 @@ func (e *InvalidKubernetesVersionError) Error() string {
 // NodeAMIParameter returns the public SSM parameter path that holds the recommended
 // EKS-optimized Amazon Linux 2023 (x86_64, standard) AMI ID for kubernetesVersion ("1.N"),
 // the value to pass as the template's NodeImageId parameter. It returns an
-// *InvalidKubernetesVersionError for anything else.
+// *InvalidKubernetesVersionError for anything else. It checks the form only, so that a
+// stack imported on a version older than the release calendar (EKSVersion) still gets
+// its parameter; which versions a new configuration may use is the calendar's business,
+// checked at plan time.
 func NodeAMIParameter(kubernetesVersion string) (string, error) {
 	if !kubernetesVersionRE.MatchString(kubernetesVersion) {
 		return "", &InvalidKubernetesVersionError{Version: kubernetesVersion}

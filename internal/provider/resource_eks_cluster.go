@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
-	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
@@ -24,6 +24,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/cloud"
 )
 
 var (
@@ -36,7 +38,6 @@ var (
 
 var (
 	eksNameRE         = regexp.MustCompile(`^[a-zA-Z][-a-zA-Z0-9]*$`)
-	kubeVersionRE     = regexp.MustCompile(`^1\.(0|[1-9]\d*)$`)
 	vpcIDRE           = regexp.MustCompile(`^vpc-[0-9a-f]{8,17}$`)
 	subnetIDRE        = regexp.MustCompile(`^subnet-[0-9a-f]{8,17}$`)
 	securityGroupIDRE = regexp.MustCompile(`^sg-[0-9a-f]{8,17}$`)
@@ -47,9 +48,21 @@ const (
 	eksDefaultCIDR = "172.20.0.0/16"
 )
 
-func newEKSClusterResource() resource.Resource { return &eksClusterResource{} }
+func newEKSClusterResource() resource.Resource { return &eksClusterResource{now: time.Now} }
 
-type eksClusterResource struct{ data *providerData }
+type eksClusterResource struct {
+	data *providerData
+	// now is the clock the Kubernetes version's support status is read at (time.Now;
+	// tests give their own).
+	now func() time.Time
+}
+
+func (r *eksClusterResource) clock() time.Time {
+	if r.now == nil {
+		return time.Now()
+	}
+	return r.now()
+}
 
 func (r *eksClusterResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
 	resp.TypeName = req.ProviderTypeName + "_eks_cluster"
@@ -100,8 +113,7 @@ func (r *eksClusterResource) Schema(ctx context.Context, _ resource.SchemaReques
 			},
 			"kubernetes_version": schema.StringAttribute{
 				Required:            true,
-				MarkdownDescription: "Kubernetes minor version such as `1.33`. The node AMI is the matching EKS-optimized Amazon Linux 2023 image. Upgrades go one minor version at a time, in place; downgrades are refused.",
-				Validators:          []validator.String{stringvalidator.RegexMatches(kubeVersionRE, "must be a Kubernetes minor version such as 1.33")},
+				MarkdownDescription: "Kubernetes minor version such as `1.35`, one of the versions EKS offers (" + versionList() + "). A version past EKS standard support plans with a warning (EKS charges extended-support pricing for it); one past extended support is refused for a new cluster. The node AMI is the matching EKS-optimized Amazon Linux 2023 image. Upgrades go one minor version at a time, in place; downgrades are refused.",
 			},
 			"vpc_id": schema.StringAttribute{
 				Required: true, PlanModifiers: replace,
@@ -235,6 +247,9 @@ func (r *eksClusterResource) Configure(_ context.Context, req resource.Configure
 func (r *eksClusterResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
 	var m eksClusterModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if !m.KubernetesVersion.IsNull() && !m.KubernetesVersion.IsUnknown() {
+		checkKubernetesVersionKnown(m.KubernetesVersion.ValueString(), r.clock(), &resp.Diagnostics)
+	}
 	if !m.TemplateBody.IsNull() && !m.TemplateBody.IsUnknown() {
 		if err := checkTemplate(m.TemplateBody.ValueString()); err != nil {
 			resp.Diagnostics.AddAttributeError(path.Root("template_body"), "Invalid template_body", err.Error())
@@ -265,7 +280,8 @@ func (r *eksClusterResource) ModifyPlan(ctx context.Context, req resource.Modify
 	if !plan.Region.IsUnknown() && !plan.Name.IsUnknown() {
 		plan.ID = types.StringValue(eksID(plan.Region.ValueString(), plan.Name.ValueString()))
 	}
-	if !req.State.Raw.IsNull() {
+	existing := !req.State.Raw.IsNull()
+	if existing {
 		var state eksClusterModel
 		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 		checkVersionChange(state.KubernetesVersion, plan.KubernetesVersion, &resp.Diagnostics)
@@ -299,6 +315,9 @@ func (r *eksClusterResource) ModifyPlan(ctx context.Context, req resource.Modify
 			plan.Status = state.Status
 		}
 	}
+	if !resp.Diagnostics.HasError() && !plan.KubernetesVersion.IsNull() && !plan.KubernetesVersion.IsUnknown() {
+		checkKubernetesVersionSupport(plan.KubernetesVersion.ValueString(), r.clock(), existing, &resp.Diagnostics)
+	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
 
@@ -317,31 +336,44 @@ func stackInputsChanged(state, plan eksClusterModel) bool {
 		!state.KeyName.Equal(plan.KeyName) || !state.Tags.Equal(plan.Tags) || !state.TemplateBody.Equal(plan.TemplateBody)
 }
 
-func minor(v string) (int, bool) {
-	m := kubeVersionRE.FindStringSubmatch(v)
-	if m == nil {
-		return 0, false
+// versionList is the versions of EKS's release calendar, for the schema's description.
+func versionList() string { return joinVersions(cloud.SupportedEKSVersions()) }
+
+// nextVersion is the calendar version an in-place upgrade from v goes to: the oldest one
+// newer than v (v itself may be older than the calendar, e.g. an imported stack).
+func nextVersion(v string) (string, bool) {
+	for _, x := range cloud.SupportedEKSVersions() {
+		if c, ok := cloud.CompareKubernetesVersions(x, v); ok && c > 0 {
+			return x, true
+		}
 	}
-	n, err := strconv.Atoi(m[1])
-	return n, err == nil
+	return "", false
 }
 
+// checkVersionChange refuses a downgrade, and an upgrade that skips a version of EKS's
+// release calendar. A target that is not in the calendar is ValidateConfig's business.
 func checkVersionChange(from, to types.String, diags interface {
 	AddAttributeError(path.Path, string, string)
 }) {
 	if from.IsNull() || from.IsUnknown() || to.IsUnknown() {
 		return
 	}
-	a, ok1 := minor(from.ValueString())
-	b, ok2 := minor(to.ValueString())
-	switch {
-	case !ok1 || !ok2 || a == b:
-	case b < a:
-		diags.AddAttributeError(path.Root("kubernetes_version"), "Kubernetes cannot be downgraded",
-			fmt.Sprintf("The cluster runs %s; EKS cannot go back to %s. Keep %s, or replace the cluster.", from.ValueString(), to.ValueString(), from.ValueString()))
-	case b > a+1:
-		diags.AddAttributeError(path.Root("kubernetes_version"), "Upgrade one minor version at a time",
-			fmt.Sprintf("EKS upgrades one minor version at a time: from %s go to 1.%d first, apply, then continue.", from.ValueString(), a+1))
+	a, b := from.ValueString(), to.ValueString()
+	c, ok := cloud.CompareKubernetesVersions(b, a)
+	if !ok || c == 0 {
+		return
+	}
+	if c < 0 {
+		diags.AddAttributeError(kubernetesVersionPath, "Kubernetes cannot be downgraded",
+			fmt.Sprintf("The cluster runs %s; EKS cannot go back to %s. Keep %s, or replace the cluster.", a, b, a))
+		return
+	}
+	if _, known := cloud.EKSVersion(b); !known {
+		return
+	}
+	if next, ok := nextVersion(a); ok && next != b {
+		diags.AddAttributeError(kubernetesVersionPath, "Upgrade one minor version at a time",
+			fmt.Sprintf("EKS upgrades one minor version at a time: from %s go to %s first, apply, then continue.", a, next))
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
@@ -13,6 +14,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/cloud"
 	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/kube"
 	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/netguard"
 )
@@ -229,5 +231,62 @@ func (resourcesValidator) ValidateObject(ctx context.Context, req validator.Obje
 		if err := kube.CheckResources(r); err != nil {
 			entryDiagnostic(req.Path, resourcesDescription, err, &resp.Diagnostics)
 		}
+	}
+}
+
+// kubernetesVersionPath is the eks_cluster attribute the version checks speak about.
+var kubernetesVersionPath = path.Root("kubernetes_version")
+
+// joinVersions is "1.34 or 1.35", "1.33, 1.34 or 1.35".
+func joinVersions(vs []string) string {
+	if len(vs) < 2 {
+		return strings.Join(vs, "")
+	}
+	return strings.Join(vs[:len(vs)-1], ", ") + " or " + vs[len(vs)-1]
+}
+
+// checkKubernetesVersionKnown refuses a kubernetes_version that is not in EKS's release
+// calendar (cloud.EKSVersion), listing the versions one can choose at now.
+func checkKubernetesVersionKnown(v string, now time.Time, diags *diag.Diagnostics) {
+	if _, ok := cloud.EKSVersion(v); ok {
+		return
+	}
+	offered := cloud.EKSVersionsIn(now, cloud.StandardSupport, cloud.ExtendedSupport)
+	list := strings.Join(offered, ", ")
+	if _, ok := cloud.CompareKubernetesVersions(v, v); !ok {
+		diags.AddAttributeError(kubernetesVersionPath, "Invalid kubernetes_version",
+			fmt.Sprintf("kubernetes_version must be a Kubernetes minor version such as 1.33, without a patch number: EKS offers %s; got %q.", list, v))
+		return
+	}
+	diags.AddAttributeError(kubernetesVersionPath, "Unsupported kubernetes_version",
+		fmt.Sprintf("kubernetes_version %s is not a version EKS offers: choose one of %s.", v, list))
+}
+
+// checkKubernetesVersionSupport tells, at now, about a known version that is past EKS
+// standard support: a warning in extended support (it costs more), an error past extended
+// support for a new cluster; for an existing one (existing = true) a warning: EKS upgrades
+// such clusters itself, and the user must still be able to upgrade it one minor version
+// at a time (through versions that may be past support too) or destroy it.
+func checkKubernetesVersionSupport(v string, now time.Time, existing bool, diags *diag.Diagnostics) {
+	info, ok := cloud.EKSVersion(v)
+	if !ok {
+		return
+	}
+	standard := joinVersions(cloud.EKSVersionsIn(now, cloud.StandardSupport))
+	switch info.Status(now) {
+	case cloud.ExtendedSupport:
+		diags.AddAttributeWarning(kubernetesVersionPath, "Kubernetes "+v+" is in extended support",
+			fmt.Sprintf("kubernetes_version %s is in extended support since %s: EKS charges extended-support pricing for it; choose %s (in standard support; an existing cluster upgrades one minor version at a time). Extended support for %s ends on %s.",
+				v, info.EndOfStandardSupport.Format(time.DateOnly), standard, v, info.EndOfExtendedSupport.Format(time.DateOnly)))
+	case cloud.Unsupported:
+		if existing {
+			diags.AddAttributeWarning(kubernetesVersionPath, "Kubernetes "+v+" is no longer supported by EKS",
+				fmt.Sprintf("kubernetes_version %s left EKS extended support on %s: EKS upgrades such clusters on its own. Upgrade the cluster one minor version at a time towards %s.",
+					v, info.EndOfExtendedSupport.Format(time.DateOnly), standard))
+			return
+		}
+		diags.AddAttributeError(kubernetesVersionPath, "Kubernetes "+v+" is no longer supported by EKS",
+			fmt.Sprintf("kubernetes_version %s left EKS extended support on %s: EKS no longer runs it. Choose %s (in standard support).",
+				v, info.EndOfExtendedSupport.Format(time.DateOnly), standard))
 	}
 }

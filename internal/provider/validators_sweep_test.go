@@ -47,6 +47,8 @@ func TestValidation_OneDiagnosticPerProblemInUsersWords(t *testing.T) {
 		{name: "eks region", typeName: "clusterkit_eks_cluster", attrs: map[string]tftypes.Value{"region": str("mars")}, wantDiags: 1, mustSay: "AWS region"},
 		{name: "eks external id", typeName: "clusterkit_eks_cluster", attrs: map[string]tftypes.Value{"external_id": str("Z")}, wantDiags: 1, mustSay: "external_id", secret: "Z"},
 		{name: "eks external id with a bad character", typeName: "clusterkit_eks_cluster", attrs: map[string]tftypes.Value{"external_id": str("s3cr3t value!")}, wantDiags: 1, mustSay: "external_id", secret: "s3cr3t value!"},
+		{name: "eks kubernetes version unknown", typeName: "clusterkit_eks_cluster", attrs: map[string]tftypes.Value{"kubernetes_version": str("1.99")}, wantDiags: 1, mustSay: "kubernetes_version 1.99 is not a version EKS offers: choose one of "},
+		{name: "eks kubernetes version with a patch number", typeName: "clusterkit_eks_cluster", attrs: map[string]tftypes.Value{"kubernetes_version": str("1.35.1")}, wantDiags: 1, mustSay: "kubernetes_version must be a Kubernetes minor version such as 1.33, without a patch number"},
 		{name: "integration token empty", typeName: "clusterkit_cluster_integration", attrs: map[string]tftypes.Value{"token": str("")}, wantDiags: 1, mustSay: "token"},
 		{name: "integration host", typeName: "clusterkit_cluster_integration", attrs: map[string]tftypes.Value{"host": str("ftp://k8s.example.com")}, wantDiags: 1, mustSay: "host"},
 		{name: "integration CA", typeName: "clusterkit_cluster_integration", attrs: map[string]tftypes.Value{"cluster_ca_certificate": str("not a pem")}, wantDiags: 1, mustSay: "PEM"},
