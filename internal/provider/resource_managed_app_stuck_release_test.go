@@ -321,3 +321,54 @@ func TestAccManagedApp_StuckRelease_PendingUpgrade(t *testing.T) {
 		})
 	}
 }
+
+// TestAccManagedApp_StuckRelease_PendingInstallTainted: only helm is killed in the first
+// install, so the provider sees its pod fail: the create fails and the app is tainted.
+// The next plan warns that the release is stuck and replaces the app (the taint); its
+// destroy uninstalls the pending release, says so, and the new install deploys revision 1.
+func TestAccManagedApp_StuckRelease_PendingInstallTainted(t *testing.T) {
+	s := stackFromEnv(t)
+	cs := s.adminClientset(t)
+	for _, h := range stuckHelmImages {
+		t.Run(h.name, func(t *testing.T) {
+			ctx := context.Background()
+			name := "ck-stuck-taint-" + h.name
+			deleteNamespaceAtEnd(t, cs, name)
+			w := stuckWorkdir(t, s, name, h.image)
+			cmd, out, err := w.withVars("TF_VAR_never_ready=true").start("apply", "-auto-approve")
+			if err != nil {
+				t.Fatal(err)
+			}
+			killHelmWhen(t, cs, name, name, "v1:pending-install", "upgrade")
+			if err := cmd.Wait(); err == nil || !strings.Contains(flat(out.Bytes()), "exit code 137") {
+				t.Fatalf("the apply whose helm was killed: %v\n%s", err, flat(out.Bytes()))
+			}
+			if st, err := releaseStatuses(cs, name, name); err != nil || !slices.Equal(st, []string{"v1:pending-install"}) {
+				t.Fatalf("helm's records after the kill: %v (%v), want v1:pending-install", st, err)
+			}
+			if res := w.state(ctx, t)[managedAppAddr].(map[string]any); res["status"] != statusFailed {
+				t.Fatalf("state after the kill: %v, want status failed", res)
+			}
+
+			got, err := w.run(ctx, "apply", "-auto-approve")
+			if err != nil {
+				t.Fatal(err)
+			}
+			msg := flat(got)
+			for _, want := range []string{
+				"must be replaced", "Warning: Stuck helm release", "Warning: Uninstalled a stuck helm release",
+				"helm's release " + name + "/" + name + " was left pending-install at revision 1 (an operation stopped midway, e.g. its install pod killed or its node lost); the uninstall removed it all the same.",
+			} {
+				if !strings.Contains(msg, want) {
+					t.Errorf("the apply lacks %q:\n%s", want, msg)
+				}
+			}
+			if st, err := releaseStatuses(cs, name, name); err != nil || !slices.Equal(st, []string{"v1:deployed"}) {
+				t.Errorf("helm's records %v (%v), want exactly v1:deployed", st, err)
+			}
+			if err := expectDeployment(cs, name, name+"-demo", 1, nil); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
