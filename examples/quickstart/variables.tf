@@ -28,7 +28,7 @@ variable "cluster_role_arn" {
 
 variable "kubernetes_version" {
   type    = string
-  default = "1.33"
+  default = "1.35"
 }
 
 variable "vpc_id" {

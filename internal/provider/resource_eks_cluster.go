@@ -113,7 +113,7 @@ func (r *eksClusterResource) Schema(ctx context.Context, _ resource.SchemaReques
 			},
 			"kubernetes_version": schema.StringAttribute{
 				Required:            true,
-				MarkdownDescription: "Kubernetes minor version such as `1.35`, one of the versions EKS offers (" + versionList() + "). A version past EKS standard support plans with a warning (EKS charges extended-support pricing for it); one past extended support is refused for a new cluster. The node AMI is the matching EKS-optimized Amazon Linux 2023 image. Upgrades go one minor version at a time, in place; downgrades are refused.",
+				MarkdownDescription: "Kubernetes minor version such as `1.35`, from the EKS release calendar the provider carries (" + versionList() + "). A version past EKS standard support plans with a warning (EKS charges extended-support pricing for it); one past extended support is refused for a new cluster, and only warned about for an existing one. The node AMI is the matching EKS-optimized Amazon Linux 2023 image. Upgrades go one minor version at a time, in place; downgrades are refused.",
 			},
 			"vpc_id": schema.StringAttribute{
 				Required: true, PlanModifiers: replace,

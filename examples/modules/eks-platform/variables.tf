@@ -27,7 +27,7 @@ variable "cluster_role_arn" {
 
 variable "kubernetes_version" {
   type    = string
-  default = "1.33"
+  default = "1.35"
 }
 
 variable "network" {

@@ -12,7 +12,7 @@ resource "clusterkit_eks_cluster" "shop" {
   external_id        = var.customer_external_id
   cluster_role_arn   = "arn:aws:iam::222222222222:role/eks-cluster-role"
 
-  kubernetes_version              = "1.33"
+  kubernetes_version              = "1.35"
   vpc_id                          = "vpc-0a1b2c3d4e5f67890"
   subnet_ids                      = ["subnet-0a1b2c3d4e5f67890", "subnet-0f9e8d7c6b5a43210"]
   control_plane_security_group_id = "sg-0a1b2c3d4e5f67890"
