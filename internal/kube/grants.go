@@ -8,8 +8,9 @@ import (
 
 // grants remembers, for the run, the installer bindings this client made (or found
 // owned by the same app) and by which UID, so that taking the rights away after the pod is
-// one DELETE with a UID precondition instead of a read of each kind of binding first. An
-// entry is used once; a revoke without one (a grant from an earlier run) reads first.
+// one DELETE with a UID precondition instead of a read of each kind of binding first; and
+// then that they are gone, so that the destroy's clean-up that follows needs no read
+// either. A revoke without an entry (a grant from an earlier run) reads first.
 type grants struct {
 	mu sync.Mutex
 	m  map[string]grant
@@ -17,10 +18,11 @@ type grants struct {
 
 // grant is one installer binding: a RoleBinding in namespace, or a ClusterRoleBinding
 // when namespace is "". The binding of the other kind was seen absent (or deleted) when
-// it was made.
+// it was made. revoked: this client deleted it since (neither kind is left).
 type grant struct {
 	namespace string
 	uid       types.UID
+	revoked   bool
 }
 
 func newGrants() *grants { return &grants{m: map[string]grant{}} }

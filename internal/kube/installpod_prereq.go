@@ -29,17 +29,23 @@ func (c *Client) EnsureInstallPrerequisites(ctx context.Context, spec InstallSpe
 	if _, err := c.EnsureNamespace(ctx, spec.Namespace, nil, nil, SharedInstallOwner); err != nil {
 		return err
 	}
-	// A service account made just now means a new app: its values objects and binding
-	// are then created without reading first (a destroy deletes them before the service
-	// account; a create that finds one anyway falls back to read and converge).
+	// A service account made just now means a new app: its values objects are then
+	// created without reading first (a destroy deletes them before the service account; a
+	// create that finds one anyway falls back to read and converge).
 	fresh, err := c.ensureInstallerCreated(ctx, spec)
 	if err != nil {
 		return err
 	}
-	if err := c.writeValuesConfigMap(ctx, spec, fresh); err != nil {
+	cmCreated, err := c.writeValuesConfigMap(ctx, spec, fresh)
+	if err != nil {
 		return err
 	}
 	if secretData(spec) == nil {
+		// A destroy deletes the Secret before the ConfigMap: a ConfigMap created just now
+		// leaves no stale Secret to look for.
+		if cmCreated {
+			return nil
+		}
 		return c.deleteOwnedSecret(ctx, spec.Namespace, ValuesSecretName(spec.Name), spec.Owner)
 	}
 	return c.ensureValuesSecret(ctx, spec, fresh)
@@ -69,8 +75,7 @@ func (c *Client) ensureInstallerCreated(ctx context.Context, spec InstallSpec) (
 		if err != nil {
 			return false, err
 		}
-		created = ensured == Created
-		return created, c.ensureInstallerBinding(ctx, spec, created)
+		return ensured == Created, c.ensureInstallerBinding(ctx, spec)
 	}
 	_, err = c.cs.CoreV1().ServiceAccounts(spec.Namespace).Get(ctx, spec.ServiceAccount, metav1.GetOptions{})
 	if IsNotFound(err) {
@@ -98,16 +103,18 @@ func (c *Client) deleteOwnInstaller(ctx context.Context, spec InstallSpec) error
 
 // ensureInstallerBinding grants the installer the app's rights: cluster-admin when the
 // app needs it, else admin inside the release namespace (which it creates). The grant is
-// for one pod's run: ManagedApp revokes it when the pod is done. newInstaller: the service
-// account was just created, so the binding is most likely absent.
-func (c *Client) ensureInstallerBinding(ctx context.Context, spec InstallSpec, newInstaller bool) error {
+// for one pod's run: ManagedApp revokes it when the pod is done, so it is created before
+// any read (an existing one answers AlreadyExists and is then read and converged).
+func (c *Client) ensureInstallerBinding(ctx context.Context, spec InstallSpec) error {
+	// Until this grant is remembered, a revoke reads and deletes both kinds.
+	c.grants.take(InstallerBindingName(spec), spec.Owner)
 	b := bindingSpec{
 		Name: InstallerBindingName(spec), ClusterRole: "cluster-admin", Owner: spec.Owner,
 		Subject: corev1.ObjectReference{Namespace: spec.Namespace, Name: spec.ServiceAccount},
 		Labels:  map[string]string{LabelApp: spec.Name}, Hint: appConflictHint,
 	}
 	if spec.ClusterAdmin {
-		_, uid, err := c.ensureBinding(ctx, b, newInstaller)
+		_, uid, err := c.ensureBinding(ctx, b, true)
 		if err != nil {
 			return err
 		}
@@ -123,7 +130,7 @@ func (c *Client) ensureInstallerBinding(ctx context.Context, spec InstallSpec, n
 		}
 	}
 	b.Namespace, b.ClusterRole = spec.ReleaseNamespace, "admin"
-	_, uid, err := c.ensureBinding(ctx, b, newInstaller)
+	_, uid, err := c.ensureBinding(ctx, b, true)
 	if err != nil {
 		return err
 	}
@@ -144,10 +151,14 @@ func (c *Client) rememberGrant(b bindingSpec, uid types.UID) {
 
 // revokeInstallRights removes the installer's binding (either kind), leaving its service
 // account without rights until the next pod. A grant made in this run is deleted by its
-// UID alone; otherwise (or when the binding was replaced since) both kinds are read first.
+// UID alone, and once deleted needs no request at all; otherwise (or when the binding was
+// replaced since) both kinds are read first.
 func (c *Client) revokeInstallRights(ctx context.Context, spec InstallSpec) error {
 	name := InstallerBindingName(spec)
 	if g, ok := c.grants.take(name, spec.Owner); ok {
+		if g.revoked {
+			return nil
+		}
 		var err error
 		if g.namespace == "" {
 			err = c.cs.RbacV1().ClusterRoleBindings().Delete(ctx, name, preconditions(g.uid))
@@ -155,6 +166,8 @@ func (c *Client) revokeInstallRights(ctx context.Context, spec InstallSpec) erro
 			err = c.cs.RbacV1().RoleBindings(g.namespace).Delete(ctx, name, preconditions(g.uid))
 		}
 		if err == nil || IsNotFound(err) {
+			g.revoked = true
+			c.grants.put(name, spec.Owner, g)
 			return nil
 		}
 		if !apierrors.IsConflict(err) { // a UID precondition that failed is a 409
@@ -172,12 +185,13 @@ const appConflictHint = "two managed apps cannot share a release name in one nam
 
 // ensureValuesConfigMap writes the app's values and step files.
 func (c *Client) ensureValuesConfigMap(ctx context.Context, spec InstallSpec) error {
-	return c.writeValuesConfigMap(ctx, spec, false)
+	_, err := c.writeValuesConfigMap(ctx, spec, false)
+	return err
 }
 
 // writeValuesConfigMap is ensureValuesConfigMap; likelyAbsent (a new app) tries the
-// create before any read.
-func (c *Client) writeValuesConfigMap(ctx context.Context, spec InstallSpec, likelyAbsent bool) error {
+// create before any read. created: the ConfigMap did not exist.
+func (c *Client) writeValuesConfigMap(ctx context.Context, spec InstallSpec, likelyAbsent bool) (created bool, err error) {
 	data := configFiles(spec)
 	name := ValuesConfigMapName(spec.Name)
 	op := fmt.Sprintf("write config map %s/%s", spec.Namespace, name)
@@ -187,14 +201,15 @@ func (c *Client) writeValuesConfigMap(ctx context.Context, spec InstallSpec, lik
 		cm := &corev1.ConfigMap{ObjectMeta: ownedMeta(name, spec.Namespace, spec.Owner, map[string]string{LabelApp: spec.Name}), Data: data}
 		cm.Annotations[AnnotationUninstallOrder] = order
 		_, err := api.Create(ctx, cm, metav1.CreateOptions{})
+		created = err == nil
 		return err
 	}
 	if likelyAbsent {
 		if err := create(); !apierrors.IsAlreadyExists(err) {
-			return wrap(op, err)
+			return created, wrap(op, err)
 		}
 	}
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		got, err := api.Get(ctx, name, metav1.GetOptions{})
 		if IsNotFound(err) {
 			return create()
@@ -216,9 +231,9 @@ func (c *Client) writeValuesConfigMap(ctx context.Context, spec InstallSpec, lik
 		return err
 	})
 	if conflict := (*OwnershipConflictError)(nil); errors.As(err, &conflict) {
-		return err
+		return false, err
 	}
-	return wrap(op, err)
+	return created, wrap(op, err)
 }
 
 // ensureValuesSecret writes the sensitive values and repository password; likelyAbsent
@@ -305,10 +320,11 @@ func (c *Client) deleteOwnedConfigMap(ctx context.Context, namespace, name, owne
 func (c *Client) DeleteInstallPrerequisites(ctx context.Context, spec InstallSpec) (bool, error) {
 	spec = spec.WithDefaults()
 	for _, del := range []func() error{
+		// The Secret before the ConfigMap: EnsureInstallPrerequisites relies on it.
+		func() error { return c.deleteOwnedSecret(ctx, spec.Namespace, ValuesSecretName(spec.Name), spec.Owner) },
 		func() error {
 			return c.deleteOwnedConfigMap(ctx, spec.Namespace, ValuesConfigMapName(spec.Name), spec.Owner)
 		},
-		func() error { return c.deleteOwnedSecret(ctx, spec.Namespace, ValuesSecretName(spec.Name), spec.Owner) },
 		func() error { return c.deleteOwnInstaller(ctx, spec) },
 	} {
 		if err := del(); err != nil {

@@ -61,9 +61,9 @@ func TestEnsureInstallPrerequisites(t *testing.T) {
 	if err := c.EnsureInstallPrerequisites(ctx, spec); err != nil {
 		t.Fatal(err)
 	}
-	// The service account's create comes first and is answered AlreadyExists.
+	// The service account's and the binding's creates come first, answered AlreadyExists.
 	for _, a := range cs.Actions()[n:] {
-		if v, r := a.GetVerb(), a.GetResource().Resource; v != "get" && (v != "create" || r != "serviceaccounts") {
+		if v, r := a.GetVerb(), a.GetResource().Resource; v != "get" && (v != "create" || r != "serviceaccounts" && r != "clusterrolebindings") {
 			t.Errorf("second run did %s %s", v, r)
 		}
 	}
@@ -301,26 +301,66 @@ func TestInstallRights_RequestsOfANewApp(t *testing.T) {
 		t.Errorf("binding after revoke: %v, want not found", err)
 	}
 
-	// The grant is used once: a second revoke (nothing remembered) reads both kinds.
+	// Revoked in this run: the destroy's clean-up that follows asks nothing more.
 	n = len(cs.Actions())
 	if err := c.revokeInstallRights(ctx, spec); err != nil {
 		t.Fatal(err)
 	}
-	if got := verbs(cs, n); !slices.Equal(got, []string{"get clusterrolebindings", "get rolebindings"}) {
-		t.Errorf("revoke without a grant: %q", got)
+	if got := verbs(cs, n); len(got) != 0 {
+		t.Errorf("revoke after this run's revoke: %q, want no request", got)
 	}
 
-	// An existing app (its service account there): read and compare before writing.
+	// An existing app (its service account there): the binding, absent between pods, is
+	// created first; the values objects are read and compared before any write.
 	n = len(cs.Actions())
 	if err := c.EnsureInstallPrerequisites(ctx, spec); err != nil {
 		t.Fatal(err)
 	}
 	want = []string{
-		"get namespaces", "create serviceaccounts", "get clusterrolebindings", "create clusterrolebindings",
+		"get namespaces", "create serviceaccounts", "create clusterrolebindings",
 		"get rolebindings", "get configmaps", "get secrets",
 	}
 	if got := verbs(cs, n); !slices.Equal(got, want) {
 		t.Errorf("an existing app's prerequisites:\n got  %q\n want %q", got, want)
+	}
+
+	// Without this client's memory (another run), a revoke reads both kinds.
+	other := NewClientForInterface(cs)
+	n = len(cs.Actions())
+	if err := other.revokeInstallRights(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	if got := verbs(cs, n); !slices.Equal(got, []string{"get clusterrolebindings", "delete clusterrolebindings", "get rolebindings"}) {
+		t.Errorf("revoke of an earlier run's grant: %q", got)
+	}
+}
+
+// TestInstallRights_FailedGrantIsStillRevoked: a grant whose ensure failed after the
+// binding was made is not covered by an earlier revoke's memory: the next revoke deletes it.
+func TestInstallRights_FailedGrantIsStillRevoked(t *testing.T) {
+	ctx := context.Background()
+	cs := withUIDs(fake.NewClientset())
+	c := NewClientForInterface(cs)
+	spec := testSpec().WithDefaults()
+	if err := c.EnsureInstallPrerequisites(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.revokeInstallRights(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	// The next ensure makes the binding, then fails on the other kind's clean-up.
+	cs.PrependReactor("get", "rolebindings", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, errors.New("connection reset")
+	})
+	if err := c.EnsureInstallPrerequisites(ctx, spec); err == nil {
+		t.Fatal("ensure succeeded, want the injected error")
+	}
+	cs.ReactionChain = cs.ReactionChain[1:]
+	if err := c.revokeInstallRights(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.RbacV1().ClusterRoleBindings().Get(ctx, InstallerBindingName(spec), metav1.GetOptions{}); !IsNotFound(err) {
+		t.Errorf("binding after the revoke: %v, want not found", err)
 	}
 }
 

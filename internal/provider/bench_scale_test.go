@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -109,6 +110,7 @@ func BenchmarkScale(b *testing.B) {
 					side.name, n, op.name, m.wall.Seconds(), m.requestsString(), float64(m.requestsTotal())/float64(n), m.connsString(), m.rssKiB/1024)
 				fmt.Fprintln(os.Stderr, line) // as it goes: a long run's figures are not lost to a timeout
 				b.Log(line)
+				b.Logf("%-10s N=%-4d %-8s requests by kind: %s", side.name, n, op.name, m.kindsString(n))
 				b.ReportMetric(m.wall.Seconds(), fmt.Sprintf("%s-N%d-%s-s", side.name, n, op.name))
 				b.ReportMetric(float64(m.requestsTotal()), fmt.Sprintf("%s-N%d-%s-requests", side.name, n, op.name))
 				b.ReportMetric(float64(m.rssKiB)/1024, fmt.Sprintf("%s-N%d-%s-rss-MiB", side.name, n, op.name))
@@ -217,7 +219,8 @@ func newBenchWorkdir(tb testing.TB, bin string) *benchWorkdir {
 
 type benchMeasure struct {
 	wall     time.Duration
-	requests []int // per cluster
+	kinds    map[string]int // requests by "METHOD kind status", all clusters
+	requests []int          // per cluster
 	conns    []int // most open at once, per cluster
 	rssKiB   int64 // the largest peak of any plugin process of the run
 }
@@ -281,8 +284,13 @@ func (w *benchWorkdir) measure(plugin string, clusters []benchCluster, args ...s
 	m.wall = time.Since(start)
 	close(done)
 	<-sampled
+	m.kinds = map[string]int{}
 	for i, c := range clusters {
-		m.requests[i] = len(c.proxy.Requests()) - before[i]
+		reqs := c.proxy.Requests()[before[i]:]
+		m.requests[i] = len(reqs)
+		for _, r := range reqs {
+			m.kinds[requestKind(r)]++
+		}
 	}
 	// plan -detailed-exitcode: 0 is no change, 2 a change, 1 an error.
 	var ee *exec.ExitError
@@ -293,6 +301,52 @@ func (w *benchWorkdir) measure(plugin string, clusters []benchCluster, args ...s
 		return m, fmt.Errorf("the plan after apply and refresh has changes:\n%s", tail(out.String(), 3000))
 	}
 	return m, fmt.Errorf("tofu %s: %w\n%s", args[0], err, tail(out.String(), 3000))
+}
+
+// requestKind names a request by method, resource (and subresource) and status, without
+// names or namespaces: "GET pods/log 200", "WATCH pods 200".
+func requestKind(r faultproxy.Request) string {
+	parts := strings.Split(strings.Trim(r.Path, "/"), "/")
+	// /api/v1/... or /apis/GROUP/VERSION/...; then [namespaces NS] RESOURCE [NAME [SUB]]
+	switch {
+	case len(parts) >= 2 && parts[0] == "api":
+		parts = parts[2:]
+	case len(parts) >= 3 && parts[0] == "apis":
+		parts = parts[3:]
+	}
+	if len(parts) >= 3 && parts[0] == "namespaces" {
+		parts = parts[2:]
+	}
+	kind := strings.Join(parts, "/")
+	if len(parts) >= 1 {
+		kind = parts[0]
+		if len(parts) >= 3 {
+			kind += "/" + parts[2]
+		}
+	}
+	method := r.Method
+	if r.Watch {
+		method = "WATCH"
+	}
+	return fmt.Sprintf("%s %s %d", method, kind, r.Status)
+}
+
+// kindsString is the breakdown, most frequent first.
+func (m benchMeasure) kindsString(n int) string {
+	type kc struct {
+		k string
+		c int
+	}
+	var all []kc
+	for k, c := range m.kinds {
+		all = append(all, kc{k, c})
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].c > all[j].c || all[i].c == all[j].c && all[i].k < all[j].k })
+	var out []string
+	for _, x := range all {
+		out = append(out, fmt.Sprintf("%s: %.1f/app", x.k, float64(x.c)/float64(n)))
+	}
+	return strings.Join(out, ", ")
 }
 
 func tail(s string, n int) string {
