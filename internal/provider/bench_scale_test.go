@@ -8,8 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -221,8 +221,8 @@ type benchMeasure struct {
 	wall     time.Duration
 	kinds    map[string]int // requests by "METHOD kind status", all clusters
 	requests []int          // per cluster
-	conns    []int // most open at once, per cluster
-	rssKiB   int64 // the largest peak of any plugin process of the run
+	conns    []int          // most open at once, per cluster
+	rssKiB   int64          // the largest peak of any plugin process of the run
 }
 
 func (m benchMeasure) requestsTotal() (n int) {
