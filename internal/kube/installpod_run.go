@@ -198,7 +198,10 @@ type InstallTimeoutError struct {
 	Waited     time.Duration
 	Phase      corev1.PodPhase // last phase seen; "" if the pod was never seen
 	Waiting    string          // the container's waiting reason, e.g. ImagePullBackOff
-	PodDeleted bool
+	// Unscheduled: the pod was never bound to a node (Waiting is then the scheduler's
+	// reason, e.g. Unschedulable): taints, node selector, affinity or resources.
+	Unscheduled bool
+	PodDeleted  bool
 	Cause      error // context.DeadlineExceeded or context.Canceled
 }
 
@@ -209,6 +212,8 @@ func (e *InstallTimeoutError) Error() string {
 	}
 	state := ""
 	switch {
+	case e.Unscheduled && e.Waiting != "":
+		state = fmt.Sprintf(" (last phase %s, not scheduled on any node: %s)", e.Phase, e.Waiting)
 	case e.Phase != "" && e.Waiting != "":
 		state = fmt.Sprintf(" (last phase %s, container waiting: %s)", e.Phase, e.Waiting)
 	case e.Phase != "":
@@ -246,6 +251,7 @@ func (c *Client) RunInstallPod(ctx context.Context, spec InstallSpec, action Act
 		e := &InstallTimeoutError{Action: action, Pod: name, Namespace: ns, Waited: c.clock.Since(start), Cause: cause}
 		if last != nil {
 			e.Phase, e.Waiting = last.Status.Phase, waitingReason(last)
+			e.Unscheduled = last.Spec.NodeName == ""
 		}
 		// ctx is over: clean up under a context of our own.
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.timeout)

@@ -423,7 +423,8 @@ func addInstallError(ctx context.Context, diags *diag.Diagnostics, summary strin
 	switch {
 	case errors.As(err, &pull):
 		diags.AddAttributeError(path.Root("installer_image"), summary, pull.Error()+
-			".\n\nCheck the image name and tag, and that the cluster's nodes may pull from its registry (a private mirror needs an image pull secret on the node or the service account).")
+			".\n\nCheck the image name and tag, and that the cluster's nodes may pull from its registry: a private mirror needs an image pull secret, "+
+			"named in installer_image_pull_secrets (a kubernetes.io/dockerconfigjson Secret in the install namespace) or held by the node or the installer's service account.")
 	case errors.As(err, &missingSA):
 		diags.AddAttributeError(path.Root("installer_service_account"), summary, missingSA.Error()+
 			". Create it (and the namespace) first, or unset installer_service_account to let the provider create the app's own installer.")
@@ -447,6 +448,10 @@ func addInstallError(ctx context.Context, diags *diag.Diagnostics, summary strin
 	case errors.As(err, &timedOut) && errors.Is(timedOut.Cause, context.Canceled):
 		diags.AddError(summary, timedOut.Error()+".\n\nThe run was interrupted (e.g. Ctrl-C), so the provider stopped helm rather than leave it "+
 			"running unwatched. The next apply runs the pod again.")
+	case errors.As(err, &timedOut) && timedOut.Unscheduled:
+		diags.AddAttributeError(path.Root("installer_tolerations"), summary, timedOut.Error()+".\n\nNo node took the install pod before the operation's timeout. "+
+			"Check the nodes' taints (installer_tolerations), labels (installer_node_selector, installer_affinity) and free capacity (installer_resources), "+
+			"and that installer_priority_class_name names an existing PriorityClass. The next apply runs the pod again.")
 	case errors.As(err, &timedOut):
 		diags.AddError(summary, timedOut.Error()+".\n\nThe operation's timeout (timeouts.create, timeouts.update or timeouts.delete) ran out; "+
 			"raise it if the chart needs longer. The next apply runs the pod again.")

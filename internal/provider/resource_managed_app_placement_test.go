@@ -163,7 +163,7 @@ func TestAccManagedApp_TaintedNodeNeedsToleration(t *testing.T) {
 				Config:          hcl("30s", ""),
 				ConfigVariables: vars,
 				ExpectError: regexp.MustCompile(`(?s)install\s+pod\s+clusterkit-managed-apps/install-ck-ma-taint\s+did\s+not\s+finish\s+within\s+\d+s\s+` +
-					`\(last\s+phase\s+Pending,\s+container\s+waiting:\s+Unschedulable\).*timeouts\.create`),
+					`\(last\s+phase\s+Pending,\s+not\s+scheduled\s+on\s+any\s+node:\s+Unschedulable\).*No\s+node\s+took\s+the\s+install\s+pod.*installer_tolerations`),
 			},
 			{
 				PreConfig: func() {

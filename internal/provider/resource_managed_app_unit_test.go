@@ -8,6 +8,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/types"
@@ -151,6 +152,23 @@ func TestAddInstallError_InterruptIsNotATimeout(t *testing.T) {
 		if len(diags) != 1 || !strings.Contains(diags[0].Detail(), tc.want) || strings.Contains(diags[0].Detail(), tc.avoid) {
 			t.Errorf("%v: %v", tc.cause, diags)
 		}
+	}
+}
+
+// A pod no node took is a placement problem: the diagnostic points at the placement
+// attributes, not at the timeout.
+func TestAddInstallError_UnscheduledPointsAtPlacement(t *testing.T) {
+	var diags diag.Diagnostics
+	err := &kube.InstallTimeoutError{Action: kube.ActionInstall, Pod: "install-app", Namespace: kube.DefaultInstallNamespace,
+		Waited: 30 * time.Second, Phase: "Pending", Waiting: "Unschedulable", Unscheduled: true, PodDeleted: true, Cause: context.DeadlineExceeded}
+	addInstallError(context.Background(), &diags, "Install failed", err)
+	want := "install pod clusterkit-managed-apps/install-app did not finish within 30s (last phase Pending, not scheduled on any node: Unschedulable)"
+	if len(diags) != 1 || !strings.HasPrefix(diags[0].Detail(), want) || !strings.Contains(diags[0].Detail(), "installer_tolerations") ||
+		strings.Contains(diags[0].Detail(), "raise it") {
+		t.Fatalf("diagnostics %v", diags)
+	}
+	if ad, ok := diags[0].(diag.DiagnosticWithPath); !ok || !ad.Path().Equal(path.Root("installer_tolerations")) {
+		t.Errorf("diagnostic not on installer_tolerations: %#v", diags[0])
 	}
 }
 
