@@ -192,17 +192,17 @@ func imagePullFailed(p *corev1.Pod) (image, reason string, failed bool) {
 // deadline plus a scheduling grace had passed). The pod is deleted so that nothing keeps
 // running behind the user's back.
 type InstallTimeoutError struct {
-	Action     Action
-	Pod        string
-	Namespace  string
-	Waited     time.Duration
-	Phase      corev1.PodPhase // last phase seen; "" if the pod was never seen
-	Waiting    string          // the container's waiting reason, e.g. ImagePullBackOff
+	Action    Action
+	Pod       string
+	Namespace string
+	Waited    time.Duration
+	Phase     corev1.PodPhase // last phase seen; "" if the pod was never seen
+	Waiting   string          // the container's waiting reason, e.g. ImagePullBackOff
 	// Unscheduled: the pod was never bound to a node (Waiting is then the scheduler's
 	// reason, e.g. Unschedulable): taints, node selector, affinity or resources.
 	Unscheduled bool
 	PodDeleted  bool
-	Cause      error // context.DeadlineExceeded or context.Canceled
+	Cause       error // context.DeadlineExceeded or context.Canceled
 }
 
 func (e *InstallTimeoutError) Error() string {
