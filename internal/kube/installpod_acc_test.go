@@ -464,6 +464,55 @@ func TestAccInstallPod(t *testing.T) {
 		}
 	})
 
+	t.Run("an install waits out the shared install namespace while the last app's destroy deletes it", func(t *testing.T) {
+		ctx := context.Background()
+		if err := c.WaitNamespaceGone(ctx, ns); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.EnsureNamespace(ctx, ns, nil, nil, SharedInstallOwner); err != nil {
+			t.Fatal(err)
+		}
+		// A finalizer of our own holds the namespace in Terminating for 3 s.
+		hold := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "hold", Namespace: ns, Finalizers: []string{"testenv.clusterkit.dev/hold"}}}
+		if _, err := cs.CoreV1().ConfigMaps(ns).Create(ctx, hold, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		old, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cs.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		released := make(chan error, 1)
+		time.AfterFunc(3*time.Second, func() { // the namespace controller then finishes the delete
+			patch := []byte(`{"metadata":{"finalizers":null}}`)
+			_, err := cs.CoreV1().ConfigMaps(ns).Patch(context.Background(), "hold", types.MergePatchType, patch, metav1.PatchOptions{})
+			released <- err
+		})
+		spec := accSpec(s, "after-destroy", "demo", chartsrc.DemoVersion)
+		t.Cleanup(func() {
+			_ = cs.CoreV1().Namespaces().Delete(context.Background(), spec.ReleaseNamespace, metav1.DeleteOptions{})
+		})
+		res, err := c.ManagedApp(spec).Install(ctx, logTo(t))
+		if rerr := <-released; rerr != nil {
+			t.Fatal(rerr)
+		}
+		if err != nil {
+			t.Fatalf("install while the install namespace was terminating: %v", err)
+		}
+		if res.Release == nil || res.Release.Status != ReleaseDeployed || res.Release.Revision != 1 {
+			t.Fatalf("release %+v", res.Release)
+		}
+		now, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+		if err != nil || now.UID == old.UID || now.DeletionTimestamp != nil || !Owned(now, SharedInstallOwner) {
+			t.Fatalf("install namespace after the install: %v %+v (old uid %s)", err, now, old.UID)
+		}
+		if _, err := c.ManagedApp(spec).Uninstall(ctx, UninstallOptions{Timeout: time.Minute}, logTo(t)); err != nil {
+			t.Fatal(err)
+		}
+	})
+
 	t.Run("a terminating release namespace is reported as such, not as missing permission", func(t *testing.T) {
 		ctx := context.Background()
 		const rel = "acc-terminating"
@@ -496,10 +545,9 @@ func TestAccInstallPod(t *testing.T) {
 		spec.ReleaseNamespace = rel
 		spec.ClusterAdmin = false // the binding goes into the release namespace
 		err := c.EnsureInstallPrerequisites(ctx, spec)
-		var apiErr *APIError
+		var term *NamespaceTerminatingError
 		t.Log(err)
-		if !errors.As(err, &apiErr) || apiErr.Status != 403 || !strings.Contains(apiErr.Op, rel+"/") ||
-			!strings.HasSuffix(err.Error(), "(the namespace is being deleted: wait until it is gone, then apply again)") {
+		if !errors.As(err, &term) || term.Name != rel || err.Error() != "namespace "+rel+" is being deleted: wait until it is gone, then apply again" {
 			t.Fatalf("got %v", err)
 		}
 		deleting, err := c.DeleteInstallPrerequisites(ctx, spec)

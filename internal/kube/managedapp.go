@@ -2,6 +2,7 @@ package kube
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -40,9 +41,9 @@ type ManagedAppResult struct {
 // (the shared install namespace and its objects are created and deleted by any of them).
 const conflictAttempts = 4
 
-// Install installs or upgrades the app: it waits out a shared install namespace still
-// being deleted (the last app's destroy), makes the prerequisites (retrying a create that
-// raced with another app's), runs the install pod, and reads helm's release record.
+// Install installs or upgrades the app: it makes the prerequisites (retrying a create that
+// raced with another app's, and waiting out a shared install namespace still being deleted
+// by the last app's destroy), runs the install pod, and reads helm's release record.
 func (a *ManagedApp) Install(ctx context.Context, logf func(line string)) (ManagedAppResult, error) {
 	spec, c := a.spec, a.c
 	var res ManagedAppResult
@@ -50,14 +51,15 @@ func (a *ManagedApp) Install(ctx context.Context, logf func(line string)) (Manag
 		return res, err
 	}
 	c.forgetRelease(spec.ReleaseNamespace, spec.Name) // helm writes its record: read it fresh from now on
-	if got, err := c.FindNamespace(ctx, spec.Namespace); err == nil && got == nil {
-		if err := c.WaitNamespaceGone(ctx, spec.Namespace); err != nil {
-			return res, err
-		}
-	}
 	defer a.revokeInstallRights(ctx, logf)
 	err := c.EnsureInstallPrerequisites(ctx, spec)
-	for attempt := 1; attempt < conflictAttempts && IsConflict(err); attempt++ {
+	for attempt := 1; attempt < conflictAttempts && (IsConflict(err) || installNamespaceTerminating(err, spec)); attempt++ {
+		if installNamespaceTerminating(err, spec) {
+			// The last app's destroy is deleting the shared install namespace.
+			if err := c.WaitNamespaceGone(ctx, spec.Namespace); err != nil {
+				return res, err
+			}
+		}
 		// The loser of a race to create a shared object gets 409 AlreadyExists; ensuring
 		// again finds the winner's object.
 		err = c.EnsureInstallPrerequisites(ctx, spec)
@@ -172,6 +174,12 @@ func (a *ManagedApp) runUninstallPod(ctx context.Context, logf func(line string)
 		}
 	}
 	return c.RunInstallPod(ctx, spec, ActionUninstall, logf)
+}
+
+// installNamespaceTerminating: err says the app's install namespace is being deleted.
+func installNamespaceTerminating(err error, spec InstallSpec) bool {
+	var term *NamespaceTerminatingError
+	return errors.As(err, &term) && term.Name == spec.Namespace
 }
 
 // revokeInstallRights takes the installer's rights away once its pod is done (RunInstallPod

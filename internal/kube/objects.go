@@ -55,9 +55,17 @@ func (c *Client) DeleteServiceAccount(ctx context.Context, namespace, name, owne
 	return ignoreNotFound(wrap(fmt.Sprintf("delete service account %s/%s", namespace, name), err))
 }
 
+// NamespaceTerminatingError: the namespace is being deleted, and nothing can be created in
+// it until it is gone (WaitNamespaceGone).
+type NamespaceTerminatingError struct{ Name string }
+
+func (e *NamespaceTerminatingError) Error() string {
+	return "namespace " + e.Name + " is being deleted: wait until it is gone, then apply again"
+}
+
 // EnsureNamespace creates the namespace with labels, or, when owner made it, brings its
 // user labels to labels (removing those listed in dropLabels). Foreign namespaces are
-// adopted untouched.
+// adopted untouched. A namespace being deleted is a *NamespaceTerminatingError.
 func (c *Client) EnsureNamespace(ctx context.Context, name string, labels map[string]string, dropLabels []string, owner string) (Ensured, error) {
 	op := "create namespace " + name
 	api := c.cs.CoreV1().Namespaces()
@@ -68,6 +76,9 @@ func (c *Client) EnsureNamespace(ctx context.Context, name string, labels map[st
 	}
 	if err != nil {
 		return Existed, wrap(op, err)
+	}
+	if got.DeletionTimestamp != nil {
+		return Existed, &NamespaceTerminatingError{Name: name}
 	}
 	if !Owned(got, owner) || labelsMatch(got.Labels, labels, dropLabels) {
 		return Existed, nil
