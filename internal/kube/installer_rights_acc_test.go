@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -16,19 +17,29 @@ import (
 
 // canI asks the API server's authorizer (a SubjectAccessReview, what `kubectl auth can-i
 // --as` does) whether service account namespace/name may do verb on resource.
-func canI(t *testing.T, c *Client, namespace, name, verb, resource, inNamespace string) bool {
+// canI asks the API server whether the service account namespace/name may do verb on
+// resource. The RBAC authorizer reads bindings from a watch-fed cache, so a change made just
+// before is seen a moment later: the question is asked again until the answer is want or 5 s
+// have passed, and the last answer is returned.
+func canI(t *testing.T, c *Client, want bool, namespace, name, verb, resource, inNamespace string) bool {
 	t.Helper()
-	sar, err := c.Clientset().AuthorizationV1().SubjectAccessReviews().Create(context.Background(), &authorizationv1.SubjectAccessReview{
-		Spec: authorizationv1.SubjectAccessReviewSpec{
-			User:               "system:serviceaccount:" + namespace + ":" + name,
-			Groups:             []string{"system:serviceaccounts", "system:serviceaccounts:" + namespace},
-			ResourceAttributes: &authorizationv1.ResourceAttributes{Verb: verb, Resource: resource, Namespace: inNamespace},
-		},
-	}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		sar, err := c.Clientset().AuthorizationV1().SubjectAccessReviews().Create(context.Background(), &authorizationv1.SubjectAccessReview{
+			Spec: authorizationv1.SubjectAccessReviewSpec{
+				User:               "system:serviceaccount:" + namespace + ":" + name,
+				Groups:             []string{"system:serviceaccounts", "system:serviceaccounts:" + namespace},
+				ResourceAttributes: &authorizationv1.ResourceAttributes{Verb: verb, Resource: resource, Namespace: inNamespace},
+			},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sar.Status.Allowed == want || time.Now().After(deadline) {
+			return sar.Status.Allowed
+		}
+		time.Sleep(100 * time.Millisecond) // the authorizer's cache catching up, not the code under test
 	}
-	return sar.Status.Allowed
 }
 
 // installerRightsAcc: an installer holds its app's rights only while its pod runs, and a
@@ -56,7 +67,7 @@ func installerRightsAcc(t *testing.T, s *testenv.Stack, c *Client) {
 			{"create", "deployments", spec.ReleaseNamespace},
 			{"get", "secrets", DefaultInstallNamespace},
 		} {
-			if canI(t, c, DefaultInstallNamespace, sa, denied[0], denied[1], denied[2]) {
+			if canI(t, c, false, DefaultInstallNamespace, sa, denied[0], denied[1], denied[2]) {
 				t.Errorf("after its pod, the installer of %s may still %s %s in %q", spec.Name, denied[0], denied[1], denied[2])
 			}
 		}
@@ -129,16 +140,16 @@ func installerRightsAcc(t *testing.T, s *testenv.Stack, c *Client) {
 		if _, err := cs.RbacV1().ClusterRoleBindings().Update(ctx, b, metav1.UpdateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		if !canI(t, c, "default", "ck-rights-intruder", "list", "secrets", "") {
+		if !canI(t, c, true, "default", "ck-rights-intruder", "list", "secrets", "") {
 			t.Fatal("the out-of-band subject should hold cluster-admin before the binding is ensured again")
 		}
 		if got, err := c.EnsureClusterRoleBinding(ctx, binding, "cluster-admin", ours, owner); err != nil || got != Updated {
 			t.Fatalf("ensure again: %v %v, want Updated", got, err)
 		}
-		if canI(t, c, "default", "ck-rights-intruder", "list", "secrets", "") {
+		if canI(t, c, false, "default", "ck-rights-intruder", "list", "secrets", "") {
 			t.Error("the out-of-band subject still holds cluster-admin")
 		}
-		if !canI(t, c, "default", "ck-rights-ours", "list", "secrets", "") {
+		if !canI(t, c, true, "default", "ck-rights-ours", "list", "secrets", "") {
 			t.Error("our service account lost its binding")
 		}
 
