@@ -207,8 +207,10 @@ func (a *ManagedApp) Release(ctx context.Context) (*Release, error) {
 
 // OperationRunning reports whether one of the app's install or uninstall pods is still at
 // work (not finished, not being deleted): then a pending release is that pod's operation in
-// progress, not a stuck one.
-func (a *ManagedApp) OperationRunning(ctx context.Context) (bool, error) {
+// progress, not a stuck one. ended: one of them ran to its end (Succeeded or Failed) and is
+// still there, evidence that the pending release is this app's own operation that stopped
+// midway; with no pod at all, the operation may as well be another helm client's.
+func (a *ManagedApp) OperationRunning(ctx context.Context) (running, ended bool, err error) {
 	for _, action := range []Action{ActionInstall, ActionUninstall} {
 		name := InstallPodName(a.spec.Name, action)
 		var p *corev1.Pod
@@ -221,13 +223,16 @@ func (a *ManagedApp) OperationRunning(ctx context.Context) (bool, error) {
 			continue
 		}
 		if err != nil {
-			return false, wrap("read pod "+a.spec.Namespace+"/"+name, err)
+			return false, false, wrap("read pod "+a.spec.Namespace+"/"+name, err)
 		}
-		if p.DeletionTimestamp == nil && p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
-			return true, nil
+		switch {
+		case p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed:
+			ended = true
+		case p.DeletionTimestamp == nil:
+			return true, false, nil
 		}
 	}
-	return false, nil
+	return false, ended, nil
 }
 
 // FindLoadBalancerAddress is the first address a LoadBalancer Service was given (host name

@@ -78,7 +78,7 @@ func TestManagedApp_UninstallRecreatesAndRemovesItsServiceAccount(t *testing.T) 
 }
 
 // A pending release is in progress while one of the app's install or uninstall pods is
-// at work; a finished, failed or deleted pod, or none, leaves it stuck.
+// at work; a finished or failed pod of the app is evidence that its own operation ended.
 func TestManagedApp_OperationRunning(t *testing.T) {
 	ctx := context.Background()
 	pod := func(name string, phase corev1.PodPhase, deleting bool) *corev1.Pod {
@@ -90,22 +90,23 @@ func TestManagedApp_OperationRunning(t *testing.T) {
 		return p
 	}
 	for _, tc := range []struct {
-		name string
-		pods []runtime.Object
-		want bool
+		name           string
+		pods           []runtime.Object
+		running, ended bool
 	}{
-		{"no pod", nil, false},
-		{"install running", []runtime.Object{pod("install-ingress-nginx", corev1.PodRunning, false)}, true},
-		{"install pending", []runtime.Object{pod("install-ingress-nginx", corev1.PodPending, false)}, true},
-		{"uninstall running", []runtime.Object{pod("uninstall-ingress-nginx", corev1.PodRunning, false)}, true},
-		{"install failed", []runtime.Object{pod("install-ingress-nginx", corev1.PodFailed, false)}, false},
-		{"install being deleted", []runtime.Object{pod("install-ingress-nginx", corev1.PodRunning, true)}, false},
-		{"another app's pod", []runtime.Object{pod("install-other", corev1.PodRunning, false)}, false},
+		{"no pod", nil, false, false},
+		{"install running", []runtime.Object{pod("install-ingress-nginx", corev1.PodRunning, false)}, true, false},
+		{"install pending", []runtime.Object{pod("install-ingress-nginx", corev1.PodPending, false)}, true, false},
+		{"uninstall running", []runtime.Object{pod("uninstall-ingress-nginx", corev1.PodRunning, false)}, true, false},
+		{"install failed", []runtime.Object{pod("install-ingress-nginx", corev1.PodFailed, false)}, false, true},
+		{"uninstall succeeded", []runtime.Object{pod("uninstall-ingress-nginx", corev1.PodSucceeded, false)}, false, true},
+		{"install being deleted", []runtime.Object{pod("install-ingress-nginx", corev1.PodRunning, true)}, false, false},
+		{"another app's pod", []runtime.Object{pod("install-other", corev1.PodFailed, false)}, false, false},
 	} {
 		c := NewClientForInterface(fake.NewClientset(tc.pods...))
-		got, err := c.ManagedApp(testSpec()).OperationRunning(ctx)
-		if err != nil || got != tc.want {
-			t.Errorf("%s: running %v (%v), want %v", tc.name, got, err, tc.want)
+		running, ended, err := c.ManagedApp(testSpec()).OperationRunning(ctx)
+		if err != nil || running != tc.running || ended != tc.ended {
+			t.Errorf("%s: running %v ended %v (%v), want %v %v", tc.name, running, ended, err, tc.running, tc.ended)
 		}
 	}
 }

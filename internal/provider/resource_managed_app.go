@@ -469,12 +469,12 @@ func addRecoveryWarnings(diags *diag.Diagnostics, ns, name string, recs []kube.R
 }
 
 // releaseStuck reports whether rel, which helm left pending, is stuck: none of the app's
-// install or uninstall pods is at work on it (a pod killed, a node lost), so no helm will
-// ever finish the operation. Then it warns that the next apply recovers the release. When
+// install or uninstall pods is at work on it, and one of them ended (its helm killed), so no
+// helm will ever finish the operation. Then it warns that the next apply recovers the release. When
 // the pods cannot be read it says not stuck: the plan falls back on the release's age
 // (needsRecovery).
 func releaseStuck(ctx context.Context, client *kube.Client, rel *kube.Release, diags *diag.Diagnostics) bool {
-	running, err := client.ManagedApp(kube.InstallSpec{Name: rel.Name, ReleaseNamespace: rel.Namespace}).OperationRunning(ctx)
+	running, ended, err := client.ManagedApp(kube.InstallSpec{Name: rel.Name, ReleaseNamespace: rel.Namespace}).OperationRunning(ctx)
 	if err != nil {
 		tflog.Warn(ctx, "Could not tell whether the pending helm release is still being worked on", map[string]any{
 			"release": rel.Namespace + "/" + rel.Name, "error": err.Error(),
@@ -483,6 +483,12 @@ func releaseStuck(ctx context.Context, client *kube.Client, rel *kube.Release, d
 	}
 	if running {
 		tflog.Info(ctx, "The helm release is pending: an install or uninstall pod of this app is at work on it", map[string]any{"release": rel.Namespace + "/" + rel.Name})
+		return false
+	}
+	if !ended {
+		// No pod of this app left a trace: the operation may be another helm client's at
+		// work right now. It is recovered once older than timeouts.update (needsRecovery).
+		tflog.Info(ctx, "The helm release is pending and no pod of this app ran it: left to its client", map[string]any{"release": rel.Namespace + "/" + rel.Name})
 		return false
 	}
 	diags.AddWarning("Stuck helm release",

@@ -248,8 +248,8 @@ func (r *managedAppResource) Schema(ctx context.Context, _ resource.SchemaReques
 			"status": schema.StringAttribute{
 				Computed: true,
 				MarkdownDescription: "Release status: helm's (`deployed`, `failed`, `pending-install`, `pending-upgrade`, ...) from its " +
-					"release record; `failed` when the install pod failed. A failed release, a pending one that no install " +
-					"or uninstall pod of the app is working on (helm was killed: a stuck release, with a warning), or one " +
+					"release record; `failed` when the install pod failed. A failed release, a pending one whose install or " +
+					"uninstall pod ended without finishing it (helm was killed: a stuck release, with a warning), or one " +
 					"pending for longer than `timeouts.update`, shows up in the plan as an update that recovers it: the " +
 					"install pod uninstalls a stuck first install, or rolls a stuck upgrade back to the last deployed " +
 					"revision, then runs the planned operation.",
