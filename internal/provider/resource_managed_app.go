@@ -133,6 +133,7 @@ func (r *managedAppResource) ModifyPlan(ctx context.Context, req resource.Modify
 	if !install {
 		// Nothing helm sees changes: the release stays as it is.
 		plan.Status, plan.Revision, plan.InstalledAt, plan.ChartVersion = state.Status, state.Revision, state.InstalledAt, state.ChartVersion
+		plan.AppVersion = state.AppVersion
 		if plan.App.Equal(state.App) && plan.Namespace.Equal(state.Namespace) && !state.Outputs.IsNull() {
 			plan.Outputs = state.Outputs // includes an endpoint read from the cluster
 		}
@@ -143,6 +144,7 @@ func (r *managedAppResource) ModifyPlan(ctx context.Context, req resource.Modify
 		plan.Status = types.StringValue(statusDeployed)
 		plan.Revision = types.Int64Unknown()
 		plan.InstalledAt = types.StringUnknown()
+		plan.AppVersion = types.StringUnknown()
 		plan.ChartVersion = types.StringUnknown()
 		if versionKnown {
 			plan.ChartVersion = types.StringValue(version)

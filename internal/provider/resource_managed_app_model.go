@@ -58,6 +58,7 @@ type managedAppModel struct {
 	Status                  types.String   `tfsdk:"status"`
 	Revision                types.Int64    `tfsdk:"revision"`
 	ChartVersion            types.String   `tfsdk:"chart_version"`
+	AppVersion              types.String   `tfsdk:"app_version"`
 	InstalledAt             types.String   `tfsdk:"installed_at"`
 	Outputs                 types.Map      `tfsdk:"outputs"`
 	ClusterIssuer           types.Object   `tfsdk:"cluster_issuer"`
@@ -505,6 +506,10 @@ func (m *managedAppModel) setRelease(r *kube.Release) {
 	if r.ChartVersion != "" {
 		m.ChartVersion = types.StringValue(r.ChartVersion)
 	}
+	m.AppVersion = types.StringNull()
+	if r.AppVersion != "" {
+		m.AppVersion = types.StringValue(r.AppVersion)
+	}
 	if !r.LastDeployed.IsZero() {
 		m.InstalledAt = types.StringValue(r.LastDeployed.UTC().Format(time.RFC3339))
 	}
@@ -524,6 +529,9 @@ func (m *managedAppModel) clearUnknown() {
 	}
 	if m.ChartVersion.IsUnknown() {
 		m.ChartVersion = types.StringNull()
+	}
+	if m.AppVersion.IsUnknown() {
+		m.AppVersion = types.StringNull()
 	}
 	if m.Outputs.IsUnknown() {
 		m.Outputs = m.outputsValue()

@@ -262,6 +262,10 @@ func (r *managedAppResource) Schema(ctx context.Context, _ resource.SchemaReques
 				Computed:            true,
 				MarkdownDescription: "Chart version installed, from helm's release record.",
 			},
+			"app_version": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "The version of the application the chart deploys (the chart's `appVersion`), from helm's release record; null when the chart gives none.",
+			},
 			"installed_at": schema.StringAttribute{
 				Computed:            true,
 				MarkdownDescription: "When the release was last deployed (RFC 3339).",

@@ -251,6 +251,8 @@ func TestAccManagedApp_CustomChart(t *testing.T) {
 					statecheck.ExpectKnownValue(managedAppAddr, jpath("sensitive_values_version"), knownvalue.StringExact("1")),
 					statecheck.ExpectKnownValue(managedAppAddr, jpath("installer_cluster_admin"), knownvalue.Bool(false)),
 					statecheck.ExpectKnownValue(managedAppAddr, jpath("chart_version"), knownvalue.StringExact(chartsrc.DemoVersion)),
+					// appVersion in internal/testenv/testdata/charts/demo/Chart.yaml
+					statecheck.ExpectKnownValue(managedAppAddr, jpath("app_version"), knownvalue.StringExact("1.0.0")),
 					statecheck.ExpectKnownValue(managedAppAddr, jpath("revision"), knownvalue.Int64Exact(1)),
 					statecheck.ExpectKnownValue(managedAppAddr, jpath("outputs"), knownvalue.MapSizeExact(0)),
 				},
