@@ -30,7 +30,7 @@ func (a App) ResolveOutputs(release string, values map[string]any) map[string]st
 // "<release>-<name>"; cut to max characters (63 when 0) without a trailing "-".
 func HelmFullname(release, chart string, values map[string]any, max int) string {
 	if max <= 0 {
-		max = 63
+		max = DefaultFullnameMax
 	}
 	name := chart
 	if s, _ := values["nameOverride"].(string); s != "" {

@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/ephemeral"
+	"github.com/hashicorp/terraform-plugin-framework/function"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
@@ -27,6 +28,7 @@ var (
 	_ provider.Provider                       = (*clusterkitProvider)(nil)
 	_ provider.ProviderWithEphemeralResources = (*clusterkitProvider)(nil)
 	_ provider.ProviderWithValidateConfig     = (*clusterkitProvider)(nil)
+	_ provider.ProviderWithFunctions          = (*clusterkitProvider)(nil)
 )
 
 // New returns the provider factory for providerserver.
@@ -232,7 +234,12 @@ func (p *clusterkitProvider) Resources(context.Context) []func() resource.Resour
 }
 
 func (p *clusterkitProvider) DataSources(context.Context) []func() datasource.DataSource {
-	return nil
+	return []func() datasource.DataSource{newCatalogDataSource}
+}
+
+// Functions need Terraform 1.8 or OpenTofu 1.7; older CLIs ignore them.
+func (p *clusterkitProvider) Functions(context.Context) []func() function.Function {
+	return []func() function.Function{newReleaseFullnameFunction}
 }
 
 func (p *clusterkitProvider) EphemeralResources(context.Context) []func() ephemeral.EphemeralResource {
