@@ -24,6 +24,16 @@ type Cluster struct {
 	CAPEM    []byte
 	Version  string
 	Status   string
+
+	// The cluster's configuration, as EKS reports it.
+	EndpointPublicAccess  bool
+	EndpointPrivateAccess bool
+	PublicAccessCIDRs     []string
+	LogTypes              []string // the enabled control-plane log types
+	SecretsKeyARN         string   // "" when secrets are not encrypted with a KMS key
+	IPFamily              string
+	ServiceCIDR           string // IPv4, or EKS's IPv6 block for an ipv6 cluster
+	Tags                  map[string]string
 }
 
 // Serving reports a cluster whose API server can be reached: it has an endpoint and a CA,
@@ -78,6 +88,32 @@ func (s *Session) describeCluster(ctx context.Context, name string) (*Cluster, e
 		Endpoint: aws.ToString(c.Endpoint),
 		Version:  aws.ToString(c.Version),
 		Status:   string(c.Status),
+		Tags:     c.Tags,
+	}
+	if v := c.ResourcesVpcConfig; v != nil {
+		res.EndpointPublicAccess, res.EndpointPrivateAccess, res.PublicAccessCIDRs = v.EndpointPublicAccess, v.EndpointPrivateAccess, v.PublicAccessCidrs
+	}
+	if c.Logging != nil {
+		for _, l := range c.Logging.ClusterLogging {
+			if aws.ToBool(l.Enabled) {
+				for _, t := range l.Types {
+					res.LogTypes = append(res.LogTypes, string(t))
+				}
+			}
+		}
+	}
+	// One entry at most (EKS's limit); its Resources no longer matter: EKS envelope-encrypts
+	// all Kubernetes API data, with this key when one is set.
+	for _, e := range c.EncryptionConfig {
+		if e.Provider != nil {
+			res.SecretsKeyARN = aws.ToString(e.Provider.KeyArn)
+		}
+	}
+	if n := c.KubernetesNetworkConfig; n != nil {
+		res.IPFamily, res.ServiceCIDR = string(n.IpFamily), aws.ToString(n.ServiceIpv4Cidr)
+		if n.IpFamily == ekstypes.IpFamilyIpv6 {
+			res.ServiceCIDR = aws.ToString(n.ServiceIpv6Cidr)
+		}
 	}
 	if c.CertificateAuthority != nil && c.CertificateAuthority.Data != nil {
 		ca, err := base64.StdEncoding.DecodeString(aws.ToString(c.CertificateAuthority.Data))

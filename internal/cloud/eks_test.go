@@ -2,6 +2,7 @@ package cloud
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -114,9 +115,9 @@ func TestSession_KnownClusterIsDescribedOncePerRun(t *testing.T) {
 	clk := &stepClock{now: time.Now().UTC().Truncate(time.Second)}
 	emu, sess := emulatorSession(t, clk, "ck-cache")
 	emu.SetStackScript("ck-cache", awsemu.StackScript{StepDelay: 10 * time.Millisecond})
-	ami, _ := NodeAMIParameter("1.33")
+	ami, _ := NodeAMIParameter("1.35")
 	id, err := sess.CreateStack(ctx, StackSpec{Name: "ck-cache", TemplateBody: EKSClusterTemplate(), Parameters: map[string]string{
-		"ClusterName": "ck-cache", "ClusterRoleArn": "arn:aws:iam::222222222222:role/eks", "KubernetesVersion": "1.33",
+		"ClusterName": "ck-cache", "ClusterRoleArn": "arn:aws:iam::222222222222:role/eks", "KubernetesVersion": "1.35",
 		"VpcId": "vpc-0123456789abcdef0", "SubnetIds": "subnet-0123456789abcdef0,subnet-0123456789abcdef1",
 		"ControlPlaneSecurityGroupId": "sg-0123456789abcdef0", "NodeImageId": ami,
 	}})
@@ -157,5 +158,38 @@ func TestSession_KnownClusterIsDescribedOncePerRun(t *testing.T) {
 	}
 	if n := describes(); n != 4 {
 		t.Fatalf("%d DescribeCluster calls, want 4: a missing cluster is asked for every time", n)
+	}
+}
+
+// TestFindCluster_Configuration: the endpoint access, logging, encryption, network and
+// tags the template was given come back from DescribeCluster.
+func TestFindCluster_Configuration(t *testing.T) {
+	ctx := context.Background()
+	clk := &stepClock{now: time.Now().UTC().Truncate(time.Second)}
+	emu, sess := emulatorSession(t, clk, "ck-config")
+	emu.SetStackScript("ck-config", awsemu.StackScript{StepDelay: 10 * time.Millisecond})
+	ami, _ := NodeAMIParameter("1.35")
+	const key = "arn:aws:kms:us-east-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+	id, err := sess.CreateStack(ctx, StackSpec{Name: "ck-config", TemplateBody: EKSClusterTemplate(), Parameters: map[string]string{
+		"ClusterName": "ck-config", "ClusterRoleArn": "arn:aws:iam::222222222222:role/eks", "KubernetesVersion": "1.35",
+		"VpcId": "vpc-0123456789abcdef0", "SubnetIds": "subnet-0123456789abcdef0,subnet-0123456789abcdef1",
+		"ControlPlaneSecurityGroupId": "sg-0123456789abcdef0", "NodeImageId": ami,
+		"EndpointPrivateAccess": "true", "PublicAccessCidrs": "203.0.113.0/24", "LogAudit": "true", "LogScheduler": "true",
+		"SecretsKmsKeyArn": key,
+	}, Tags: map[string]string{"team": "platform"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sess.WaitStack(ctx, id, OpCreate, WaitOptions{Clock: clk, Backoff: fastBackoff}); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := sess.FindCluster(ctx, "ck-config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cl.EndpointPublicAccess || !cl.EndpointPrivateAccess || !slices.Equal(cl.PublicAccessCIDRs, []string{"203.0.113.0/24"}) ||
+		!slices.Equal(cl.LogTypes, []string{"audit", "scheduler"}) || cl.SecretsKeyARN != key || cl.IPFamily != "ipv4" ||
+		cl.ServiceCIDR != "172.20.0.0/16" || cl.Tags["team"] != "platform" {
+		t.Fatalf("cluster %+v", cl)
 	}
 }

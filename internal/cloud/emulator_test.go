@@ -64,13 +64,13 @@ func TestEmulator_StackLifecycleAndEKSToken(t *testing.T) {
 	if err := sess.VerifyAccess(ctx); err != nil {
 		t.Fatal(err)
 	}
-	ami, _ := NodeAMIParameter("1.33")
+	ami, _ := NodeAMIParameter("1.35")
 	spec := StackSpec{
 		Name:         "ck-emu",
 		TemplateBody: EKSClusterTemplate(),
 		Parameters: map[string]string{
 			"ClusterName": "ck-emu", "ClusterRoleArn": "arn:aws:iam::222222222222:role/eks-service",
-			"KubernetesVersion": "1.33", "VpcId": "vpc-0123456789abcdef0",
+			"KubernetesVersion": "1.35", "VpcId": "vpc-0123456789abcdef0",
 			"SubnetIds":                   "subnet-0123456789abcdef0,subnet-0123456789abcdef1",
 			"ControlPlaneSecurityGroupId": "sg-0123456789abcdef0", "NodeImageId": ami,
 		},
@@ -108,7 +108,7 @@ func TestEmulator_StackLifecycleAndEKSToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cl.Endpoint != s.Host || string(cl.CAPEM) != s.CAPEM || cl.Status != "ACTIVE" || cl.Version != "1.33" {
+	if cl.Endpoint != s.Host || string(cl.CAPEM) != s.CAPEM || cl.Status != "ACTIVE" || cl.Version != "1.35" {
 		t.Fatalf("cluster %+v", cl)
 	}
 
@@ -159,9 +159,9 @@ func TestEmulator_FailedStackNamesTheCause(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ami, _ := NodeAMIParameter("1.33")
+	ami, _ := NodeAMIParameter("1.35")
 	id, err := sess.CreateStack(ctx, StackSpec{Name: "ck-fail", TemplateBody: EKSClusterTemplate(), Parameters: map[string]string{
-		"ClusterName": "ck-fail", "ClusterRoleArn": "arn:aws:iam::222222222222:role/eks", "KubernetesVersion": "1.33",
+		"ClusterName": "ck-fail", "ClusterRoleArn": "arn:aws:iam::222222222222:role/eks", "KubernetesVersion": "1.35",
 		"VpcId": "vpc-1", "SubnetIds": "subnet-1,subnet-2", "ControlPlaneSecurityGroupId": "sg-1", "NodeImageId": ami,
 	}})
 	if err != nil {

@@ -50,7 +50,7 @@ import (
 const (
 	motoRegion     = "us-east-1"
 	motoAccount    = "111122223333" // not moto's default account: proves the assumed-role credentials are used
-	motoKubeVer    = "1.33"
+	motoKubeVer    = "1.35"
 	motoNodeCount  = 2
 	motoServiceNet = "172.20.0.0/16"
 )
@@ -172,6 +172,19 @@ func (e *motoEnv) parameters(clusterName string) []cfntypes.Parameter {
 		p("NodeVolumeSize", "30"),
 		p("KeyName", ""),
 		p("NodeImageId", e.amiParam),
+		// moto skips the cluster, so these reach no resource there; they are here so that
+		// moto resolves every condition and Fn::If of the template with values the provider
+		// sends (moto fails a stack on an Fn::If it cannot resolve).
+		p("EndpointPublicAccess", "true"),
+		p("EndpointPrivateAccess", "true"),
+		p("PublicAccessCidrs", "203.0.113.0/24,198.51.100.7/32"),
+		p("LogApi", "true"),
+		p("LogAudit", "true"),
+		p("LogAuthenticator", "false"),
+		p("LogControllerManager", "false"),
+		p("LogScheduler", "false"),
+		p("SecretsKmsKeyArn", "arn:aws:kms:"+motoRegion+":"+motoAccount+":key/1234abcd-12ab-34cd-56ef-1234567890ab"),
+		p("IpFamily", "ipv4"),
 	}
 }
 
@@ -202,6 +215,9 @@ func TestMotoEKSClusterStack(t *testing.T) {
 		"Arn":                      aws.ToString(cl.Arn),
 		"Endpoint":                 aws.ToString(cl.Endpoint),
 		"CertificateAuthorityData": aws.ToString(cl.CertificateAuthority.Data),
+		// Only read for IpFamily ipv6 (the Fn::If branch not taken here); moto's IPv4
+		// cluster has none.
+		"KubernetesNetworkConfig.ServiceIpv6Cidr": "fd00:ec2:0:1::/108",
 	}
 	t.Run("RealTemplateRefused", func(t *testing.T) { checkRealTemplateRefused(t, ctx, e, attrs) })
 
@@ -209,10 +225,10 @@ func TestMotoEKSClusterStack(t *testing.T) {
 	if err != nil {
 		t.Fatalf("motoTemplate: %v", err)
 	}
-	// UserData: Endpoint + CA; Outputs: Arn + Endpoint. Anything else would be a new
-	// dependency on the cluster that moto cannot check.
-	if replaced != 4 {
-		t.Fatalf("motoTemplate replaced %d Fn::GetAtt EKSCluster nodes, want 4", replaced)
+	// UserData: Endpoint + CA + the IPv6 service CIDR; Outputs: Arn + Endpoint. Anything
+	// else would be a new dependency on the cluster that moto cannot check.
+	if replaced != 5 {
+		t.Fatalf("motoTemplate replaced %d Fn::GetAtt EKSCluster nodes, want 5", replaced)
 	}
 
 	cfn := cloudformation.NewFromConfig(e.cfg)

@@ -21,13 +21,22 @@ func EKSClusterTemplate() string { return eksClusterTemplate }
 //
 //   - ClusterName: EKS cluster name.
 //   - ClusterRoleArn: the existing EKS cluster service role.
-//   - KubernetesVersion: "1.N" (default 1.33).
+//   - KubernetesVersion: "1.N" (default 1.35).
 //   - VpcId, SubnetIds (comma-separated), ControlPlaneSecurityGroupId: existing network.
 //   - ServiceIpv4Cidr: Kubernetes service CIDR (default 172.20.0.0/16).
 //   - NodeInstanceType (default t3.medium), NodeCount (1..100, default 3),
 //     NodeVolumeSize (GiB, >= 8, default 20), KeyName (optional, default none).
 //   - NodeImageId: an SSM parameter path holding the node AMI ID; pass
 //     NodeAMIParameter(KubernetesVersion).
+//   - EndpointPublicAccess ("true", the default), EndpointPrivateAccess ("false"),
+//     PublicAccessCidrs (comma-separated, default 0.0.0.0/0; used only with public access).
+//   - LogApi, LogAudit, LogAuthenticator, LogControllerManager, LogScheduler: "true" exports
+//     that control-plane log type to CloudWatch Logs (default "false"); see LogTypeParameters.
+//   - SecretsKmsKeyArn: a KMS key ARN for secrets encryption, or "" (default) for none.
+//   - IpFamily: ipv4 (default) or ipv6; ServiceIpv4Cidr is ignored with ipv6.
+//
+// The parameters from EndpointPublicAccess on came later: EKSClusterTemplateDefaults holds
+// their defaults, and a user template that does not declare one of them is not passed it.
 var EKSClusterTemplateParameters = []string{
 	"ClusterName",
 	"ClusterRoleArn",
@@ -41,6 +50,42 @@ var EKSClusterTemplateParameters = []string{
 	"NodeVolumeSize",
 	"KeyName",
 	"NodeImageId",
+	"EndpointPublicAccess",
+	"EndpointPrivateAccess",
+	"PublicAccessCidrs",
+	"LogApi",
+	"LogAudit",
+	"LogAuthenticator",
+	"LogControllerManager",
+	"LogScheduler",
+	"SecretsKmsKeyArn",
+	"IpFamily",
+}
+
+// EKSClusterTemplateDefaults are the template's defaults of the parameters added after the
+// first release (what a stack made from an older template, or a user template without
+// them, behaves as: the EKS defaults).
+var EKSClusterTemplateDefaults = map[string]string{
+	"EndpointPublicAccess":  "true",
+	"EndpointPrivateAccess": "false",
+	"PublicAccessCidrs":     "0.0.0.0/0",
+	"LogApi":                "false",
+	"LogAudit":              "false",
+	"LogAuthenticator":      "false",
+	"LogControllerManager":  "false",
+	"LogScheduler":          "false",
+	"SecretsKmsKeyArn":      "",
+	"IpFamily":              "ipv4",
+}
+
+// LogTypeParameters maps each EKS control-plane log type to the template parameter that
+// turns it on. The keys are all the log types EKS has.
+var LogTypeParameters = map[string]string{
+	"api":               "LogApi",
+	"audit":             "LogAudit",
+	"authenticator":     "LogAuthenticator",
+	"controllerManager": "LogControllerManager",
+	"scheduler":         "LogScheduler",
 }
 
 // Logical IDs and output keys of EKSClusterTemplate that the provider relies on.
@@ -65,7 +110,7 @@ type InvalidKubernetesVersionError struct {
 }
 
 func (e *InvalidKubernetesVersionError) Error() string {
-	return fmt.Sprintf("invalid Kubernetes version %q: expected a minor version such as 1.33", e.Version)
+	return fmt.Sprintf("invalid Kubernetes version %q: expected a minor version such as 1.35", e.Version)
 }
 
 // NodeAMIParameter returns the public SSM parameter path that holds the recommended

@@ -2,7 +2,9 @@ package cloud
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -86,7 +88,7 @@ func TestEKSClusterTemplateParameters(t *testing.T) {
 	p := section(t, parseTemplateMap(t), "Parameters")
 	want := map[string]map[string]any{
 		"ClusterRoleArn":              {"Type": "String"},
-		"KubernetesVersion":           {"Type": "String", "AllowedPattern": `^1\.\d+$`, "Default": "1.33"},
+		"KubernetesVersion":           {"Type": "String", "AllowedPattern": `^1\.\d+$`, "Default": "1.35"},
 		"VpcId":                       {"Type": "AWS::EC2::VPC::Id"},
 		"SubnetIds":                   {"Type": "List<AWS::EC2::Subnet::Id>"},
 		"ControlPlaneSecurityGroupId": {"Type": "AWS::EC2::SecurityGroup::Id"},
@@ -95,6 +97,23 @@ func TestEKSClusterTemplateParameters(t *testing.T) {
 		"NodeVolumeSize":              {"Type": "Number", "MinValue": 8, "Default": 20},
 		"KeyName":                     {"Type": "String", "Default": ""},
 		"NodeImageId":                 {"Type": "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>"},
+		"EndpointPublicAccess":        {"Type": "String", "AllowedValues": []any{"true", "false"}},
+		"EndpointPrivateAccess":       {"Type": "String", "AllowedValues": []any{"true", "false"}},
+		"PublicAccessCidrs":           {"Type": "CommaDelimitedList"},
+		"IpFamily":                    {"Type": "String", "AllowedValues": []any{"ipv4", "ipv6"}},
+		"SecretsKmsKeyArn":            {"Type": "String"},
+	}
+	for _, name := range LogTypeParameters {
+		want[name] = map[string]any{"Type": "String", "AllowedValues": []any{"true", "false"}, "Default": "false"}
+	}
+	// The later parameters default to what a stack of an older template does: EKS's defaults.
+	for name, def := range EKSClusterTemplateDefaults {
+		if got := get(t, p, name, "Default"); got != def {
+			t.Errorf("Parameters.%s.Default = %#v, EKSClusterTemplateDefaults has %q", name, got, def)
+		}
+		if !slices.Contains(EKSClusterTemplateParameters, name) {
+			t.Errorf("EKSClusterTemplateDefaults names %s, which is not a parameter", name)
+		}
 	}
 	for name, attrs := range want {
 		for k, v := range attrs {
@@ -116,8 +135,18 @@ func TestEKSClusterTemplateParameters(t *testing.T) {
 	if got := get(t, p, "NodeImageId", "Default"); got != wantAMI {
 		t.Errorf("Parameters.NodeImageId.Default = %q, want %q (the default KubernetesVersion's)", got, wantAMI)
 	}
-	if got := get(t, parseTemplateMap(t), "Conditions", "HasKeyName"); got == nil {
-		t.Error("Conditions.HasKeyName missing")
+	for _, c := range []string{"HasKeyName", "HasPublicEndpoint", "HasSecretsKmsKey", "IsIpv6", "LogsApi", "LogsAudit", "LogsAuthenticator", "LogsControllerManager", "LogsScheduler"} {
+		if got := get(t, parseTemplateMap(t), "Conditions", c); got == nil {
+			t.Errorf("Conditions.%s missing", c)
+		}
+	}
+	// The KMS key pattern takes key ARNs (and "") only.
+	re := regexp.MustCompile(get(t, p, "SecretsKmsKeyArn", "AllowedPattern").(string))
+	for v, ok := range map[string]bool{"": true, "arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab": true,
+		"arn:aws:kms:eu-west-1:222222222222:key/mrk-1234abcd12ab34cd56ef1234567890ab": true, "arn:aws:kms:eu-west-1:222222222222:alias/eks": false, "1234abcd": false} {
+		if re.MatchString(v) != ok {
+			t.Errorf("SecretsKmsKeyArn pattern on %q: %v, want %v", v, !ok, ok)
+		}
 	}
 }
 
@@ -163,6 +192,34 @@ func TestEKSClusterTemplateResources(t *testing.T) {
 	if got := get(t, cluster, "AccessConfig", "BootstrapClusterCreatorAdminPermissions"); got != true {
 		t.Errorf("EKSCluster BootstrapClusterCreatorAdminPermissions = %v", got)
 	}
+	for path, want := range map[string]any{
+		"ResourcesVpcConfig.EndpointPublicAccess":  map[string]any{"Ref": "EndpointPublicAccess"},
+		"ResourcesVpcConfig.EndpointPrivateAccess": map[string]any{"Ref": "EndpointPrivateAccess"},
+		"ResourcesVpcConfig.PublicAccessCidrs":     map[string]any{"Fn::If": []any{"HasPublicEndpoint", map[string]any{"Ref": "PublicAccessCidrs"}, map[string]any{"Ref": "AWS::NoValue"}}},
+		"KubernetesNetworkConfig.IpFamily":         map[string]any{"Ref": "IpFamily"},
+		"KubernetesNetworkConfig.ServiceIpv4Cidr":  map[string]any{"Fn::If": []any{"IsIpv6", map[string]any{"Ref": "AWS::NoValue"}, map[string]any{"Ref": "ServiceIpv4Cidr"}}},
+		"EncryptionConfig": map[string]any{"Fn::If": []any{"HasSecretsKmsKey",
+			[]any{map[string]any{"Provider": map[string]any{"KeyArn": map[string]any{"Ref": "SecretsKmsKeyArn"}}, "Resources": []any{"secrets"}}},
+			map[string]any{"Ref": "AWS::NoValue"}}},
+	} {
+		if got := get(t, cluster, strings.Split(path, ".")...); !reflect.DeepEqual(got, want) {
+			t.Errorf("EKSCluster.Properties.%s = %#v, want %#v", path, got, want)
+		}
+	}
+	// One Fn::If per log type, on the condition of its parameter.
+	types := get(t, cluster, "Logging", "ClusterLogging", "EnabledTypes").([]any)
+	var logTypes []string
+	for _, el := range types {
+		f := get(t, el, "Fn::If").([]any)
+		typ := get(t, f[1], "Type").(string)
+		logTypes = append(logTypes, typ)
+		if f[0] != "Logs"+strings.TrimPrefix(LogTypeParameters[typ], "Log") || !reflect.DeepEqual(f[2], map[string]any{"Ref": "AWS::NoValue"}) {
+			t.Errorf("EnabledTypes entry %#v", f)
+		}
+	}
+	if !slices.Equal(logTypes, []string{"api", "audit", "authenticator", "controllerManager", "scheduler"}) || len(LogTypeParameters) != 5 {
+		t.Errorf("EnabledTypes log types %q", logTypes)
+	}
 
 	policies, _ := get(t, res, NodeInstanceRoleLogicalID, "Properties", "ManagedPolicyArns").([]any)
 	var policyNames []string
@@ -193,7 +250,7 @@ func TestEKSClusterTemplateResources(t *testing.T) {
 	sub := get(t, lt, "UserData", "Fn::Base64", "Fn::Sub").([]any)
 	userData := sub[0].(string)
 	for _, s := range []string{"application/node.eks.aws", "apiVersion: node.eks.aws/v1alpha1", "kind: NodeConfig",
-		"name: ${ClusterName}", "apiServerEndpoint: ${Endpoint}", "certificateAuthority: ${CertificateAuthority}", "cidr: ${ServiceIpv4Cidr}"} {
+		"name: ${ClusterName}", "apiServerEndpoint: ${Endpoint}", "certificateAuthority: ${CertificateAuthority}", "cidr: ${ServiceCidr}"} {
 		if !strings.Contains(userData, s) {
 			t.Errorf("user data lacks %q", s)
 		}
@@ -204,6 +261,14 @@ func TestEKSClusterTemplateResources(t *testing.T) {
 	}
 	if got := vars["CertificateAuthority"]; !reflect.DeepEqual(got, map[string]any{"Fn::GetAtt": []any{"EKSCluster", "CertificateAuthorityData"}}) {
 		t.Errorf("user data CertificateAuthority = %#v", got)
+	}
+	if got := vars["ServiceCidr"]; !reflect.DeepEqual(got, map[string]any{"Fn::If": []any{"IsIpv6",
+		map[string]any{"Fn::GetAtt": []any{"EKSCluster", "KubernetesNetworkConfig.ServiceIpv6Cidr"}}, map[string]any{"Ref": "ServiceIpv4Cidr"}}}) {
+		t.Errorf("user data ServiceCidr = %#v", got)
+	}
+	ipv6Policy := get(t, res, NodeInstanceRoleLogicalID, "Properties", "Policies", "Fn::If").([]any)
+	if ipv6Policy[0] != "IsIpv6" || !strings.Contains(fmt.Sprint(ipv6Policy[1]), "ec2:AssignIpv6Addresses") {
+		t.Errorf("NodeInstanceRole Policies = %#v, want the IPv6 CNI policy under IsIpv6", ipv6Policy)
 	}
 
 	asg := get(t, res, "NodeGroup", "Properties")
@@ -318,6 +383,7 @@ func TestNodeAMIParameter(t *testing.T) {
 	for _, tc := range []struct {
 		version, want string
 	}{
+		{"1.35", "/aws/service/eks/optimized-ami/1.35" + suffix},
 		{"1.33", "/aws/service/eks/optimized-ami/1.33" + suffix},
 		{"1.29", "/aws/service/eks/optimized-ami/1.29" + suffix},
 		{"1.100", "/aws/service/eks/optimized-ami/1.100" + suffix},

@@ -75,9 +75,9 @@ func newScripted(tb testing.TB, name string, script awsemu.StackScript) *scripte
 	if s.sess, err = f.Session(ctx, Target{RoleARN: "arn:aws:iam::222222222222:role/p", ExternalID: "x-123", SessionName: "wait"}); err != nil {
 		tb.Fatal(err)
 	}
-	ami, _ := NodeAMIParameter("1.33")
+	ami, _ := NodeAMIParameter("1.35")
 	s.id, err = s.sess.CreateStack(ctx, StackSpec{Name: name, TemplateBody: EKSClusterTemplate(), Parameters: map[string]string{
-		"ClusterName": name, "ClusterRoleArn": "arn:aws:iam::222222222222:role/eks", "KubernetesVersion": "1.33",
+		"ClusterName": name, "ClusterRoleArn": "arn:aws:iam::222222222222:role/eks", "KubernetesVersion": "1.35",
 		"VpcId": "vpc-0123456789abcdef0", "SubnetIds": "subnet-0123456789abcdef0,subnet-0123456789abcdef1",
 		"ControlPlaneSecurityGroupId": "sg-0123456789abcdef0", "NodeImageId": ami,
 	}})

@@ -38,6 +38,8 @@ Resources:
       Name: !Ref ClusterName
       Version: !Ref KubernetesVersion
       RoleArn: !GetAtt ClusterRole.Arn
+      ResourcesVpcConfig:
+        SubnetIds: [subnet-0123456789abcdef0, subnet-0123456789abcdef1]
   NodeInstanceRole:
     Type: AWS::IAM::Role
     Properties:

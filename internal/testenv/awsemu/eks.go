@@ -13,6 +13,7 @@ import (
 	"math/big"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -24,6 +25,9 @@ type cluster struct {
 	name, arn, status, version, endpoint, roleARN string
 	ca                                            []byte
 	created                                       time.Time
+	cfg                                           eksConfig
+	securityGroupID                               string // the cluster security group EKS makes
+	tags                                          map[string]string
 }
 
 // clusterEndpoint is what a stack's AWS::EKS::Cluster resolves to. Called with e.mu held.
@@ -73,6 +77,23 @@ func (e *Emulator) clusters(acct string, now time.Time) []cluster {
 				c.version = ver
 			}
 			c.roleARN = e.eval(s, v, propValue(r, "RoleArn"))
+			c.cfg, _ = e.eksClusterConfig(s, v, r)
+			if c.cfg.ipFamily == "ipv6" {
+				c.cfg.serviceIPv6CIDR = serviceIPv6CIDR(s, r)
+			} else if c.cfg.serviceIPv4CIDR == "" {
+				c.cfg.serviceIPv4CIDR = "10.100.0.0/16" // EKS's choice when none is given
+			}
+			if c.cfg.publicAccess && len(c.cfg.publicAccessCIDRs) == 0 {
+				c.cfg.publicAccessCIDRs = []string{"0.0.0.0/0"}
+			}
+			c.securityGroupID = "sg-" + strings.ToLower(stableID("", s.id+"/"+r.LogicalID+"/cluster-sg", 17))
+			// Stack tags propagate to the resources, with CloudFormation's own.
+			c.tags = map[string]string{
+				"aws:cloudformation:stack-name": s.name, "aws:cloudformation:stack-id": s.id, "aws:cloudformation:logical-id": r.LogicalID,
+			}
+			for _, t := range v.tags {
+				c.tags[t[0]] = t[1]
+			}
 			c.arn = fmt.Sprintf("arn:aws:eks:%s:%s:cluster/%s", e.opts.Region, s.account, c.name)
 			c.endpoint, c.ca = e.clusterEndpoint(s)
 			for _, ev := range s.events {
@@ -86,17 +107,48 @@ func (e *Emulator) clusters(acct string, now time.Time) []cluster {
 	return out
 }
 
+type eksVpcConfig struct {
+	SubnetIDs              []string `json:"subnetIds"`
+	SecurityGroupIDs       []string `json:"securityGroupIds"`
+	ClusterSecurityGroupID string   `json:"clusterSecurityGroupId"`
+	EndpointPublicAccess   bool     `json:"endpointPublicAccess"`
+	EndpointPrivateAccess  bool     `json:"endpointPrivateAccess"`
+	PublicAccessCidrs      []string `json:"publicAccessCidrs"`
+}
+
+type eksNetworkConfig struct {
+	ServiceIpv4Cidr string `json:"serviceIpv4Cidr,omitempty"`
+	ServiceIpv6Cidr string `json:"serviceIpv6Cidr,omitempty"`
+	IPFamily        string `json:"ipFamily"`
+}
+
+type eksLogSetup struct {
+	Types   []string `json:"types"`
+	Enabled bool     `json:"enabled"`
+}
+
+type eksEncryption struct {
+	Resources []string `json:"resources"`
+	Provider  struct {
+		KeyArn string `json:"keyArn"`
+	} `json:"provider"`
+}
+
 type eksCluster struct {
-	Name                 string            `json:"name"`
-	Arn                  string            `json:"arn"`
-	CreatedAt            float64           `json:"createdAt"`
-	Version              string            `json:"version"`
-	Endpoint             string            `json:"endpoint"`
-	RoleArn              string            `json:"roleArn,omitempty"`
-	Status               string            `json:"status"`
-	PlatformVersion      string            `json:"platformVersion"`
-	Tags                 map[string]string `json:"tags"`
-	CertificateAuthority struct {
+	Name                    string            `json:"name"`
+	ResourcesVpcConfig      eksVpcConfig      `json:"resourcesVpcConfig"`
+	KubernetesNetworkConfig eksNetworkConfig  `json:"kubernetesNetworkConfig"`
+	Logging                 map[string]any    `json:"logging"`
+	EncryptionConfig        []eksEncryption   `json:"encryptionConfig,omitempty"`
+	Arn                     string            `json:"arn"`
+	CreatedAt               float64           `json:"createdAt"`
+	Version                 string            `json:"version"`
+	Endpoint                string            `json:"endpoint"`
+	RoleArn                 string            `json:"roleArn,omitempty"`
+	Status                  string            `json:"status"`
+	PlatformVersion         string            `json:"platformVersion"`
+	Tags                    map[string]string `json:"tags"`
+	CertificateAuthority    struct {
 		Data string `json:"data"`
 	} `json:"certificateAuthority"`
 }
@@ -123,12 +175,47 @@ func (e *Emulator) serveEKS(w http.ResponseWriter, r *http.Request, caller princ
 	out := eksCluster{
 		Name: found.name, Arn: found.arn, CreatedAt: float64(found.created.UnixMilli()) / 1000,
 		Version: found.version, Endpoint: found.endpoint, RoleArn: found.roleARN,
-		Status: found.status, PlatformVersion: "eks.1", Tags: map[string]string{},
+		Status: found.status, PlatformVersion: "eks.1", Tags: found.tags,
+	}
+	cfg := found.cfg
+	out.ResourcesVpcConfig = eksVpcConfig{
+		SubnetIDs: nonNil(cfg.subnetIDs), SecurityGroupIDs: nonNil(cfg.securityGroupIDs), ClusterSecurityGroupID: found.securityGroupID,
+		EndpointPublicAccess: cfg.publicAccess, EndpointPrivateAccess: cfg.privateAccess, PublicAccessCidrs: nonNil(cfg.publicAccessCIDRs),
+	}
+	out.KubernetesNetworkConfig = eksNetworkConfig{ServiceIpv4Cidr: cfg.serviceIPv4CIDR, ServiceIpv6Cidr: cfg.serviceIPv6CIDR, IPFamily: cfg.ipFamily}
+	// Like EKS: one entry for the enabled types and one for the others.
+	var on, off []string
+	for _, t := range eksLogTypes {
+		if slices.Contains(cfg.logTypes, t) {
+			on = append(on, t)
+		} else {
+			off = append(off, t)
+		}
+	}
+	var setups []eksLogSetup
+	if len(on) > 0 {
+		setups = append(setups, eksLogSetup{Types: on, Enabled: true})
+	}
+	if len(off) > 0 {
+		setups = append(setups, eksLogSetup{Types: off, Enabled: false})
+	}
+	out.Logging = map[string]any{"clusterLogging": setups}
+	if cfg.keyARN != "" {
+		enc := eksEncryption{Resources: []string{"secrets"}}
+		enc.Provider.KeyArn = cfg.keyARN
+		out.EncryptionConfig = []eksEncryption{enc}
 	}
 	out.CertificateAuthority.Data = base64.StdEncoding.EncodeToString(found.ca)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	return writeJSON(w, map[string]any{"cluster": out})
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 func writeJSON(w http.ResponseWriter, v any) *apiError {

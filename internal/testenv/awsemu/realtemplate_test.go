@@ -53,7 +53,7 @@ func TestProjectTemplate(t *testing.T) {
 		t.Fatalf("stack %s outputs %v", st.StackStatus, outs)
 	}
 	cl, err := v.eks(temp).DescribeCluster(v.ctx, &eks.DescribeClusterInput{Name: aws.String("prod")})
-	if err != nil || cl.Cluster.Status != ekstypes.ClusterStatusActive || *cl.Cluster.Version != "1.33" || *cl.Cluster.Endpoint != outs["ClusterEndpoint"] {
+	if err != nil || cl.Cluster.Status != ekstypes.ClusterStatusActive || *cl.Cluster.Version != "1.35" || *cl.Cluster.Endpoint != outs["ClusterEndpoint"] {
 		t.Fatalf("DescribeCluster: %+v %v", cl, err)
 	}
 }

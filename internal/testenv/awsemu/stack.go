@@ -265,11 +265,15 @@ func (e *Emulator) runCreate(s *stack) {
 		r := &v.tmpl.Resources[i]
 		tl.emit(r, "CREATE_IN_PROGRESS", "")
 		made = append(made, r)
-		if r.LogicalID != sc.FailResource {
+		reason := e.checkResource(s, v, *r)
+		if r.LogicalID == sc.FailResource {
+			reason = sc.FailReason
+		}
+		if reason == "" {
 			tl.emit(r, "CREATE_COMPLETE", "")
 			continue
 		}
-		tl.emit(r, "CREATE_FAILED", sc.FailReason)
+		tl.emit(r, "CREATE_FAILED", reason)
 		switch s.onFailure {
 		case "DO_NOTHING":
 			tl.emit(nil, "CREATE_FAILED", failedReason(r.LogicalID, "create"))
@@ -301,7 +305,7 @@ func (e *Emulator) runUpdate(s *stack, old version, token string) {
 		verb := "UPDATE"
 		if !existed || oldR.Type != r.Type {
 			verb = "CREATE"
-		} else if !resourceChanged(oldR, *r, old.params, nv.params) {
+		} else if !e.resourceChanged(s, old, nv, oldR, *r) {
 			continue
 		}
 		tl.emit(r, verb+"_IN_PROGRESS", "")
@@ -310,8 +314,19 @@ func (e *Emulator) runUpdate(s *stack, old version, token string) {
 		} else {
 			updated = append(updated, r)
 		}
+		reason := e.checkResource(s, nv, *r)
+		if verb == "UPDATE" && r.Type == "AWS::EKS::Cluster" && reason == "" {
+			if prop := e.eksCreateOnlyChange(s, old, nv, oldR, *r); prop != "" {
+				// The cluster has a name of its own, so CloudFormation cannot make a
+				// replacement next to it.
+				reason = fmt.Sprintf("CloudFormation cannot update a stack when a custom-named resource requires replacing. Rename %s and update the stack again.", clusterName(s, nv, *r))
+			}
+		}
 		if r.LogicalID == sc.FailResource {
-			tl.emit(r, verb+"_FAILED", sc.FailReason)
+			reason = sc.FailReason
+		}
+		if reason != "" {
+			tl.emit(r, verb+"_FAILED", reason)
 			failed = r.LogicalID
 			break
 		}
@@ -342,19 +357,35 @@ func (e *Emulator) runUpdate(s *stack, old version, token string) {
 	tl.emit(nil, "UPDATE_COMPLETE", "")
 }
 
-// resourceChanged: the definition differs, or it refers to a parameter whose
-// value changed.
-func resourceChanged(a, b tresource, pa, pb map[string]string) bool {
+// resourceChanged: the definition differs, or it refers to a parameter whose value
+// changed, or to a condition whose value changed.
+func (e *Emulator) resourceChanged(s *stack, old, nv version, a, b tresource) bool {
 	if fmt.Sprint(flatten(a.Def)) != fmt.Sprint(flatten(b.Def)) {
 		return true
 	}
 	changed := false
 	refs(b.Def, func(n string) {
-		if pa[n] != pb[n] {
+		if old.params[n] != nv.params[n] {
 			changed = true
 		}
 	}, func(string) {})
+	for _, c := range conditionsUsed(b.Def) {
+		if e.condition(s, old, c) != e.condition(s, nv, c) {
+			changed = true
+		}
+	}
 	return changed
+}
+
+// checkResource is the failure reason of a resource CloudFormation would refuse when it
+// creates or updates it ("" when it is fine). Only the EKS cluster's properties are
+// checked; other types are taken as they are.
+func (e *Emulator) checkResource(s *stack, v version, r tresource) string {
+	if r.Type != "AWS::EKS::Cluster" {
+		return ""
+	}
+	_, reason := e.eksClusterConfig(s, v, r)
+	return reason
 }
 
 func flatten(v any) any {

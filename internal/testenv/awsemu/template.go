@@ -63,6 +63,7 @@ type toutput struct {
 type template struct {
 	Description string
 	Params      []tparam
+	Conditions  *omap // by name: a condition function (Fn::Equals, Fn::Not, ...)
 	Resources   []tresource
 	Outputs     []toutput
 }
@@ -153,6 +154,13 @@ func parseTemplate(body string) (*template, *apiError) {
 			t.Params = append(t.Params, p)
 		}
 	}
+	if cs, ok := top.get("Conditions"); ok {
+		cm, ok := cs.(*omap)
+		if !ok {
+			return nil, tmplErr("Conditions must be an object")
+		}
+		t.Conditions = cm
+	}
 	rs, _ := top.get("Resources")
 	rm, ok := rs.(*omap)
 	if !ok || len(rm.keys) == 0 {
@@ -183,6 +191,9 @@ func parseTemplate(body string) (*template, *apiError) {
 		}
 	}
 	if aerr := t.checkRefs(); aerr != nil {
+		return nil, aerr
+	}
+	if aerr := t.checkConditions(); aerr != nil {
 		return nil, aerr
 	}
 	return t, nil

@@ -95,6 +95,8 @@ func (e *Emulator) eval(s *stack, v version, x any) string {
 		case "AWS::EKS::Cluster.CertificateAuthorityData":
 			_, ca := e.clusterEndpoint(s)
 			return base64.StdEncoding.EncodeToString(ca)
+		case "AWS::EKS::Cluster.KubernetesNetworkConfig.ServiceIpv6Cidr":
+			return serviceIPv6CIDR(s, r)
 		}
 		if attr == "Arn" {
 			parts := strings.Split(strings.ToLower(r.Type), "::")
@@ -119,6 +121,13 @@ func (e *Emulator) eval(s *stack, v version, x any) string {
 		switch x.keys[0] {
 		case "Ref":
 			return ref(scalarString(arg))
+		case "Fn::If":
+			if a, ok := arg.([]any); ok && len(a) == 3 {
+				if e.condition(s, v, scalarString(a[0])) {
+					return e.eval(s, v, a[1])
+				}
+				return e.eval(s, v, a[2])
+			}
 		case "Fn::GetAtt":
 			switch a := arg.(type) {
 			case []any:
