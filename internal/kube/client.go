@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
@@ -98,11 +99,18 @@ type Client struct {
 	releases *releaseCache
 	// grants: the installer bindings made in this run, so revoking one needs no read.
 	grants *grants
+	// namespaces: the install and release namespaces this run made or found, so the
+	// next app's install does not read them again (see ensureNamespaceOnce).
+	namespaces *uidMemo
+	nsFlight   *singleflight.Group
+	// marked: the values ConfigMaps this run marked as uninstalling, by namespace/name
+	// with their UIDs, so the delete after the uninstall needs no read.
+	marked *uidMemo
 }
 
 // NewClientForInterface wraps an existing clientset; tests use it with fakes.
 func NewClientForInterface(cs kubernetes.Interface) *Client {
-	return &Client{cs: cs, timeout: 30 * time.Second, clock: clock.RealClock{}, releases: newReleaseCache(), grants: newGrants()}
+	return &Client{cs: cs, timeout: 30 * time.Second, clock: clock.RealClock{}, releases: newReleaseCache(), grants: newGrants(), namespaces: newUIDMemo(), nsFlight: &singleflight.Group{}, marked: newUIDMemo()}
 }
 
 // WithClock is a copy of the client that reads time from clk (tests step a fake clock).
@@ -134,7 +142,7 @@ func (f *Factory) Client(conn Connection) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building Kubernetes client for %s: %w", conn.Host, err)
 	}
-	c := &Client{cs: cs, host: conn.Host, timeout: f.opts.RequestTimeout, clock: f.opts.Clock, releases: newReleaseCache(), grants: newGrants()}
+	c := &Client{cs: cs, host: conn.Host, timeout: f.opts.RequestTimeout, clock: f.opts.Clock, releases: newReleaseCache(), grants: newGrants(), namespaces: newUIDMemo(), nsFlight: &singleflight.Group{}, marked: newUIDMemo()}
 	f.clients[key] = c
 	return c, nil
 }

@@ -26,7 +26,7 @@ func (c *Client) EnsureInstallPrerequisites(ctx context.Context, spec InstallSpe
 	if err := spec.Validate(); err != nil {
 		return err
 	}
-	if _, err := c.EnsureNamespace(ctx, spec.Namespace, nil, nil, SharedInstallOwner); err != nil {
+	if err := c.ensureNamespaceOnce(ctx, spec.Namespace, SharedInstallOwner); err != nil {
 		return err
 	}
 	// A service account made just now means a new app: its values objects are then
@@ -85,7 +85,7 @@ func (c *Client) ensureInstallerCreated(ctx context.Context, spec InstallSpec) (
 		return false, wrap(fmt.Sprintf("read service account %s/%s", spec.Namespace, spec.ServiceAccount), err)
 	}
 	if spec.ReleaseNamespace != spec.Namespace {
-		if _, err := c.EnsureNamespace(ctx, spec.ReleaseNamespace, nil, nil, spec.Owner); err != nil {
+		if err := c.ensureNamespaceOnce(ctx, spec.ReleaseNamespace, spec.Owner); err != nil {
 			return false, err
 		}
 	}
@@ -125,7 +125,7 @@ func (c *Client) ensureInstallerBinding(ctx context.Context, spec InstallSpec) e
 		return nil
 	}
 	if spec.ReleaseNamespace != spec.Namespace {
-		if _, err := c.EnsureNamespace(ctx, spec.ReleaseNamespace, nil, nil, spec.Owner); err != nil {
+		if err := c.ensureNamespaceOnce(ctx, spec.ReleaseNamespace, spec.Owner); err != nil {
 			return err
 		}
 	}
@@ -296,9 +296,23 @@ func (c *Client) deleteOwnedSecret(ctx context.Context, namespace, name, owner s
 	return ignoreNotFound(wrap(op, err))
 }
 
+// deleteOwnedConfigMap deletes the ConfigMap if owner made it. One this run marked as
+// uninstalling (see MarkUninstalling) is deleted by the UID the mark's answer named,
+// without a read; if it was replaced since, the precondition fails and it is read.
 func (c *Client) deleteOwnedConfigMap(ctx context.Context, namespace, name, owner string) error {
 	op := fmt.Sprintf("delete config map %s/%s", namespace, name)
-	cm, err := c.cs.CoreV1().ConfigMaps(namespace).Get(ctx, name, metav1.GetOptions{})
+	api := c.cs.CoreV1().ConfigMaps(namespace)
+	if uid, ok := c.marked.get(namespace + "/" + name); ok {
+		c.marked.forget(namespace + "/" + name)
+		err := api.Delete(ctx, name, preconditions(uid))
+		if err == nil || IsNotFound(err) {
+			return nil
+		}
+		if !apierrors.IsConflict(err) {
+			return wrap(op, err)
+		}
+	}
+	cm, err := api.Get(ctx, name, metav1.GetOptions{})
 	if IsNotFound(err) {
 		return nil
 	}
@@ -308,7 +322,7 @@ func (c *Client) deleteOwnedConfigMap(ctx context.Context, namespace, name, owne
 	if !Owned(cm, owner) {
 		return nil
 	}
-	err = c.cs.CoreV1().ConfigMaps(namespace).Delete(ctx, name, preconditions(cm.UID))
+	err = api.Delete(ctx, name, preconditions(cm.UID))
 	return ignoreNotFound(wrap(op, err))
 }
 

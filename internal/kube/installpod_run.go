@@ -13,6 +13,7 @@ import (
 	"unicode"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
@@ -264,13 +265,18 @@ func (c *Client) RunInstallPod(ctx context.Context, spec InstallSpec, action Act
 		return e
 	}
 
-	if err := c.deletePodAndWait(ctx, ns, name, logf); err != nil {
-		if ctx.Err() != nil {
-			return res, timeoutErr(ctx.Err(), nil)
-		}
-		return res, err
-	}
+	// Create first: a leftover pod of the same name (a run that was cut off, a failed
+	// pod kept for debugging) is rare, and then the create answers AlreadyExists.
 	created, err := c.cs.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		if err := c.deletePodAndWait(ctx, ns, name, logf); err != nil {
+			if ctx.Err() != nil {
+				return res, timeoutErr(ctx.Err(), nil)
+			}
+			return res, err
+		}
+		created, err = c.cs.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{})
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return res, timeoutErr(ctx.Err(), nil)
@@ -431,11 +437,12 @@ func (c *Client) tailLogs(ctx context.Context, ns, name string, logf func(string
 // watchPods). check gets gone=true when the pod does not exist (p nil) or was deleted (p
 // its last state).
 func (c *Client) watchPod(ctx context.Context, ns, name string, check func(p *corev1.Pod, gone bool) (bool, error)) error {
-	return c.watchPodLogged(ctx, ns, name, nil, check)
+	return c.watchPodLogged(ctx, ns, name, "", nil, check)
 }
 
-// watchPodLogged is watchPod telling logf of the API errors it retries.
-func (c *Client) watchPodLogged(ctx context.Context, ns, name string, logf func(string), check func(p *corev1.Pod, gone bool) (bool, error)) error {
+// watchPodLogged is watchPod telling logf of the API errors it retries; fromRV as in
+// watchPods.
+func (c *Client) watchPodLogged(ctx context.Context, ns, name, fromRV string, logf func(string), check func(p *corev1.Pod, gone bool) (bool, error)) error {
 	opts := metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", name).String()}
 	onList := func(pods []corev1.Pod) (bool, error) {
 		for i := range pods {
@@ -451,16 +458,17 @@ func (c *Client) watchPodLogged(ctx context.Context, ns, name string, logf func(
 		}
 		return check(p, deleted)
 	}
-	return c.watchPods(ctx, ns, opts, logf, onList, onEvent)
+	return c.watchPods(ctx, ns, opts, fromRV, logf, onList, onEvent)
 }
 
 // watchPods lists the pods opts selects and hands them to onList, then watches from the
 // list's resourceVersion and hands every change to onEvent, until either says done or
-// fails. When the watch ends (server timeout, lost connection, or 410 Gone for an expired
+// fails. With fromRV (the resourceVersion of a pod the caller just created) the first
+// watch starts there, without a list: the caller knows the state the list would show. When the watch ends (server timeout, lost connection, or 410 Gone for an expired
 // resourceVersion) it lists again, so no change is missed and nothing polls. A transient
 // API error (see transientError) is retried with backoff until ctx ends: helm keeps
 // running through an API server's restart, so must the wait.
-func (c *Client) watchPods(ctx context.Context, ns string, opts metav1.ListOptions, logf func(string),
+func (c *Client) watchPods(ctx context.Context, ns string, opts metav1.ListOptions, fromRV string, logf func(string),
 	onList func([]corev1.Pod) (bool, error), onEvent func(p *corev1.Pod, deleted bool) (bool, error)) error {
 	api := c.cs.CoreV1().Pods(ns)
 	timeout := int64(c.timeout.Seconds() * 0.8) // end each watch before the request timeout cuts it
@@ -470,19 +478,22 @@ func (c *Client) watchPods(ctx context.Context, ns string, opts metav1.ListOptio
 	// The backoff starts over only after a watch that worked: a list that succeeds
 	// between failing watches is no progress.
 	r := newRetryWait(c.clock)
-	for {
-		list, err := api.List(ctx, opts)
-		if err != nil {
-			if err := r.retry(ctx, "list pods in "+ns, err, logf); err != nil {
+	for rv := fromRV; ; rv = "" {
+		if rv == "" {
+			list, err := api.List(ctx, opts)
+			if err != nil {
+				if err := r.retry(ctx, "list pods in "+ns, err, logf); err != nil {
+					return err
+				}
+				continue
+			}
+			if done, err := onList(list.Items); done || err != nil {
 				return err
 			}
-			continue
-		}
-		if done, err := onList(list.Items); done || err != nil {
-			return err
+			rv = list.ResourceVersion
 		}
 		wopts := opts
-		wopts.ResourceVersion, wopts.TimeoutSeconds, wopts.AllowWatchBookmarks = list.ResourceVersion, &timeout, true
+		wopts.ResourceVersion, wopts.TimeoutSeconds, wopts.AllowWatchBookmarks = rv, &timeout, true
 		opened := c.clock.Now()
 		w, err := api.Watch(ctx, wopts)
 		if err != nil {
@@ -531,15 +542,19 @@ func drainPodWatch(ctx context.Context, w watch.Interface, onEvent func(*corev1.
 	}
 }
 
-// waitPodDone waits until the pod reaches Succeeded or Failed. last is the latest state
-// seen, for timeout reports.
+// waitPodDone waits until the pod reaches Succeeded or Failed, watching from the
+// created pod's resourceVersion (no list first: nothing older can matter). last is the
+// latest state seen, for timeout reports.
 func (c *Client) waitPodDone(ctx context.Context, created *corev1.Pod, logf func(string)) (done, last *corev1.Pod, err error) {
 	ns, name := created.Namespace, created.Name
 	last = created
 	finished := func(p *corev1.Pod) bool {
 		return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
 	}
-	err = c.watchPodLogged(ctx, ns, name, logf, func(p *corev1.Pod, gone bool) (bool, error) {
+	if finished(created) { // the API server's answer to the create (a stage can set it)
+		return created, created, nil
+	}
+	err = c.watchPodLogged(ctx, ns, name, created.ResourceVersion, logf, func(p *corev1.Pod, gone bool) (bool, error) {
 		if p != nil && p.UID != created.UID {
 			// A namesake made by someone else: ours is gone.
 			p, gone = nil, true
@@ -606,7 +621,7 @@ func (c *Client) deletePodAndWait(ctx context.Context, ns, name string, logf fun
 			return err
 		}
 	}
-	err = c.watchPodLogged(ctx, ns, name, logf, func(p *corev1.Pod, gone bool) (bool, error) {
+	err = c.watchPodLogged(ctx, ns, name, "", logf, func(p *corev1.Pod, gone bool) (bool, error) {
 		return gone || p.UID != old.UID, nil
 	})
 	if err != nil {

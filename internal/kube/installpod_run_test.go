@@ -54,8 +54,9 @@ func TestRunInstallPod_Succeeds(t *testing.T) {
 	if res.Pod != "install-ingress-nginx" || res.Namespace != DefaultInstallNamespace || res.Action != ActionInstall {
 		t.Fatalf("result %+v", res)
 	}
-	// The pod had finished by the first list: one GET (for a leftover), one LIST, no watch.
-	if got := podVerbs(cs); got != "get,create,list,delete" {
+	// The create's answer says the pod finished (the fake sets the phase there): no read,
+	// no list, no watch before the delete.
+	if got := podVerbs(cs); got != "create,delete" {
 		t.Errorf("pod calls %s", got)
 	}
 	if podExists(t, cs, res.Namespace, res.Pod) {
@@ -105,11 +106,51 @@ func TestRunInstallPod_WatchesAndRelistsAfterGone(t *testing.T) {
 	if _, err := c.RunInstallPod(context.Background(), testSpec(), ActionInstall, nil); err != nil {
 		t.Fatal(err)
 	}
-	if got := podVerbs(cs); got != "get,create,list,watch,list,watch,delete" {
+	// The fake's created pod has no resourceVersion, so the wait lists first.
+	if got := podVerbs(cs); got != "create,list,watch,list,watch,delete" {
 		t.Errorf("pod calls %s", got)
 	}
 	if len(rvs) != 2 {
 		t.Fatalf("watches %d", watches)
+	}
+}
+
+// A created pod with a resourceVersion (as a real API server answers) is watched from
+// it at once: no list before the watch.
+func TestRunInstallPod_WatchesFromTheCreatedVersion(t *testing.T) {
+	cs := fake.NewClientset()
+	finishOnCreate(cs, corev1.PodPending, 0, "")
+	cs.PrependReactor("create", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		p := a.(k8stesting.CreateAction).GetObject().(*corev1.Pod)
+		if err := cs.Tracker().Create(corev1.SchemeGroupVersion.WithResource("pods"), p, p.Namespace); err != nil {
+			return true, nil, err
+		}
+		out := p.DeepCopy()
+		out.ResourceVersion = "41"
+		return true, out, nil
+	})
+	var rvs []string
+	cs.PrependWatchReactor("pods", func(a k8stesting.Action) (bool, watch.Interface, error) {
+		rvs = append(rvs, a.(k8stesting.WatchActionImpl).WatchRestrictions.ResourceVersion)
+		w := watch.NewFakeWithChanSize(2, false)
+		pod, err := cs.Tracker().Get(corev1.SchemeGroupVersion.WithResource("pods"), DefaultInstallNamespace, "install-ingress-nginx")
+		if err != nil {
+			t.Error(err)
+			return true, w, nil
+		}
+		p := pod.(*corev1.Pod).DeepCopy()
+		p.Status.Phase = corev1.PodSucceeded
+		w.Modify(p)
+		return true, w, nil
+	})
+	if _, err := NewClientForInterface(cs).RunInstallPod(context.Background(), testSpec(), ActionInstall, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := podVerbs(cs); got != "create,watch,delete" {
+		t.Errorf("pod calls %s", got)
+	}
+	if strings.Join(rvs, ",") != "41" {
+		t.Errorf("watched from resourceVersions %q, want the created pod's 41", rvs)
 	}
 }
 
@@ -186,7 +227,8 @@ func TestRunInstallPod_ReplacesLeftoverPod(t *testing.T) {
 			order = append(order, a.GetVerb())
 		}
 	}
-	if strings.Join(order, ",") != "delete,create,delete" {
+	// The first create meets the leftover (AlreadyExists).
+	if strings.Join(order, ",") != "create,delete,create,delete" {
 		t.Fatalf("pod calls %v: the leftover must be deleted before the new pod is created", order)
 	}
 	del := cs.Actions()
@@ -349,7 +391,7 @@ func TestRunInstallPod_RetriesTransientErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := podVerbs(cs); got != "get,create,list,watch,list,list,list,list,delete" {
+	if got := podVerbs(cs); got != "create,list,watch,list,list,list,list,delete" {
 		t.Errorf("pod calls %s", got)
 	}
 	pauses := clk.Pauses()

@@ -53,7 +53,7 @@ func (a *ManagedApp) Install(ctx context.Context, logf func(line string)) (Manag
 	c.forgetRelease(spec.ReleaseNamespace, spec.Name) // helm writes its record: read it fresh from now on
 	defer a.revokeInstallRights(ctx, logf)
 	err := c.EnsureInstallPrerequisites(ctx, spec)
-	for attempt := 1; attempt < conflictAttempts && (IsConflict(err) || installNamespaceTerminating(err, spec)); attempt++ {
+	for attempt := 1; attempt < conflictAttempts && a.retryPrerequisites(err); attempt++ {
 		if installNamespaceTerminating(err, spec) {
 			// The last app's destroy is deleting the shared install namespace.
 			if err := c.WaitNamespaceGone(ctx, spec.Namespace); err != nil {
@@ -161,10 +161,17 @@ func (a *ManagedApp) Uninstall(ctx context.Context, opts UninstallOptions, logf 
 // files in it).
 func (a *ManagedApp) runUninstallPod(ctx context.Context, logf func(line string)) (PodResult, error) {
 	spec, c := a.spec, a.c
-	if _, err := c.EnsureNamespace(ctx, spec.Namespace, nil, nil, SharedInstallOwner); err != nil {
-		return PodResult{}, err
+	prepare := func() error {
+		if err := c.ensureNamespaceOnce(ctx, spec.Namespace, SharedInstallOwner); err != nil {
+			return err
+		}
+		return c.ensureInstaller(ctx, spec)
 	}
-	if err := c.ensureInstaller(ctx, spec); err != nil {
+	err := prepare()
+	if a.forgetGoneNamespaces(err) {
+		err = prepare()
+	}
+	if err != nil {
 		return PodResult{}, err
 	}
 	defer a.revokeInstallRights(ctx, logf)
@@ -174,6 +181,23 @@ func (a *ManagedApp) runUninstallPod(ctx context.Context, logf func(line string)
 		}
 	}
 	return c.RunInstallPod(ctx, spec, ActionUninstall, logf)
+}
+
+// retryPrerequisites: making the install prerequisites failed in a way that ensuring
+// them again resolves (a race lost to another app of the run, a namespace remembered
+// from earlier in the run but deleted since, the install namespace being deleted).
+func (a *ManagedApp) retryPrerequisites(err error) bool {
+	return a.forgetGoneNamespaces(err) || IsConflict(err) || installNamespaceTerminating(err, a.spec)
+}
+
+// forgetGoneNamespaces: err says a namespace of the app is gone or being deleted, so
+// this run's memory of the app's namespaces is dropped and the next ensure reads them.
+func (a *ManagedApp) forgetGoneNamespaces(err error) bool {
+	if !namespaceGone(err) {
+		return false
+	}
+	a.c.namespaces.forget(a.spec.Namespace, a.spec.ReleaseNamespace)
+	return true
 }
 
 // installNamespaceTerminating: err says the app's install namespace is being deleted.

@@ -2,8 +2,11 @@ package kube
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/watch"
@@ -12,6 +15,7 @@ import (
 // DeleteNamespace starts deleting the namespace if owner created it. It reports whether
 // a deletion is under way (so the caller knows whether to wait).
 func (c *Client) DeleteNamespace(ctx context.Context, name, owner string) (bool, error) {
+	c.namespaces.forget(name)
 	ns, err := c.cs.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
 	if IsNotFound(err) {
 		return false, nil
@@ -116,4 +120,50 @@ func drainUntilDeleted(ctx context.Context, w watch.Interface) (gone bool, chang
 
 func namespaceWaitErr(name string, err error) error {
 	return fmt.Errorf("namespace %s is still terminating: %w", name, err)
+}
+
+// ensureNamespaceOnce is EnsureNamespace (no labels) for the install paths, asked once
+// per run and namespace: hundreds of apps share a few namespaces, and the first ones of a
+// run, started together, share one ensure (single-flight). A namespace deleted since (by
+// this run's DeleteNamespace, which forgets it, or out of band) makes the next create in
+// it fail in a way namespaceGone recognises; the caller then forgets it and ensures again.
+func (c *Client) ensureNamespaceOnce(ctx context.Context, name, owner string) error {
+	var err error
+	for range 2 {
+		if _, ok := c.namespaces.get(name); ok {
+			return nil
+		}
+		_, err, _ = c.nsFlight.Do(name+"\x00"+owner, func() (any, error) {
+			if _, err := c.EnsureNamespace(ctx, name, nil, nil, owner); err != nil {
+				return nil, err
+			}
+			c.namespaces.put(name, "")
+			return nil, nil
+		})
+		// The caller that made the shared call may have ended (its context) while this
+		// one's is live: ask once more.
+		if err == nil || ctx.Err() != nil || !(errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+			return err
+		}
+	}
+	return err
+}
+
+// namespaceGone: a create failed because its namespace no longer exists (404 naming the
+// namespace) or is being deleted (the namespace lifecycle admission's 403).
+func namespaceGone(err error) bool {
+	var status apierrors.APIStatus
+	if !errors.As(err, &status) {
+		return false
+	}
+	st := status.Status()
+	if st.Details == nil {
+		return false
+	}
+	for _, cause := range st.Details.Causes {
+		if cause.Type == corev1.NamespaceTerminatingCause {
+			return true
+		}
+	}
+	return st.Code == 404 && st.Details.Kind == "namespaces"
 }

@@ -59,12 +59,20 @@ func (c *Client) patchUninstalling(ctx context.Context, spec InstallSpec, until 
 	name := ValuesConfigMapName(spec.Name)
 	op := fmt.Sprintf("mark config map %s/%s", spec.Namespace, name)
 	// The merge patch is idempotent: a blip is retried a few times, like a read.
+	var got *corev1.ConfigMap
 	err = c.retryCall(ctx, op, readAttempts, nil, func() error {
-		_, err := c.cs.CoreV1().ConfigMaps(spec.Namespace).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{})
+		var err error
+		got, err = c.cs.CoreV1().ConfigMaps(spec.Namespace).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{})
 		return err
 	})
+	key := spec.Namespace + "/" + name
+	c.marked.forget(key)
 	if IsNotFound(err) {
 		return nil
+	}
+	if err == nil && until != nil && Owned(got, spec.Owner) {
+		// The answer names the ConfigMap's UID: the delete after the uninstall needs no read.
+		c.marked.put(key, got.UID)
 	}
 	return wrap(op, err)
 }
