@@ -97,7 +97,7 @@ func (d *catalogDataSource) Schema(_ context.Context, _ datasource.SchemaRequest
 					"outputs": schema.MapAttribute{
 						ElementType: types.StringType,
 						Computed:    true,
-						MarkdownDescription: "The keys the resource's `outputs` holds for this app, each with the pattern of its value: " +
+						MarkdownDescription: "The keys of the resource's `outputs` for this app, each with the pattern of its value: " +
 							"`{fullname}` stands for the release's fullname (`provider::clusterkit::release_fullname(<name>, chart, " +
 							"{ max_length = fullname_max_length })`), `{fullname:<subchart>}` for a subchart's " +
 							"(`release_fullname(<name>, \"<subchart>\")`). The resource adds `endpoint` to apps with a `service` output once " +
