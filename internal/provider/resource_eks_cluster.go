@@ -191,6 +191,9 @@ func (r *eksClusterResource) Schema(ctx context.Context, _ resource.SchemaReques
 				"Defaults: create 45m, update 60m, delete 30m. When create or update runs out of time the stack keeps going; the next apply resumes waiting on it."),
 		},
 	}
+	for k, a := range eksAccessAttributes() {
+		resp.Schema.Attributes[k] = a
+	}
 }
 
 // replaceUnlessImported replaces on change, except when the prior value is null: right
@@ -247,6 +250,10 @@ func (r *eksClusterResource) Configure(_ context.Context, req resource.Configure
 func (r *eksClusterResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
 	var m eksClusterModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	validateAccess(m, &resp.Diagnostics)
 	if !m.KubernetesVersion.IsNull() && !m.KubernetesVersion.IsUnknown() {
 		checkKubernetesVersionKnown(m.KubernetesVersion.ValueString(), r.clock(), &resp.Diagnostics)
 	}
@@ -281,9 +288,11 @@ func (r *eksClusterResource) ModifyPlan(ctx context.Context, req resource.Modify
 		plan.ID = types.StringValue(eksID(plan.Region.ValueString(), plan.Name.ValueString()))
 	}
 	existing := !req.State.Raw.IsNull()
+	var prior *eksClusterModel
 	if existing {
 		var state eksClusterModel
 		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+		prior = &state
 		checkVersionChange(state.KubernetesVersion, plan.KubernetesVersion, &resp.Diagnostics)
 		if !plan.ExternalID.Equal(state.ExternalID) || !plan.SessionName.Equal(state.SessionName) {
 			plan.ClusterConnection = types.ObjectUnknown(connectionAttrTypes) // it carries both
@@ -318,6 +327,12 @@ func (r *eksClusterResource) ModifyPlan(ctx context.Context, req resource.Modify
 	if !resp.Diagnostics.HasError() && !plan.KubernetesVersion.IsNull() && !plan.KubernetesVersion.IsUnknown() {
 		checkKubernetesVersionSupport(plan.KubernetesVersion.ValueString(), r.clock(), existing, &resp.Diagnostics)
 	}
+	var config eksClusterModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
+	planAccess(ctx, &config, &plan, prior, &resp.Diagnostics)
+	if isKnown(plan.TemplateBody) && plan.TemplateBody.ValueString() != "" {
+		dropUndeclared(plan.TemplateBody.ValueString(), plan.accessParams(ctx, &resp.Diagnostics), &resp.Diagnostics)
+	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
 
@@ -333,7 +348,9 @@ func isTerminalFailure(status string) bool {
 func stackInputsChanged(state, plan eksClusterModel) bool {
 	return !state.KubernetesVersion.Equal(plan.KubernetesVersion) || !state.NodeInstanceType.Equal(plan.NodeInstanceType) ||
 		!state.NodeCount.Equal(plan.NodeCount) || !state.NodeVolumeSize.Equal(plan.NodeVolumeSize) ||
-		!state.KeyName.Equal(plan.KeyName) || !state.Tags.Equal(plan.Tags) || !state.TemplateBody.Equal(plan.TemplateBody)
+		!state.KeyName.Equal(plan.KeyName) || !state.Tags.Equal(plan.Tags) || !state.TemplateBody.Equal(plan.TemplateBody) ||
+		!state.EndpointPublicAccess.Equal(plan.EndpointPublicAccess) || !state.EndpointPrivateAccess.Equal(plan.EndpointPrivateAccess) ||
+		!state.PublicAccessCIDRs.Equal(plan.PublicAccessCIDRs) || !state.EnabledLogTypes.Equal(plan.EnabledLogTypes)
 }
 
 // versionList is the versions of EKS's release calendar, for the schema's description.

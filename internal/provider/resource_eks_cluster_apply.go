@@ -337,8 +337,10 @@ func replaceOnlyDiffers(st *cloud.Stack, spec cloud.StackSpec) (string, bool) {
 	for param, attr := range map[string]string{
 		"ClusterRoleArn": "cluster_role_arn", "VpcId": "vpc_id", "SubnetIds": "subnet_ids",
 		"ControlPlaneSecurityGroupId": "control_plane_security_group_id", "ServiceIpv4Cidr": "service_ipv4_cidr",
+		"SecretsKmsKeyArn": "secrets_kms_key_arn", "IpFamily": "ip_family",
 	} {
-		if v, ok := st.Parameters[param]; ok && v != spec.Parameters[param] {
+		v, ok := st.Parameters[param]
+		if want, sent := spec.Parameters[param]; ok && sent && v != want {
 			return attr, true
 		}
 	}
@@ -412,6 +414,9 @@ func checkTemplate(body string) error {
 		return fmt.Errorf("the template needs the output %s", cloud.OutputNodeInstanceRoleArn)
 	}
 	for _, p := range cloud.EKSClusterTemplateParameters {
+		if _, later := cloud.EKSClusterTemplateDefaults[p]; later {
+			continue // optional: passed only when declared
+		}
 		if _, ok := t.Parameters[p]; !ok {
 			return fmt.Errorf("the template must declare the parameter %s (the provider passes it)", p)
 		}

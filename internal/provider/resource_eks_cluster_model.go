@@ -33,6 +33,12 @@ type eksClusterModel struct {
 	NodeVolumeSize              types.Int64    `tfsdk:"node_volume_size"`
 	KeyName                     types.String   `tfsdk:"key_name"`
 	Tags                        types.Map      `tfsdk:"tags"`
+	EndpointPublicAccess        types.Bool     `tfsdk:"endpoint_public_access"`
+	EndpointPrivateAccess       types.Bool     `tfsdk:"endpoint_private_access"`
+	PublicAccessCIDRs           types.List     `tfsdk:"public_access_cidrs"`
+	EnabledLogTypes             types.Set      `tfsdk:"enabled_log_types"`
+	SecretsKMSKeyARN            types.String   `tfsdk:"secrets_kms_key_arn"`
+	IPFamily                    types.String   `tfsdk:"ip_family"`
 	TemplateBody                types.String   `tfsdk:"template_body"`
 	StackID                     types.String   `tfsdk:"stack_id"`
 	Status                      types.String   `tfsdk:"status"`
@@ -99,25 +105,30 @@ func (m eksClusterModel) stackSpec(ctx context.Context, diags *diag.Diagnostics)
 	}
 	tags[stackTagManagedBy] = "clusterkit"
 	tags[stackTagResource] = m.ID.ValueString()
-	return cloud.StackSpec{
-		Name:         m.Name.ValueString(),
-		TemplateBody: m.template(),
-		Parameters: map[string]string{
-			"ClusterName":                 m.Name.ValueString(),
-			"ClusterRoleArn":              m.ClusterRoleARN.ValueString(),
-			"KubernetesVersion":           m.KubernetesVersion.ValueString(),
-			"VpcId":                       m.VPCID.ValueString(),
-			"SubnetIds":                   strings.Join(subnets, ","),
-			"ControlPlaneSecurityGroupId": m.ControlPlaneSecurityGroupID.ValueString(),
-			"ServiceIpv4Cidr":             m.ServiceIPv4CIDR.ValueString(),
-			"NodeInstanceType":            m.NodeInstanceType.ValueString(),
-			"NodeCount":                   strconv.FormatInt(m.NodeCount.ValueInt64(), 10),
-			"NodeVolumeSize":              strconv.FormatInt(m.NodeVolumeSize.ValueInt64(), 10),
-			"KeyName":                     m.KeyName.ValueString(),
-			"NodeImageId":                 ami,
-		},
-		Tags: tags,
+	params := map[string]string{
+		"ClusterName":                 m.Name.ValueString(),
+		"ClusterRoleArn":              m.ClusterRoleARN.ValueString(),
+		"KubernetesVersion":           m.KubernetesVersion.ValueString(),
+		"VpcId":                       m.VPCID.ValueString(),
+		"SubnetIds":                   strings.Join(subnets, ","),
+		"ControlPlaneSecurityGroupId": m.ControlPlaneSecurityGroupID.ValueString(),
+		"ServiceIpv4Cidr":             m.ServiceIPv4CIDR.ValueString(),
+		"NodeInstanceType":            m.NodeInstanceType.ValueString(),
+		"NodeCount":                   strconv.FormatInt(m.NodeCount.ValueInt64(), 10),
+		"NodeVolumeSize":              strconv.FormatInt(m.NodeVolumeSize.ValueInt64(), 10),
+		"KeyName":                     m.KeyName.ValueString(),
+		"NodeImageId":                 ami,
 	}
+	if m.ServiceIPv4CIDR.IsNull() {
+		delete(params, "ServiceIpv4Cidr") // ip_family ipv6: EKS picks the block
+	}
+	for k, v := range m.accessParams(ctx, diags) {
+		params[k] = v
+	}
+	if body := m.template(); body != cloud.EKSClusterTemplate() {
+		dropUndeclared(body, params, nil) // ModifyPlan refused non-default values of these
+	}
+	return cloud.StackSpec{Name: m.Name.ValueString(), TemplateBody: m.template(), Parameters: params, Tags: tags}
 }
 
 // fromStack takes what the stack says about the inputs CloudFormation owns, so changes
@@ -140,6 +151,7 @@ func (m *eksClusterModel) fromStack(st *cloud.Stack) {
 	if v := st.Outputs[cloud.OutputNodeInstanceRoleArn]; v != "" {
 		m.NodeInstanceRoleARN = types.StringValue(v)
 	}
+	m.accessFromStack(st.Parameters)
 }
 
 func (m *eksClusterModel) fromCluster(c *cloud.Cluster) {

@@ -119,8 +119,8 @@ func TestAccEKSCluster_Lifecycle(t *testing.T) {
 				Check: resource.ComposeTestCheckFunc(noTemporaryCredentials, func(st *terraform.State) error {
 					nodeRole = st.RootModule().Resources[eksAddr].Primary.Attributes["node_instance_role_arn"]
 					info, _ := accStack.AWS.Stack(name)
-					if info.Parameters["NodeCount"] != "2" || info.Parameters["KubernetesVersion"] != "1.33" ||
-						info.Parameters["NodeImageId"] != "/aws/service/eks/optimized-ami/1.33/amazon-linux-2023/x86_64/standard/recommended/image_id" {
+					if info.Parameters["NodeCount"] != "2" || info.Parameters["KubernetesVersion"] != "1.35" ||
+						info.Parameters["NodeImageId"] != "/aws/service/eks/optimized-ami/1.35/amazon-linux-2023/x86_64/standard/recommended/image_id" {
 						return fmt.Errorf("stack parameters %v", info.Parameters)
 					}
 					if !slices.Contains(info.Capabilities, "CAPABILITY_IAM") || info.Tags["team"] != "platform" || info.Tags["clusterkit.dev/resource"] != "us-east-1/"+name {
@@ -292,12 +292,14 @@ func TestAccEKSCluster_InvalidConfig(t *testing.T) {
 		"reserved tag": {`tags = { "aws:owner" = "x" }`, `(?s)reserved prefix`},
 		"role arn":     {`cluster_role_arn = "arn:aws:iam::1:user/x"`, `(?s)cluster_role_arn.*IAM role ARN`},
 		"template":     {`template_body = "Resources: {}"`, `(?s)template_body.*AWS::EKS::Cluster`},
+		"no endpoint":  {`endpoint_public_access = false`, `(?s)No way to reach the cluster's API server.*endpoint_public_access = false`},
+		"kms alias":    {`secrets_kms_key_arn = "arn:aws:kms:us-east-1:222222222222:alias/eks"`, `(?s)secrets_kms_key_arn.*is an alias`},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			body := map[string]string{
 				"name": `name = "ck-invalid"`, "subnet_ids": `subnet_ids = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]`,
-				"kubernetes_version": `kubernetes_version = "1.33"`, "cluster_role_arn": `cluster_role_arn = "arn:aws:iam::222222222222:role/eks"`,
+				"kubernetes_version": `kubernetes_version = "1.35"`, "cluster_role_arn": `cluster_role_arn = "arn:aws:iam::222222222222:role/eks"`,
 			}
 			key := strings.TrimSpace(strings.SplitN(tc.attrs, "=", 2)[0])
 			body[key] = tc.attrs

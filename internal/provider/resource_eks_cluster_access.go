@@ -1,0 +1,324 @@
+package provider
+
+// clusterkit_eks_cluster's endpoint access, control-plane logging, secrets encryption and
+// IP family: their schema, their plan-time checks, and how they map to the template's
+// parameters and back.
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/listdefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/setdefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"sigs.k8s.io/yaml"
+
+	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/cloud"
+)
+
+const (
+	ipv4 = "ipv4"
+	ipv6 = "ipv6"
+	// everywhere is EKS's default public_access_cidrs.
+	everywhere = "0.0.0.0/0"
+)
+
+var (
+	// kmsKeyARNRE: a key (not an alias: the cluster's key cannot change once set, so the
+	// configuration names the key itself). Key IDs are UUIDs, multi-Region keys mrk-<hex>.
+	kmsKeyARNRE = regexp.MustCompile(`^arn:aws[a-z-]*:kms:([a-z]{2}(-[a-z]+)+-\d):(\d{12}):key/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$`)
+
+	endpointPublicPath  = path.Root("endpoint_public_access")
+	endpointPrivatePath = path.Root("endpoint_private_access")
+	publicCIDRsPath     = path.Root("public_access_cidrs")
+	logTypesPath        = path.Root("enabled_log_types")
+	kmsKeyPath          = path.Root("secrets_kms_key_arn")
+	ipFamilyPath        = path.Root("ip_family")
+)
+
+// eksLogTypes are the control-plane log types EKS has, in EKS's order.
+func eksLogTypes() []string {
+	out := make([]string, 0, len(cloud.LogTypeParameters))
+	for t := range cloud.LogTypeParameters {
+		out = append(out, t)
+	}
+	order := []string{"api", "audit", "authenticator", "controllerManager", "scheduler"}
+	sort.Slice(out, func(i, j int) bool { return slices.Index(order, out[i]) < slices.Index(order, out[j]) })
+	return out
+}
+
+// eksAccessAttributes are merged into the resource's schema.
+func eksAccessAttributes() map[string]schema.Attribute {
+	logTypes := eksLogTypes()
+	return map[string]schema.Attribute{
+		"endpoint_public_access": schema.BoolAttribute{
+			Optional: true, Computed: true, Default: booldefault.StaticBool(true),
+			MarkdownDescription: "Whether the cluster's API server is reachable from the internet, from `public_access_cidrs` (default `true`, as in EKS). " +
+				"Turning it off makes the endpoint private: the provider connects to the API server after the stack completes and on every update, so Terraform must then run from inside the VPC or a network connected to it (the plan warns). " +
+				"At least one of `endpoint_public_access` and `endpoint_private_access` must be `true`. Changed in place.",
+		},
+		"endpoint_private_access": schema.BoolAttribute{
+			Optional: true, Computed: true, Default: booldefault.StaticBool(false),
+			MarkdownDescription: "Whether the API server is reachable from inside the VPC through EKS-managed network interfaces; the nodes then use it instead of the public endpoint (default `false`, as in EKS; `true` is recommended together with a restricted `public_access_cidrs`). Changed in place.",
+		},
+		"public_access_cidrs": schema.ListAttribute{
+			Optional: true, Computed: true, ElementType: types.StringType,
+			Default:             listdefault.StaticValue(types.ListValueMust(types.StringType, []attr.Value{types.StringValue(everywhere)})),
+			MarkdownDescription: "Public IPv4 CIDR blocks allowed to reach the public endpoint (default `[\"" + everywhere + "\"]`, as in EKS). Only with `endpoint_public_access = true`. They must include the address Terraform runs from, and, while `endpoint_private_access` is `false`, the nodes' outbound (NAT) addresses. Changed in place.",
+			Validators: []validator.List{listvalidator.SizeAtLeast(1), listvalidator.UniqueValues(),
+				listvalidator.ValueStringsAre(funcValidator{description: "must be a public IPv4 CIDR block such as 203.0.113.0/24", check: publicCIDR})},
+		},
+		"enabled_log_types": schema.SetAttribute{
+			Optional: true, Computed: true, ElementType: types.StringType,
+			Default:             setdefault.StaticValue(types.SetValueMust(types.StringType, nil)),
+			MarkdownDescription: "Control-plane log types EKS sends to CloudWatch Logs (log group `/aws/eks/<name>/cluster`; CloudWatch charges apply): any of `" + strings.Join(logTypes, "`, `") + "`. Default none. Changed in place.",
+			Validators:          []validator.Set{setvalidator.ValueStringsAre(stringvalidator.OneOf(logTypes...))},
+		},
+		"secrets_kms_key_arn": schema.StringAttribute{
+			Optional: true,
+			PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplaceIf(createdStackChanged,
+				"CloudFormation cannot change a cluster's encryption key in place: changing it replaces the cluster.",
+				"CloudFormation cannot change a cluster's encryption key in place: changing it replaces the cluster.")},
+			MarkdownDescription: "ARN of a symmetric customer managed KMS key, in the cluster's region, that EKS uses for envelope encryption of Kubernetes secrets (on Kubernetes 1.28 and later EKS envelope-encrypts all Kubernetes API data, with an AWS owned key when none is given). " +
+				"The customer role needs `kms:DescribeKey` and `kms:CreateGrant` on it, and the key policy must allow them (see the authentication guide). " +
+				"CloudFormation sets the key only when it creates the cluster: adding, changing or removing it replaces the cluster.",
+			Validators: []validator.String{funcValidator{description: "must be a KMS key ARN such as arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab", check: kmsKeyARN}},
+		},
+		"ip_family": schema.StringAttribute{
+			Optional: true, Computed: true, Default: stringdefault.StaticString(ipv4),
+			PlanModifiers:       []planmodifier.String{replaceUnlessImported()},
+			MarkdownDescription: "IP family of pod and service addresses: `ipv4` (default) or `ipv6`. `ipv6` needs dual-stack subnets that assign IPv6 addresses; EKS then picks the service CIDR (`service_ipv4_cidr` must not be set) and the node role gets the VPC CNI's IPv6 permissions. Changing it replaces the cluster.",
+			Validators:          []validator.String{stringvalidator.OneOf(ipv4, ipv6)},
+		},
+	}
+}
+
+// createdStackChanged replaces on a change of a create-only value of a cluster this
+// resource created; right after an import (no stack ID in state yet) the update compares
+// the configuration with the stack instead.
+func createdStackChanged(ctx context.Context, req planmodifier.StringRequest, resp *stringplanmodifier.RequiresReplaceIfFuncResponse) {
+	var stackID types.String
+	resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("stack_id"), &stackID)...)
+	resp.RequiresReplace = !stackID.IsNull() && !req.StateValue.Equal(req.PlanValue)
+}
+
+func publicCIDR(s string) error {
+	p, err := netip.ParsePrefix(s)
+	switch {
+	case err != nil || !p.Addr().Is4():
+		return fmt.Errorf("%q is not an IPv4 CIDR block", s)
+	case p.Masked() != p:
+		return fmt.Errorf("%q has host bits set; did you mean %s?", s, p.Masked())
+	case p.Addr().IsPrivate() || p.Addr().IsLoopback() || p.Addr().IsLinkLocalUnicast() || p.Addr().IsMulticast() || (p.Addr().IsUnspecified() && p.Bits() != 0):
+		return fmt.Errorf("%q is not a public range: the public endpoint sees only public source addresses (for access from inside the VPC set endpoint_private_access = true)", s)
+	}
+	return nil
+}
+
+func kmsKeyARN(s string) error {
+	if strings.Contains(s, ":alias/") {
+		return fmt.Errorf("%q is an alias: name the key itself (the cluster keeps the key it was created with)", s)
+	}
+	if !kmsKeyARNRE.MatchString(s) {
+		return fmt.Errorf("%q is not a KMS key ARN", s)
+	}
+	return nil
+}
+
+// validateAccess is ValidateConfig's part for these attributes: what contradicts itself
+// within the configuration.
+func validateAccess(m eksClusterModel, diags *diag.Diagnostics) {
+	if isFalse(m.EndpointPublicAccess) && !isTrue(m.EndpointPrivateAccess) && !m.EndpointPrivateAccess.IsUnknown() {
+		diags.AddAttributeError(endpointPublicPath, "No way to reach the cluster's API server",
+			"endpoint_public_access = false needs endpoint_private_access = true: EKS refuses a cluster whose API server endpoint is reachable from nowhere.")
+	}
+	if isFalse(m.EndpointPublicAccess) && !m.PublicAccessCIDRs.IsNull() {
+		diags.AddAttributeError(publicCIDRsPath, "public_access_cidrs without a public endpoint",
+			"public_access_cidrs limits who reaches the public endpoint, and endpoint_public_access = false turns that endpoint off: remove public_access_cidrs, or set endpoint_public_access = true.")
+	}
+	if isKnown(m.IPFamily) && m.IPFamily.ValueString() == ipv6 && !m.ServiceIPv4CIDR.IsNull() {
+		diags.AddAttributeError(path.Root("service_ipv4_cidr"), "service_ipv4_cidr with ip_family = \"ipv6\"",
+			"An IPv6 cluster's service addresses come from a block EKS chooses: remove service_ipv4_cidr, or set ip_family = \"ipv4\".")
+	}
+}
+
+// planAccess is ModifyPlan's part: defaults that depend on other attributes, checks that
+// need the region or the prior state, and warnings about reaching the cluster.
+func planAccess(ctx context.Context, config, plan *eksClusterModel, state *eksClusterModel, diags *diag.Diagnostics) {
+	if isKnown(plan.IPFamily) && plan.IPFamily.ValueString() == ipv6 && config.ServiceIPv4CIDR.IsNull() {
+		plan.ServiceIPv4CIDR = types.StringNull() // EKS picks it; the template ignores it
+	}
+	if isKnown(plan.SecretsKMSKeyARN) && isKnown(plan.Region) {
+		if m := kmsKeyARNRE.FindStringSubmatch(plan.SecretsKMSKeyARN.ValueString()); m != nil && m[1] != plan.Region.ValueString() {
+			diags.AddAttributeError(kmsKeyPath, "KMS key in another region",
+				fmt.Sprintf("secrets_kms_key_arn is a key in %s; EKS needs a key in the cluster's region %s.", m[1], plan.Region.ValueString()))
+		}
+	}
+	changed := func(a func(eksClusterModel) attr.Value) bool { return state == nil || !a(*state).Equal(a(*plan)) }
+	if isFalse(plan.EndpointPublicAccess) && changed(func(m eksClusterModel) attr.Value { return m.EndpointPublicAccess }) {
+		diags.AddAttributeWarning(endpointPublicPath, "The cluster's API server will be private",
+			"With endpoint_public_access = false the API server is reachable only from inside the VPC and networks connected to it. "+
+				"The provider connects to it after the stack completes (aws-auth, the clusterkit service account) and on every later update, "+
+				"and resources that take this cluster's cluster_connection connect to it too: run Terraform from inside the VPC (for example a self-hosted Terraform Cloud agent there), or those steps fail.")
+	}
+	var cidrs []string
+	if isKnown(plan.PublicAccessCIDRs) {
+		diags.Append(plan.PublicAccessCIDRs.ElementsAs(ctx, &cidrs, false)...)
+	}
+	if !isFalse(plan.EndpointPublicAccess) && len(cidrs) > 0 && !slices.Contains(cidrs, everywhere) &&
+		changed(func(m eksClusterModel) attr.Value { return m.PublicAccessCIDRs }) {
+		detail := "The provider connects to the API server from where Terraform runs: that address must be in public_access_cidrs, or the bootstrap after the stack fails."
+		if !isTrue(plan.EndpointPrivateAccess) {
+			detail += " With endpoint_private_access = false the nodes reach the API server through the public endpoint too: include their NAT gateways' addresses, or set endpoint_private_access = true."
+		}
+		diags.AddAttributeWarning(publicCIDRsPath, "The public endpoint is limited to public_access_cidrs", detail)
+	}
+}
+
+// accessParams are the template parameters of these attributes.
+func (m eksClusterModel) accessParams(ctx context.Context, diags *diag.Diagnostics) map[string]string {
+	p := map[string]string{
+		"EndpointPublicAccess":  boolParam(m.EndpointPublicAccess, true),
+		"EndpointPrivateAccess": boolParam(m.EndpointPrivateAccess, false),
+		"PublicAccessCidrs":     everywhere,
+		"SecretsKmsKeyArn":      m.SecretsKMSKeyARN.ValueString(),
+		"IpFamily":              ipv4,
+	}
+	if isKnown(m.IPFamily) {
+		p["IpFamily"] = m.IPFamily.ValueString()
+	}
+	if isKnown(m.PublicAccessCIDRs) {
+		var cidrs []string
+		diags.Append(m.PublicAccessCIDRs.ElementsAs(ctx, &cidrs, false)...)
+		if len(cidrs) > 0 {
+			p["PublicAccessCidrs"] = strings.Join(cidrs, ",")
+		}
+	}
+	var logs []string
+	if isKnown(m.EnabledLogTypes) {
+		diags.Append(m.EnabledLogTypes.ElementsAs(ctx, &logs, false)...)
+	}
+	for t, param := range cloud.LogTypeParameters {
+		p[param] = fmt.Sprint(slices.Contains(logs, t))
+	}
+	return p
+}
+
+// accessFromStack reads these attributes back from the stack's parameters. A stack made
+// from a template that does not have them (an older embedded one, or a user template)
+// runs with the template defaults, which are EKS's.
+func (m *eksClusterModel) accessFromStack(params map[string]string) {
+	get := func(k string) string {
+		if v, ok := params[k]; ok {
+			return v
+		}
+		return cloud.EKSClusterTemplateDefaults[k]
+	}
+	m.EndpointPublicAccess = types.BoolValue(get("EndpointPublicAccess") == "true")
+	m.EndpointPrivateAccess = types.BoolValue(get("EndpointPrivateAccess") == "true")
+	var cidrs []attr.Value
+	for _, c := range strings.Split(get("PublicAccessCidrs"), ",") {
+		if c = strings.TrimSpace(c); c != "" {
+			cidrs = append(cidrs, types.StringValue(c))
+		}
+	}
+	m.PublicAccessCIDRs = types.ListValueMust(types.StringType, cidrs)
+	var logs []attr.Value
+	for _, t := range eksLogTypes() {
+		if get(cloud.LogTypeParameters[t]) == "true" {
+			logs = append(logs, types.StringValue(t))
+		}
+	}
+	m.EnabledLogTypes = types.SetValueMust(types.StringType, logs)
+	if k := get("SecretsKmsKeyArn"); k != "" {
+		m.SecretsKMSKeyARN = types.StringValue(k)
+	} else {
+		m.SecretsKMSKeyARN = types.StringNull()
+	}
+	m.IPFamily = types.StringValue(get("IpFamily"))
+}
+
+// accessParamAttribute names the attribute behind each of these parameters.
+func accessParamAttribute(param string) path.Path {
+	switch param {
+	case "EndpointPublicAccess":
+		return endpointPublicPath
+	case "EndpointPrivateAccess":
+		return endpointPrivatePath
+	case "PublicAccessCidrs":
+		return publicCIDRsPath
+	case "SecretsKmsKeyArn":
+		return kmsKeyPath
+	case "IpFamily":
+		return ipFamilyPath
+	}
+	return logTypesPath
+}
+
+// templateParameters lists the parameters a template declares (nil when it does not
+// parse; checkTemplate reports that).
+func templateParameters(body string) map[string]bool {
+	var t struct {
+		Parameters map[string]any `json:"Parameters"`
+	}
+	if err := yaml.Unmarshal([]byte(body), &t); err != nil {
+		return nil
+	}
+	out := map[string]bool{}
+	for k := range t.Parameters {
+		out[k] = true
+	}
+	return out
+}
+
+// dropUndeclared removes from a user template's parameters the later ones it does not
+// declare (CloudFormation refuses unknown parameters). A value other than the default
+// cannot then take effect: that is an error on its attribute.
+func dropUndeclared(body string, params map[string]string, diags *diag.Diagnostics) {
+	declared := templateParameters(body)
+	if declared == nil {
+		return
+	}
+	for param, def := range cloud.EKSClusterTemplateDefaults {
+		if declared[param] {
+			continue
+		}
+		if v, ok := params[param]; ok && v != def && diags != nil {
+			diags.AddAttributeError(accessParamAttribute(param), "template_body lacks a parameter",
+				fmt.Sprintf("template_body declares no %s parameter, so %s cannot take effect: declare it in the template (as the embedded template does), or leave %s at its default.",
+					param, accessParamAttribute(param), accessParamAttribute(param)))
+		}
+		delete(params, param)
+	}
+}
+
+func boolParam(v types.Bool, def bool) string {
+	if isKnown(v) {
+		return fmt.Sprint(v.ValueBool())
+	}
+	return fmt.Sprint(def)
+}
+
+// isKnown: set, and known at plan time.
+func isKnown(v attr.Value) bool { return !v.IsNull() && !v.IsUnknown() }
+
+func isFalse(v types.Bool) bool { return isKnown(v) && !v.ValueBool() }
+
+func isTrue(v types.Bool) bool { return isKnown(v) && v.ValueBool() }
