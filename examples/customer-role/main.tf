@@ -19,6 +19,12 @@ variable "external_id" {
   description = "Shared with the platform; it goes into clusterkit_eks_cluster.external_id."
 }
 
+variable "secrets_kms_key_arns" {
+  type        = list(string)
+  default     = []
+  description = "KMS keys the platform may name in clusterkit_eks_cluster.secrets_kms_key_arn (EKS secrets encryption); none by default."
+}
+
 data "aws_partition" "current" {}
 
 resource "aws_iam_role" "clusterkit_provisioner" {
@@ -36,13 +42,17 @@ resource "aws_iam_role" "clusterkit_provisioner" {
 }
 
 # What the stack and the provider need: CloudFormation, EKS, the node group's EC2 and Auto
-# Scaling pieces, the node role and instance profile, passing the EKS service role, and the
-# EKS-optimized AMI parameter. Narrow the resources further to your naming if you like.
+# Scaling pieces, the node role (with an inline policy for ip_family = "ipv6") and instance
+# profile, passing the EKS service role, the EKS-optimized AMI parameter, and, for secrets
+# encryption, DescribeKey and CreateGrant on the KMS keys the platform may use (EKS creates a
+# grant for the cluster with the caller's rights). Control-plane logging needs nothing more:
+# EKS writes to /aws/eks/<name>/cluster with its service-linked role. Narrow the resources
+# further to your naming if you like.
 resource "aws_iam_role_policy" "clusterkit_provisioner" {
   role = aws_iam_role.clusterkit_provisioner.id
   policy = jsonencode({
     Version = "2012-10-17"
-    Statement = [
+    Statement = concat([
       { Effect = "Allow", Action = ["cloudformation:*"], Resource = "*" },
       { Effect = "Allow", Action = ["eks:*"], Resource = "*" },
       {
@@ -60,12 +70,19 @@ resource "aws_iam_role_policy" "clusterkit_provisioner" {
         Effect = "Allow"
         Action = [
           "iam:CreateRole", "iam:DeleteRole", "iam:GetRole", "iam:TagRole", "iam:AttachRolePolicy", "iam:DetachRolePolicy",
+          "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:GetRolePolicy",
           "iam:CreateInstanceProfile", "iam:DeleteInstanceProfile", "iam:GetInstanceProfile",
           "iam:AddRoleToInstanceProfile", "iam:RemoveRoleFromInstanceProfile", "iam:PassRole",
         ]
         Resource = "*"
       },
-    ]
+      ], length(var.secrets_kms_key_arns) == 0 ? [] : [{
+        Effect   = "Allow"
+        Action   = ["kms:DescribeKey", "kms:CreateGrant"]
+        Resource = var.secrets_kms_key_arns
+        # Only grants for AWS services acting for this role (EKS), not for anyone else.
+        Condition = { Bool = { "kms:GrantIsForAWSResource" = "true" } }
+    }])
   })
 }
 

@@ -136,7 +136,7 @@ func (r *eksClusterResource) Schema(ctx context.Context, _ resource.SchemaReques
 			},
 			"service_ipv4_cidr": schema.StringAttribute{
 				Optional: true, Computed: true, Default: stringdefault.StaticString(eksDefaultCIDR), PlanModifiers: replace,
-				MarkdownDescription: "CIDR of Kubernetes service IPs (default `" + eksDefaultCIDR + "`): a private block from /12 to /24 that does not overlap the VPC. Changing it replaces the cluster.",
+				MarkdownDescription: "CIDR of Kubernetes service IPs (default `" + eksDefaultCIDR + "`): a private block from /12 to /24 that does not overlap the VPC. Null with `ip_family = \"ipv6\"`, where EKS chooses the block. Changing it replaces the cluster.",
 				Validators:          []validator.String{funcValidator{description: "a private IPv4 CIDR from /12 to /24", check: serviceCIDR}},
 			},
 			"node_instance_type": schema.StringAttribute{

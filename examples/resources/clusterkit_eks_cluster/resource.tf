@@ -20,6 +20,14 @@ resource "clusterkit_eks_cluster" "shop" {
   node_instance_type = "t3.large"
   node_count         = 3
 
+  # The nodes use the private endpoint; the public one answers only the platform's egress
+  # addresses (where Terraform runs: the provider connects to the cluster after the stack).
+  endpoint_private_access = true
+  public_access_cidrs     = ["203.0.113.0/24"]
+
+  enabled_log_types   = ["api", "audit", "authenticator"]
+  secrets_kms_key_arn = "arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
   tags = {
     customer = "shop"
   }
