@@ -3,6 +3,7 @@ package kube
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -58,6 +59,14 @@ func cleanupApp(t *testing.T, c *Client, spec InstallSpec) {
 		opts := UninstallOptions{Timeout: 2 * time.Minute, Settle: 100 * time.Millisecond, FailedInstall: rel == nil}
 		if _, err := c.ManagedApp(spec).Uninstall(ctx, opts, logTo(t)); err != nil {
 			t.Errorf("cleanup: uninstall %s: %v", spec.Name, err)
+		}
+		// The next subtest makes its prerequisites directly, without Install's wait for a
+		// terminating install namespace: wait here for the one the last app's uninstall
+		// started deleting.
+		if ns := spec.WithDefaults().Namespace; expectDeleting(ctx, c, ns) == nil {
+			if err := c.WaitNamespaceGone(ctx, ns); err != nil {
+				t.Errorf("cleanup: %v", err)
+			}
 		}
 		err = c.Clientset().CoreV1().Namespaces().Delete(ctx, spec.ReleaseNamespace, metav1.DeleteOptions{})
 		if err != nil && !IsNotFound(err) {
@@ -210,4 +219,20 @@ func noDeployedRelease(t *testing.T, c *Client, spec InstallSpec) {
 	if got := releaseSecrets(t, c, spec.ReleaseNamespace, spec.Name); len(got) != 0 {
 		t.Fatalf("release secrets left: %v", got)
 	}
+}
+
+// expectDeleting: the namespace is gone or being deleted (an uninstall does not wait for
+// the shared install namespace's finalization).
+func expectDeleting(ctx context.Context, c *Client, ns string) error {
+	got, err := c.Clientset().CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+	if IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if got.DeletionTimestamp == nil {
+		return fmt.Errorf("namespace %s is not being deleted", ns)
+	}
+	return nil
 }

@@ -458,9 +458,9 @@ func TestAccInstallPod(t *testing.T) {
 		}
 		checkDemo(t, c, b.ReleaseNamespace, b.Name, 1, "hello from demo", chartsrc.DemoVersion)
 		uninstall(b)
-		// Uninstall waits until the shared namespace is gone.
-		if _, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); !IsNotFound(err) {
-			t.Fatalf("the install namespace must be gone after the last app: %v", err)
+		// The last app's uninstall starts deleting the shared namespace and does not wait.
+		if err := expectDeleting(ctx, c, ns); err != nil {
+			t.Fatalf("the install namespace after the last app: %v", err)
 		}
 	})
 

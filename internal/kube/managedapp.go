@@ -102,9 +102,9 @@ type UninstallResult struct {
 
 // Uninstall removes the app: it marks the app as uninstalling (so apps that go after it
 // wait), waits for the apps that go before it, runs the uninstall pod, then removes the
-// app's prerequisites and, after the last app, the shared install namespace (waiting
-// until it is gone, so a replacement does not meet it terminating). A failed uninstall
-// clears the mark again.
+// app's prerequisites and, after the last app, starts deleting the shared install
+// namespace (Install waits out one still terminating). A failed uninstall clears the
+// mark again.
 func (a *ManagedApp) Uninstall(ctx context.Context, opts UninstallOptions, logf func(line string)) (res UninstallResult, err error) {
 	spec, c := a.spec, a.c
 	if opts.Settle == 0 {
@@ -141,14 +141,13 @@ func (a *ManagedApp) Uninstall(ctx context.Context, opts UninstallOptions, logf 
 			return res, err
 		}
 	}
-	deleting, err := c.DeleteInstallPrerequisites(ctx, spec)
+	// The shared install namespace, deleted after the last app, is not waited for: its
+	// finalization takes seconds, and an install that meets it terminating waits it out.
+	_, err = c.DeleteInstallPrerequisites(ctx, spec)
 	for attempt := 1; attempt < conflictAttempts && IsConflict(err); attempt++ {
 		// Another app's destroy got to the shared namespace first (deleting it twice
 		// conflicts); looking again finds it terminating.
-		deleting, err = c.DeleteInstallPrerequisites(ctx, spec)
-	}
-	if err == nil && deleting {
-		err = c.WaitNamespaceGone(ctx, spec.Namespace)
+		_, err = c.DeleteInstallPrerequisites(ctx, spec)
 	}
 	if err != nil {
 		return res, fmt.Errorf("release %s uninstalled, but cleaning up after it failed: %w", spec.Name, err)

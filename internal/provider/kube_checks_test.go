@@ -92,6 +92,23 @@ func expectGone(cs kubernetes.Interface, ns string) error {
 	return nil
 }
 
+// expectDeleting: the namespace is gone or being deleted. A managed app's destroy starts
+// deleting the shared install namespace after the last app and does not wait for its
+// finalization (the next install waits it out).
+func expectDeleting(cs kubernetes.Interface, ns string) error {
+	got, err := cs.CoreV1().Namespaces().Get(context.Background(), ns, metav1.GetOptions{})
+	if kube.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if got.DeletionTimestamp == nil {
+		return fmt.Errorf("namespace %s still exists and is not being deleted", ns)
+	}
+	return nil
+}
+
 func waitGone(t testing.TB, cs kubernetes.Interface, ns string) {
 	t.Helper()
 	err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, 2*time.Minute, true, func(context.Context) (bool, error) {

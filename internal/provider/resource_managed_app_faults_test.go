@@ -348,11 +348,12 @@ func TestAccManagedApp_FaultStreams(t *testing.T) {
 }
 
 // expectNoInstallObjects checks that the app's install objects are gone after destroy:
-// the shared install namespace (its last app went), and any service account, binding or
-// role binding the app owned. The release namespace stays, by design.
+// the shared install namespace (its last app went: gone or being deleted), and any
+// service account, binding or role binding the app owned. The release namespace stays,
+// by design.
 func expectNoInstallObjects(cs kubernetes.Interface, owner, releaseNS string) error {
 	ctx := context.Background()
-	if err := expectGone(cs, installNS); err != nil {
+	if err := expectDeleting(cs, installNS); err != nil {
 		return err
 	}
 	left, err := ownedIdentities(ctx, cs, owner)

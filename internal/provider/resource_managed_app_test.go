@@ -69,8 +69,8 @@ func TestAccManagedApp_Lifecycle(t *testing.T) {
 			if err := expectAbsent("installer binding", err); err != nil {
 				return err
 			}
-			// The last app gone, the shared install namespace went too (and destroy waited).
-			return expectGone(cs, installNS)
+			// The last app gone, the shared install namespace is being deleted too.
+			return expectDeleting(cs, installNS)
 		},
 		Steps: []tfresource.TestStep{
 			{
@@ -513,7 +513,7 @@ func TestAccManagedApp_ConcurrentApps(t *testing.T) {
 					return err
 				}
 			}
-			return expectGone(cs, installNS)
+			return expectDeleting(cs, installNS)
 		},
 		Steps: []tfresource.TestStep{{
 			ConfigDirectory: config.StaticDirectory("testdata/TestAccManagedApp_ConcurrentApps"),
