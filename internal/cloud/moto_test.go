@@ -25,6 +25,11 @@ package cloud
 //     Capabilities and ClientRequestToken, emits stack-level events only, and has no
 //     failure/rollback states; those paths are covered by the in-project fake.
 //   - ManagedPolicyArns on the role are accepted but not attached.
+//   - Skipping AWS::EKS::Cluster, moto never sees the cluster's endpoint access, logging,
+//     encryption or IP family: those properties are checked by cfn-lint on each parameter
+//     variant (templates_lint_test.go) and by the in-project emulator, whose DescribeCluster
+//     reports them. moto still resolves their parameters, conditions and the Fn::If
+//     branches the nodes get (the IPv6 subtest).
 
 import (
 	"context"
@@ -406,6 +411,54 @@ func TestMotoEKSClusterStack(t *testing.T) {
 	waitStackStatus(t, ctx, cfn, stackID, cfntypes.StackStatusDeleteComplete)
 	if _, err := cfn.DescribeStacks(ctx, &cloudformation.DescribeStacksInput{StackName: aws.String(name)}); err == nil || !strings.Contains(err.Error(), "does not exist") {
 		t.Errorf("DescribeStacks by name after delete: err = %v, want 'does not exist'", err)
+	}
+
+	t.Run("IPv6", func(t *testing.T) { checkMotoIPv6(t, ctx, e, body, attrs) })
+}
+
+// checkMotoIPv6 deploys the template with IpFamily ipv6: moto resolves the Fn::If
+// branches the cluster does not see, those of the nodes (the service CIDR in the user
+// data, the node role's inline IPv6 CNI policy).
+func checkMotoIPv6(t *testing.T, ctx context.Context, e *motoEnv, body string, attrs map[string]string) {
+	const name = "clusterkit-moto-v6"
+	params := e.parameters(name)
+	for i, p := range params {
+		if aws.ToString(p.ParameterKey) == "IpFamily" {
+			params[i].ParameterValue = aws.String("ipv6")
+		}
+	}
+	cfn := cloudformation.NewFromConfig(e.cfg)
+	cs, err := cfn.CreateStack(ctx, &cloudformation.CreateStackInput{
+		StackName: aws.String(name), TemplateBody: aws.String(body), Parameters: params,
+		Capabilities: []cfntypes.Capability{cfntypes.CapabilityCapabilityIam},
+	})
+	if err != nil {
+		t.Fatalf("CreateStack: %v", err)
+	}
+	waitStackStatus(t, ctx, cfn, aws.ToString(cs.StackId), cfntypes.StackStatusCreateComplete)
+	sr, err := cfn.DescribeStackResources(ctx, &cloudformation.DescribeStackResourcesInput{StackName: cs.StackId})
+	if err != nil {
+		t.Fatal(err)
+	}
+	physical := map[string]string{}
+	for _, r := range sr.StackResources {
+		physical[aws.ToString(r.LogicalResourceId)] = aws.ToString(r.PhysicalResourceId)
+	}
+	var ltv struct {
+		UserData string `xml:"launchTemplateVersionSet>item>launchTemplateData>userData"`
+	}
+	e.srv.query(t, ctx, e.cfg, "ec2", "2016-11-15", "DescribeLaunchTemplateVersions", url.Values{"LaunchTemplateId": {physical["NodeLaunchTemplate"]}}, &ltv)
+	ud, _ := base64.StdEncoding.DecodeString(ltv.UserData)
+	if want := "    cidr: " + attrs["KubernetesNetworkConfig.ServiceIpv6Cidr"] + "\n"; !strings.Contains(string(ud), want) {
+		t.Errorf("user data lacks %q:\n%s", want, ud)
+	}
+	var pol struct {
+		Document string `xml:"GetRolePolicyResult>PolicyDocument"`
+	}
+	e.srv.query(t, ctx, e.cfg, "iam", "2010-05-08", "GetRolePolicy", url.Values{"RoleName": {physical[NodeInstanceRoleLogicalID]}, "PolicyName": {"vpc-cni-ipv6"}}, &pol)
+	doc, _ := url.QueryUnescape(pol.Document)
+	if !strings.Contains(doc, "ec2:AssignIpv6Addresses") {
+		t.Errorf("node role policy vpc-cni-ipv6 = %q", doc)
 	}
 }
 
