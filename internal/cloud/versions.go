@@ -67,7 +67,10 @@ func day(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0,
 // support), with the dates as mirrored by https://endoflife.date/amazon-eks (checked
 // 2026-12-01; release days there may differ from the AWS calendar by a day or two, the
 // support end dates agree). Every entry below has published dates; none is Derived.
-// Kubernetes 1.36 is not listed: the sources at hand give no EKS release date for it.
+// Kubernetes 1.36 is not listed: neither AWS's calendar nor endoflife.date at hand gives an
+// EKS release date for it; the only date found (2026-06-02, standard support to 2027-08-02)
+// is in an unattributed third-party blog post (devopsdreams.blogspot.com, 2026-08-16), not
+// enough for a table that refuses and warns at plan time.
 // Dates are days in UTC; a day listed as an end is the first day past it.
 var eksVersions = []VersionInfo{
 	{Version: "1.30", Released: day(2024, time.May, 23), EndOfStandardSupport: day(2025, time.July, 23), EndOfExtendedSupport: day(2026, time.July, 23)},
