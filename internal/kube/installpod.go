@@ -96,6 +96,12 @@ type InstallSpec struct {
 	// ConfigMap. Both are passed to helm with -f, sensitive values last.
 	Values          string
 	SensitiveValues string
+	// MoreValues are further YAML documents (ConfigMap keys MoreValuesFile(i)), passed
+	// with -f after Values and before SensitiveValues: helm merges them in order, each
+	// overriding the ones before (maps merged key by key, anything else replaced).
+	MoreValues []string
+	// Helm holds helm upgrade --install's switches (zero value: clusterkit's defaults).
+	Helm HelmOptions
 	// RepositoryUsername and RepositoryPassword authenticate to the chart repository or
 	// OCI registry (basic auth). The password goes to the values Secret only, and from
 	// there to helm's standard input: never a command line, a ConfigMap or an env var.
@@ -223,6 +229,7 @@ func (s InstallSpec) WithDefaults() InstallSpec {
 	if s.Owner == "" {
 		s.Owner = "managed_app/" + s.ReleaseNamespace + "/" + s.Name
 	}
+	s.Helm = s.Helm.WithDefaults()
 	return s
 }
 
@@ -261,6 +268,8 @@ func (s InstallSpec) Validate() error {
 	if err := validateValuesYAML(s.Values); err != nil {
 		bad("values: %v", err)
 	}
+	add(checkMoreValues(s.MoreValues))
+	add(s.Helm.Check())
 	if s.RepositoryPassword != "" && s.RepositoryUsername == "" {
 		bad("a repository password needs a repository username")
 	}
@@ -273,8 +282,8 @@ func (s InstallSpec) Validate() error {
 	}
 	for name := range s.ExtraFiles {
 		if !fileNameRe.MatchString(name) || name == ValuesFile || name == SecretValuesFile || name == RepositoryPasswordFile ||
-			strings.HasPrefix(name, stepFilePrefix) || len(name) > 253 {
-			bad("extra file name %q must be a plain file name other than %s, %s and %s*", name, ValuesFile, SecretValuesFile, stepFilePrefix)
+			moreValuesFileRe.MatchString(name) || strings.HasPrefix(name, stepFilePrefix) || len(name) > 253 {
+			bad("extra file name %q must be a plain file name other than %s, values-<n>.yaml, %s and %s*", name, ValuesFile, SecretValuesFile, stepFilePrefix)
 		}
 	}
 	add(CheckPodLabels(s.PodLabels))
@@ -372,7 +381,10 @@ func installInputs(spec InstallSpec, action Action) []corev1.EnvVar {
 			// Without cluster rights the installer may not create namespaces; the
 			// prerequisites create the release namespace instead.
 			corev1.EnvVar{Name: "CREATE_NAMESPACE", Value: strconv.FormatBool(spec.ClusterAdmin)},
+			// values-1.yaml ... values-<n>.yaml follow values.yaml.
+			corev1.EnvVar{Name: "VALUES_FILES", Value: strconv.Itoa(len(spec.MoreValues))},
 		)
+		env = append(env, spec.Helm.helmInputs()...)
 	}
 	return env
 }
@@ -412,6 +424,9 @@ func configFiles(spec InstallSpec) map[string]string {
 		data = map[string]string{}
 	}
 	data[ValuesFile] = spec.Values
+	for i, doc := range spec.MoreValues {
+		data[MoreValuesFile(i)] = doc
+	}
 	for _, phase := range []struct {
 		name  string
 		steps []string

@@ -10,6 +10,18 @@
 #                       helm on its standard input only
 #   HELM_TIMEOUT        helm's --timeout, e.g. 480s
 #   CREATE_NAMESPACE    true: pass --create-namespace
+#   VALUES_FILES        N: values-1.yaml ... values-N.yaml follow values.yaml (helm merges
+#                       the -f files in order, later ones overriding earlier ones)
+#   helm's switches, true or false unless said otherwise (unset: as before they existed):
+#   WAIT (true)         --wait
+#   WAIT_FOR_JOBS       --wait-for-jobs
+#   ROLLBACK_ON_FAILURE (true) Helm 4's --rollback-on-failure, Helm 3's --atomic
+#   CLEANUP_ON_FAIL (true) --cleanup-on-fail
+#   SKIP_CRDS           --skip-crds
+#   HISTORY_MAX         --history-max N (a number; unset: helm's default)
+#   TAKE_OWNERSHIP      --take-ownership (Helm 3.17 or later; with Helm 4 also
+#                       --force-conflicts, unless the release was applied client-side)
+#   DEPENDENCY_UPDATE   --dependency-update
 #   CONFIG_DIR          values.yaml, secret-values.yaml (when there are sensitive values)
 #                       and the catalog's steps: step-<phase>-<NN>.sh, run in order with
 #                       sh -e (phases pre-install, post-install, pre-uninstall)
@@ -160,8 +172,15 @@ run_steps() {
 # not from the image's tag.
 helm_version=$(helm version --template '{{.Version}}' 2>/dev/null) || die "helm does not run in this image" 127
 case "$helm_version" in
-  v3.*) rollback=--atomic ;;
-  v4.*) rollback=--rollback-on-failure ;;
+  v3.*)
+    rollback=--atomic
+    helm_minor=${helm_version#v3.}
+    helm_minor=${helm_minor%%.*}
+    ;;
+  v4.*)
+    rollback=--rollback-on-failure
+    helm_minor=
+    ;;
   *) die "helm $helm_version is not supported: the install image needs Helm 3 or 4" 2 ;;
 esac
 say "helm $helm_version"
@@ -196,8 +215,49 @@ case "$CLUSTERKIT_ACTION" in
         fi
         ;;
     esac
-    set -- "$@" --namespace "$RELEASE_NAMESPACE" --version "$CHART_VERSION" \
-      "$rollback" --cleanup-on-fail --wait --timeout "$HELM_TIMEOUT" -f "$CONFIG_DIR/values.yaml"
+    set -- "$@" --namespace "$RELEASE_NAMESPACE" --version "$CHART_VERSION"
+    # Each switch is one fixed word; only its on/off comes from the environment.
+    [ "${ROLLBACK_ON_FAILURE:-true}" != true ] || set -- "$@" "$rollback"
+    [ "${CLEANUP_ON_FAIL:-true}" != true ] || set -- "$@" --cleanup-on-fail
+    [ "${WAIT:-true}" != true ] || set -- "$@" --wait
+    [ "${WAIT_FOR_JOBS:-false}" != true ] || set -- "$@" --wait-for-jobs
+    set -- "$@" --timeout "$HELM_TIMEOUT"
+    if [ -n "${HISTORY_MAX:-}" ]; then
+      case "$HISTORY_MAX" in
+        *[!0-9]*) die "HISTORY_MAX $HISTORY_MAX is not a number" 2 ;;
+      esac
+      set -- "$@" --history-max "$HISTORY_MAX"
+    fi
+    [ "${SKIP_CRDS:-false}" != true ] || set -- "$@" --skip-crds
+    if [ "${TAKE_OWNERSHIP:-false}" = true ]; then
+      if [ -n "$helm_minor" ]; then
+        case "$helm_minor" in
+          '' | *[!0-9]*) helm_minor=0 ;;
+        esac
+        [ "$helm_minor" -ge 17 ] ||
+          die "take_ownership needs helm 3.17 or later (or Helm 4); this image has helm $helm_version" 2
+      else
+        # Helm 4 applies server-side, where adopting an object whose fields another field
+        # manager set (kubectl) is a conflict: forced, the chart's values win, as with Helm 3.
+        # A release applied client-side (by Helm 3) refuses the flag: not for those.
+        meta=$(helm get metadata "$RELEASE_NAME" --namespace "$RELEASE_NAMESPACE" -o json 2>/dev/null) || meta=
+        case "$meta" in
+          '' | *'"applyMethod":"ssa"'*) set -- "$@" --force-conflicts ;;
+        esac
+      fi
+      set -- "$@" --take-ownership
+    fi
+    [ "${DEPENDENCY_UPDATE:-false}" != true ] || set -- "$@" --dependency-update
+    set -- "$@" -f "$CONFIG_DIR/values.yaml"
+    case "${VALUES_FILES:-0}" in
+      '' | *[!0-9]*) die "VALUES_FILES ${VALUES_FILES} is not a number" 2 ;;
+    esac
+    i=1
+    while [ "$i" -le "${VALUES_FILES:-0}" ]; do
+      [ -f "$CONFIG_DIR/values-$i.yaml" ] || die "values-$i.yaml is missing from $CONFIG_DIR" 2
+      set -- "$@" -f "$CONFIG_DIR/values-$i.yaml"
+      i=$((i + 1))
+    done
     if [ -f "$CONFIG_DIR/secret-values.yaml" ]; then
       set -- "$@" -f "$CONFIG_DIR/secret-values.yaml"
     fi

@@ -216,7 +216,7 @@ type scriptRun struct {
 // gives it, against a stand-in helm that records its arguments, reports helmVersion and
 // exits with failCode (and failOutput on stderr) for the subcommand failOn. Real helm
 // runs in the acceptance tests; this checks what the script passes to it.
-func runInstallScript(t *testing.T, spec InstallSpec, action Action, helmVersion, failOn, failOutput string, failCode int) scriptRun {
+func runInstallScript(t *testing.T, spec InstallSpec, action Action, helmVersion, failOn, failOutput string, failCode int, env ...string) scriptRun {
 	t.Helper()
 	sh, err := exec.LookPath("sh")
 	if err != nil {
@@ -230,6 +230,7 @@ case "$1" in repo|registry) cat >> "$RECORD.stdin" ;; esac
 for a in "$@"; do printf '%s\n' "$a" >> "$RECORD"; done
 printf '\n' >> "$RECORD"
 if [ "$1" = "$FAIL_ON" ]; then printf '%s\n' "$FAIL_OUTPUT" >&2; exit "$FAIL_CODE"; fi
+if [ "$1" = get ] && [ -n "${GET_OUTPUT:-}" ]; then printf '%s\n' "$GET_OUTPUT"; fi
 echo "helm $1 ok"
 `
 	if err := os.WriteFile(filepath.Join(dir, "helm"), []byte(recorder), 0o755); err != nil {
@@ -252,6 +253,7 @@ echo "helm $1 ok"
 	cmd := exec.Command(sh, "-c", installScript)
 	cmd.Env = []string{"PATH=" + dir + ":" + os.Getenv("PATH"), "RECORD=" + record, "HELM_VERSION=" + helmVersion,
 		"FAIL_ON=" + failOn, "FAIL_OUTPUT=" + failOutput, "FAIL_CODE=" + strconv.Itoa(failCode)}
+	cmd.Env = append(cmd.Env, env...)
 	for _, e := range installInputs(spec, action) {
 		if e.Name == "CONFIG_DIR" {
 			e.Value = cfg
@@ -293,7 +295,7 @@ func TestInstallScript_PassesInputsVerbatimForEachHelmMajor(t *testing.T) {
 		cfg := r.calls[0][len(r.calls[0])-4] // the first -f file
 		want := []string{"upgrade", "--install", "ingress-nginx", "ingress-nginx", "--repo", spec.Repository,
 			"--namespace", "ingress", "--version", spec.Version, tc.rollback, "--cleanup-on-fail", "--wait", "--timeout", "300s",
-			"-f", cfg, "-f", strings.TrimSuffix(cfg, ValuesFile) + SecretValuesFile, "--create-namespace"}
+			"--history-max", "10", "-f", cfg, "-f", strings.TrimSuffix(cfg, ValuesFile) + SecretValuesFile, "--create-namespace"}
 		if len(r.calls) != 1 || strings.Join(r.calls[0], "\x00") != strings.Join(want, "\x00") {
 			t.Errorf("helm %s: calls\n%q\nwant\n%q", tc.helm, r.calls, want)
 		}

@@ -1,0 +1,182 @@
+package kube
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+// helm's switches and several values documents: what the pod's environment says and what
+// the script then passes to helm, for Helm 4 and Helm 3.
+
+func envOf(spec InstallSpec, action Action) map[string]string {
+	env := map[string]string{}
+	for _, e := range InstallPod(spec, action).Spec.Containers[0].Env {
+		env[e.Name] = e.Value
+	}
+	return env
+}
+
+func TestInstallPod_HelmOptionsDefaultsInTheEnvironment(t *testing.T) {
+	env := envOf(testSpec(), ActionInstall)
+	want := map[string]string{"WAIT": "true", "WAIT_FOR_JOBS": "false", "ROLLBACK_ON_FAILURE": "true", "CLEANUP_ON_FAIL": "true",
+		"SKIP_CRDS": "false", "HISTORY_MAX": "10", "TAKE_OWNERSHIP": "false", "DEPENDENCY_UPDATE": "false", "VALUES_FILES": "0"}
+	for k, v := range want {
+		if got, ok := env[k]; !ok || got != v {
+			t.Errorf("env %s = %q (set: %v), want %q", k, got, ok, v)
+		}
+	}
+	// helm reads HELM_* variables of its own (HELM_MAX_HISTORY among them): none is ours.
+	for k := range env {
+		if strings.HasPrefix(k, "HELM_") && !slices.Contains([]string{"HELM_TIMEOUT", "HELM_CACHE_HOME", "HELM_CONFIG_HOME", "HELM_DATA_HOME"}, k) {
+			t.Errorf("env %s would be read by helm itself", k)
+		}
+	}
+	// An uninstall takes none of them: it always waits (the uninstall order relies on it).
+	for k := range want {
+		if _, ok := envOf(testSpec(), ActionUninstall)[k]; ok {
+			t.Errorf("uninstall pod has %s", k)
+		}
+	}
+}
+
+func TestInstallScript_HelmOptionsForEachHelmMajor(t *testing.T) {
+	no, zero, three := false, 0, 3
+	spec := testSpec()
+	spec.Helm = HelmOptions{Wait: nil, WaitForJobs: true, RollbackOnFailure: &no, CleanupOnFail: &no, SkipCRDs: true,
+		HistoryMax: &three, TakeOwnership: true, DependencyUpdate: true}
+	for _, tc := range []struct{ helm, failOn string }{{"v4.3.2", "get"}, {"v3.22.0", ""}} {
+		// Helm 4 first asks how the release was applied; "get" fails: there is none yet.
+		r := runInstallScript(t, spec, ActionInstall, tc.helm, tc.failOn, "Error: release: not found", 1)
+		upgrade := r.calls[len(r.calls)-1]
+		cfg := upgrade[len(upgrade)-2]
+		ownership := []string{"--take-ownership"}
+		if tc.helm == "v4.3.2" {
+			ownership = []string{"--force-conflicts", "--take-ownership"}
+			if len(r.calls) != 2 || strings.Join(r.calls[0], " ") != "get metadata ingress-nginx --namespace ingress -o json" {
+				t.Errorf("helm 4: calls %q", r.calls)
+			}
+		} else if len(r.calls) != 1 {
+			t.Errorf("helm 3: calls %q", r.calls)
+		}
+		want := slices.Concat([]string{"upgrade", "--install", "ingress-nginx", "ingress-nginx", "--repo", spec.Repository,
+			"--namespace", "ingress", "--version", spec.Version, "--wait", "--wait-for-jobs", "--timeout", "300s",
+			"--history-max", "3", "--skip-crds"}, ownership, []string{"--dependency-update", "-f", cfg, "--create-namespace"})
+		if r.code != 0 || strings.Join(upgrade, "\x00") != strings.Join(want, "\x00") || !strings.HasSuffix(cfg, "/config/"+ValuesFile) {
+			t.Errorf("helm %s: exit %d, call\n%q\nwant\n%q\n%s", tc.helm, r.code, upgrade, want, r.out)
+		}
+	}
+	// No wait, no rollback, unlimited history: none of the flags, and --history-max 0.
+	spec.Helm = HelmOptions{Wait: &no, RollbackOnFailure: &no, CleanupOnFail: &no, HistoryMax: &zero}
+	if err := spec.WithDefaults().Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, helm := range []string{"v4.3.2", "v3.22.0"} {
+		r := runInstallScript(t, spec, ActionInstall, helm, "", "", 0)
+		call := strings.Join(r.calls[0], " ")
+		if r.code != 0 || !strings.Contains(call, " --version 4.13.3 --timeout 300s --history-max 0 -f ") {
+			t.Errorf("helm %s: exit %d, call %s", helm, r.code, call)
+		}
+		for _, flag := range []string{"--wait", "--atomic", "--rollback-on-failure", "--cleanup-on-fail", "--wait-for-jobs", "--skip-crds", "--take-ownership"} {
+			if slices.Contains(r.calls[0], flag) {
+				t.Errorf("helm %s: %s passed although off", helm, flag)
+			}
+		}
+	}
+}
+
+// --take-ownership came with Helm 3.17: an older Helm 3 fails before helm acts, saying why.
+func TestInstallScript_TakeOwnershipNeedsHelm317(t *testing.T) {
+	spec := testSpec()
+	spec.Helm.TakeOwnership = true
+	r := runInstallScript(t, spec, ActionInstall, "v3.16.4", "", "", 0)
+	if r.code != 2 || len(r.calls) != 0 || !strings.Contains(r.out, "take_ownership needs helm 3.17 or later (or Helm 4); this image has helm v3.16.4") {
+		t.Errorf("exit %d, calls %q:\n%s", r.code, r.calls, r.out)
+	}
+	for _, helm := range []string{"v3.17.0", "v4.0.0"} {
+		if r := runInstallScript(t, spec, ActionInstall, helm, "", "", 0); r.code != 0 || !slices.Contains(r.calls[len(r.calls)-1], "--take-ownership") {
+			t.Errorf("helm %s: exit %d, calls %q", helm, r.code, r.calls)
+		}
+	}
+}
+
+// Helm 4 applies server-side: adopting needs --force-conflicts (fields kubectl set are
+// another field manager's), except for a release applied client-side (installed by Helm
+// 3), which refuses the flag.
+func TestInstallScript_TakeOwnershipForcesConflictsOnServerSideReleases(t *testing.T) {
+	spec := testSpec()
+	spec.Helm.TakeOwnership = true
+	for method, force := range map[string]bool{"ssa": true, "csa": false} {
+		meta := `{"name":"ingress-nginx","chart":"ingress-nginx","version":"4.13.3","revision":2,"status":"deployed","applyMethod":"` + method + `"}`
+		r := runInstallScript(t, spec, ActionInstall, "v4.3.2", "", "", 0, "GET_OUTPUT="+meta)
+		upgrade := r.calls[len(r.calls)-1]
+		if r.code != 0 || upgrade[0] != "upgrade" || slices.Contains(upgrade, "--force-conflicts") != force || !slices.Contains(upgrade, "--take-ownership") {
+			t.Errorf("release applied with %s: exit %d, upgrade %q", method, r.code, upgrade)
+		}
+	}
+	// A release of Helm 3 has no apply method in its metadata: client-side.
+	r := runInstallScript(t, spec, ActionInstall, "v4.3.2", "", "", 0, `GET_OUTPUT={"name":"ingress-nginx","revision":1,"status":"deployed"}`)
+	if slices.Contains(r.calls[len(r.calls)-1], "--force-conflicts") {
+		t.Errorf("a Helm 3 release got --force-conflicts: %q", r.calls)
+	}
+	// Without take_ownership nothing is asked.
+	spec.Helm.TakeOwnership = false
+	if r := runInstallScript(t, spec, ActionInstall, "v4.3.2", "", "", 0); len(r.calls) != 1 || slices.Contains(r.calls[0], "--force-conflicts") {
+		t.Errorf("without take_ownership: calls %q", r.calls)
+	}
+}
+
+// Several values documents: values.yaml first, then values-1.yaml ... in order, then the
+// sensitive values; helm merges them (the acceptance tests check the result).
+func TestInstallScript_ValuesDocumentsInOrder(t *testing.T) {
+	spec := testSpec()
+	spec.Values = "a: 1\n"
+	spec.MoreValues = []string{"b: 2\n", "a: 3\n"}
+	spec.SensitiveValues = "password: hunter2\n"
+	files := configFiles(spec.WithDefaults())
+	if files[ValuesFile] != "a: 1\n" || files["values-1.yaml"] != "b: 2\n" || files["values-2.yaml"] != "a: 3\n" {
+		t.Fatalf("config files %v", files)
+	}
+	if env := envOf(spec, ActionInstall); env["VALUES_FILES"] != "2" {
+		t.Errorf("VALUES_FILES = %q", env["VALUES_FILES"])
+	}
+	r := runInstallScript(t, spec, ActionInstall, "v4.3.2", "", "", 0)
+	if r.code != 0 {
+		t.Fatalf("exit %d:\n%s", r.code, r.out)
+	}
+	var got []string
+	for i, a := range r.calls[0] {
+		if a == "-f" {
+			f := r.calls[0][i+1]
+			got = append(got, f[strings.LastIndex(f, "/")+1:])
+		}
+	}
+	if want := []string{ValuesFile, "values-1.yaml", "values-2.yaml", SecretValuesFile}; !slices.Equal(got, want) {
+		t.Errorf("-f files %v, want %v", got, want)
+	}
+}
+
+func TestInstallSpec_HelmOptionsAndValuesValidation(t *testing.T) {
+	no, minus := false, -1
+	for name, tc := range map[string]struct {
+		mutate func(*InstallSpec)
+		want   string
+	}{
+		"no wait with rollback": {func(s *InstallSpec) { s.Helm.Wait = &no }, "wait = false needs atomic = false"},
+		"jobs without wait": {func(s *InstallSpec) { s.Helm.Wait, s.Helm.RollbackOnFailure, s.Helm.WaitForJobs = &no, &no, true },
+			"wait_for_jobs = true needs wait = true"},
+		"negative history":      {func(s *InstallSpec) { s.Helm.HistoryMax = &minus }, "max_history -1 must be 0 (no limit) or more"},
+		"second document":       {func(s *InstallSpec) { s.MoreValues = []string{"a: 1\n", "- x\n"} }, "values[2]: not a YAML mapping"},
+		"extra file takes name": {func(s *InstallSpec) { s.ExtraFiles = map[string]string{"values-1.yaml": "x"} }, `extra file name "values-1.yaml"`},
+	} {
+		s := testSpec()
+		tc.mutate(&s)
+		if err := s.WithDefaults().Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", name, err, tc.want)
+		}
+	}
+	d := HelmOptions{}.WithDefaults()
+	if !*d.Wait || !*d.RollbackOnFailure || !*d.CleanupOnFail || *d.HistoryMax != DefaultHistoryMax || d.SkipCRDs || d.TakeOwnership || d.WaitForJobs || d.DependencyUpdate {
+		t.Errorf("defaults %+v", d)
+	}
+}
