@@ -89,6 +89,7 @@ func (r *managedAppResource) ValidateConfig(ctx context.Context, req resource.Va
 		resp.Diagnostics.AddAttributeWarning(path.Root("app"), fmt.Sprintf("Catalog app %q: please read", a.Name), a.Notice)
 	}
 	// Invalid values are reported once, by the attribute's own validator.
+	validateHelmOptions(m, &resp.Diagnostics)
 }
 
 func (r *managedAppResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
@@ -273,6 +274,7 @@ func (r *managedAppResource) Update(ctx context.Context, req resource.UpdateRequ
 		// refresh finds the release deployed; take from the plan only what helm does not see.
 		failed := state
 		failed.Connection, failed.Timeouts, failed.KeepFailedPod = plan.Connection, plan.Timeouts, plan.KeepFailedPod
+		failed.withHelmOptions(plan)
 		failed.Status = types.StringValue(statusFailed)
 		resp.Diagnostics.Append(resp.State.Set(ctx, &failed)...)
 		return

@@ -36,7 +36,7 @@ type managedAppModel struct {
 	Chart                   types.Object   `tfsdk:"chart"`
 	Version                 types.String   `tfsdk:"version"`
 	Namespace               types.String   `tfsdk:"namespace"`
-	Values                  types.String   `tfsdk:"values"`
+	Values                  types.Dynamic  `tfsdk:"values"`
 	SensitiveValues         types.String   `tfsdk:"sensitive_values"`
 	SensitiveValuesVersion  types.String   `tfsdk:"sensitive_values_version"`
 	RepositoryUsername      types.String   `tfsdk:"repository_username"`
@@ -54,6 +54,14 @@ type managedAppModel struct {
 	InstallerResources      types.Object   `tfsdk:"installer_resources"`
 	InstallerPullSecrets    types.List     `tfsdk:"installer_image_pull_secrets"`
 	KeepFailedPod           types.Bool     `tfsdk:"keep_failed_pod"`
+	Wait                    types.Bool     `tfsdk:"wait"`
+	WaitForJobs             types.Bool     `tfsdk:"wait_for_jobs"`
+	Atomic                  types.Bool     `tfsdk:"atomic"`
+	CleanupOnFail           types.Bool     `tfsdk:"cleanup_on_fail"`
+	SkipCRDs                types.Bool     `tfsdk:"skip_crds"`
+	MaxHistory              types.Int64    `tfsdk:"max_history"`
+	TakeOwnership           types.Bool     `tfsdk:"take_ownership"`
+	DependencyUpdate        types.Bool     `tfsdk:"dependency_update"`
 	Timeouts                timeouts.Value `tfsdk:"timeouts"`
 	Status                  types.String   `tfsdk:"status"`
 	Revision                types.Int64    `tfsdk:"revision"`
@@ -237,11 +245,12 @@ func (m managedAppModel) catalogOutputs() (out map[string]string, ok bool) {
 	if !isApp {
 		return nil, !m.App.IsUnknown()
 	}
-	if !known(m.Name) || m.Values.IsUnknown() {
+	docs, docsKnown, _ := valuesDocuments(m.Values)
+	if !known(m.Name) || !docsKnown {
 		return nil, false
 	}
 	var values map[string]any
-	if merged, err := mergeValues(a.DefaultValues, m.Values.ValueString()); err == nil {
+	if merged, err := mergedValues(a.DefaultValues, valuesTexts(docs)); err == nil {
 		_ = yaml.Unmarshal([]byte(merged), &values) // invalid values are refused by validation
 	}
 	return a.ResolveOutputs(m.Name.ValueString(), values), true
@@ -368,17 +377,20 @@ func (m managedAppModel) spec(ctx context.Context, sensitive writeOnly, op time.
 	if m.InstallerClusterAdmin.IsNull() {
 		s.ClusterAdmin = m.installerClusterAdminDefault()
 	}
-	userValues := m.Values.ValueString()
+	s.Helm = m.helmOptions()
+	docs, _, err := valuesDocuments(m.Values)
+	if err != nil {
+		return s, fmt.Errorf("values %w", err)
+	}
+	defaults := ""
 	if a, ok := m.catalogApp(); ok {
-		merged, err := mergeValues(a.DefaultValues, userValues)
-		if err != nil {
-			return s, err
-		}
-		userValues = merged
+		defaults = a.DefaultValues
 		s.PreInstall, s.PostInstall, s.PreUninstall = a.PreInstall, a.PostInstall, a.PreUninstall
 		s.UninstallOrder = a.UninstallOrder
 	}
-	s.Values = userValues
+	if s.Values, s.MoreValues, err = splitValues(defaults, valuesTexts(docs)); err != nil {
+		return s, err
+	}
 	issuer, err := m.clusterIssuer(ctx)
 	if err != nil {
 		return s, err
@@ -551,7 +563,7 @@ func (m *managedAppModel) clearUnknown() {
 func installInputsChanged(plan, state managedAppModel) bool {
 	pairs := [][2]attr.Value{
 		{plan.App, state.App}, {plan.Chart, state.Chart}, {plan.Version, state.Version},
-		{plan.Namespace, state.Namespace}, {plan.Values, state.Values},
+		{plan.Namespace, state.Namespace},
 		{plan.SensitiveValuesVersion, state.SensitiveValuesVersion},
 		{plan.RepositoryUsername, state.RepositoryUsername}, {plan.RepositoryPasswordVer, state.RepositoryPasswordVer},
 		{plan.InstallerClusterAdmin, state.InstallerClusterAdmin},
@@ -564,7 +576,9 @@ func installInputsChanged(plan, state managedAppModel) bool {
 			return true
 		}
 	}
-	return false
+	// Nor are helm's switches (wait, atomic, max_history, ...): they say how the next
+	// operation runs, not what the release is. Values count as the documents helm gets.
+	return valuesChanged(plan.Values, state.Values)
 }
 
 // needsRecovery: a release helm left failed, or pending for longer than an operation

@@ -22,15 +22,16 @@ import (
 
 func (r *managedAppResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = schema.Schema{
+		Version: managedAppSchemaVersion,
 		MarkdownDescription: "Installs a Helm chart into a cluster without helm or kubectl on the Terraform runner: a one-off " +
 			"install pod (`install-<name>`, running helm as a non-root user) in namespace `" + kube.DefaultInstallNamespace + "` runs " +
-			"`helm upgrade --install --wait` with rollback on failure, the values mounted from ConfigMap `values-content-configuration-<name>` " +
+			"`helm upgrade --install --wait` with rollback on failure (the defaults of `wait`, `atomic` and the other helm switches), the values mounted from ConfigMap `values-content-configuration-<name>` " +
 			"(and the write-only `sensitive_values` from Secret `values-content-secret-<name>`). The provider waits for the pod with a " +
 			"watch and reports its outcome; a failed pod is kept for `kubectl logs` until the next apply. Changes to the chart, " +
 			"version or values run the same pod again (an upgrade); destroy runs `uninstall-<name>`.\n\n" +
 			"Install either an entry of the catalog (`app`) with its pinned chart version and default values, or any chart " +
 			"(`chart`).",
-		Attributes: map[string]schema.Attribute{
+		Attributes: withAttributes(helmOptionAttributes(), map[string]schema.Attribute{
 			"id": schema.StringAttribute{
 				Computed:            true,
 				MarkdownDescription: "`<namespace>/<name>`; also the import ID.",
@@ -99,13 +100,7 @@ func (r *managedAppResource) Schema(ctx context.Context, _ resource.SchemaReques
 				Validators:    []validator.String{funcValidator{"must be a namespace of the app's own", kube.CheckReleaseNamespace}},
 				PlanModifiers: []planmodifier.String{releaseNamespaceDefault{}, stringplanmodifier.RequiresReplace()},
 			},
-			"values": schema.StringAttribute{
-				Optional: true,
-				MarkdownDescription: "Chart values as a YAML mapping (e.g. `yamlencode({...})`), checked at plan time. For a catalog app " +
-					"they are merged over its default values key by key. Stored in ConfigMap `values-content-configuration-<name>` and " +
-					"in state: put secrets in `sensitive_values`.",
-				Validators: []validator.String{yamlValuesValidator{}},
-			},
+			"values": valuesAttribute(),
 			"sensitive_values": schema.StringAttribute{
 				Optional:  true,
 				Sensitive: true,
@@ -275,8 +270,16 @@ func (r *managedAppResource) Schema(ctx context.Context, _ resource.SchemaReques
 				Computed:            true,
 				MarkdownDescription: "Facts a module can compose with, for catalog apps (e.g. `service` and `ingress_class` of `ingress-nginx`; object names follow `name` and a `fullnameOverride` in the values, as the chart names them), plus `endpoint`: the load balancer address of that Service once the cloud assigned one (read on every refresh). Empty for custom charts.",
 			},
-		},
+		}),
 	}
+}
+
+// withAttributes adds more to attrs (names are unique across them).
+func withAttributes(more, attrs map[string]schema.Attribute) map[string]schema.Attribute {
+	for k, a := range more {
+		attrs[k] = a
+	}
+	return attrs
 }
 
 // placementNote ends the description of each installer placement attribute.

@@ -246,7 +246,7 @@ func TestManagedAppPlacement_SpecAndNoUpgrade(t *testing.T) {
 		t.Error("changing only the pods' placement must not run an upgrade")
 	}
 	changed := m
-	changed.Values = types.StringValue("a: 1")
+	changed.Values = types.DynamicValue(types.StringValue("a: 1"))
 	if !installInputsChanged(changed, empty) {
 		t.Error("values are an install input")
 	}
