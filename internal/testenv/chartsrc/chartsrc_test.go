@@ -160,7 +160,7 @@ func TestProjectChartsArePlanned(t *testing.T) {
 			}
 		}
 	}
-	want := []string{"crds-0.1.0", "demo-" + DemoVersion, "demo-" + DemoUpgradeVersion, "hook-fails-0.1.0", "never-ready-0.1.0"}
+	want := []string{"crd-optional-0.1.0", "crds-0.1.0", "demo-" + DemoVersion, "demo-" + DemoUpgradeVersion, "hook-fails-0.1.0", "never-ready-0.1.0"}
 	if !slices.Equal(got, want) {
 		t.Errorf("project charts %v, want %v", got, want)
 	}
