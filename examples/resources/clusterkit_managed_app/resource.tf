@@ -55,14 +55,25 @@ resource "clusterkit_managed_app" "podinfo" {
     version    = "6.7.1"
   }
 
-  values = yamlencode({
-    replicaCount = 2
-    ingress = {
-      enabled   = true
-      className = clusterkit_managed_app.ingress.outputs["ingress_class"]
-      hosts     = [{ host = "podinfo.example.com", paths = [{ path = "/", pathType = "Prefix" }] }]
-    }
-  })
+  # Several documents, merged in order as helm_release takes them (helm merges them: a
+  # later one wins key by key, a null removes a key): e.g. what every environment shares,
+  # then this environment's overrides. One string works too.
+  values = [
+    yamlencode({
+      replicaCount = 2
+      ingress = {
+        enabled   = true
+        className = clusterkit_managed_app.ingress.outputs["ingress_class"]
+        hosts     = [{ host = "podinfo.example.com", paths = [{ path = "/", pathType = "Prefix" }] }]
+      }
+    }),
+    yamlencode({ replicaCount = 3 }),
+  ]
+
+  # helm's switches. The defaults are wait, atomic (roll back a failed upgrade) and
+  # cleanup_on_fail on, max_history 10; changing one alone runs no pod.
+  wait_for_jobs = true # the chart's migration Job must finish before the apply does
+  max_history   = 5
 
   # Write-only: passed to helm from a Secret, never written to state or plan. Bump the
   # version to apply a new value.
