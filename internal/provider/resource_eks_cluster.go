@@ -330,9 +330,7 @@ func (r *eksClusterResource) ModifyPlan(ctx context.Context, req resource.Modify
 	var config eksClusterModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
 	planAccess(ctx, &config, &plan, prior, &resp.Diagnostics)
-	if isKnown(plan.TemplateBody) && plan.TemplateBody.ValueString() != "" {
-		dropUndeclared(plan.TemplateBody.ValueString(), plan.accessParams(ctx, &resp.Diagnostics), &resp.Diagnostics)
-	}
+	checkUserTemplate(ctx, plan, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
 

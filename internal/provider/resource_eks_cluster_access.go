@@ -10,7 +10,6 @@ import (
 	"net/netip"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
@@ -28,7 +27,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
-	"sigs.k8s.io/yaml"
 
 	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/cloud"
 )
@@ -53,20 +51,9 @@ var (
 	ipFamilyPath        = path.Root("ip_family")
 )
 
-// eksLogTypes are the control-plane log types EKS has, in EKS's order.
-func eksLogTypes() []string {
-	out := make([]string, 0, len(cloud.LogTypeParameters))
-	for t := range cloud.LogTypeParameters {
-		out = append(out, t)
-	}
-	order := []string{"api", "audit", "authenticator", "controllerManager", "scheduler"}
-	sort.Slice(out, func(i, j int) bool { return slices.Index(order, out[i]) < slices.Index(order, out[j]) })
-	return out
-}
-
 // eksAccessAttributes are merged into the resource's schema.
 func eksAccessAttributes() map[string]schema.Attribute {
-	logTypes := eksLogTypes()
+	logTypes := cloud.EKSLogTypes()
 	return map[string]schema.Attribute{
 		"endpoint_public_access": schema.BoolAttribute{
 			Optional: true, Computed: true, Default: booldefault.StaticBool(true),
@@ -192,128 +179,86 @@ func planAccess(ctx context.Context, config, plan *eksClusterModel, state *eksCl
 	}
 }
 
-// accessParams are the template parameters of these attributes.
-func (m eksClusterModel) accessParams(ctx context.Context, diags *diag.Diagnostics) map[string]string {
-	p := map[string]string{
-		"EndpointPublicAccess":  boolParam(m.EndpointPublicAccess, true),
-		"EndpointPrivateAccess": boolParam(m.EndpointPrivateAccess, false),
-		"PublicAccessCidrs":     everywhere,
-		"SecretsKmsKeyArn":      m.SecretsKMSKeyARN.ValueString(),
-		"IpFamily":              ipv4,
+// access is the cloud side of these attributes (defaults where unknown).
+func (m eksClusterModel) access(ctx context.Context, diags *diag.Diagnostics) cloud.ClusterAccess {
+	a := cloud.DefaultClusterAccess()
+	if isKnown(m.EndpointPublicAccess) {
+		a.PublicAccess = m.EndpointPublicAccess.ValueBool()
 	}
-	if isKnown(m.IPFamily) {
-		p["IpFamily"] = m.IPFamily.ValueString()
+	if isKnown(m.EndpointPrivateAccess) {
+		a.PrivateAccess = m.EndpointPrivateAccess.ValueBool()
 	}
 	if isKnown(m.PublicAccessCIDRs) {
-		var cidrs []string
-		diags.Append(m.PublicAccessCIDRs.ElementsAs(ctx, &cidrs, false)...)
-		if len(cidrs) > 0 {
-			p["PublicAccessCidrs"] = strings.Join(cidrs, ",")
-		}
+		a.PublicAccessCIDRs = nil
+		diags.Append(m.PublicAccessCIDRs.ElementsAs(ctx, &a.PublicAccessCIDRs, false)...)
 	}
-	var logs []string
 	if isKnown(m.EnabledLogTypes) {
-		diags.Append(m.EnabledLogTypes.ElementsAs(ctx, &logs, false)...)
+		diags.Append(m.EnabledLogTypes.ElementsAs(ctx, &a.LogTypes, false)...)
 	}
-	for t, param := range cloud.LogTypeParameters {
-		p[param] = fmt.Sprint(slices.Contains(logs, t))
+	if isKnown(m.SecretsKMSKeyARN) {
+		a.SecretsKeyARN = m.SecretsKMSKeyARN.ValueString()
 	}
-	return p
+	if isKnown(m.IPFamily) {
+		a.IPFamily = m.IPFamily.ValueString()
+	}
+	return a
 }
 
-// accessFromStack reads these attributes back from the stack's parameters. A stack made
-// from a template that does not have them (an older embedded one, or a user template)
-// runs with the template defaults, which are EKS's.
+// accessFromStack reads these attributes back from the stack's parameters (a stack of a
+// template without them runs with EKS's defaults).
 func (m *eksClusterModel) accessFromStack(params map[string]string) {
-	get := func(k string) string {
-		if v, ok := params[k]; ok {
-			return v
-		}
-		return cloud.EKSClusterTemplateDefaults[k]
-	}
-	m.EndpointPublicAccess = types.BoolValue(get("EndpointPublicAccess") == "true")
-	m.EndpointPrivateAccess = types.BoolValue(get("EndpointPrivateAccess") == "true")
-	var cidrs []attr.Value
-	for _, c := range strings.Split(get("PublicAccessCidrs"), ",") {
-		if c = strings.TrimSpace(c); c != "" {
-			cidrs = append(cidrs, types.StringValue(c))
-		}
-	}
-	m.PublicAccessCIDRs = types.ListValueMust(types.StringType, cidrs)
-	var logs []attr.Value
-	for _, t := range eksLogTypes() {
-		if get(cloud.LogTypeParameters[t]) == "true" {
-			logs = append(logs, types.StringValue(t))
-		}
+	a := cloud.ClusterAccessFromParameters(params)
+	m.EndpointPublicAccess = types.BoolValue(a.PublicAccess)
+	m.EndpointPrivateAccess = types.BoolValue(a.PrivateAccess)
+	m.PublicAccessCIDRs = eksStringList(a.PublicAccessCIDRs)
+	logs := make([]attr.Value, 0, len(a.LogTypes))
+	for _, t := range a.LogTypes {
+		logs = append(logs, types.StringValue(t))
 	}
 	m.EnabledLogTypes = types.SetValueMust(types.StringType, logs)
-	if k := get("SecretsKmsKeyArn"); k != "" {
-		m.SecretsKMSKeyARN = types.StringValue(k)
-	} else {
-		m.SecretsKMSKeyARN = types.StringNull()
+	m.SecretsKMSKeyARN = types.StringNull()
+	if a.SecretsKeyARN != "" {
+		m.SecretsKMSKeyARN = types.StringValue(a.SecretsKeyARN)
 	}
-	m.IPFamily = types.StringValue(get("IpFamily"))
+	m.IPFamily = types.StringValue(a.IPFamily)
 }
 
-// accessParamAttribute names the attribute behind each of these parameters.
-func accessParamAttribute(param string) path.Path {
-	switch param {
-	case "EndpointPublicAccess":
+func eksStringList(items []string) types.List {
+	vals := make([]attr.Value, 0, len(items))
+	for _, s := range items {
+		vals = append(vals, types.StringValue(s))
+	}
+	return types.ListValueMust(types.StringType, vals)
+}
+
+// settingPath is the attribute of each part of cloud.ClusterAccess.
+func settingPath(s cloud.AccessSetting) path.Path {
+	switch s {
+	case cloud.SettingPublicAccess:
 		return endpointPublicPath
-	case "EndpointPrivateAccess":
+	case cloud.SettingPrivateAccess:
 		return endpointPrivatePath
-	case "PublicAccessCidrs":
+	case cloud.SettingPublicAccessCIDRs:
 		return publicCIDRsPath
-	case "SecretsKmsKeyArn":
+	case cloud.SettingSecretsKey:
 		return kmsKeyPath
-	case "IpFamily":
+	case cloud.SettingIPFamily:
 		return ipFamilyPath
 	}
 	return logTypesPath
 }
 
-// templateParameters lists the parameters a template declares (nil when it does not
-// parse; checkTemplate reports that).
-func templateParameters(body string) map[string]bool {
-	var t struct {
-		Parameters map[string]any `json:"Parameters"`
-	}
-	if err := yaml.Unmarshal([]byte(body), &t); err != nil {
-		return nil
-	}
-	out := map[string]bool{}
-	for k := range t.Parameters {
-		out[k] = true
-	}
-	return out
-}
-
-// dropUndeclared removes from a user template's parameters the later ones it does not
-// declare (CloudFormation refuses unknown parameters). A value other than the default
-// cannot then take effect: that is an error on its attribute.
-func dropUndeclared(body string, params map[string]string, diags *diag.Diagnostics) {
-	declared := templateParameters(body)
-	if declared == nil {
+// checkUserTemplate refuses, at plan time, a non-default value a user template_body has
+// no parameter for: it could not take effect.
+func checkUserTemplate(ctx context.Context, plan eksClusterModel, diags *diag.Diagnostics) {
+	if !isKnown(plan.TemplateBody) || plan.TemplateBody.ValueString() == "" {
 		return
 	}
-	for param, def := range cloud.EKSClusterTemplateDefaults {
-		if declared[param] {
-			continue
-		}
-		if v, ok := params[param]; ok && v != def && diags != nil {
-			diags.AddAttributeError(accessParamAttribute(param), "template_body lacks a parameter",
-				fmt.Sprintf("template_body declares no %s parameter, so %s cannot take effect: declare it in the template (as the embedded template does), or leave %s at its default.",
-					param, accessParamAttribute(param), accessParamAttribute(param)))
-		}
-		delete(params, param)
+	for _, e := range cloud.FitParameters(plan.TemplateBody.ValueString(), plan.access(ctx, diags).Parameters()) {
+		a := settingPath(e.Setting)
+		diags.AddAttributeError(a, "template_body lacks a parameter",
+			fmt.Sprintf("template_body declares no %s parameter, so %s cannot take effect: declare it in the template (as the embedded template does), or leave %s at its default.", e.Parameter, a, a))
 	}
-}
-
-func boolParam(v types.Bool, def bool) string {
-	if isKnown(v) {
-		return fmt.Sprint(v.ValueBool())
-	}
-	return fmt.Sprint(def)
 }
 
 // isKnown: set, and known at plan time.

@@ -287,7 +287,7 @@ func TestEKSClusterAccess_StackParameters(t *testing.T) {
 	m.accessFromStack(map[string]string{"EndpointPublicAccess": "false", "EndpointPrivateAccess": "true", "PublicAccessCidrs": "203.0.113.0/24,198.51.100.7/32",
 		"LogAudit": "true", "LogScheduler": "true", "SecretsKmsKeyArn": testKeyARN, "IpFamily": "ipv6"})
 	var diags diag.Diagnostics
-	got := m.accessParams(ctx, &diags)
+	got := m.access(ctx, &diags).Parameters()
 	want := map[string]string{"EndpointPublicAccess": "false", "EndpointPrivateAccess": "true", "PublicAccessCidrs": "203.0.113.0/24,198.51.100.7/32",
 		"LogApi": "false", "LogAudit": "true", "LogAuthenticator": "false", "LogControllerManager": "false", "LogScheduler": "true",
 		"SecretsKmsKeyArn": testKeyARN, "IpFamily": "ipv6"}

@@ -337,12 +337,18 @@ func replaceOnlyDiffers(st *cloud.Stack, spec cloud.StackSpec) (string, bool) {
 	for param, attr := range map[string]string{
 		"ClusterRoleArn": "cluster_role_arn", "VpcId": "vpc_id", "SubnetIds": "subnet_ids",
 		"ControlPlaneSecurityGroupId": "control_plane_security_group_id", "ServiceIpv4Cidr": "service_ipv4_cidr",
-		"SecretsKmsKeyArn": "secrets_kms_key_arn", "IpFamily": "ip_family",
 	} {
 		v, ok := st.Parameters[param]
 		if want, sent := spec.Parameters[param]; ok && sent && v != want {
 			return attr, true
 		}
+	}
+	have, want := cloud.ClusterAccessFromParameters(st.Parameters), cloud.ClusterAccessFromParameters(spec.Parameters)
+	switch {
+	case have.SecretsKeyARN != want.SecretsKeyARN:
+		return "secrets_kms_key_arn", true
+	case have.IPFamily != want.IPFamily:
+		return "ip_family", true
 	}
 	return "", false
 }

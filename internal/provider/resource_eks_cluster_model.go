@@ -122,11 +122,11 @@ func (m eksClusterModel) stackSpec(ctx context.Context, diags *diag.Diagnostics)
 	if m.ServiceIPv4CIDR.IsNull() {
 		delete(params, "ServiceIpv4Cidr") // ip_family ipv6: EKS picks the block
 	}
-	for k, v := range m.accessParams(ctx, diags) {
+	for k, v := range m.access(ctx, diags).Parameters() {
 		params[k] = v
 	}
 	if body := m.template(); body != cloud.EKSClusterTemplate() {
-		dropUndeclared(body, params, nil) // ModifyPlan refused non-default values of these
+		cloud.FitParameters(body, params) // ModifyPlan refused the values that would be lost
 	}
 	return cloud.StackSpec{Name: m.Name.ValueString(), TemplateBody: m.template(), Parameters: params, Tags: tags}
 }
