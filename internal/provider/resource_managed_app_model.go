@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"regexp"
 	"strings"
 	"time"
@@ -404,48 +403,6 @@ func (m managedAppModel) spec(ctx context.Context, sensitive writeOnly, op time.
 	}
 	s.Repository, s.Chart, s.Version = repo, chart, version
 	return s.WithDefaults(), nil
-}
-
-// mergeValues merges user values over a catalog entry's defaults key by key, as helm
-// does with several -f files (maps merge recursively, anything else is replaced, null
-// removes a default).
-func mergeValues(defaults, user string) (string, error) {
-	if strings.TrimSpace(user) == "" {
-		return defaults, nil
-	}
-	if strings.TrimSpace(defaults) == "" {
-		return user, nil
-	}
-	var d, u map[string]any
-	if err := yaml.Unmarshal([]byte(defaults), &d); err != nil {
-		return "", fmt.Errorf("catalog default values are not a YAML mapping: %w", err)
-	}
-	if err := yaml.Unmarshal([]byte(user), &u); err != nil {
-		return "", fmt.Errorf("values are not a YAML mapping: %w", err)
-	}
-	out, err := yaml.Marshal(mergeMaps(d, u))
-	return string(out), err
-}
-
-func mergeMaps(base, over map[string]any) map[string]any {
-	out := maps.Clone(base)
-	if out == nil {
-		out = map[string]any{}
-	}
-	for k, v := range over {
-		if v == nil {
-			delete(out, k)
-			continue
-		}
-		bm, bok := out[k].(map[string]any)
-		om, ook := v.(map[string]any)
-		if bok && ook {
-			out[k] = mergeMaps(bm, om)
-			continue
-		}
-		out[k] = v
-	}
-	return out
 }
 
 // yamlMapping reports why s is not a YAML mapping of values, in the user's words: the

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -13,6 +14,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
+	"sigs.k8s.io/yaml"
 
 	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/kube"
 )
@@ -142,6 +144,48 @@ func mergedValues(defaults string, docs []string) (string, error) {
 		out = merged
 	}
 	return out, nil
+}
+
+// mergeValues merges user values over a catalog entry's defaults key by key, as helm
+// does with several -f files (maps merge recursively, anything else is replaced, null
+// removes a default).
+func mergeValues(defaults, user string) (string, error) {
+	if strings.TrimSpace(user) == "" {
+		return defaults, nil
+	}
+	if strings.TrimSpace(defaults) == "" {
+		return user, nil
+	}
+	var d, u map[string]any
+	if err := yaml.Unmarshal([]byte(defaults), &d); err != nil {
+		return "", fmt.Errorf("catalog default values are not a YAML mapping: %w", err)
+	}
+	if err := yaml.Unmarshal([]byte(user), &u); err != nil {
+		return "", fmt.Errorf("values are not a YAML mapping: %w", err)
+	}
+	out, err := yaml.Marshal(mergeMaps(d, u))
+	return string(out), err
+}
+
+func mergeMaps(base, over map[string]any) map[string]any {
+	out := maps.Clone(base)
+	if out == nil {
+		out = map[string]any{}
+	}
+	for k, v := range over {
+		if v == nil {
+			delete(out, k)
+			continue
+		}
+		bm, bok := out[k].(map[string]any)
+		om, ook := v.(map[string]any)
+		if bok && ook {
+			out[k] = mergeMaps(bm, om)
+			continue
+		}
+		out[k] = v
+	}
+	return out
 }
 
 // valuesValidator checks each document of values at plan time, naming it values[i].
