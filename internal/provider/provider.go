@@ -234,7 +234,7 @@ func (p *clusterkitProvider) Resources(context.Context) []func() resource.Resour
 }
 
 func (p *clusterkitProvider) DataSources(context.Context) []func() datasource.DataSource {
-	return []func() datasource.DataSource{newCatalogDataSource}
+	return []func() datasource.DataSource{newCatalogDataSource, newEKSClusterDataSource}
 }
 
 // Functions need Terraform 1.8 or OpenTofu 1.7; older CLIs ignore them.

@@ -1,0 +1,62 @@
+package cloud
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+	ekstypes "github.com/aws/aws-sdk-go-v2/service/eks/types"
+)
+
+// ClusterDetails is a Cluster with what only a reader of a cluster made elsewhere shows
+// (the clusterkit_eks_cluster data source): nothing here is needed to reach the cluster.
+type ClusterDetails struct {
+	*Cluster
+	PlatformVersion  string    // EKS platform version, e.g. "eks.12"
+	OIDCIssuer       string    // the cluster's OpenID Connect issuer URL; "" when EKS gives none
+	CreatedAt        time.Time // zero when EKS gives none
+	RoleARN          string    // the EKS service role of the control plane
+	SubnetIDs        []string  // the control plane's subnets
+	SecurityGroupIDs []string  // the security groups given to the control plane's interfaces
+}
+
+// FindClusterDetails describes an EKS cluster with its details; *NotFoundError when it does
+// not exist. The Cluster part comes from FindCluster (one parse of DescribeCluster, and the
+// session's cache is refreshed, so resources that then take this cluster's connection in the
+// same run ask EKS no more); the details from a second DescribeCluster.
+func (s *Session) FindClusterDetails(ctx context.Context, name string) (*ClusterDetails, error) {
+	c, err := s.FindCluster(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.EKS.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String(name)})
+	var nf *ekstypes.ResourceNotFoundException
+	switch {
+	case errors.As(err, &nf): // deleted between the two calls
+		return nil, &NotFoundError{Kind: "EKS cluster", Name: name}
+	case err != nil:
+		return nil, Sanitize(err)
+	}
+	return clusterDetails(c, out.Cluster), nil
+}
+
+func clusterDetails(c *Cluster, in *ekstypes.Cluster) *ClusterDetails {
+	d := &ClusterDetails{Cluster: c}
+	if in == nil {
+		return d
+	}
+	d.PlatformVersion = aws.ToString(in.PlatformVersion)
+	d.RoleARN = aws.ToString(in.RoleArn)
+	if in.CreatedAt != nil {
+		d.CreatedAt = in.CreatedAt.UTC()
+	}
+	if in.Identity != nil && in.Identity.Oidc != nil {
+		d.OIDCIssuer = aws.ToString(in.Identity.Oidc.Issuer)
+	}
+	if v := in.ResourcesVpcConfig; v != nil {
+		d.SubnetIDs, d.SecurityGroupIDs = v.SubnetIds, v.SecurityGroupIds
+	}
+	return d
+}
