@@ -1,0 +1,4 @@
+moved {
+  from = helm_release.web
+  to   = clusterkit_managed_app.web
+}
