@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/sync/singleflight"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/clock"
 
@@ -106,11 +107,16 @@ type Client struct {
 	// marked: the values ConfigMaps this run marked as uninstalling, by namespace/name
 	// with their UIDs, so the delete after the uninstall needs no read.
 	marked *uidMemo
+	// meta lists objects' metadata only (drift checks), over cs's connections; mapper
+	// resolves kinds through one discovery per run (see restMapping).
+	meta    metadata.Interface
+	objects *objectLists
+	kinds   *kindMapper
 }
 
 // NewClientForInterface wraps an existing clientset; tests use it with fakes.
 func NewClientForInterface(cs kubernetes.Interface) *Client {
-	return &Client{cs: cs, timeout: 30 * time.Second, clock: clock.RealClock{}, releases: newReleaseCache(), grants: newGrants(), namespaces: newUIDMemo(), nsFlight: &singleflight.Group{}, marked: newUIDMemo()}
+	return &Client{cs: cs, timeout: 30 * time.Second, clock: clock.RealClock{}, releases: newReleaseCache(), grants: newGrants(), namespaces: newUIDMemo(), nsFlight: &singleflight.Group{}, marked: newUIDMemo(), objects: newObjectLists(), kinds: &kindMapper{}}
 }
 
 // WithClock is a copy of the client that reads time from clk (tests step a fake clock).
@@ -138,11 +144,21 @@ func (f *Factory) Client(conn Connection) (*Client, error) {
 	if c, ok := f.clients[key]; ok {
 		return c, nil
 	}
-	cs, err := kubernetes.NewForConfig(f.restConfig(conn))
+	cfg := f.restConfig(conn)
+	// One HTTP client (one connection pool) for the typed and the metadata-only API.
+	hc, err := rest.HTTPClientFor(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("building Kubernetes client for %s: %w", conn.Host, err)
 	}
-	c := &Client{cs: cs, host: conn.Host, timeout: f.opts.RequestTimeout, clock: f.opts.Clock, releases: newReleaseCache(), grants: newGrants(), namespaces: newUIDMemo(), nsFlight: &singleflight.Group{}, marked: newUIDMemo()}
+	cs, err := kubernetes.NewForConfigAndClient(cfg, hc)
+	if err != nil {
+		return nil, fmt.Errorf("building Kubernetes client for %s: %w", conn.Host, err)
+	}
+	mc, err := metadata.NewForConfigAndClient(metadata.ConfigFor(cfg), hc)
+	if err != nil {
+		return nil, fmt.Errorf("building Kubernetes client for %s: %w", conn.Host, err)
+	}
+	c := &Client{cs: cs, meta: mc, host: conn.Host, timeout: f.opts.RequestTimeout, clock: f.opts.Clock, releases: newReleaseCache(), grants: newGrants(), namespaces: newUIDMemo(), nsFlight: &singleflight.Group{}, marked: newUIDMemo(), objects: newObjectLists(), kinds: &kindMapper{}}
 	f.clients[key] = c
 	return c, nil
 }

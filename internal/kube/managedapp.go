@@ -51,6 +51,7 @@ func (a *ManagedApp) Install(ctx context.Context, logf func(line string)) (Manag
 		return res, err
 	}
 	c.forgetRelease(spec.ReleaseNamespace, spec.Name) // helm writes its record: read it fresh from now on
+	c.forgetObjectLists(spec.ReleaseNamespace)        // and the chart's objects
 	defer a.revokeInstallRights(ctx, logf)
 	err := c.EnsureInstallPrerequisites(ctx, spec)
 	for attempt := 1; attempt < conflictAttempts && a.retryPrerequisites(err); attempt++ {
@@ -114,6 +115,7 @@ func (a *ManagedApp) Uninstall(ctx context.Context, opts UninstallOptions, logf 
 		return res, err
 	}
 	c.forgetRelease(spec.ReleaseNamespace, spec.Name)
+	c.forgetObjectLists(spec.ReleaseNamespace)
 	if err := c.MarkUninstalling(ctx, spec, opts.Timeout); err != nil {
 		return res, err
 	}

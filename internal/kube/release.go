@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -68,6 +69,10 @@ type Release struct {
 	AppVersion   string
 	Description  string // helm's own summary, e.g. "Install complete"
 	LastDeployed time.Time
+	// Objects are what the revision's manifest made (see MissingObjects); ManifestUnreadable
+	// says the manifest was not YAML past the objects listed.
+	Objects            []ObjectRef
+	ManifestUnreadable bool
 }
 
 // helmTime is helm's pkg/time.Time on the wire: RFC 3339 (with nanoseconds), and "" for
@@ -248,6 +253,10 @@ func decodeReleaseSecret(s *corev1.Secret) (*Release, error) {
 	if hr.Chart != nil && hr.Chart.Metadata != nil {
 		r.ChartName, r.ChartVersion, r.AppVersion = hr.Chart.Metadata.Name, hr.Chart.Metadata.Version, hr.Chart.Metadata.AppVersion
 	}
+	// Only the objects' names are kept: a manifest can be megabytes, a refresh holds
+	// hundreds of records.
+	objs, err := manifestObjects(hr.Manifest)
+	r.Objects, r.ManifestUnreadable = objs, err != nil
 	return r, nil
 }
 
@@ -259,7 +268,7 @@ func EncodeReleaseSecret(r Release) *corev1.Secret {
 		r.Status = ReleaseDeployed
 	}
 	hr := helmRelease{
-		Name: r.Name, Namespace: r.Namespace, Version: r.Revision,
+		Name: r.Name, Namespace: r.Namespace, Version: r.Revision, Manifest: manifestOf(r.Objects),
 		Info: &helmInfo{
 			FirstDeployed: helmTime{r.LastDeployed}, LastDeployed: helmTime{r.LastDeployed},
 			Description: r.Description, Status: string(r.Status),
@@ -291,4 +300,16 @@ func EncodeReleaseSecret(r Release) *corev1.Secret {
 		Type: HelmReleaseSecretType,
 		Data: map[string][]byte{"release": []byte(base64.StdEncoding.EncodeToString(buf.Bytes()))},
 	}
+}
+
+// manifestOf renders objects as a minimal manifest, for EncodeReleaseSecret.
+func manifestOf(objects []ObjectRef) string {
+	var b strings.Builder
+	for _, o := range objects {
+		fmt.Fprintf(&b, "---\napiVersion: %s\nkind: %s\nmetadata:\n  name: %s\n", o.APIVersion, o.Kind, o.Name)
+		if o.Namespace != "" {
+			fmt.Fprintf(&b, "  namespace: %s\n", o.Namespace)
+		}
+	}
+	return b.String()
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -52,7 +53,7 @@ func TestRelease_EncodeFindRoundTripPicksHighestRevision(t *testing.T) {
 		t.Fatalf("got %+v", r)
 	}
 	r.LastDeployed = want.LastDeployed
-	if *r != want {
+	if !reflect.DeepEqual(*r, want) {
 		t.Fatalf("got  %+v\nwant %+v", *r, want)
 	}
 

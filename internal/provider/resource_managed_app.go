@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hashicorp/terraform-plugin-framework-validators/resourcevalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -23,13 +22,12 @@ import (
 )
 
 var (
-	_ resource.ResourceWithConfigure        = (*managedAppResource)(nil)
-	_ resource.ResourceWithModifyPlan       = (*managedAppResource)(nil)
-	_ resource.ResourceWithImportState      = (*managedAppResource)(nil)
-	_ resource.ResourceWithConfigValidators = (*managedAppResource)(nil)
-	_ resource.ResourceWithValidateConfig   = (*managedAppResource)(nil)
-	_ planmodifier.String                   = releaseNamespaceDefault{}
-	_ validator.String                      = yamlValuesValidator{}
+	_ resource.ResourceWithConfigure      = (*managedAppResource)(nil)
+	_ resource.ResourceWithModifyPlan     = (*managedAppResource)(nil)
+	_ resource.ResourceWithImportState    = (*managedAppResource)(nil)
+	_ resource.ResourceWithValidateConfig = (*managedAppResource)(nil)
+	_ planmodifier.String                 = releaseNamespaceDefault{}
+	_ validator.String                    = yamlValuesValidator{}
 )
 
 const (
@@ -60,15 +58,6 @@ func (r *managedAppResource) Configure(_ context.Context, req resource.Configure
 	}
 }
 
-func (r *managedAppResource) ConfigValidators(context.Context) []resource.ConfigValidator {
-	return []resource.ConfigValidator{
-		resourcevalidator.ExactlyOneOf(path.MatchRoot("app"), path.MatchRoot("chart")),
-		resourcevalidator.Conflicting(path.MatchRoot("version"), path.MatchRoot("chart")),
-		resourcevalidator.Conflicting(path.MatchRoot("installer_service_account"), path.MatchRoot("installer_cluster_admin")),
-		resourcevalidator.RequiredTogether(path.MatchRoot("repository_username"), path.MatchRoot("repository_password")),
-	}
-}
-
 // ValidateConfig checks the whole install spec once everything is known, so nothing the
 // cluster would refuse reaches an apply.
 func (r *managedAppResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
@@ -90,6 +79,7 @@ func (r *managedAppResource) ValidateConfig(ctx context.Context, req resource.Va
 	}
 	// Invalid values are reported once, by the attribute's own validator.
 	validateHelmOptions(m, &resp.Diagnostics)
+	validateCombinations(m, &resp.Diagnostics)
 }
 
 func (r *managedAppResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
@@ -130,6 +120,7 @@ func (r *managedAppResource) ModifyPlan(ctx context.Context, req resource.Modify
 		installInputsChanged(plan, state) ||
 		needsRecovery(state, updateTimeout, time.Now()) ||
 		r.stuckRelease(ctx, req, state, &resp.Diagnostics) ||
+		plannedDrift(ctx, req, state, &resp.Diagnostics) ||
 		(versionKnown && state.ChartVersion.ValueString() != version)
 	if !install {
 		// Nothing helm sees changes: the release stays as it is.
@@ -226,6 +217,7 @@ func (r *managedAppResource) Read(ctx context.Context, req resource.ReadRequest,
 		return
 	}
 	if rel != nil && rel.Status != kube.ReleaseUninstalled {
+		readDrift(ctx, client, rel, state.Status.ValueString() == statusFailed, req.Private, resp.Private, &resp.Diagnostics)
 		state.setRelease(rel)
 		resp.Diagnostics.Append(resp.Private.SetKey(ctx, privateReleaseKey, []byte(`{"seen":true}`))...)
 		stuck := rel.Status.Pending() && releaseStuck(ctx, client, rel, &resp.Diagnostics)
@@ -393,6 +385,7 @@ func (r *managedAppResource) install(ctx context.Context, plan, prior *managedAp
 	}
 	plan.setRelease(res.Release)
 	diags.Append(private.SetKey(ctx, privateReleaseKey, []byte(`{"seen":true}`))...)
+	recordApplied(ctx, private, res.Release.Revision, diags)
 	return installOK
 }
 

@@ -535,8 +535,8 @@ func TestAccManagedApp_InvalidConfig(t *testing.T) {
 	const chart = `chart = { repository = "https://charts.example.com", name = "demo", version = "1.0.0" }`
 	cases := map[string]struct{ provider, body, want string }{
 		"unknown app":         {providerLocal, `app = "nope"`, `(?s)"nope"\s+is\s+not\s+in\s+the\s+catalog;\s+valid\s+names\s+are:\s+cert-manager,\s+cilium,.*prometheus`},
-		"app and chart":       {providerLocal, `app = "cert-manager"` + "\n" + chart, `(?s)Exactly\s+one\s+of\s+these\s+attributes\s+must\s+be\s+configured:\s+\[app,chart\]`},
-		"neither":             {providerLocal, ``, `(?s)Exactly\s+one\s+of\s+these\s+attributes`},
+		"app and chart":       {providerLocal, `app = "cert-manager"` + "\n" + chart, `(?s)Invalid\s+Attribute\s+Combination.*exactly\s+one\s+of\s+app.*or\s+chart.*both\s+are\s+set`},
+		"neither":             {providerLocal, ``, `(?s)Invalid\s+Attribute\s+Combination.*exactly\s+one\s+of\s+app.*neither\s+is\s+set`},
 		"bad YAML":            {providerLocal, chart + "\n" + `values = "a: [1"`, `(?s)Invalid\s+values.*YAML\s+mapping`},
 		"YAML list":           {providerLocal, chart + "\n" + `values = "- a\n- b"`, `(?s)Invalid\s+values.*YAML\s+mapping`},
 		"http repository":     {providerLocal, `chart = { repository = "http://charts.example.com", name = "demo", version = "1.0.0" }`, `(?s)chart.repository.*not\s+an\s+https://\s+chart\s+repository`},

@@ -89,3 +89,13 @@ func (s *Stack) writeAgentConfig(p pki, listen, kwokAddr string, tools map[strin
 	path := filepath.Join(s.Dir, "node-agent.json")
 	return path, os.WriteFile(path, b, 0o600)
 }
+
+// HelmBinary is the Helm 4 build the node agent runs, for tests that play another helm
+// client (a `helm upgrade` from someone's laptop) against the stack.
+func HelmBinary() (string, error) {
+	sets, err := resolveToolsets()
+	if err != nil {
+		return "", err
+	}
+	return findBinary([]string{sets[Helm4Image]}, "helm")
+}
