@@ -332,3 +332,40 @@ func TestManagedAppMoveState_ChartNotMoved(t *testing.T) {
 		})
 	}
 }
+
+// TestManagedAppMoveState_RealHelmProviderState: a state hashicorp/helm 3.1.2 wrote itself
+// (see testdata/TestManagedAppMoveState/README.md) moves as the hand-written ones do.
+func TestManagedAppMoveState_RealHelmProviderState(t *testing.T) {
+	got := moveState(t, helmAddr, "helm_release", 2, readMoveFixture(t, "real-v2.json"))
+	if got.state == nil {
+		t.Fatalf("no state; diagnostics:\n%s", diagTexts(got.diags))
+	}
+	for name, w := range map[string]string{
+		"id": "real-moved/real-moved", "name": "real-moved", "namespace": "real-moved", "status": "deployed", "revision": "1",
+		"chart_version": "0.1.0", "app_version": "1.0.0", "installed_at": "2026-12-01T18:24:51Z",
+		"wait": "true", "atomic": "false", "cleanup_on_fail": "false", "max_history": "0", "timeouts": "<null>",
+	} {
+		if g := attrString(t, got.state, name); g != w {
+			t.Errorf("%s = %s, want %s", name, g, w)
+		}
+	}
+	var chart map[string]tftypes.Value
+	_ = got.state["chart"].As(&chart)
+	if r, n := attrString(t, chart, "repository"), attrString(t, chart, "name"); r != "https://127.0.0.1:45435/public" || n != "demo" {
+		t.Errorf("chart = %s %s, want the stack's repository and demo", r, n)
+	}
+	var docs []tftypes.Value
+	_ = got.state["values"].As(&docs)
+	if len(docs) != 2 || attrString(t, map[string]tftypes.Value{"v": docs[0]}, "v") != "\"replicaCount\": 1\n" {
+		t.Errorf("values = %v, want yamlencode's two documents", docs)
+	}
+	texts := diagTexts(got.diags)
+	for _, w := range []string{"- set (podLabels.tier): write them into a values document", "the next install or upgrade runs without them: repository_ca_file."} {
+		if !strings.Contains(texts, w) {
+			t.Errorf("diagnostics lack %q:\n%s", w, texts)
+		}
+	}
+	if len(got.diags) != 2 {
+		t.Errorf("%d diagnostics, want 2 warnings:\n%s", len(got.diags), texts)
+	}
+}
