@@ -34,7 +34,9 @@ func TestValidateCombinations(t *testing.T) {
 			[]string{"repository_password: repository_password must be set together with repository_username."}},
 		{"password alone", func(m *managedAppModel) { m.Chart, m.RepositoryPassword = chart, s("pw") },
 			[]string{"repository_username: repository_username must be set together with repository_password."}},
-		{"password unknown", func(m *managedAppModel) { m.Chart, m.RepositoryUsername, m.RepositoryPassword = chart, s("robot"), unknown }, nil},
+		{"password unknown", func(m *managedAppModel) {
+			m.Chart, m.RepositoryUsername, m.RepositoryPassword = chart, s("robot"), unknown
+		}, nil},
 	} {
 		m := managedAppModel{App: types.StringNull(), Chart: types.ObjectNull(chart.AttributeTypes(t.Context())), Version: types.StringNull(),
 			InstallerServiceAccount: types.StringNull(), InstallerClusterAdmin: types.BoolNull(),
