@@ -37,7 +37,7 @@ resource "clusterkit_eks_cluster" "test" {
   provision_role_arn              = var.role_arn
   external_id                     = var.external_id
   cluster_role_arn                = "arn:aws:iam::222222222222:role/eks-service"
-  kubernetes_version              = "1.33"
+  kubernetes_version              = "1.35"
   vpc_id                          = "vpc-0123456789abcdef0"
   subnet_ids                      = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
   control_plane_security_group_id = "sg-0123456789abcdef0"
