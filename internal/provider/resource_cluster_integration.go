@@ -2,8 +2,6 @@ package provider
 
 import (
 	"context"
-	"fmt"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
@@ -28,6 +26,7 @@ var (
 	_ resource.ResourceWithModifyPlan     = (*clusterIntegrationResource)(nil)
 	_ resource.ResourceWithImportState    = (*clusterIntegrationResource)(nil)
 	_ resource.ResourceWithValidateConfig = (*clusterIntegrationResource)(nil)
+	_ resource.ResourceWithIdentity       = (*clusterIntegrationResource)(nil)
 )
 
 const (
@@ -222,6 +221,7 @@ func (r *clusterIntegrationResource) Create(ctx context.Context, req resource.Cr
 	plan.setNamespaces(ctx, done, &resp.Diagnostics)
 	plan.fillComputed(ctx, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	setIdentity(ctx, resp.Identity, plan.identityData(), false, &resp.Diagnostics)
 	if err != nil {
 		addKubeError(ctx, &resp.Diagnostics, "Cluster integration failed", path.Root("host"), err)
 	}
@@ -233,6 +233,8 @@ func (r *clusterIntegrationResource) Read(ctx context.Context, req resource.Read
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	// Kept as stored; computed only for a state written before the resource had one.
+	setIdentity(ctx, resp.Identity, state.identityData(), true, &resp.Diagnostics)
 	if (state.Token.IsNull() || state.ClusterCACertificate.IsNull()) && !state.usesEKS(ctx) {
 		// Just imported: the credential is not readable from anywhere, so the next apply
 		// writes it from the configuration and adopts the objects.
@@ -301,6 +303,7 @@ func (r *clusterIntegrationResource) Update(ctx context.Context, req resource.Up
 	plan.setNamespaces(ctx, done, &resp.Diagnostics)
 	plan.fillComputed(ctx, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	setIdentity(ctx, resp.Identity, plan.identityData(), true, &resp.Diagnostics)
 	if err != nil {
 		addKubeError(ctx, &resp.Diagnostics, "Updating cluster integration failed", path.Root("host"), err)
 	}
@@ -330,20 +333,6 @@ func (r *clusterIntegrationResource) Delete(ctx context.Context, req resource.De
 	if err := client.DeleteIdentity(ctx, state.identity()); err != nil {
 		addKubeError(ctx, &resp.Diagnostics, "Deleting cluster integration failed", path.Root("host"), err)
 	}
-}
-
-func (r *clusterIntegrationResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	account, host, ok := strings.Cut(req.ID, "@")
-	ns, name, ok2 := strings.Cut(account, "/")
-	if !ok || !ok2 || ns == "" || name == "" || host == "" {
-		resp.Diagnostics.AddError("Invalid import ID",
-			fmt.Sprintf("Expected <service_account_namespace>/<service_account_name>@<host>, e.g. kube-system/clusterkit@https://k8s.example.com:6443; got %q.", req.ID))
-		return
-	}
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("host"), host)...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("service_account_namespace"), ns)...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("service_account_name"), name)...)
 }
 
 // client builds (or reuses) the Kubernetes client for m's connection.

@@ -74,7 +74,7 @@ func (m clusterIntegrationModel) connection() kube.Connection {
 func (m *clusterIntegrationModel) fillComputed(ctx context.Context, diags *diag.Diagnostics) {
 	known := func(v types.String) bool { return !v.IsUnknown() && !v.IsNull() }
 	if known(m.Host) && known(m.ServiceAccountName) && known(m.ServiceAccountNamespace) {
-		m.ID = types.StringValue(m.ServiceAccountNamespace.ValueString() + "/" + m.ServiceAccountName.ValueString() + "@" + m.Host.ValueString())
+		m.ID = types.StringValue(m.importID())
 	} else if m.Host.IsUnknown() {
 		m.ID = types.StringUnknown()
 	}

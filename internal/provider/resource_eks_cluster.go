@@ -34,6 +34,7 @@ var (
 	_ resource.ResourceWithModifyPlan     = (*eksClusterResource)(nil)
 	_ resource.ResourceWithImportState    = (*eksClusterResource)(nil)
 	_ resource.ResourceWithValidateConfig = (*eksClusterResource)(nil)
+	_ resource.ResourceWithIdentity       = (*eksClusterResource)(nil)
 )
 
 var (
@@ -78,7 +79,7 @@ func (r *eksClusterResource) Schema(ctx context.Context, _ resource.SchemaReques
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
 				Computed: true, PlanModifiers: keep,
-				MarkdownDescription: "`<region>/<name>`; also the import ID.",
+				MarkdownDescription: "`<region>/<name>`; also the import ID (or `<account ID>/<region>/<name>`, which records the account in the resource identity too).",
 			},
 			"name": schema.StringAttribute{
 				Required: true, PlanModifiers: replace,
@@ -293,6 +294,7 @@ func (r *eksClusterResource) ModifyPlan(ctx context.Context, req resource.Modify
 		var state eksClusterModel
 		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 		prior = &state
+		checkImportedAccount(ctx, req.Identity, state, plan, &resp.Diagnostics)
 		checkVersionChange(state.KubernetesVersion, plan.KubernetesVersion, &resp.Diagnostics)
 		if !plan.ExternalID.Equal(state.ExternalID) || !plan.SessionName.Equal(state.SessionName) {
 			plan.ClusterConnection = types.ObjectUnknown(connectionAttrTypes) // it carries both
@@ -390,16 +392,4 @@ func checkVersionChange(from, to types.String, diags interface {
 		diags.AddAttributeError(kubernetesVersionPath, "Upgrade one minor version at a time",
 			fmt.Sprintf("EKS upgrades one minor version at a time: from %s go to %s first, apply, then continue.", a, next))
 	}
-}
-
-func (r *eksClusterResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	region, name, ok := strings.Cut(req.ID, "/")
-	if !ok || !awsRegionRE.MatchString(region) || !eksNameRE.MatchString(name) {
-		resp.Diagnostics.AddError("Invalid import ID",
-			fmt.Sprintf("Expected <region>/<stack name>, e.g. eu-west-1/shop-production; got %q.", req.ID))
-		return
-	}
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("region"), region)...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
 }

@@ -61,6 +61,7 @@ func (r *eksClusterResource) Create(ctx context.Context, req resource.CreateRequ
 	r.waitAndFinish(ctx, sess, &plan, cloud.OpCreate, timeout, &resp.Diagnostics)
 	plan.fillOutputs(&resp.Diagnostics)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	setIdentity(ctx, resp.Identity, plan.identity(), false, &resp.Diagnostics)
 }
 
 // adoptOwnStack resumes a stack this same resource created earlier (its tag says so); any
@@ -207,6 +208,8 @@ func (r *eksClusterResource) Read(ctx context.Context, req resource.ReadRequest,
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	// Kept as stored; computed only for a state written before the resource had one.
+	setIdentity(ctx, resp.Identity, state.identity(), true, &resp.Diagnostics)
 	if state.ProvisionRoleARN.IsNull() {
 		return // just imported: the role comes with the configuration, the update reads the rest
 	}
@@ -286,6 +289,7 @@ func (r *eksClusterResource) Update(ctx context.Context, req resource.UpdateRequ
 	save := func() {
 		plan.fillOutputs(&resp.Diagnostics)
 		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+		setIdentity(ctx, resp.Identity, plan.identity(), true, &resp.Diagnostics)
 	}
 	// An apply that stopped waiting left the stack in progress: wait for it first.
 	if op, inProgress := operationInProgress(st.Status); inProgress {

@@ -1,0 +1,72 @@
+terraform {
+  required_providers {
+    clusterkit = { source = "clusterkit-dev/clusterkit" }
+  }
+}
+
+variable "aws_endpoint" { type = string }
+variable "access_key" { type = string }
+variable "secret_key" {
+  type      = string
+  sensitive = true
+}
+variable "role_arn" { type = string }
+variable "external_id" {
+  type      = string
+  sensitive = true
+}
+variable "name" { type = string }
+variable "import_account" { type = string }
+variable "node_count" {
+  type    = number
+  default = 2
+}
+variable "create_timeout" {
+  type    = string
+  default = "10m"
+}
+
+provider "clusterkit" {
+  region               = "us-east-1"
+  access_key           = var.access_key
+  secret_key           = var.secret_key
+  allow_local_requests = true # the emulated EKS endpoint is the local kube-apiserver
+
+  endpoints {
+    sts            = var.aws_endpoint
+    cloudformation = var.aws_endpoint
+    eks            = var.aws_endpoint
+  }
+}
+
+# Adopts the stack the first step made, by its identity: the account is the provisioning
+# role's, the region and name the stack's.
+import {
+  to = clusterkit_eks_cluster.test
+  identity = {
+    account_id = var.import_account
+    region     = "us-east-1"
+    name       = var.name
+  }
+}
+
+resource "clusterkit_eks_cluster" "test" {
+  name                            = var.name
+  provision_role_arn              = var.role_arn
+  external_id                     = var.external_id
+  cluster_role_arn                = "arn:aws:iam::222222222222:role/eks-service"
+  kubernetes_version              = "1.35"
+  vpc_id                          = "vpc-0123456789abcdef0"
+  subnet_ids                      = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
+  control_plane_security_group_id = "sg-0123456789abcdef0"
+  node_count                      = var.node_count
+  tags                            = { team = "platform" }
+
+  timeouts = {
+    create = var.create_timeout
+  }
+}
+
+output "endpoint" {
+  value = clusterkit_eks_cluster.test.endpoint
+}
