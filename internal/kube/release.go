@@ -73,6 +73,9 @@ type Release struct {
 	// says the manifest was not YAML past the objects listed.
 	Objects            []ObjectRef
 	ManifestUnreadable bool
+	// Values are the values the user gave helm for this revision (JSON, as helm records
+	// them; "null" or empty for none), for adopting a release helm installed.
+	Values json.RawMessage
 }
 
 // helmTime is helm's pkg/time.Time on the wire: RFC 3339 (with nanoseconds), and "" for
@@ -101,6 +104,9 @@ type helmRelease struct {
 	Manifest  string     `json:"manifest,omitempty"`
 	Version   int        `json:"version,omitempty"`
 	Namespace string     `json:"namespace,omitempty"`
+	// Config is the values the user gave helm (every -f and --set merged), not the
+	// chart's defaults.
+	Config json.RawMessage `json:"config,omitempty"`
 }
 
 type helmInfo struct {
@@ -257,6 +263,7 @@ func decodeReleaseSecret(s *corev1.Secret) (*Release, error) {
 	// hundreds of records.
 	objs, err := manifestObjects(hr.Manifest)
 	r.Objects, r.ManifestUnreadable = objs, err != nil
+	r.Values = hr.Config
 	return r, nil
 }
 
@@ -268,7 +275,7 @@ func EncodeReleaseSecret(r Release) *corev1.Secret {
 		r.Status = ReleaseDeployed
 	}
 	hr := helmRelease{
-		Name: r.Name, Namespace: r.Namespace, Version: r.Revision, Manifest: manifestOf(r.Objects),
+		Name: r.Name, Namespace: r.Namespace, Version: r.Revision, Manifest: manifestOf(r.Objects), Config: r.Values,
 		Info: &helmInfo{
 			FirstDeployed: helmTime{r.LastDeployed}, LastDeployed: helmTime{r.LastDeployed},
 			Description: r.Description, Status: string(r.Status),

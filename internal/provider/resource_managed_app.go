@@ -122,6 +122,13 @@ func (r *managedAppResource) ModifyPlan(ctx context.Context, req resource.Modify
 		r.stuckRelease(ctx, req, state, &resp.Diagnostics) ||
 		plannedDrift(ctx, req, state, &resp.Diagnostics) ||
 		(versionKnown && state.ChartVersion.ValueString() != version)
+	if !req.State.Raw.IsNull() && state.Connection.IsNull() {
+		// Just imported: a release that runs what the configuration says is kept as it is.
+		if rel := r.adoptImported(ctx, plan, req.Config, &resp.Diagnostics); rel != nil {
+			state.setRelease(rel)
+			install = false
+		}
+	}
 	if !install {
 		// Nothing helm sees changes: the release stays as it is.
 		plan.Status, plan.Revision, plan.InstalledAt, plan.ChartVersion = state.Status, state.Revision, state.InstalledAt, state.ChartVersion

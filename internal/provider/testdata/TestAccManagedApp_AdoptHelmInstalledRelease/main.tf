@@ -1,0 +1,45 @@
+terraform {
+  required_providers {
+    clusterkit = { source = "clusterkit-dev/clusterkit" }
+  }
+}
+
+variable "chart_mirrors" { type = map(string) }
+variable "chart_repo" { type = string }
+
+provider "clusterkit" {
+  allow_local_requests     = true
+  chart_repository_mirrors = var.chart_mirrors
+}
+
+variable "host" { type = string }
+variable "ca" { type = string }
+variable "token" {
+  type      = string
+  sensitive = true
+}
+variable "message" { type = string }
+
+# A release helm installed (not clusterkit), taken over by import.
+import {
+  to = clusterkit_managed_app.test
+  id = "ck-ma-adopt-ns/ck-ma-adopt"
+}
+
+resource "clusterkit_managed_app" "test" {
+  cluster_connection = {
+    host                   = var.host
+    cluster_ca_certificate = var.ca
+    token                  = var.token
+  }
+
+  name      = "ck-ma-adopt"
+  namespace = "ck-ma-adopt-ns"
+  chart = {
+    repository = var.chart_repo
+    name       = "demo"
+    version    = "0.1.0"
+  }
+
+  values = yamlencode({ message = var.message, replicaCount = 2 })
+}
