@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # tools/testacc-lanes.sh: the acceptance suite (make testacc) in two lanes at once, each test
 # binary with its own local stack (TestMain starts one per binary):
-#   lane 1: every package under OpenTofu, less the provider's fault tests;
-#   lane 2 (lines prefixed "[lane 2]"): the fault tests under OpenTofu (they stop and start
-#           their stack's API server, so they keep a stack to themselves), then the Terraform run.
+#   lane 1: every package under OpenTofu, less LANE2_TESTS (GNUmakefile);
+#   lane 2 (lines prefixed "[lane 2]"): LANE2_TESTS under OpenTofu (the fault tests, which stop
+#           and start their stack's API server and so keep a stack to themselves, and the long
+#           helm-option tests), then the Terraform run.
 # The lanes mostly wait on pods, helm and timers (one used about half a core), so on 2 cores
 # together they take about as long as the longer lane. Exits 1 when either lane failed, after
 # both finished; each run closes with its own "LABEL: N passed, ..." line.
