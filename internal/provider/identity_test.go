@@ -44,6 +44,7 @@ func TestResourceIdentitySchemas(t *testing.T) {
 	want := map[string]map[string]string{
 		"clusterkit_eks_cluster":         {"account_id": "required", "region": "optional", "name": "required"},
 		"clusterkit_cluster_integration": {"host": "required", "service_account_namespace": "optional", "service_account_name": "optional"},
+		"clusterkit_managed_app":         {"host": "optional", "namespace": "required", "name": "required"},
 	}
 	for typ, attrs := range want {
 		s, ok := resp.IdentitySchemas[typ]
@@ -304,7 +305,7 @@ func TestRoleAccount(t *testing.T) {
 // 1.12 or Terraform >= 1.12. CI's Terraform is 1.11, so they skip under it (saying so,
 // through tfversion.SkipBelow) and must run under OpenTofu, which is 1.12.6 here: this
 // checks that no OpenTofu lane leaves them out and that the pinned OpenTofu has identity.
-var identityAccTests = []string{"TestAccEKSCluster_ImportByIdentity", "TestAccClusterIntegration_ImportByIdentity"}
+var identityAccTests = []string{"TestAccEKSCluster_ImportByIdentity", "TestAccClusterIntegration_ImportByIdentity", "TestAccManagedApp_ImportByIdentity"}
 
 func TestImportByIdentityTestsRunUnderOpenTofu(t *testing.T) {
 	mk, err := os.ReadFile("../../GNUmakefile")
@@ -365,6 +366,7 @@ func TestImportExamples(t *testing.T) {
 	for typ, state := range map[string][]string{
 		"clusterkit_eks_cluster":         {"id", "region", "name"},
 		"clusterkit_cluster_integration": {"id", "host", "service_account_namespace", "service_account_name"},
+		"clusterkit_managed_app":         {"id", "namespace", "name"},
 	} {
 		t.Run(typ, func(t *testing.T) {
 			dir := "../../examples/resources/" + typ + "/"

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -123,6 +122,10 @@ func (r *managedAppResource) ModifyPlan(ctx context.Context, req resource.Modify
 		plannedDrift(ctx, req, state, &resp.Diagnostics) ||
 		(versionKnown && state.ChartVersion.ValueString() != version)
 	if !req.State.Raw.IsNull() && state.Connection.IsNull() {
+		checkImportedHost(ctx, req, plan, &resp.Diagnostics)
+		if resp.Diagnostics.HasError() {
+			return
+		}
 		// Just imported: a release that runs what the configuration says is kept as it is.
 		if rel := r.adoptImported(ctx, plan, req.Config, &resp.Diagnostics); rel != nil {
 			state.setRelease(rel)
@@ -195,6 +198,7 @@ func (r *managedAppResource) Create(ctx context.Context, req resource.CreateRequ
 	}
 	plan.clearUnknown()
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	setIdentity(ctx, resp.Identity, plan.identityData(ctx), false, &resp.Diagnostics)
 }
 
 func (r *managedAppResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -203,6 +207,7 @@ func (r *managedAppResource) Read(ctx context.Context, req resource.ReadRequest,
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	setIdentity(ctx, resp.Identity, state.identityData(ctx), true, &resp.Diagnostics) // for states from before identities
 	if state.Connection.IsNull() {
 		// Just imported: how to reach the cluster is not known until the configuration
 		// gives it, so the first apply reads and converges the release (an upgrade).
@@ -258,6 +263,7 @@ func (r *managedAppResource) Update(ctx context.Context, req resource.UpdateRequ
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	setIdentity(ctx, resp.Identity, plan.identityData(ctx), true, &resp.Diagnostics)
 	if !plan.Revision.IsUnknown() {
 		// ModifyPlan found nothing for helm to do (e.g. only keep_failed_pod, timeouts or
 		// the connection's token changed).
@@ -328,18 +334,6 @@ func (r *managedAppResource) Delete(ctx context.Context, req resource.DeleteRequ
 	if err != nil {
 		addInstallError(ctx, &resp.Diagnostics, "Uninstalling managed app failed", err)
 	}
-}
-
-func (r *managedAppResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	ns, name, ok := strings.Cut(req.ID, "/")
-	if !ok || kube.CheckReleaseName(name) != nil || dnsLabelErr(ns) != nil {
-		resp.Diagnostics.AddError("Invalid import ID",
-			fmt.Sprintf("Expected <namespace>/<name> (the release namespace and release name, both DNS-1123 labels), e.g. ingress-nginx/ingress-nginx; got %q.", req.ID))
-		return
-	}
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("namespace"), ns)...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
 }
 
 // install runs the install (or upgrade) pod for plan and records the outcome in plan.
