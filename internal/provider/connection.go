@@ -244,3 +244,25 @@ func integrationConnectionAttribute() schema.SingleNestedAttribute {
 	a.Required, a.Optional, a.Computed = false, true, true
 	return a
 }
+
+// eksConnectionValue is the cluster_connection an EKS cluster gives (the resource's
+// output, the data source's): host and CA once the cluster serves (null before), no token,
+// and how to get one through the customer's role.
+func eksConnectionValue(host, caPEM, region, name, roleARN, externalID, sessionName types.String, diags *diag.Diagnostics) types.Object {
+	eks, d := types.ObjectValue(eksConnectionAttrTypes, map[string]attr.Value{
+		"region":       region,
+		"cluster_name": name,
+		"role_arn":     roleARN,
+		"external_id":  externalID,
+		"session_name": sessionName,
+	})
+	diags.Append(d...)
+	conn, d := types.ObjectValue(connectionAttrTypes, map[string]attr.Value{
+		"host":                   host,
+		"cluster_ca_certificate": caPEM,
+		"token":                  types.StringNull(),
+		"eks":                    eks,
+	})
+	diags.Append(d...)
+	return conn
+}

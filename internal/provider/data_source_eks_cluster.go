@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
-	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -263,22 +262,7 @@ func (m *eksClusterDataSourceModel) connection(cl *cloud.Cluster, diags *diag.Di
 	if cl.Serving() {
 		host, caPEM = types.StringValue(cl.Endpoint), types.StringValue(string(cl.CAPEM))
 	}
-	eks, d := types.ObjectValue(eksConnectionAttrTypes, map[string]attr.Value{
-		"region":       m.Region,
-		"cluster_name": m.Name,
-		"role_arn":     m.ProvisionRoleARN,
-		"external_id":  m.ExternalID,
-		"session_name": m.SessionName,
-	})
-	diags.Append(d...)
-	conn, d := types.ObjectValue(connectionAttrTypes, map[string]attr.Value{
-		"host":                   host,
-		"cluster_ca_certificate": caPEM,
-		"token":                  types.StringNull(),
-		"eks":                    eks,
-	})
-	diags.Append(d...)
-	return conn
+	return eksConnectionValue(host, caPEM, m.Region, m.Name, m.ProvisionRoleARN, m.ExternalID, m.SessionName, diags)
 }
 
 func nullIfEmpty(s string) types.String {

@@ -187,37 +187,25 @@ func sameStrings(a, b map[string]string) bool {
 	return strings.Join(sortedKeyValues(a), " ") == strings.Join(sortedKeyValues(b), " ")
 }
 
-func TestEKSClusterImport_IdentityAndID(t *testing.T) {
-	const typ = "clusterkit_eks_cluster"
+// importCase is one ImportResourceState call: by id or identity, and either the state
+// attributes and identity it gives or its diagnostic.
+type importCase struct {
+	name         string
+	id           string
+	identity     map[string]any
+	state        map[string]string
+	wantIdentity map[string]string
+	diag         string
+}
+
+// runImportCases imports each case into a fresh call and compares stateAttrs and the
+// identity, or the diagnostics.
+func runImportCases(t *testing.T, typ string, cases []importCase, stateAttrs ...string) {
+	t.Helper()
 	server, stateType, identityType := importServer(t, typ)
-	cases := []struct {
-		name         string
-		id           string
-		identity     map[string]any
-		state        map[string]string
-		wantIdentity map[string]string
-		diag         string
-	}{
-		{name: "identity", identity: map[string]any{"account_id": "222222222222", "region": "us-east-1", "name": "shop-production"},
-			state:        map[string]string{"id": "us-east-1/shop-production", "region": "us-east-1", "name": "shop-production", "provision_role_arn": "<null>"},
-			wantIdentity: map[string]string{"account_id": "222222222222", "region": "us-east-1", "name": "shop-production"}},
-		{name: "identity without region takes the provider's", identity: map[string]any{"account_id": "222222222222", "name": "shop-production"},
-			state:        map[string]string{"id": "eu-west-1/shop-production", "region": "eu-west-1", "name": "shop-production", "provision_role_arn": "<null>"},
-			wantIdentity: map[string]string{"account_id": "222222222222", "region": "eu-west-1", "name": "shop-production"}},
-		{name: "ID with the account", id: "222222222222/us-east-1/shop-production",
-			state:        map[string]string{"id": "us-east-1/shop-production", "region": "us-east-1", "name": "shop-production", "provision_role_arn": "<null>"},
-			wantIdentity: map[string]string{"account_id": "222222222222", "region": "us-east-1", "name": "shop-production"}},
-		{name: "ID without the account", id: "us-east-1/shop-production",
-			state:        map[string]string{"id": "us-east-1/shop-production", "region": "us-east-1", "name": "shop-production", "provision_role_arn": "<null>"},
-			wantIdentity: map[string]string{"account_id": "<null>", "region": "us-east-1", "name": "shop-production"}},
-		{name: "bad identity", identity: map[string]any{"account_id": "2222", "region": "Europe", "name": "shop_production"},
-			diag: `Invalid import identity | account_id must be a 12-digit AWS account ID, got "2222"; region must be an AWS region such as eu-west-1, got "Europe"; name must be an EKS cluster name (a letter, then letters, digits and hyphens), got "shop_production".`},
-		{name: "bad ID", id: "2222/us-east-1/shop-production",
-			diag: `Invalid import ID | Expected <region>/<stack name> or <account ID>/<region>/<stack name>, e.g. eu-west-1/shop-production or 222222222222/eu-west-1/shop-production; got "2222/us-east-1/shop-production".`},
-	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got := callImport(t, server, typ, stateType, identityType, c.id, c.identity, "id", "region", "name", "provision_role_arn")
+			got := callImport(t, server, typ, stateType, identityType, c.id, c.identity, stateAttrs...)
 			if c.diag != "" {
 				if strings.Join(got.diags, "\n") != c.diag {
 					t.Fatalf("diagnostics %q, want %q", got.diags, c.diag)
@@ -237,18 +225,33 @@ func TestEKSClusterImport_IdentityAndID(t *testing.T) {
 	}
 }
 
+func TestEKSClusterImport_IdentityAndID(t *testing.T) {
+	const typ = "clusterkit_eks_cluster"
+	cases := []importCase{
+		{name: "identity", identity: map[string]any{"account_id": "222222222222", "region": "us-east-1", "name": "shop-production"},
+			state:        map[string]string{"id": "us-east-1/shop-production", "region": "us-east-1", "name": "shop-production", "provision_role_arn": "<null>"},
+			wantIdentity: map[string]string{"account_id": "222222222222", "region": "us-east-1", "name": "shop-production"}},
+		{name: "identity without region takes the provider's", identity: map[string]any{"account_id": "222222222222", "name": "shop-production"},
+			state:        map[string]string{"id": "eu-west-1/shop-production", "region": "eu-west-1", "name": "shop-production", "provision_role_arn": "<null>"},
+			wantIdentity: map[string]string{"account_id": "222222222222", "region": "eu-west-1", "name": "shop-production"}},
+		{name: "ID with the account", id: "222222222222/us-east-1/shop-production",
+			state:        map[string]string{"id": "us-east-1/shop-production", "region": "us-east-1", "name": "shop-production", "provision_role_arn": "<null>"},
+			wantIdentity: map[string]string{"account_id": "222222222222", "region": "us-east-1", "name": "shop-production"}},
+		{name: "ID without the account", id: "us-east-1/shop-production",
+			state:        map[string]string{"id": "us-east-1/shop-production", "region": "us-east-1", "name": "shop-production", "provision_role_arn": "<null>"},
+			wantIdentity: map[string]string{"account_id": "<null>", "region": "us-east-1", "name": "shop-production"}},
+		{name: "bad identity", identity: map[string]any{"account_id": "2222", "region": "Europe", "name": "shop_production"},
+			diag: `Invalid import identity | account_id must be a 12-digit AWS account ID, got "2222"; region must be an AWS region such as eu-west-1, got "Europe"; name must be an EKS cluster name (a letter, then letters, digits and hyphens), got "shop_production".`},
+		{name: "bad ID", id: "2222/us-east-1/shop-production",
+			diag: `Invalid import ID | Expected <region>/<stack name> or <account ID>/<region>/<stack name>, e.g. eu-west-1/shop-production or 222222222222/eu-west-1/shop-production; got "2222/us-east-1/shop-production".`},
+	}
+	runImportCases(t, typ, cases, "id", "region", "name", "provision_role_arn")
+}
+
 func TestClusterIntegrationImport_IdentityAndID(t *testing.T) {
 	const typ = "clusterkit_cluster_integration"
-	server, stateType, identityType := importServer(t, typ)
 	const host = "https://k8s.example.com:6443"
-	cases := []struct {
-		name         string
-		id           string
-		identity     map[string]any
-		state        map[string]string
-		wantIdentity map[string]string
-		diag         string
-	}{
+	cases := []importCase{
 		{name: "identity", identity: map[string]any{"host": host, "service_account_namespace": "platform", "service_account_name": "ci"},
 			state:        map[string]string{"id": "platform/ci@" + host, "host": host, "service_account_namespace": "platform", "service_account_name": "ci", "token": "<null>"},
 			wantIdentity: map[string]string{"host": host, "service_account_namespace": "platform", "service_account_name": "ci"}},
@@ -263,26 +266,7 @@ func TestClusterIntegrationImport_IdentityAndID(t *testing.T) {
 		{name: "bad ID", id: "clusterkit@" + host,
 			diag: `Invalid import ID | Expected <service_account_namespace>/<service_account_name>@<host>, e.g. kube-system/clusterkit@https://k8s.example.com:6443; got "clusterkit@https://k8s.example.com:6443".`},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			got := callImport(t, server, typ, stateType, identityType, c.id, c.identity, "id", "host", "service_account_namespace", "service_account_name", "token")
-			if c.diag != "" {
-				if strings.Join(got.diags, "\n") != c.diag {
-					t.Fatalf("diagnostics %q, want %q", got.diags, c.diag)
-				}
-				return
-			}
-			if len(got.diags) > 0 {
-				t.Fatalf("diagnostics %q", got.diags)
-			}
-			if !sameStrings(got.state, c.state) {
-				t.Errorf("state %v, want %v", got.state, c.state)
-			}
-			if !sameStrings(got.identity, c.wantIdentity) {
-				t.Errorf("identity %v, want %v", got.identity, c.wantIdentity)
-			}
-		})
-	}
+	runImportCases(t, typ, cases, "id", "host", "service_account_namespace", "service_account_name", "token")
 }
 
 func TestRoleAccount(t *testing.T) {

@@ -185,22 +185,7 @@ func (m *eksClusterModel) fillOutputs(diags *diag.Diagnostics) {
 		ca, _ := base64.StdEncoding.DecodeString(m.CertificateAuthorityData.ValueString())
 		host, caPEM = m.Endpoint, types.StringValue(string(ca))
 	}
-	eks, d := types.ObjectValue(eksConnectionAttrTypes, map[string]attr.Value{
-		"region":       m.Region,
-		"cluster_name": m.Name,
-		"role_arn":     m.ProvisionRoleARN,
-		"external_id":  m.ExternalID,
-		"session_name": m.SessionName,
-	})
-	diags.Append(d...)
-	conn, d := types.ObjectValue(connectionAttrTypes, map[string]attr.Value{
-		"host":                   host,
-		"cluster_ca_certificate": caPEM,
-		"token":                  types.StringNull(),
-		"eks":                    eks,
-	})
-	diags.Append(d...)
-	m.ClusterConnection = conn
+	m.ClusterConnection = eksConnectionValue(host, caPEM, m.Region, m.Name, m.ProvisionRoleARN, m.ExternalID, m.SessionName, diags)
 }
 
 // kubeConnection reaches the cluster with EKS tokens minted from sess.

@@ -2,7 +2,6 @@ package provider
 
 import (
 	"regexp"
-	"strings"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/config"
@@ -19,16 +18,8 @@ import (
 
 func TestManagedAppImport_IdentityAndID(t *testing.T) {
 	const typ = "clusterkit_managed_app"
-	server, stateType, identityType := importServer(t, typ)
 	const host = "https://k8s.example.com:6443"
-	cases := []struct {
-		name         string
-		id           string
-		identity     map[string]any
-		state        map[string]string
-		wantIdentity map[string]string
-		diag         string
-	}{
+	cases := []importCase{
 		{name: "identity", identity: map[string]any{"host": host, "namespace": "web", "name": "shop"},
 			state:        map[string]string{"id": "web/shop", "namespace": "web", "name": "shop", "cluster_connection": "<null>"},
 			wantIdentity: map[string]string{"host": host, "namespace": "web", "name": "shop"}},
@@ -50,26 +41,7 @@ func TestManagedAppImport_IdentityAndID(t *testing.T) {
 			diag: `Invalid import ID | Expected <namespace>/<name> (the release namespace and release name, both DNS-1123 labels), e.g. ingress-nginx/ingress-nginx, ` +
 				`optionally followed by @<host> (the cluster's API server URL, kept in the resource identity); got "web/shop@".`},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			got := callImport(t, server, typ, stateType, identityType, c.id, c.identity, "id", "namespace", "name", "cluster_connection")
-			if c.diag != "" {
-				if strings.Join(got.diags, "\n") != c.diag {
-					t.Fatalf("diagnostics %q, want %q", got.diags, c.diag)
-				}
-				return
-			}
-			if len(got.diags) > 0 {
-				t.Fatalf("diagnostics %q", got.diags)
-			}
-			if !sameStrings(got.state, c.state) {
-				t.Errorf("state %v, want %v", got.state, c.state)
-			}
-			if !sameStrings(got.identity, c.wantIdentity) {
-				t.Errorf("identity %v, want %v", got.identity, c.wantIdentity)
-			}
-		})
-	}
+	runImportCases(t, typ, cases, "id", "namespace", "name", "cluster_connection")
 }
 
 // TestAccManagedApp_ImportByIdentity (OpenTofu: needsResourceIdentity): the identity
