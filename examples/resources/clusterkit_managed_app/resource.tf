@@ -21,6 +21,13 @@ variable "registry_password" {
   description = "Pull secret password for the custom chart's image (never stored in state)."
 }
 
+variable "chart_registry_password" {
+  type        = string
+  sensitive   = true
+  ephemeral   = true
+  description = "Password or token of the private chart registry's robot account (never stored in state)."
+}
+
 resource "clusterkit_cluster_integration" "this" {
   host                   = var.cluster_host
   cluster_ca_certificate = var.cluster_ca_certificate
@@ -85,6 +92,27 @@ resource "clusterkit_managed_app" "podinfo" {
   timeouts = {
     create = "15m"
   }
+}
+
+# A chart from a private OCI registry (the same for a private HTTP repository: repository =
+# "https://charts.example.com/internal"), with a robot account. The password is write-only:
+# it reaches the install pod only through the app's values Secret, and helm reads it on its
+# standard input (helm registry login, or helm repo add, --password-stdin). Change the
+# version to use a rotated password.
+resource "clusterkit_managed_app" "internal_api" {
+  cluster_connection = clusterkit_cluster_integration.this.cluster_connection
+
+  name      = "internal-api"
+  namespace = "internal"
+  chart = {
+    repository = "oci://registry.example.com/charts"
+    name       = "internal-api"
+    version    = "2.4.0"
+  }
+
+  repository_username         = "ci-robot"
+  repository_password         = var.chart_registry_password
+  repository_password_version = "2026-12"
 }
 
 # A locked-down cluster: the install pods run only on the tainted platform nodes, with a
