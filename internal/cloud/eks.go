@@ -57,7 +57,13 @@ func (s *Session) KnownCluster(ctx context.Context, name string) (*Cluster, erro
 // FindCluster describes an EKS cluster; *NotFoundError when it does not exist. It always
 // asks EKS, and refreshes what KnownCluster returns.
 func (s *Session) FindCluster(ctx context.Context, name string) (*Cluster, error) {
-	c, err := s.describeCluster(ctx, name)
+	c, _, err := s.findCluster(ctx, name)
+	return c, err
+}
+
+// findCluster is FindCluster, also returning EKS's answer for readers that want more of it.
+func (s *Session) findCluster(ctx context.Context, name string) (*Cluster, *ekstypes.Cluster, error) {
+	c, raw, err := s.describeCluster(ctx, name)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
@@ -69,17 +75,17 @@ func (s *Session) FindCluster(ctx context.Context, name string) (*Cluster, error
 	case err == nil || IsNotFound(err):
 		delete(s.clusters, name)
 	}
-	return c, err
+	return c, raw, err
 }
 
-func (s *Session) describeCluster(ctx context.Context, name string) (*Cluster, error) {
+func (s *Session) describeCluster(ctx context.Context, name string) (*Cluster, *ekstypes.Cluster, error) {
 	out, err := s.EKS.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String(name)})
 	var nf *ekstypes.ResourceNotFoundException
 	if errors.As(err, &nf) {
-		return nil, &NotFoundError{Kind: "EKS cluster", Name: name}
+		return nil, nil, &NotFoundError{Kind: "EKS cluster", Name: name}
 	}
 	if err != nil {
-		return nil, Sanitize(err)
+		return nil, nil, Sanitize(err)
 	}
 	c := out.Cluster
 	res := &Cluster{
@@ -118,11 +124,11 @@ func (s *Session) describeCluster(ctx context.Context, name string) (*Cluster, e
 	if c.CertificateAuthority != nil && c.CertificateAuthority.Data != nil {
 		ca, err := base64.StdEncoding.DecodeString(aws.ToString(c.CertificateAuthority.Data))
 		if err != nil {
-			return nil, errors.New("EKS DescribeCluster returned a certificate authority that is not base64")
+			return nil, nil, errors.New("EKS DescribeCluster returned a certificate authority that is not base64")
 		}
 		res.CAPEM = ca
 	}
-	return res, nil
+	return res, c, nil
 }
 
 // EKSToken is a bearer token for an EKS API server. It is a presigned STS

@@ -2,11 +2,9 @@ package cloud
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/eks"
 	ekstypes "github.com/aws/aws-sdk-go-v2/service/eks/types"
 )
 
@@ -23,23 +21,15 @@ type ClusterDetails struct {
 }
 
 // FindClusterDetails describes an EKS cluster with its details; *NotFoundError when it does
-// not exist. The Cluster part comes from FindCluster (one parse of DescribeCluster, and the
-// session's cache is refreshed, so resources that then take this cluster's connection in the
-// same run ask EKS no more); the details from a second DescribeCluster.
+// not exist. One DescribeCluster, through FindCluster's path, so the session's cache is
+// refreshed and resources that then take this cluster's connection in the same run ask EKS
+// no more.
 func (s *Session) FindClusterDetails(ctx context.Context, name string) (*ClusterDetails, error) {
-	c, err := s.FindCluster(ctx, name)
+	c, raw, err := s.findCluster(ctx, name)
 	if err != nil {
 		return nil, err
 	}
-	out, err := s.EKS.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String(name)})
-	var nf *ekstypes.ResourceNotFoundException
-	switch {
-	case errors.As(err, &nf): // deleted between the two calls
-		return nil, &NotFoundError{Kind: "EKS cluster", Name: name}
-	case err != nil:
-		return nil, Sanitize(err)
-	}
-	return clusterDetails(c, out.Cluster), nil
+	return clusterDetails(c, raw), nil
 }
 
 func clusterDetails(c *Cluster, in *ekstypes.Cluster) *ClusterDetails {

@@ -32,9 +32,22 @@ func TestFindClusterDetails(t *testing.T) {
 	if _, err := sess.WaitStack(ctx, id, OpCreate, WaitOptions{Clock: clk, Backoff: fastBackoff}); err != nil {
 		t.Fatal(err)
 	}
+	describes := func() int {
+		n := 0
+		for _, c := range emu.Calls() {
+			if c.Action == "DescribeCluster" {
+				n++
+			}
+		}
+		return n
+	}
+	before := describes()
 	d, err := sess.FindClusterDetails(ctx, "ck-details")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if n := describes() - before; n != 1 {
+		t.Errorf("FindClusterDetails made %d DescribeCluster calls, want 1", n)
 	}
 	if d.Name != "ck-details" || d.ARN != "arn:aws:eks:us-east-1:222222222222:cluster/ck-details" || d.Version != "1.35" || d.Status != "ACTIVE" ||
 		!d.Serving() || !slices.Equal(d.LogTypes, []string{"api"}) || d.Tags["team"] != "platform" {
