@@ -110,13 +110,13 @@ type Client struct {
 	// meta lists objects' metadata only (drift checks), over cs's connections; mapper
 	// resolves kinds through one discovery per run (see restMapping).
 	meta    metadata.Interface
-	objects *objectLists
+	objects *runLists[map[string]bool]
 	kinds   *kindMapper
 }
 
 // NewClientForInterface wraps an existing clientset; tests use it with fakes.
 func NewClientForInterface(cs kubernetes.Interface) *Client {
-	return &Client{cs: cs, timeout: 30 * time.Second, clock: clock.RealClock{}, releases: newReleaseCache(), grants: newGrants(), namespaces: newUIDMemo(), nsFlight: &singleflight.Group{}, marked: newUIDMemo(), objects: newObjectLists(), kinds: &kindMapper{}}
+	return &Client{cs: cs, timeout: 30 * time.Second, clock: clock.RealClock{}, releases: newReleaseCache(), grants: newGrants(), namespaces: newUIDMemo(), nsFlight: &singleflight.Group{}, marked: newUIDMemo(), objects: newRunLists[map[string]bool](), kinds: &kindMapper{}}
 }
 
 // WithClock is a copy of the client that reads time from clk (tests step a fake clock).
@@ -158,7 +158,7 @@ func (f *Factory) Client(conn Connection) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building Kubernetes client for %s: %w", conn.Host, err)
 	}
-	c := &Client{cs: cs, meta: mc, host: conn.Host, timeout: f.opts.RequestTimeout, clock: f.opts.Clock, releases: newReleaseCache(), grants: newGrants(), namespaces: newUIDMemo(), nsFlight: &singleflight.Group{}, marked: newUIDMemo(), objects: newObjectLists(), kinds: &kindMapper{}}
+	c := &Client{cs: cs, meta: mc, host: conn.Host, timeout: f.opts.RequestTimeout, clock: f.opts.Clock, releases: newReleaseCache(), grants: newGrants(), namespaces: newUIDMemo(), nsFlight: &singleflight.Group{}, marked: newUIDMemo(), objects: newRunLists[map[string]bool](), kinds: &kindMapper{}}
 	f.clients[key] = c
 	return c, nil
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -29,22 +28,6 @@ type Drift struct {
 	// could not be read: neither missing nor confirmed.
 	Unchecked []ObjectRef
 }
-
-// objectLists: this run's metadata-only lists, by resource and namespace, each made once
-// (whoever asks meanwhile waits for it) and for ReleaseCacheMaxAge at most.
-type objectLists struct {
-	mu    sync.Mutex
-	lists map[string]*objectList
-}
-
-type objectList struct {
-	done  chan struct{}
-	at    time.Time
-	names map[string]bool
-	err   error
-}
-
-func newObjectLists() *objectLists { return &objectLists{lists: map[string]*objectList{}} }
 
 // MissingObjects reports which objects of rel's manifest no longer exist. Namespaced
 // objects without a namespace in the manifest are looked for in the release namespace.
@@ -151,37 +134,15 @@ func (c *Client) restMapping(ctx context.Context, gvk schema.GroupVersionKind) (
 }
 
 // objectNames is the run's list of the names of gvr's objects in ns ("" for a
-// cluster-scoped resource), made on first use.
+// cluster-scoped resource), made on first use (see runLists).
 func (c *Client) objectNames(ctx context.Context, gvr schema.GroupVersionResource, ns string) (map[string]bool, error) {
-	key := gvr.String() + "\x00" + ns
-	ol := c.objects
-	ol.mu.Lock()
-	l := ol.lists[key]
-	if l != nil {
-		select {
-		case <-l.done:
-			if l.err != nil || c.clock.Since(l.at) >= ReleaseCacheMaxAge {
-				l = nil
-			}
-		default:
-		}
+	l, err := c.objects.get(ctx, c.clock, gvr.String()+"\x00"+ns, func() (map[string]bool, error) {
+		return c.listObjectNames(ctx, gvr, ns)
+	})
+	if err != nil {
+		return nil, err
 	}
-	if l == nil {
-		l = &objectList{done: make(chan struct{})}
-		ol.lists[key] = l
-		ol.mu.Unlock()
-		l.at = c.clock.Now()
-		l.names, l.err = c.listObjectNames(ctx, gvr, ns)
-		close(l.done)
-		return l.names, l.err
-	}
-	ol.mu.Unlock()
-	select {
-	case <-l.done:
-		return l.names, l.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	return l.val, nil
 }
 
 func (c *Client) listObjectNames(ctx context.Context, gvr schema.GroupVersionResource, ns string) (map[string]bool, error) {
@@ -214,13 +175,10 @@ func (c *Client) forgetObjectLists(ns string) {
 	if c.objects == nil {
 		return
 	}
-	c.objects.mu.Lock()
-	defer c.objects.mu.Unlock()
-	for key := range c.objects.lists {
-		if n := key[strings.LastIndex(key, "\x00")+1:]; n == ns || n == "" {
-			delete(c.objects.lists, key)
-		}
-	}
+	c.objects.forget(func(key string) bool {
+		n := key[strings.LastIndex(key, "\x00")+1:]
+		return n == ns || n == ""
+	})
 }
 
 // MissingSummary names the missing objects for a diagnostic (see SummarizeObjects).

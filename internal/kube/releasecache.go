@@ -36,24 +36,21 @@ var releaseRecordSelector = func() string {
 }()
 
 type releaseCache struct {
-	mu    sync.Mutex
-	lists map[string]*releaseList // by namespace
+	lists *runLists[*releaseRecords] // by namespace
+	mu    sync.Mutex                 // guards changed and the lists' decoded records
 	// changed are the releases ("namespace/name") this run installs, upgrades or
 	// uninstalls: read directly, never from a list.
 	changed map[string]bool
 }
 
-// releaseList is one LIST of a namespace's records; done closes when it is made.
-type releaseList struct {
-	done    chan struct{}
-	at      time.Time
-	err     error
+// releaseRecords is one LIST of a namespace's records.
+type releaseRecords struct {
 	latest  map[string]*corev1.Secret // by release name
 	decoded map[string]*Release       // guarded by releaseCache.mu
 }
 
 func newReleaseCache() *releaseCache {
-	return &releaseCache{lists: map[string]*releaseList{}, changed: map[string]bool{}}
+	return &releaseCache{lists: newRunLists[*releaseRecords](), changed: map[string]bool{}}
 }
 
 // FindReleaseCached is FindRelease for refresh: the release's latest record from this
@@ -105,37 +102,16 @@ func copyRelease(r *Release) *Release {
 	return &cp
 }
 
-// releaseList returns the namespace's current list, making it (once, whoever asks
-// meanwhile waits for it) when there is none, it failed, or it is too old.
-func (c *Client) releaseList(ctx context.Context, namespace string) (*releaseList, error) {
-	rc := c.releases
-	rc.mu.Lock()
-	l := rc.lists[namespace]
-	if l != nil {
-		select {
-		case <-l.done:
-			if l.err != nil || c.clock.Since(l.at) >= ReleaseCacheMaxAge {
-				l = nil
-			}
-		default: // being made
-		}
+// releaseList returns the namespace's current list of records (see runLists).
+func (c *Client) releaseList(ctx context.Context, namespace string) (*releaseRecords, error) {
+	l, err := c.releases.lists.get(ctx, c.clock, namespace, func() (*releaseRecords, error) {
+		latest, err := c.listReleaseRecords(ctx, namespace)
+		return &releaseRecords{latest: latest, decoded: map[string]*Release{}}, err
+	})
+	if err != nil {
+		return nil, err
 	}
-	if l == nil {
-		l = &releaseList{done: make(chan struct{}), decoded: map[string]*Release{}}
-		rc.lists[namespace] = l
-		rc.mu.Unlock()
-		l.at = c.clock.Now() // before the LIST: its age counts from before what it saw
-		l.latest, l.err = c.listReleaseRecords(ctx, namespace)
-		close(l.done)
-		return l, l.err
-	}
-	rc.mu.Unlock()
-	select {
-	case <-l.done:
-		return l, l.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	return l.val, nil
 }
 
 func (c *Client) listReleaseRecords(ctx context.Context, namespace string) (map[string]*corev1.Secret, error) {
