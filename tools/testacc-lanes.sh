@@ -12,6 +12,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 make=${MAKE:-make}
 mkdir -p .test
+rm -f .test/*.summary
 (
   status=0
   "$make" --no-print-directory testacc-faults || status=1
@@ -24,4 +25,8 @@ status=0
 wait "$lane2" || status=1
 # Let the prefixing sed print lane 2's last lines before the verdict.
 sleep 1
+# Every run's counts (and failed tests) once more, together: a log's tail then says which
+# run failed, whichever lane finished last.
+echo "::: acceptance runs:"
+cat .test/testacc-tofu.summary .test/testacc-tofu-faults.summary .test/testacc-terraform.summary 2>/dev/null
 exit "$status"

@@ -16,6 +16,7 @@ def main() -> int:
     counts = {"pass": 0, "fail": 0, "skip": 0}
     output: dict[tuple[str, str], list[str]] = {}
     failed_pkgs = []
+    failed_tests = []
     for line in sys.stdin:
         try:
             ev = json.loads(line)
@@ -46,16 +47,20 @@ def main() -> int:
             continue
         counts[action] += 1
         if action == "fail":
+            failed_tests.append(test)
             print("".join(lines), end="")
         elif test.startswith("TestAcc"):
             print(f"--- {action.upper()}: {test} ({ev.get('Elapsed', 0):.2f}s)")
     # Output of tests that never ended: the binary panicked or timed out.
     for (pkg, test), lines in output.items():
         if "/" not in test:
+            failed_tests.append(f"{test} (did not finish)")
             print(f"--- {test} in {pkg} did not finish:")
             print("".join(lines), end="")
     total = sum(counts.values())
     print(f"{label}: {counts['pass']} passed, {counts['fail']} failed, {counts['skip']} skipped")
+    if failed_tests:
+        print(f"{label}: failed tests: {' '.join(failed_tests)}")
     if failed_pkgs:
         print(f"{label}: failed packages: {' '.join(failed_pkgs)}")
     if total == 0:
