@@ -35,8 +35,10 @@ func releaseStatuses(cs kubernetes.Interface, ns, name string) ([]string, error)
 // TestAccManagedApp_FaultInterruptedInstall: Ctrl-C (SIGINT to the OpenTofu CLI) while
 // helm's first install of the release is pending. OpenTofu asks the provider to stop;
 // the provider deletes the install pod, helm gets SIGTERM and rolls back, and the app is
-// recorded failed (tainted). The next apply installs it: one release, revision 1
-// deployed, nothing pending, no pod left. It drives the real CLI with the provider as a
+// recorded failed (tainted). The first apply's pods never become ready (the stack's
+// never-ready annotation), so helm is still waiting when the interrupt comes. The next
+// apply, with ready pods, installs it: one release, revision 1 deployed, nothing pending,
+// no pod left. It drives the real CLI with the provider as a
 // plugin binary, as a user's terminal would.
 func TestAccManagedApp_FaultInterruptedInstall(t *testing.T) {
 	s := stackFromEnv(t)
@@ -107,7 +109,7 @@ func TestAccManagedApp_FaultInterruptedInstall(t *testing.T) {
 	}
 	t.Logf("release records once the interrupted pod was gone: %v", after)
 
-	if _, err := w.run(ctx, "apply", "-auto-approve"); err != nil {
+	if _, err := w.run(ctx, "apply", "-auto-approve", "-var", "never_ready=false"); err != nil {
 		t.Logf("fault table | SIGINT during helm's pending install | install, then apply again | FAIL: %v | %s", err, time.Since(start).Round(100*time.Millisecond))
 		t.Fatal(err)
 	}
@@ -138,7 +140,7 @@ func TestAccManagedApp_FaultInterruptedInstall(t *testing.T) {
 		t.Error(e)
 	}
 
-	if _, err := w.run(ctx, "destroy", "-auto-approve"); err != nil {
+	if _, err := w.run(ctx, "destroy", "-auto-approve", "-var", "never_ready=false"); err != nil {
 		t.Fatal(err)
 	}
 	destroyed = true

@@ -24,6 +24,12 @@ variable "replicas" {
   type    = number
   default = 1
 }
+# The first apply's pods never become ready, so helm's install stays pending until the
+# interrupt (the demo chart is ready within a second otherwise: the interrupt would race it).
+variable "never_ready" {
+  type    = bool
+  default = true
+}
 
 resource "clusterkit_managed_app" "test" {
   cluster_connection = {
@@ -38,5 +44,8 @@ resource "clusterkit_managed_app" "test" {
     name       = "demo"
     version    = "0.1.0"
   }
-  values = yamlencode({ replicaCount = var.replicas })
+  values = yamlencode({
+    replicaCount   = var.replicas
+    podAnnotations = var.never_ready ? { "testenv.clusterkit.dev/never-ready" = "true" } : {}
+  })
 }
