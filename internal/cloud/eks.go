@@ -34,6 +34,9 @@ type Cluster struct {
 	IPFamily              string
 	ServiceCIDR           string // IPv4, or EKS's IPv6 block for an ipv6 cluster
 	Tags                  map[string]string
+	// AuthenticationMode is AuthModeAPI, AuthModeAPIAndConfigMap or AuthModeConfigMap; ""
+	// when EKS reports no access configuration.
+	AuthenticationMode string
 }
 
 // Serving reports a cluster whose API server can be reached: it has an endpoint and a CA,
@@ -120,6 +123,9 @@ func (s *Session) describeCluster(ctx context.Context, name string) (*Cluster, *
 		if n.IpFamily == ekstypes.IpFamilyIpv6 {
 			res.ServiceCIDR = aws.ToString(n.ServiceIpv6Cidr)
 		}
+	}
+	if c.AccessConfig != nil {
+		res.AuthenticationMode = string(c.AccessConfig.AuthenticationMode)
 	}
 	if c.CertificateAuthority != nil && c.CertificateAuthority.Data != nil {
 		ca, err := base64.StdEncoding.DecodeString(aws.ToString(c.CertificateAuthority.Data))

@@ -73,6 +73,7 @@ func TestEmulator_StackLifecycleAndEKSToken(t *testing.T) {
 			"KubernetesVersion": "1.35", "VpcId": "vpc-0123456789abcdef0",
 			"SubnetIds":                   "subnet-0123456789abcdef0,subnet-0123456789abcdef1",
 			"ControlPlaneSecurityGroupId": "sg-0123456789abcdef0", "NodeImageId": ami,
+			"AuthenticationMode": AuthModeAPI, "ClusterAdminRoleArn": s.AWSConfig.RoleARN,
 		},
 		Tags:  map[string]string{"clusterkit.dev/resource": "ck-emu"},
 		Token: RequestToken("create", "ck-emu"),
@@ -128,8 +129,12 @@ func TestEmulator_StackLifecycleAndEKSToken(t *testing.T) {
 	if err != nil {
 		t.Fatalf("EKS token refused by the API server: %v", err)
 	}
-	if got := review.Status.UserInfo.Username; got != "kubernetes-admin" {
-		t.Fatalf("authenticated as %q, want kubernetes-admin", got)
+	// Through the role's access entry (EKS's username for a role, with the session name).
+	if got, want := review.Status.UserInfo.Username, "arn:aws:sts::222222222222:assumed-role/clusterkit-provisioner/ck-test"; got != want {
+		t.Fatalf("authenticated as %q, want %s", got, want)
+	}
+	if cl.AuthenticationMode != AuthModeAPI {
+		t.Errorf("authentication mode %q", cl.AuthenticationMode)
 	}
 
 	if err := sess.DeleteStack(ctx, id, RequestToken("delete", id)); err != nil {

@@ -24,6 +24,13 @@ package cloud
 //   - moto is synchronous (CREATE_COMPLETE on the first DescribeStacks), ignores
 //     Capabilities and ClientRequestToken, emits stack-level events only, and has no
 //     failure/rollback states; those paths are covered by the in-project fake.
+//   - AWS::EKS::AccessEntry (the nodes' EC2_LINUX entry and the provisioning role's admin
+//     entry) is not supported either and skipped with a warning: the test passes the
+//     parameters the provider sends a new cluster (AuthenticationMode API, the role as
+//     ClusterAdminRoleArn), so moto resolves the conditions the entries depend on, and
+//     expects exactly those two entries among the resources it did not create. Their
+//     properties are checked by cfn-lint on each mode (templates_lint_test.go) and by the
+//     in-project emulator (awsemu/accessentry_test.go), which also serves the access entry APIs.
 //   - ManagedPolicyArns on the role are accepted but not attached.
 //   - Skipping AWS::EKS::Cluster, moto never sees the cluster's endpoint access, logging,
 //     encryption or IP family: those properties are checked by cfn-lint on each parameter
@@ -190,6 +197,8 @@ func (e *motoEnv) parameters(clusterName string) []cfntypes.Parameter {
 		p("LogScheduler", "false"),
 		p("SecretsKmsKeyArn", "arn:aws:kms:"+motoRegion+":"+motoAccount+":key/1234abcd-12ab-34cd-56ef-1234567890ab"),
 		p("IpFamily", "ipv4"),
+		p("AuthenticationMode", AuthModeAPI),
+		p("ClusterAdminRoleArn", "arn:aws:iam::"+motoAccount+":role/clusterkit-provisioner"),
 	}
 }
 
@@ -295,10 +304,12 @@ func TestMotoEKSClusterStack(t *testing.T) {
 		}
 	}
 	slices.Sort(missing)
-	wantMissing := []string{ // moto has no CloudFormation model for these two types
+	wantMissing := []string{ // moto has no CloudFormation model for these three types
+		"AdminAccessEntry (AWS::EKS::AccessEntry)",
 		"ControlPlaneEgressToNodeSecurityGroup (AWS::EC2::SecurityGroupEgress)",
 		"ControlPlaneEgressToNodeSecurityGroupOn443 (AWS::EC2::SecurityGroupEgress)",
 		"EKSCluster (AWS::EKS::Cluster)",
+		"NodeAccessEntry (AWS::EKS::AccessEntry)",
 	}
 	if !slices.Equal(missing, wantMissing) {
 		t.Errorf("resources moto did not create = %q, want %q", missing, wantMissing)

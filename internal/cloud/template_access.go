@@ -30,6 +30,7 @@ const (
 	SettingLogTypes
 	SettingSecretsKey
 	SettingIPFamily
+	SettingAuthenticationMode
 )
 
 // EKSLogTypes are the control-plane log types EKS has, in EKS's order.
@@ -105,6 +106,8 @@ func accessSetting(param string) AccessSetting {
 		return SettingSecretsKey
 	case "IpFamily":
 		return SettingIPFamily
+	case "AuthenticationMode":
+		return SettingAuthenticationMode
 	}
 	return SettingLogTypes
 }
@@ -138,7 +141,9 @@ func FitParameters(body string, params map[string]string) []*UndeclaredParameter
 		}
 		v, ok := params[param]
 		delete(params, param)
-		if !ok || v == def {
+		// ClusterAdminRoleArn follows the provisioning role: a template without it keeps
+		// EKS's creator bootstrap, which makes that same role admin.
+		if !ok || v == def || param == "ClusterAdminRoleArn" {
 			continue
 		}
 		s := accessSetting(param)

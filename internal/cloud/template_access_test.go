@@ -11,7 +11,9 @@ func TestClusterAccess_Parameters(t *testing.T) {
 	if got := DefaultClusterAccess(); !reflect.DeepEqual(got, ClusterAccess{PublicAccess: true, PublicAccessCIDRs: []string{"0.0.0.0/0"}, IPFamily: "ipv4"}) {
 		t.Errorf("default %+v", got)
 	}
-	if got := DefaultClusterAccess().Parameters(); !maps.Equal(got, EKSClusterTemplateDefaults) {
+	defaults := DefaultClusterAccess().Parameters()
+	maps.Copy(defaults, ClusterAuthenticationFromParameters(nil).Parameters())
+	if got := defaults; !maps.Equal(got, EKSClusterTemplateDefaults) {
 		t.Errorf("the default's parameters %v, want the template defaults %v", got, EKSClusterTemplateDefaults)
 	}
 	a := ClusterAccess{PrivateAccess: true, PublicAccessCIDRs: []string{"203.0.113.0/24", "198.51.100.7/32"}, LogTypes: []string{"scheduler", "api"},

@@ -34,6 +34,10 @@ func EKSClusterTemplate() string { return eksClusterTemplate }
 //     that control-plane log type to CloudWatch Logs (default "false"); see LogTypeParameters.
 //   - SecretsKmsKeyArn: a KMS key ARN for secrets encryption, or "" (default) for none.
 //   - IpFamily: ipv4 (default) or ipv6; ServiceIpv4Cidr is ignored with ipv6.
+//   - AuthenticationMode: API, API_AND_CONFIG_MAP (default, what the first templates
+//     hard-coded) or CONFIG_MAP; ClusterAdminRoleArn: the role given an admin access entry
+//     instead of EKS's creator entry, "" (default) for the creator entry. See
+//     ClusterAuthentication.
 //
 // The parameters from EndpointPublicAccess on came later: EKSClusterTemplateDefaults holds
 // their defaults, and a user template that does not declare one of them is not passed it.
@@ -60,6 +64,8 @@ var EKSClusterTemplateParameters = []string{
 	"LogScheduler",
 	"SecretsKmsKeyArn",
 	"IpFamily",
+	"AuthenticationMode",
+	"ClusterAdminRoleArn",
 }
 
 // EKSClusterTemplateDefaults are the template's defaults of the parameters added after the
@@ -76,6 +82,8 @@ var EKSClusterTemplateDefaults = map[string]string{
 	"LogScheduler":          "false",
 	"SecretsKmsKeyArn":      "",
 	"IpFamily":              "ipv4",
+	"AuthenticationMode":    AuthModeAPIAndConfigMap,
+	"ClusterAdminRoleArn":   "",
 }
 
 // LogTypeParameters maps each EKS control-plane log type to the template parameter that
@@ -92,6 +100,8 @@ var LogTypeParameters = map[string]string{
 const (
 	EKSClusterLogicalID       = "EKSCluster"
 	NodeInstanceRoleLogicalID = "NodeInstanceRole"
+	NodeAccessEntryLogicalID  = "NodeAccessEntry"
+	AdminAccessEntryLogicalID = "AdminAccessEntry"
 
 	OutputClusterName         = "ClusterName"
 	OutputClusterArn          = "ClusterArn"

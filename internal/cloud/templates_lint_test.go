@@ -28,10 +28,15 @@ var lintVariants = map[string]map[string]any{
 		"SecretsKmsKeyArn": "arn:aws:kms:us-east-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab",
 	},
 	"ipv6": {"IpFamily": "ipv6"},
+	// What the provider sends a new cluster: API mode, the provisioning role's admin entry.
+	"access entries, API":         {"AuthenticationMode": "API", "ClusterAdminRoleArn": "arn:aws:iam::222222222222:role/clusterkit-provisioner"},
+	"access entries and aws-auth": {"AuthenticationMode": "API_AND_CONFIG_MAP", "ClusterAdminRoleArn": "arn:aws:iam::222222222222:role/clusterkit-provisioner"},
+	"aws-auth only":               {"AuthenticationMode": "CONFIG_MAP"},
 	"everything": {
 		"EndpointPublicAccess": "false", "EndpointPrivateAccess": "true", "LogAudit": "true",
 		"SecretsKmsKeyArn": "arn:aws:kms:us-east-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab",
 		"IpFamily":         "ipv6", "KeyName": "ops", "NodeCount": "1",
+		"AuthenticationMode": "API", "ClusterAdminRoleArn": "arn:aws:iam::222222222222:role/path/clusterkit-provisioner",
 	},
 }
 

@@ -102,6 +102,8 @@ func TestEKSClusterTemplateParameters(t *testing.T) {
 		"PublicAccessCidrs":           {"Type": "CommaDelimitedList"},
 		"IpFamily":                    {"Type": "String", "AllowedValues": []any{"ipv4", "ipv6"}},
 		"SecretsKmsKeyArn":            {"Type": "String"},
+		"AuthenticationMode":          {"Type": "String", "AllowedValues": []any{"API", "API_AND_CONFIG_MAP", "CONFIG_MAP"}},
+		"ClusterAdminRoleArn":         {"Type": "String"},
 	}
 	for _, name := range LogTypeParameters {
 		want[name] = map[string]any{"Type": "String", "AllowedValues": []any{"true", "false"}, "Default": "false"}
@@ -186,11 +188,32 @@ func TestEKSClusterTemplateResources(t *testing.T) {
 			t.Errorf("EKSCluster.Properties.%s = %#v, want %#v", prop, got, want)
 		}
 	}
-	if got := get(t, cluster, "AccessConfig", "AuthenticationMode"); got != "API_AND_CONFIG_MAP" {
+	if got := get(t, cluster, "AccessConfig", "AuthenticationMode"); !reflect.DeepEqual(got, map[string]any{"Ref": "AuthenticationMode"}) {
 		t.Errorf("EKSCluster AuthenticationMode = %v", got)
 	}
-	if got := get(t, cluster, "AccessConfig", "BootstrapClusterCreatorAdminPermissions"); got != true {
+	// EKS's creator bootstrap only where no admin access entry replaces it.
+	if got := get(t, cluster, "AccessConfig", "BootstrapClusterCreatorAdminPermissions"); !reflect.DeepEqual(got, map[string]any{"Fn::If": []any{"HasAdminAccessEntry", false, true}}) {
 		t.Errorf("EKSCluster BootstrapClusterCreatorAdminPermissions = %v", got)
+	}
+	// The access entries: the nodes' (EC2_LINUX) in both access entry modes, the
+	// provisioning role's (cluster admin) when ClusterAdminRoleArn is given.
+	for id, want := range map[string]map[string]any{
+		NodeAccessEntryLogicalID: {"Type": "AWS::EKS::AccessEntry", "Condition": "HasAccessEntries", "DependsOn": EKSClusterLogicalID,
+			"Properties": map[string]any{"ClusterName": map[string]any{"Ref": "ClusterName"},
+				"PrincipalArn": map[string]any{"Fn::GetAtt": []any{NodeInstanceRoleLogicalID, "Arn"}}, "Type": "EC2_LINUX"}},
+		AdminAccessEntryLogicalID: {"Type": "AWS::EKS::AccessEntry", "Condition": "HasAdminAccessEntry", "DependsOn": EKSClusterLogicalID,
+			"Properties": map[string]any{"ClusterName": map[string]any{"Ref": "ClusterName"},
+				"PrincipalArn": map[string]any{"Ref": "ClusterAdminRoleArn"}, "Type": "STANDARD",
+				"AccessPolicies": []any{map[string]any{
+					"PolicyArn":   map[string]any{"Fn::Sub": "arn:${AWS::Partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"},
+					"AccessScope": map[string]any{"Type": "cluster"}}}}},
+	} {
+		if got := get(t, res, id); !reflect.DeepEqual(got, any(want)) {
+			t.Errorf("Resources.%s = %#v,\nwant %#v", id, got, want)
+		}
+	}
+	if got := get(t, parseTemplateMap(t), "Conditions", "HasAccessEntries"); !reflect.DeepEqual(got, map[string]any{"Fn::Not": []any{map[string]any{"Fn::Equals": []any{map[string]any{"Ref": "AuthenticationMode"}, "CONFIG_MAP"}}}}) {
+		t.Errorf("Conditions.HasAccessEntries = %#v", got)
 	}
 	for path, want := range map[string]any{
 		"ResourcesVpcConfig.EndpointPublicAccess":  map[string]any{"Ref": "EndpointPublicAccess"},

@@ -345,7 +345,7 @@ func TestWaitStack_ResumedSkipsTemplate(t *testing.T) {
 
 func TestPlanOf(t *testing.T) {
 	p := planOf(EKSClusterTemplate())
-	if p == nil || len(p.required) != 12 || len(p.conditional) != 0 || p.required[0] != EKSClusterLogicalID {
+	if p == nil || len(p.required) != 12 || fmt.Sprint(p.conditional) != "[NodeAccessEntry AdminAccessEntry]" || p.required[0] != EKSClusterLogicalID {
 		t.Fatalf("EKS template plan %+v", p)
 	}
 	js := planOf(`{"Conditions": {"Big": {"Fn::Equals": ["a", "a"]}}, "Resources": {"A": {"Type": "AWS::SNS::Topic"}, "B": {"Type": "AWS::SNS::Topic", "Condition": "Big"}}}`)

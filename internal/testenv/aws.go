@@ -140,17 +140,15 @@ func (r *awsRuntime) close() {
 	_ = r.emu.Close()
 }
 
-// awsAuthMapper maps IAM identities like EKS: the role that created the cluster is admin;
-// other roles get what kube-system/aws-auth maps them to.
+// awsAuthMapper is the kube-system/aws-auth part of EKS's authenticator: the emulator maps
+// by access entries (and the cluster creator's implicit admin) first, and asks it for
+// clusters whose authentication mode has a config map.
 type awsAuthMapper struct {
 	cfg AWSConfig
 	api *apiClient
 }
 
 func (m *awsAuthMapper) identity(arn string) (string, []string, bool) {
-	if arn == m.cfg.RoleARN {
-		return "kubernetes-admin", []string{"system:masters"}, true
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	code, body, err := m.api.do(ctx, http.MethodGet, "/api/v1/namespaces/kube-system/configmaps/aws-auth", "")

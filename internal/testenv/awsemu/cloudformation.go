@@ -215,8 +215,8 @@ func (e *Emulator) createStack(p url.Values, caller principal) (any, *apiError) 
 		return nil, errf(400, "AlreadyExistsException", "Stack [%s] already exists", name)
 	}
 	s := &stack{
-		id:      fmt.Sprintf("arn:aws:cloudformation:%s:%s:stack/%s/%s", e.opts.Region, caller.Account, name, newRequestID()),
-		name:    name,
+		id:   fmt.Sprintf("arn:aws:cloudformation:%s:%s:stack/%s/%s", e.opts.Region, caller.Account, name, newRequestID()),
+		name: name, creator: CanonicalRoleARN(caller.ARN),
 		account: caller.Account, created: now, onFailure: onFailure, createToken: token,
 		versions: []version{{from: now, tmpl: t, body: body, params: params, tags: tg, caps: caps}},
 	}

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math/big"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -28,6 +29,8 @@ type cluster struct {
 	cfg                                           eksConfig
 	securityGroupID                               string // the cluster security group EKS makes
 	tags                                          map[string]string
+	account                                       string
+	creator                                       string // canonical ARN of the principal that created it (the stack's creator)
 }
 
 // clusterEndpoint is what a stack's AWS::EKS::Cluster resolves to. Called with e.mu held.
@@ -64,7 +67,7 @@ func (e *Emulator) clusters(acct string, now time.Time) []cluster {
 			if !resourceExists(st) || st == "CREATE_IN_PROGRESS" || st == "CREATE_FAILED" {
 				continue
 			}
-			c := cluster{name: clusterName(s, v, r), version: "1.32", status: "ACTIVE"}
+			c := cluster{name: clusterName(s, v, r), version: "1.32", status: "ACTIVE", account: s.account, creator: s.creator}
 			switch {
 			case st == "DELETE_IN_PROGRESS":
 				c.status = "DELETING"
@@ -151,13 +154,53 @@ type eksCluster struct {
 	CertificateAuthority    struct {
 		Data string `json:"data"`
 	} `json:"certificateAuthority"`
+	AccessConfig struct {
+		AuthenticationMode                      string `json:"authenticationMode"`
+		BootstrapClusterCreatorAdminPermissions bool   `json:"bootstrapClusterCreatorAdminPermissions"`
+	} `json:"accessConfig"`
+}
+
+// eksAction names the EKS operation of a request, for the call log.
+func eksAction(r *http.Request) string {
+	parts := eksPath(r)
+	switch {
+	case len(parts) == 2:
+		return "DescribeCluster"
+	case len(parts) == 3 && parts[2] == "access-entries":
+		return "ListAccessEntries"
+	case len(parts) == 4 && parts[2] == "access-entries":
+		return "DescribeAccessEntry"
+	case len(parts) == 5 && parts[2] == "access-entries" && parts[4] == "access-policies":
+		return "ListAssociatedAccessPolicies"
+	}
+	return "Unknown"
+}
+
+// eksPath splits the escaped path into unescaped segments (a principal ARN is one segment,
+// its slashes escaped as %2F): ["clusters", name, ...]; nil when malformed.
+func eksPath(r *http.Request) []string {
+	raw := strings.Split(strings.TrimPrefix(r.URL.EscapedPath(), "/"), "/")
+	out := make([]string, 0, len(raw))
+	for _, seg := range raw {
+		u, err := url.PathUnescape(seg)
+		if err != nil || u == "" {
+			return nil
+		}
+		out = append(out, u)
+	}
+	if len(out) < 2 || out[0] != "clusters" {
+		return nil
+	}
+	return out
 }
 
 func (e *Emulator) serveEKS(w http.ResponseWriter, r *http.Request, caller principal) *apiError {
-	name, ok := strings.CutPrefix(r.URL.Path, "/clusters/")
-	if r.Method != http.MethodGet || !ok || strings.Contains(name, "/") {
+	action := eksAction(r)
+	if r.Method != http.MethodGet || action == "Unknown" {
 		return errf(404, "UnknownOperationException", "Unknown operation %s %s", r.Method, r.URL.Path)
 	}
+	parts := eksPath(r)
+	name := parts[1]
 	if !clusterNameRE.MatchString(name) {
 		return errf(400, "InvalidParameterException", "Invalid cluster name: %s", name)
 	}
@@ -171,6 +214,9 @@ func (e *Emulator) serveEKS(w http.ResponseWriter, r *http.Request, caller princ
 	e.mu.Unlock()
 	if found == nil {
 		return errf(404, "ResourceNotFoundException", "No cluster found for name: %s.", name)
+	}
+	if action != "DescribeCluster" {
+		return e.serveAccessEntries(w, r, action, found, parts[3:])
 	}
 	out := eksCluster{
 		Name: found.name, Arn: found.arn, CreatedAt: float64(found.created.UnixMilli()) / 1000,
@@ -206,6 +252,7 @@ func (e *Emulator) serveEKS(w http.ResponseWriter, r *http.Request, caller princ
 		out.EncryptionConfig = []eksEncryption{enc}
 	}
 	out.CertificateAuthority.Data = base64.StdEncoding.EncodeToString(found.ca)
+	out.AccessConfig.AuthenticationMode, out.AccessConfig.BootstrapClusterCreatorAdminPermissions = cfg.authMode, cfg.bootstrapAdmin
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	return writeJSON(w, map[string]any{"cluster": out})

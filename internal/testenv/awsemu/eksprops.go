@@ -35,7 +35,11 @@ type eksConfig struct {
 	serviceIPv6CIDR             string
 	logTypes                    []string // enabled, in EKS's order
 	keyARN                      string   // secrets encryption; "" for none
+	authMode                    string   // AccessConfig.AuthenticationMode (CONFIG_MAP when absent, as in EKS)
+	bootstrapAdmin              bool     // AccessConfig.BootstrapClusterCreatorAdminPermissions (default true)
 }
+
+var eksAuthModes = []string{"CONFIG_MAP", "API_AND_CONFIG_MAP", "API"}
 
 type propError struct{ path, msg string }
 
@@ -56,7 +60,7 @@ func (e *Emulator) eksClusterConfig(s *stack, v version, r tresource) (eksConfig
 }
 
 func (e *Emulator) parseEKSProps(props *omap) (eksConfig, *propError) {
-	cfg := eksConfig{publicAccess: true, ipFamily: "ipv4"}
+	cfg := eksConfig{publicAccess: true, ipFamily: "ipv4", authMode: "CONFIG_MAP", bootstrapAdmin: true}
 	if aerr := onlyKeys(props, "", eksClusterProps...); aerr != nil {
 		return cfg, aerr
 	}
@@ -147,6 +151,25 @@ func (e *Emulator) parseEKSProps(props *omap) (eksConfig, *propError) {
 			cfg.logTypes = append(cfg.logTypes, ts)
 		}
 	}
+	if ac, err := object(props, "/AccessConfig"); err != nil {
+		return cfg, err
+	} else if ac != nil {
+		if err := onlyKeys(ac, "/AccessConfig", "AuthenticationMode", "BootstrapClusterCreatorAdminPermissions"); err != nil {
+			return cfg, err
+		}
+		if m, ok := ac.get("AuthenticationMode"); ok {
+			ms, _ := m.(string)
+			if !slices.Contains(eksAuthModes, ms) {
+				return cfg, &propError{"/AccessConfig/AuthenticationMode", fmt.Sprintf("%v is not a valid enum value", m)}
+			}
+			cfg.authMode = ms
+		}
+		if b, ok, err := boolean(ac, "/AccessConfig/BootstrapClusterCreatorAdminPermissions"); err != nil {
+			return cfg, err
+		} else if ok {
+			cfg.bootstrapAdmin = b
+		}
+	}
 	if enc, ok := props.get("EncryptionConfig"); ok {
 		list, isList := enc.([]any)
 		switch {
@@ -212,6 +235,9 @@ func (e *Emulator) eksSemantics(cfg eksConfig) string {
 			return "The specified serviceIpv4Cidr " + c + " is invalid"
 		}
 	}
+	if cfg.authMode == "CONFIG_MAP" && !cfg.bootstrapAdmin {
+		return "bootstrapClusterCreatorAdminPermissions must be true if cluster authentication mode is set to CONFIG_MAP"
+	}
 	if k := cfg.keyARN; k != "" {
 		m := kmsKeyARNRE.FindStringSubmatch(k)
 		if m == nil {
@@ -236,7 +262,24 @@ func (e *Emulator) eksCreateOnlyChange(s *stack, old, nv version, oldR, newR tre
 			return k
 		}
 	}
+	// One key of AccessConfig is create-only; the mode changes in place.
+	ca, _ := e.parseEKSProps(a)
+	cb, _ := e.parseEKSProps(b)
+	if ca.bootstrapAdmin != cb.bootstrapAdmin {
+		return "AccessConfig/BootstrapClusterCreatorAdminPermissions"
+	}
 	return ""
+}
+
+// eksAuthModeChange is EKS's refusal of an authentication mode change ("" when it is
+// fine): the mode moves one step at a time, CONFIG_MAP -> API_AND_CONFIG_MAP -> API, and
+// never back.
+func eksAuthModeChange(from, to string) string {
+	i, j := slices.Index(eksAuthModes, from), slices.Index(eksAuthModes, to)
+	if i == j || j == i+1 {
+		return ""
+	}
+	return "Unsupported authentication mode update from " + from + " to " + to
 }
 
 func onlyKeys(m *omap, path string, allowed ...string) *propError {

@@ -217,7 +217,7 @@ func (e *Emulator) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		call.Service = "eks"
 	}
 	if isEKS {
-		call.Action = "DescribeCluster"
+		call.Action = eksAction(r)
 	} else {
 		call.Action = queryAction(r, body)
 	}

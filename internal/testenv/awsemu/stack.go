@@ -68,6 +68,7 @@ type version struct {
 
 type stack struct {
 	id, name, account string
+	creator           string // canonical ARN of who created it: the EKS "cluster creator"
 	created           time.Time
 	onFailure         string
 	createToken       string
@@ -263,6 +264,9 @@ func (e *Emulator) runCreate(s *stack) {
 	var made []*tresource
 	for i := range v.tmpl.Resources {
 		r := &v.tmpl.Resources[i]
+		if !e.active(s, v, *r) {
+			continue
+		}
 		tl.emit(r, "CREATE_IN_PROGRESS", "")
 		made = append(made, r)
 		reason := e.checkResource(s, v, *r)
@@ -301,7 +305,11 @@ func (e *Emulator) runUpdate(s *stack, old version, token string) {
 	failed := ""
 	for i := range nv.tmpl.Resources {
 		r := &nv.tmpl.Resources[i]
+		if !e.active(s, nv, *r) {
+			continue
+		}
 		oldR, existed := old.tmpl.resource(r.LogicalID)
+		existed = existed && e.active(s, old, oldR)
 		verb := "UPDATE"
 		if !existed || oldR.Type != r.Type {
 			verb = "CREATE"
@@ -320,6 +328,12 @@ func (e *Emulator) runUpdate(s *stack, old version, token string) {
 				// The cluster has a name of its own, so CloudFormation cannot make a
 				// replacement next to it.
 				reason = fmt.Sprintf("CloudFormation cannot update a stack when a custom-named resource requires replacing. Rename %s and update the stack again.", clusterName(s, nv, *r))
+			} else {
+				was, _ := e.eksClusterConfig(s, old, oldR)
+				is, _ := e.eksClusterConfig(s, nv, *r)
+				if msg := eksAuthModeChange(was.authMode, is.authMode); msg != "" {
+					reason = fmt.Sprintf("Resource handler returned message: \"%s\" (Service: Eks, Status Code: 400, Request ID: %s)", msg, newRequestID())
+				}
 			}
 		}
 		if r.LogicalID == sc.FailResource {
@@ -349,7 +363,10 @@ func (e *Emulator) runUpdate(s *stack, old version, token string) {
 	var removed []*tresource
 	for i := range old.tmpl.Resources {
 		r := &old.tmpl.Resources[i]
-		if _, ok := nv.tmpl.resource(r.LogicalID); !ok {
+		if !e.active(s, old, *r) {
+			continue
+		}
+		if nr, ok := nv.tmpl.resource(r.LogicalID); !ok || !e.active(s, nv, nr) {
 			removed = append(removed, r)
 		}
 	}
@@ -377,15 +394,25 @@ func (e *Emulator) resourceChanged(s *stack, old, nv version, a, b tresource) bo
 	return changed
 }
 
+// active: r has no Condition, or its condition holds under v's parameters (CloudFormation
+// creates only the resources whose condition holds).
+func (e *Emulator) active(s *stack, v version, r tresource) bool {
+	c, ok := r.Def.get("Condition")
+	return !ok || e.condition(s, v, scalarString(c))
+}
+
 // checkResource is the failure reason of a resource CloudFormation would refuse when it
-// creates or updates it ("" when it is fine). Only the EKS cluster's properties are
-// checked; other types are taken as they are.
+// creates or updates it ("" when it is fine). Only the EKS cluster's and access entries'
+// properties are checked; other types are taken as they are.
 func (e *Emulator) checkResource(s *stack, v version, r tresource) string {
-	if r.Type != "AWS::EKS::Cluster" {
-		return ""
+	switch r.Type {
+	case "AWS::EKS::Cluster":
+		_, reason := e.eksClusterConfig(s, v, r)
+		return reason
+	case "AWS::EKS::AccessEntry":
+		return e.checkAccessEntry(s, v, r)
 	}
-	_, reason := e.eksClusterConfig(s, v, r)
-	return reason
+	return ""
 }
 
 func flatten(v any) any {

@@ -123,8 +123,10 @@ func (e *Emulator) tokenRequest(token, clusterName string) (*http.Request, error
 // kube-apiserver's --authentication-token-webhook-config-file. "k8s-aws-v1."
 // tokens are verified against every cluster name the emulator knows (the
 // signature binds exactly one), then the caller's canonical ARN (role ARN for
-// assumed roles, as aws-auth mapRoles uses) goes to mapper. Anything else is
-// answered authenticated:false.
+// assumed roles, as aws-auth mapRoles uses) is mapped as EKS maps it: by the cluster's
+// access entries in API and API_AND_CONFIG_MAP mode, by the creator's implicit admin in
+// CONFIG_MAP mode, and by mapper (aws-auth) in the modes with a config map, or for a
+// cluster no stack made (AddTokenCluster). Anything else is answered authenticated:false.
 func (e *Emulator) TokenReviewHandler(mapper func(arn string) (username string, groups []string, ok bool)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
@@ -179,7 +181,7 @@ func (e *Emulator) review(token string, mapper func(string) (string, []string, b
 		return fail(lastErr.Error())
 	}
 	canonical := CanonicalRoleARN(arn)
-	user, groups, ok := mapper(canonical)
+	user, groups, ok, _ := e.entryIdentity(cluster, arn, canonical, mapper)
 	if !ok {
 		return fail("ARN is not mapped: " + canonical)
 	}
