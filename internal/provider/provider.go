@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/ephemeral"
 	"github.com/hashicorp/terraform-plugin-framework/function"
+	"github.com/hashicorp/terraform-plugin-framework/list"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
@@ -29,6 +30,7 @@ var (
 	_ provider.ProviderWithEphemeralResources = (*clusterkitProvider)(nil)
 	_ provider.ProviderWithValidateConfig     = (*clusterkitProvider)(nil)
 	_ provider.ProviderWithFunctions          = (*clusterkitProvider)(nil)
+	_ provider.ProviderWithListResources      = (*clusterkitProvider)(nil)
 )
 
 // New returns the provider factory for providerserver.
@@ -223,6 +225,7 @@ func (p *clusterkitProvider) Configure(ctx context.Context, req provider.Configu
 	resp.ResourceData = data
 	resp.EphemeralResourceData = data
 	resp.DataSourceData = data
+	resp.ListResourceData = data
 }
 
 func (p *clusterkitProvider) Resources(context.Context) []func() resource.Resource {
@@ -240,6 +243,11 @@ func (p *clusterkitProvider) DataSources(context.Context) []func() datasource.Da
 // Functions need Terraform 1.8 or OpenTofu 1.7; older CLIs ignore them.
 func (p *clusterkitProvider) Functions(context.Context) []func() function.Function {
 	return []func() function.Function{newReleaseFullnameFunction}
+}
+
+// List resources (`terraform query`) need Terraform 1.14; other CLIs ignore them.
+func (p *clusterkitProvider) ListResources(context.Context) []func() list.ListResource {
+	return []func() list.ListResource{newManagedAppList, newEKSClusterList}
 }
 
 func (p *clusterkitProvider) EphemeralResources(context.Context) []func() ephemeral.EphemeralResource {
