@@ -26,6 +26,12 @@ type ReleaseList struct {
 	Releases []*Release
 	// Unreadable are the records that could not be decoded, left out of Releases.
 	Unreadable []*ReleaseDecodeError
+	// SensitiveValues names the releases clusterkit installed with sensitive values (their
+	// values Secret in DefaultInstallNamespace holds some): helm's record merges those into
+	// Release.Values. SensitiveUnknown: that namespace could not be read, so any release
+	// may be one.
+	SensitiveValues  map[string]bool
+	SensitiveUnknown bool
 }
 
 // ListReleases reads the latest revision of every helm release in namespaces; with none,
@@ -65,6 +71,7 @@ func (c *Client) ListReleases(ctx context.Context, namespaces []string) (Release
 			}
 		}
 	}
+	out.SensitiveValues, out.SensitiveUnknown = c.appsWithSensitiveValues(ctx)
 	slices.SortFunc(out.Releases, func(a, b *Release) int {
 		if n := strings.Compare(a.Namespace, b.Namespace); n != 0 {
 			return n
@@ -106,4 +113,29 @@ func (c *Client) listReleaseSecretsPaged(ctx context.Context, namespace string) 
 			return items, nil
 		}
 	}
+}
+
+// appsWithSensitiveValues names the apps whose values Secret (ValuesSecretName) in
+// DefaultInstallNamespace holds sensitive values; unknown when it cannot be listed.
+func (c *Client) appsWithSensitiveValues(ctx context.Context) (map[string]bool, bool) {
+	var list *corev1.SecretList
+	err := c.retryCall(ctx, "list values secrets in "+DefaultInstallNamespace, readAttempts, nil, func() error {
+		var err error
+		list, err = c.cs.CoreV1().Secrets(DefaultInstallNamespace).List(ctx, metav1.ListOptions{LabelSelector: LabelManagedBy + "=" + ManagedByValue + "," + LabelApp})
+		return err
+	})
+	out := map[string]bool{}
+	if IsNotFound(err) {
+		return out, false
+	}
+	if err != nil {
+		return nil, true
+	}
+	for _, s := range list.Items {
+		app := s.Labels[LabelApp]
+		if _, ok := s.Data[SecretValuesFile]; ok && s.Name == ValuesSecretName(app) {
+			out[app] = true
+		}
+	}
+	return out, false
 }

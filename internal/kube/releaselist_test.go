@@ -22,6 +22,10 @@ func TestListReleases_LatestOfEachAcrossNamespaces(t *testing.T) {
 	notHelm := EncodeReleaseSecret(Release{Name: "other", Namespace: "shop", Revision: 1})
 	notHelm.Name, notHelm.Type = "other", corev1.SecretTypeOpaque
 	objs = append(objs, broken, notHelm)
+	// clusterkit's values Secret of app "web", with sensitive values; one of "blog" without.
+	for app, data := range map[string]map[string][]byte{"web": {SecretValuesFile: []byte("password: x")}, "blog": {RepositoryPasswordFile: []byte("x")}} {
+		objs = append(objs, &corev1.Secret{ObjectMeta: ownedMeta(ValuesSecretName(app), DefaultInstallNamespace, "managed_app/x", map[string]string{LabelApp: app}), Data: data})
+	}
 	c := NewClientForInterface(fake.NewClientset(objs...))
 
 	got, err := c.ListReleases(context.Background(), nil)
@@ -38,6 +42,10 @@ func TestListReleases_LatestOfEachAcrossNamespaces(t *testing.T) {
 	}
 	if len(got.Unreadable) != 1 || got.Unreadable[0].Secret != "sh.helm.release.v1.broken.v1" {
 		t.Fatalf("unreadable %v, want the broken record", got.Unreadable)
+	}
+
+	if len(got.SensitiveValues) != 1 || !got.SensitiveValues["web"] || got.SensitiveUnknown {
+		t.Fatalf("sensitive values %v (unknown %v), want web's", got.SensitiveValues, got.SensitiveUnknown)
 	}
 
 	only, err := c.ListReleases(context.Background(), []string{"blog", "blog", "absent"})

@@ -181,12 +181,26 @@ func (l *managedAppList) List(ctx context.Context, req list.ListRequest, stream 
 			})...)
 			if req.IncludeResource {
 				managedAppObject(ctx, rel, conn, res.Resource, &res.Diagnostics)
+				if found.SensitiveValues[rel.Name] || found.SensitiveUnknown {
+					// helm's record holds them merged into the values: none are listed.
+					res.Diagnostics.Append(res.Resource.SetAttribute(ctx, path.Root("values"), types.DynamicNull())...)
+					res.Diagnostics.AddWarning("Values not listed", sensitiveValuesNotice(rel, found.SensitiveUnknown))
+				}
 			}
 			if !push(res) {
 				return
 			}
 		}
 	}
+}
+
+func sensitiveValuesNotice(rel *kube.Release, unknown bool) string {
+	why := "clusterkit installed it with sensitive_values, which helm's record merges into its values"
+	if unknown {
+		why = "the install namespace " + kube.DefaultInstallNamespace + " could not be read to tell whether clusterkit installed it with sensitive_values, which helm's record merges into its values"
+	}
+	return fmt.Sprintf("Release %s/%s: %s, so values are null in this result. Set values and sensitive_values in the generated configuration; "+
+		"until they match what helm runs, the apply after the import upgrades the release.", rel.Namespace, rel.Name, why)
 }
 
 // releaseDisplayName: "<namespace>/<name>: <chart> <version>, <status> (revision n)".

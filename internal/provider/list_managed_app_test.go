@@ -8,7 +8,9 @@ import (
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/yaml"
 
 	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/apps"
@@ -79,20 +81,45 @@ func TestProtocolListManagedApp_Releases(t *testing.T) {
 	for _, rel := range []kube.Release{
 		{Name: "edge", Namespace: nsCatalog, Revision: 2, ChartName: "ingress-nginx", ChartVersion: ingress.Version, AppVersion: "1.13.3", Values: catalogValues},
 		{Name: "old", Namespace: nsCatalog, Revision: 1, Status: kube.ReleaseUninstalled, ChartName: "demo", ChartVersion: "0.1.0"},
+		{Name: "ck-list-secret", Namespace: nsCatalog, Revision: 1, ChartName: "demo", ChartVersion: "0.1.0", Values: []byte(`{"password":"s3cret-from-sensitive-values"}`)},
 	} {
 		if _, err := cs.CoreV1().Secrets(nsCatalog).Create(context.Background(), kube.EncodeReleaseSecret(rel), metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
+	// ck-list-secret was installed by clusterkit with sensitive_values: its values Secret
+	// is in the install namespace, and helm's record holds them merged.
+	ensureNamespace(t, cs, kube.DefaultInstallNamespace)
+	valuesSecret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: kube.ValuesSecretName("ck-list-secret"), Namespace: kube.DefaultInstallNamespace,
+		Labels: map[string]string{kube.LabelManagedBy: kube.ManagedByValue, kube.LabelApp: "ck-list-secret"}},
+		Data: map[string][]byte{kube.SecretValuesFile: []byte("password: s3cret-from-sensitive-values\n")}}
+	if _, err := cs.CoreV1().Secrets(kube.DefaultInstallNamespace).Create(context.Background(), valuesSecret, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cs.CoreV1().Secrets(kube.DefaultInstallNamespace).Delete(context.Background(), valuesSecret.Name, metav1.DeleteOptions{})
+	})
 	srv := listServer(t, true)
 	conn := listConnection(s.Host, s.CAPEM, s.Token)
 	both := map[string]tftypes.Value{"cluster_connection": conn, "namespaces": strList(nsHelm, nsCatalog)}
 
 	t.Run("namespaces, with resource", func(t *testing.T) {
 		diags, got := callList(t, srv, "clusterkit_managed_app", both, true, 100)
-		if len(diags) > 0 || len(got) != 2 {
-			t.Fatalf("validation %q, %d results %+v, want 2", diags, len(got), got)
+		if len(diags) > 0 || len(got) != 3 {
+			t.Fatalf("validation %q, %d results %+v, want 3", diags, len(got), got)
 		}
+		// The one with sensitive values: listed, its values not, and a warning that says so.
+		secret := got[0]
+		if secret.display != nsCatalog+"/ck-list-secret: demo 0.1.0, deployed (revision 1)" || !secret.resource["values"].IsNull() ||
+			len(secret.diags) != 1 || !strings.HasPrefix(secret.diags[0], "Values not listed | Release "+nsCatalog+"/ck-list-secret: clusterkit installed it with sensitive_values") {
+			t.Errorf("release with sensitive values: %q, values %s, diagnostics %q", secret.display, secret.resource["values"], secret.diags)
+		}
+		for _, v := range secret.resource {
+			if strings.Contains(v.String(), "s3cret-from-sensitive-values") {
+				t.Error("a result holds a sensitive value")
+			}
+		}
+		got = got[1:]
 		wantDisplay := []string{
 			nsCatalog + "/edge: ingress-nginx " + ingress.Version + ", deployed (revision 2)",
 			nsHelm + "/ck-list-helm: demo " + chartsrc.DemoVersion + ", deployed (revision 1)",
@@ -182,11 +209,11 @@ func TestProtocolListManagedApp_Releases(t *testing.T) {
 				ours = append(ours, ns+"/"+r.identity["name"])
 			}
 		}
-		if strings.Join(ours, " ") != nsCatalog+"/edge "+nsHelm+"/ck-list-helm" {
+		if strings.Join(ours, " ") != nsCatalog+"/ck-list-secret "+nsCatalog+"/edge "+nsHelm+"/ck-list-helm" {
 			t.Errorf("every namespace: ours %q of %d results", ours, len(all))
 		}
 		_, one := callList(t, srv, "clusterkit_managed_app", both, false, 1)
-		if len(one) != 1 || one[0].identity["name"] != "edge" {
+		if len(one) != 1 || one[0].identity["name"] != "ck-list-secret" {
 			t.Errorf("limit 1: %+v", one)
 		}
 	})
@@ -234,4 +261,13 @@ func dynamicString(t *testing.T, v tftypes.Value) string {
 		t.Fatalf("values %s: %v", v, err)
 	}
 	return s
+}
+
+// ensureNamespace creates ns unless it exists (the install namespace other tests share).
+func ensureNamespace(t *testing.T, cs kubernetes.Interface, ns string) {
+	t.Helper()
+	_, err := cs.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
 }
