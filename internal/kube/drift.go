@@ -14,24 +14,31 @@ import (
 )
 
 // Drift of what a release made: Read knows helm's record, which says "deployed" even when
-// someone deleted the chart's objects since. MissingObjects checks the record's manifest
-// against the cluster with one metadata-only LIST per kind and namespace, shared by every
-// app of the run that asks about the same kind and namespace (objectLists), and the kinds
-// resolved through one discovery per run and cluster.
+// someone deleted the chart's objects or edited them since. CheckObjects checks the
+// record's manifest against the cluster with one LIST per kind and namespace, shared by
+// every app of the run that asks about the same kind and namespace: metadata-only for
+// most kinds (objectNames), a full LIST for the few kinds whose fields it compares
+// (liveObjects, see drift_fields.go); the kinds resolved through one discovery per run
+// and cluster.
 
-// Drift is what MissingObjects found.
+// Drift is what CheckObjects found. Objects are named with their namespace filled in
+// (the release's, for a namespaced object the manifest gives none).
 type Drift struct {
 	// Missing are the manifest's objects that do not exist, in manifest order. An object
 	// whose kind the cluster no longer serves (its CRD deleted) is missing too.
 	Missing []ObjectRef
+	// Changed are the objects that exist but some of whose compared fields differ from
+	// the manifest, in manifest order.
+	Changed []FieldDrift
 	// Unchecked are the objects whose kind the credential may not list (403), or that
 	// could not be read: neither missing nor confirmed.
 	Unchecked []ObjectRef
 }
 
-// MissingObjects reports which objects of rel's manifest no longer exist. Namespaced
-// objects without a namespace in the manifest are looked for in the release namespace.
-func (c *Client) MissingObjects(ctx context.Context, rel *Release) (Drift, error) {
+// CheckObjects reports which objects of rel's manifest no longer exist, and which differ
+// from it in the fields drift_fields.go compares. Namespaced objects without a
+// namespace in the manifest are looked for in the release namespace.
+func (c *Client) CheckObjects(ctx context.Context, rel *Release) (Drift, error) {
 	var d Drift
 	if rel == nil || len(rel.Objects) == 0 {
 		return d, nil
@@ -45,8 +52,10 @@ func (c *Client) MissingObjects(ctx context.Context, rel *Release) (Drift, error
 	}
 	groups := map[group][]int{}
 	var order []group
+	refs := make([]ObjectRef, len(rel.Objects)) // as named in the results
 	missing := map[int]bool{}
 	for i, o := range rel.Objects {
+		refs[i] = ObjectRef{APIVersion: o.APIVersion, Kind: o.Kind, Namespace: o.Namespace, Name: o.Name}
 		if removedByDesign(o) {
 			continue
 		}
@@ -66,32 +75,49 @@ func (c *Client) MissingObjects(ctx context.Context, rel *Release) (Drift, error
 				g.ns = rel.Namespace
 			}
 		}
+		refs[i].Namespace = g.ns
 		if _, seen := groups[g]; !seen {
 			order = append(order, g)
 		}
 		groups[g] = append(groups[g], i)
 	}
 	unchecked := map[int]bool{}
+	changed := map[int]FieldDrift{}
 	for _, g := range order {
-		names, err := c.objectNames(ctx, g.gvr, g.ns)
+		var names map[string]bool
+		var live map[string]*liveObject
+		var err error
+		if fieldKind(g.gvr) {
+			live, err = c.liveObjects(ctx, g.gvr, g.ns)
+		} else {
+			names, err = c.objectNames(ctx, g.gvr, g.ns)
+		}
 		if ctx.Err() != nil {
 			return Drift{}, ctx.Err()
 		}
 		for _, i := range groups[g] {
+			name := rel.Objects[i].Name
 			switch {
 			case err != nil:
 				unchecked[i] = true
-			case !names[rel.Objects[i].Name]:
+			case live != nil && live[name] == nil, live == nil && !names[name]:
 				missing[i] = true
+			case live != nil:
+				if diffs := compareFields(rel.Objects[i].fields, live[name]); len(diffs) > 0 {
+					changed[i] = FieldDrift{Object: refs[i], Changes: diffs, ServerSide: live[name].serverSide}
+				}
 			}
 		}
 	}
-	for i, o := range rel.Objects {
+	for i := range rel.Objects {
 		switch {
 		case missing[i]:
-			d.Missing = append(d.Missing, o)
+			d.Missing = append(d.Missing, refs[i])
 		case unchecked[i]:
-			d.Unchecked = append(d.Unchecked, o)
+			d.Unchecked = append(d.Unchecked, refs[i])
+		}
+		if f, ok := changed[i]; ok {
+			d.Changed = append(d.Changed, f)
 		}
 	}
 	return d, nil
@@ -110,6 +136,9 @@ func removedByDesign(o ObjectRef) bool {
 type kindMapper struct {
 	once, reset sync.Once
 	mapper      *restmapper.DeferredDiscoveryRESTMapper
+	// The run's full lists of the compared kinds live here too: the per-run state the
+	// client's copies share.
+	kindMapperFull
 }
 
 // restMapping resolves a kind through this run's discovery of the cluster; a kind the
@@ -172,13 +201,35 @@ func (c *Client) listObjectNames(ctx context.Context, gvr schema.GroupVersionRes
 // uninstall of this run); later drift checks there, and of cluster-scoped kinds, list
 // again.
 func (c *Client) forgetObjectLists(ns string) {
-	if c.objects == nil {
-		return
-	}
-	c.objects.forget(func(key string) bool {
+	match := func(key string) bool {
 		n := key[strings.LastIndex(key, "\x00")+1:]
 		return n == ns || n == ""
-	})
+	}
+	if c.objects != nil {
+		c.objects.forget(match)
+	}
+	if c.kinds != nil {
+		c.kinds.fullLists().forget(match)
+	}
+}
+
+// ChangedSummary names the changed objects and what changed for a diagnostic (see
+// SummarizeChanges).
+func (d Drift) ChangedSummary() string {
+	names := make([]string, len(d.Changed))
+	for i, f := range d.Changed {
+		names[i] = f.String()
+	}
+	return SummarizeChanges(names)
+}
+
+// SummarizeChanges joins FieldDrift.String()s for a diagnostic, the first ten of them.
+func SummarizeChanges(changes []string) string {
+	const maxNamed = 10
+	if len(changes) <= maxNamed {
+		return strings.Join(changes, ". ")
+	}
+	return strings.Join(changes[:maxNamed], ". ") + fmt.Sprintf(". And %d more objects", len(changes)-maxNamed)
 }
 
 // MissingSummary names the missing objects for a diagnostic (see SummarizeObjects).

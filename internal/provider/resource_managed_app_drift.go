@@ -4,19 +4,25 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/kube"
 )
 
 // Drift of a deployed release, found by Read and planned back by ModifyPlan: objects of
-// the chart deleted out of band (helm's record still says deployed), and a revision made
-// outside Terraform (a `helm upgrade` or `helm rollback` from a laptop). Either plans the
-// upgrade that brings the release back to the configuration, with a warning that says what
-// was found.
+// the chart deleted out of band (helm's record still says deployed), fields the chart sets
+// changed out of band (kubectl edit, scale, set image; the few fields kube compares), and
+// a revision made outside Terraform (a `helm upgrade` or `helm rollback` from a laptop).
+// Each plans the upgrade that brings the release back to the configuration, with a
+// warning that says what was found; except changed fields of objects helm applies
+// server-side, which an upgrade sets back only when it forces (take_ownership): without
+// it they are only warned about.
 const (
 	// privateAppliedKey holds the revision this provider's last install or upgrade left
 	// ({"revision":N}); a later revision is someone else's.
@@ -29,9 +35,16 @@ type releaseDrift struct {
 	Missing  []string `json:"missing,omitempty"`
 	Revision int      `json:"revision,omitempty"` // the release's, when not the applied one
 	Applied  int      `json:"applied,omitempty"`
+	// Changed: objects whose fields differ from the chart ("Deployment web/app: image of
+	// container app is busybox:2 (chart: busybox:1)"); ServerSide: the same for objects
+	// helm applies server-side, which only a forced upgrade sets back.
+	Changed    []string `json:"changed,omitempty"`
+	ServerSide []string `json:"server_side,omitempty"`
 }
 
-func (d releaseDrift) any() bool { return len(d.Missing) > 0 || d.Revision != 0 }
+func (d releaseDrift) any() bool {
+	return len(d.Missing) > 0 || d.Revision != 0 || len(d.Changed) > 0 || len(d.ServerSide) > 0
+}
 
 type privateGetter interface {
 	GetKey(ctx context.Context, key string) ([]byte, diag.Diagnostics)
@@ -66,13 +79,24 @@ func readDrift(ctx context.Context, client *kube.Client, rel *kube.Release, prio
 		d.Revision, d.Applied = rel.Revision, applied.Revision
 	}
 	if rel.Status == kube.ReleaseDeployed {
-		found, err := client.MissingObjects(ctx, rel)
+		found, err := client.CheckObjects(ctx, rel)
 		if err != nil {
 			tflog.Warn(ctx, "Could not check the chart's objects against the cluster", map[string]any{
 				"release": rel.Namespace + "/" + rel.Name, "error": err.Error()})
 		}
 		for _, o := range found.Missing {
 			d.Missing = append(d.Missing, o.String())
+		}
+		for _, f := range found.Changed {
+			if f.ServerSide {
+				d.ServerSide = append(d.ServerSide, f.String())
+			} else {
+				d.Changed = append(d.Changed, f.String())
+			}
+		}
+		if len(found.Changed) > 0 {
+			tflog.Info(ctx, "Fields of the chart's objects differ from the release's manifest", map[string]any{
+				"release": rel.Namespace + "/" + rel.Name, "objects": len(found.Changed)})
 		}
 		if len(found.Unchecked) > 0 {
 			tflog.Debug(ctx, "Some of the chart's objects could not be checked (their kind cannot be listed)", map[string]any{
@@ -93,14 +117,33 @@ func plannedDrift(ctx context.Context, req resource.ModifyPlanRequest, state man
 	}
 	raw, gd := req.Private.GetKey(ctx, privateDriftKey)
 	diags.Append(gd...)
-	return driftWarnings(raw, state.Namespace.ValueString()+"/"+state.Name.ValueString(), diags)
+	// The planned upgrade forces conflicts when take_ownership is set (see kube's
+	// TakeOwnership): then it sets back fields of objects helm applies server-side too.
+	var forced types.Bool
+	diags.Append(req.Plan.GetAttribute(ctx, path.Root("take_ownership"), &forced)...)
+	return driftWarnings(raw, state.Namespace.ValueString()+"/"+state.Name.ValueString(), forced.ValueBool(), diags)
 }
 
 // driftWarnings says what the refresh found (raw: privateDriftKey's value) and what the
-// upgrade does about it; false when nothing drifted.
-func driftWarnings(raw []byte, release string, diags *diag.Diagnostics) bool {
+// upgrade does about it; false when nothing drifted that an upgrade undoes. forced: the
+// upgrade would force server-side apply conflicts.
+func driftWarnings(raw []byte, release string, forced bool, diags *diag.Diagnostics) bool {
 	var d releaseDrift
 	if len(raw) == 0 || json.Unmarshal(raw, &d) != nil || !d.any() {
+		return false
+	}
+	changed, conflicting := d.Changed, d.ServerSide
+	if forced {
+		changed, conflicting = append(slices.Clip(changed), conflicting...), nil
+	}
+	if len(conflicting) > 0 {
+		diags.AddWarning("Fields changed outside Terraform are not planned back",
+			fmt.Sprintf("helm's release %s is deployed, but fields its chart sets differ on %d of its objects (changed outside Terraform): %s. %s "+
+				"So no upgrade is planned for them, and an upgrade planned for another reason fails on them the same way. "+
+				"Set take_ownership = true to have the upgrade force them back to the chart's values, or set them back by hand.",
+				release, len(conflicting), kube.SummarizeChanges(conflicting), kube.ServerSideConflictNote))
+	}
+	if len(d.Missing) == 0 && d.Revision == 0 && len(changed) == 0 {
 		return false
 	}
 	if d.Revision != 0 {
@@ -113,6 +156,12 @@ func driftWarnings(raw []byte, release string, diags *diag.Diagnostics) bool {
 		diags.AddWarning("Objects of the chart are missing",
 			fmt.Sprintf("helm's release %s is deployed, but %d of the objects its chart made no longer exist (deleted outside Terraform): %s. "+
 				"The apply runs helm upgrade, which makes them again.", release, len(d.Missing), kube.SummarizeObjects(d.Missing)))
+	}
+	if len(changed) > 0 {
+		diags.AddWarning("Fields of the chart's objects changed outside Terraform",
+			fmt.Sprintf("helm's release %s is deployed, but fields its chart sets differ on %d of its objects (changed outside Terraform, "+
+				"e.g. with kubectl edit, scale or set image): %s. The apply runs helm upgrade, which sets them back.",
+				release, len(changed), kube.SummarizeChanges(changed)))
 	}
 	return true
 }
