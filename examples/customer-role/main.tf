@@ -41,7 +41,8 @@ resource "aws_iam_role" "clusterkit_provisioner" {
   max_session_duration = 3600
 }
 
-# What the stack and the provider need: CloudFormation, EKS, the node group's EC2 and Auto
+# What the stack and the provider need: CloudFormation, EKS (the cluster and its access
+# entries), the node group's EC2 and Auto
 # Scaling pieces, the node role (with an inline policy for ip_family = "ipv6") and instance
 # profile, passing the EKS service role, the EKS-optimized AMI parameter, and, for secrets
 # encryption, DescribeKey and CreateGrant on the KMS keys the platform may use (EKS creates a
@@ -54,7 +55,20 @@ resource "aws_iam_role_policy" "clusterkit_provisioner" {
     Version = "2012-10-17"
     Statement = concat([
       { Effect = "Allow", Action = ["cloudformation:*"], Resource = "*" },
-      { Effect = "Allow", Action = ["eks:*"], Resource = "*" },
+      {
+        Effect = "Allow"
+        Action = [
+          "eks:CreateCluster", "eks:DeleteCluster", "eks:DescribeCluster", "eks:ListClusters",
+          "eks:UpdateClusterConfig", "eks:UpdateClusterVersion", "eks:DescribeUpdate",
+          "eks:TagResource", "eks:UntagResource", "eks:ListTagsForResource",
+          # Access entries (authentication_mode API / API_AND_CONFIG_MAP): the nodes' entry and
+          # the provisioning role's cluster-admin entry, made and removed by the stack.
+          "eks:CreateAccessEntry", "eks:DeleteAccessEntry", "eks:DescribeAccessEntry", "eks:UpdateAccessEntry",
+          "eks:ListAccessEntries", "eks:AssociateAccessPolicy", "eks:DisassociateAccessPolicy",
+          "eks:ListAssociatedAccessPolicies",
+        ]
+        Resource = "*"
+      },
       {
         Effect = "Allow"
         Action = [

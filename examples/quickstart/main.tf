@@ -6,7 +6,7 @@
 #
 # The cluster's connection flows between resources as an attribute, so nothing has to be
 # configured before the cluster exists. `destroy` removes the apps, then the namespaces and
-# service accounts, then the aws-auth entry, then the stack.
+# service accounts, then the stack (with the nodes' and the provisioning role's access entries).
 #
 # `make demo` applies this file unchanged against the local stack (emulated AWS + a real
 # kube-apiserver, install pods running real helm); see demo.auto.tfvars written by

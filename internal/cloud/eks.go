@@ -37,6 +37,7 @@ type Cluster struct {
 	// AuthenticationMode is AuthModeAPI, AuthModeAPIAndConfigMap or AuthModeConfigMap; ""
 	// when EKS reports no access configuration.
 	AuthenticationMode string
+	OIDCIssuer         string // the cluster's OpenID Connect issuer URL; "" when EKS gives none
 }
 
 // Serving reports a cluster whose API server can be reached: it has an endpoint and a CA,
@@ -126,6 +127,9 @@ func (s *Session) describeCluster(ctx context.Context, name string) (*Cluster, *
 	}
 	if c.AccessConfig != nil {
 		res.AuthenticationMode = string(c.AccessConfig.AuthenticationMode)
+	}
+	if c.Identity != nil && c.Identity.Oidc != nil {
+		res.OIDCIssuer = aws.ToString(c.Identity.Oidc.Issuer)
 	}
 	if c.CertificateAuthority != nil && c.CertificateAuthority.Data != nil {
 		ca, err := base64.StdEncoding.DecodeString(aws.ToString(c.CertificateAuthority.Data))

@@ -2,6 +2,7 @@ package cloud
 
 import (
 	"context"
+	"regexp"
 	"slices"
 	"testing"
 	"time"
@@ -53,7 +54,8 @@ func TestFindClusterDetails(t *testing.T) {
 		!d.Serving() || !slices.Equal(d.LogTypes, []string{"api"}) || d.Tags["team"] != "platform" {
 		t.Fatalf("cluster %+v", d.Cluster)
 	}
-	if d.PlatformVersion != "eks.1" || d.RoleARN != "arn:aws:iam::222222222222:role/eks" || d.OIDCIssuer != "" ||
+	if d.PlatformVersion != "eks.1" || d.RoleARN != "arn:aws:iam::222222222222:role/eks" ||
+		!regexp.MustCompile(`^https://oidc\.eks\.us-east-1\.amazonaws\.com/id/[0-9A-F]{32}$`).MatchString(d.OIDCIssuer) || d.Cluster.OIDCIssuer != d.OIDCIssuer ||
 		!slices.Equal(d.SubnetIDs, []string{"subnet-0123456789abcdef0", "subnet-0123456789abcdef1"}) ||
 		!slices.Equal(d.SecurityGroupIDs, []string{"sg-0123456789abcdef0"}) {
 		t.Fatalf("details %+v", d)

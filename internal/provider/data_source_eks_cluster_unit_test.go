@@ -280,7 +280,7 @@ func TestEKSClusterDataSource_Read(t *testing.T) {
 			"id": "us-east-1/" + name, "region": "us-east-1", "session_name": "clusterkit-" + name,
 			"endpoint": want.Endpoint, "certificate_authority_data": base64.StdEncoding.EncodeToString(want.CAPEM),
 			"cluster_arn": "arn:aws:eks:us-east-1:222222222222:cluster/" + name, "kubernetes_version": "1.35", "status": "ACTIVE",
-			"platform_version": "eks.1", "oidc_issuer_url": "<null>", "cluster_role_arn": "arn:aws:iam::222222222222:role/eks-service",
+			"platform_version": "eks.1", "oidc_issuer_url": want.OIDCIssuer, "cluster_role_arn": "arn:aws:iam::222222222222:role/eks-service",
 			"secrets_kms_key_arn": "<null>", "ip_family": "ipv4", "service_ipv4_cidr": "172.20.0.0/16", "service_ipv6_cidr": "<null>",
 		} {
 			if got := tfString(t, st[attr]); got != value {

@@ -7,11 +7,14 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/hashicorp/terraform-plugin-testing/config"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
@@ -172,9 +175,11 @@ func TestAccQuickstart(t *testing.T) {
 						return fmt.Errorf("install pod %s never ran", pod)
 					}
 				}
-				roles, err := kube.NewClientForInterface(cs).FindRoleMappings(ctx)
-				if err != nil || len(roles) == 0 {
-					return fmt.Errorf("aws-auth: %v %w", roles, err)
+				// The nodes join through their access entry (API mode, the default), not aws-auth.
+				eksAttrs := st.RootModule().Resources["clusterkit_eks_cluster.this"].Primary.Attributes
+				entries, err := accSession(t, accStack.AWSConfig.RoleARN, "acc-quickstart").EKS.ListAccessEntries(ctx, &eks.ListAccessEntriesInput{ClusterName: aws.String(eksAttrs["name"])})
+				if err != nil || !slices.Contains(entries.AccessEntries, eksAttrs["node_instance_role_arn"]) || eksAttrs["authentication_mode"] != "API" {
+					return fmt.Errorf("access entries %+v (%v), want the node role %s in API mode (%s)", entries, err, eksAttrs["node_instance_role_arn"], eksAttrs["authentication_mode"])
 				}
 				// What helm made: a first release of each chart at the pinned or declared
 				// version, and the charts' live objects with the values that reached them.

@@ -74,7 +74,7 @@ func (r *eksClusterResource) Schema(ctx context.Context, _ resource.SchemaReques
 	keep := []planmodifier.String{stringplanmodifier.UseStateForUnknown()}
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "An EKS cluster in a customer's AWS account, created from the platform's account by assuming the customer's provisioning role (with its external ID) and deploying a CloudFormation stack. " +
-			"After the stack completes, the provider connects with a short-lived EKS token, maps the node role in `kube-system/aws-auth` so nodes can join, and creates the `clusterkit` service account bound to `cluster-admin`. " +
+			"The stack gives the node role and the provisioning role EKS access entries (`authentication_mode`; in `CONFIG_MAP` mode the provider maps the node role in `kube-system/aws-auth` instead). After the stack completes, the provider connects with a short-lived EKS token and creates the `clusterkit` service account bound to `cluster-admin`. " +
 			"No temporary AWS credential or token is kept in state, plan, logs or diagnostics.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
@@ -178,7 +178,8 @@ func (r *eksClusterResource) Schema(ctx context.Context, _ resource.SchemaReques
 			"endpoint":                   schema.StringAttribute{Computed: true, PlanModifiers: keep, MarkdownDescription: "URL of the cluster's API server."},
 			"certificate_authority_data": schema.StringAttribute{Computed: true, PlanModifiers: keep, MarkdownDescription: "Base64-encoded CA certificate of the API server (as EKS returns it)."},
 			"cluster_arn":                schema.StringAttribute{Computed: true, PlanModifiers: keep, MarkdownDescription: "ARN of the EKS cluster."},
-			"node_instance_role_arn":     schema.StringAttribute{Computed: true, PlanModifiers: keep, MarkdownDescription: "ARN of the nodes' IAM role (mapped in `kube-system/aws-auth`)."},
+			"oidc_issuer_url":            schema.StringAttribute{Computed: true, PlanModifiers: keep, MarkdownDescription: "The cluster's OpenID Connect issuer URL, for IAM roles for service accounts (an IAM OIDC provider for it is the customer's to create); null when EKS reports none."},
+			"node_instance_role_arn":     schema.StringAttribute{Computed: true, PlanModifiers: keep, MarkdownDescription: "ARN of the nodes' IAM role (its access entry of type `EC2_LINUX`, or in `CONFIG_MAP` mode its `kube-system/aws-auth` mapping, lets the nodes join)."},
 			"service_account": schema.SingleNestedAttribute{
 				Computed: true, PlanModifiers: []planmodifier.Object{objectplanmodifier.UseStateForUnknown()},
 				MarkdownDescription: "The service account the bootstrap created for later operations, bound to `cluster-admin` by ClusterRoleBinding `" + eksAdminBinding + "`.",
@@ -195,6 +196,7 @@ func (r *eksClusterResource) Schema(ctx context.Context, _ resource.SchemaReques
 	for k, a := range eksAccessAttributes() {
 		resp.Schema.Attributes[k] = a
 	}
+	resp.Schema.Attributes["authentication_mode"] = authenticationModeAttribute()
 }
 
 // replaceUnlessImported replaces on change, except when the prior value is null: right
@@ -309,7 +311,7 @@ func (r *eksClusterResource) ModifyPlan(ctx context.Context, req resource.Modify
 			// In progress (an apply stopped waiting) or imported: the update resumes and
 			// learns what the state could not know yet.
 			plan.Status = types.StringUnknown()
-			for _, v := range []*types.String{&plan.StackID, &plan.Endpoint, &plan.CertificateAuthorityData, &plan.ClusterARN, &plan.NodeInstanceRoleARN} {
+			for _, v := range []*types.String{&plan.StackID, &plan.Endpoint, &plan.CertificateAuthorityData, &plan.ClusterARN, &plan.NodeInstanceRoleARN, &plan.OIDCIssuerURL} {
 				if v.IsNull() {
 					*v = types.StringUnknown()
 				}
@@ -332,6 +334,7 @@ func (r *eksClusterResource) ModifyPlan(ctx context.Context, req resource.Modify
 	var config eksClusterModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
 	planAccess(ctx, &config, &plan, prior, &resp.Diagnostics)
+	planAuthentication(&config, &plan, prior, &resp.Diagnostics)
 	checkUserTemplate(ctx, plan, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
@@ -350,7 +353,8 @@ func stackInputsChanged(state, plan eksClusterModel) bool {
 		!state.NodeCount.Equal(plan.NodeCount) || !state.NodeVolumeSize.Equal(plan.NodeVolumeSize) ||
 		!state.KeyName.Equal(plan.KeyName) || !state.Tags.Equal(plan.Tags) || !state.TemplateBody.Equal(plan.TemplateBody) ||
 		!state.EndpointPublicAccess.Equal(plan.EndpointPublicAccess) || !state.EndpointPrivateAccess.Equal(plan.EndpointPrivateAccess) ||
-		!state.PublicAccessCIDRs.Equal(plan.PublicAccessCIDRs) || !state.EnabledLogTypes.Equal(plan.EnabledLogTypes)
+		!state.PublicAccessCIDRs.Equal(plan.PublicAccessCIDRs) || !state.EnabledLogTypes.Equal(plan.EnabledLogTypes) ||
+		isKnown(plan.AuthenticationMode) && !state.AuthenticationMode.Equal(plan.AuthenticationMode)
 }
 
 // versionList is the versions of EKS's release calendar, for the schema's description.

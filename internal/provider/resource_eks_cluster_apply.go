@@ -40,7 +40,7 @@ func (r *eksClusterResource) Create(ctx context.Context, req resource.CreateRequ
 	if !ok {
 		return
 	}
-	spec := plan.stackSpec(ctx, &resp.Diagnostics)
+	spec := plan.stackSpec(ctx, nil, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -126,8 +126,9 @@ func stackProgressLogger(ctx context.Context, stack string) func(cloud.StackEven
 	}
 }
 
-// finish reads the cluster, waits for its API and bootstraps it: the node role in aws-auth,
-// the clusterkit service account and its cluster-admin binding. All idempotent.
+// finish reads the cluster, waits for its API and bootstraps it: the node role in aws-auth
+// (CONFIG_MAP mode only: otherwise the stack's access entry lets the nodes join), the
+// clusterkit service account and its cluster-admin binding. All idempotent.
 func (r *eksClusterResource) finish(ctx context.Context, sess *cloud.Session, m *eksClusterModel, diags *diag.Diagnostics) {
 	cl, err := sess.FindCluster(ctx, m.Name.ValueString())
 	if err != nil {
@@ -145,7 +146,7 @@ func (r *eksClusterResource) finish(ctx context.Context, sess *cloud.Session, m 
 		return
 	}
 	owner := m.owner()
-	if role := m.NodeInstanceRoleARN.ValueString(); role != "" {
+	if role := m.NodeInstanceRoleARN.ValueString(); role != "" && cloud.NodesJoinThroughAWSAuth(cl.AuthenticationMode) {
 		if err := client.EnsureRoleMapping(ctx, kube.NodeRoleMapping(role), owner); err != nil {
 			addKubeError(ctx, diags, "Mapping the node role in kube-system/aws-auth failed", path.Root("endpoint"), err)
 			return
@@ -171,7 +172,9 @@ func (r *eksClusterResource) unbootstrap(ctx context.Context, sess *cloud.Sessio
 			return client.DeleteServiceAccount(ctx, eksServiceAccountNamespace, eksServiceAccountName, owner)
 		},
 	}
-	if role := state.NodeInstanceRoleARN.ValueString(); role != "" {
+	// A mapping made while the cluster was in CONFIG_MAP mode may outlive the move to
+	// API_AND_CONFIG_MAP; in API mode nothing reads aws-auth, and nothing was written.
+	if role := state.NodeInstanceRoleARN.ValueString(); role != "" && state.AuthenticationMode.ValueString() != cloud.AuthModeAPI {
 		steps = append(steps, func() error { return client.RemoveRoleMapping(ctx, role) })
 	}
 	for _, step := range steps {
@@ -276,10 +279,16 @@ func (r *eksClusterResource) Update(ctx context.Context, req resource.UpdateRequ
 		return
 	}
 	if state.StackID.IsNull() {
-		if field, differs := replaceOnlyDiffers(st, plan.stackSpec(ctx, &resp.Diagnostics)); differs {
+		if field, differs := replaceOnlyDiffers(st, plan.stackSpec(ctx, st.Parameters, &resp.Diagnostics)); differs {
 			resp.Diagnostics.AddAttributeError(path.Root(field), "Configuration does not match the imported stack",
 				fmt.Sprintf("%s differs from the stack's value; it cannot change in place. Make the configuration match the stack, or replace the cluster.", field))
 			return
+		}
+		if _, declared := st.Parameters["AuthenticationMode"]; declared && isKnown(plan.AuthenticationMode) {
+			if err := cloud.CheckAuthModeChange(st.Parameters["AuthenticationMode"], plan.AuthenticationMode.ValueString()); err != nil {
+				resp.Diagnostics.AddAttributeError(authModePath, "Configuration does not match the imported stack", err.Error()+".")
+				return
+			}
 		}
 	}
 	plan.StackID, plan.Status = types.StringValue(st.ID), types.StringValue(st.Status)
@@ -300,8 +309,8 @@ func (r *eksClusterResource) Update(ctx context.Context, req resource.UpdateRequ
 			return
 		}
 	}
-	if stackInputsChanged(state, plan) || state.StackID.IsNull() && stackDiffers(st, plan.stackSpec(ctx, &resp.Diagnostics)) {
-		spec := plan.stackSpec(ctx, &resp.Diagnostics)
+	if stackInputsChanged(state, plan) || state.StackID.IsNull() && stackDiffers(st, plan.stackSpec(ctx, st.Parameters, &resp.Diagnostics)) {
+		spec := plan.stackSpec(ctx, st.Parameters, &resp.Diagnostics)
 		if resp.Diagnostics.HasError() {
 			return
 		}

@@ -39,6 +39,7 @@ type eksClusterModel struct {
 	EnabledLogTypes             types.Set      `tfsdk:"enabled_log_types"`
 	SecretsKMSKeyARN            types.String   `tfsdk:"secrets_kms_key_arn"`
 	IPFamily                    types.String   `tfsdk:"ip_family"`
+	AuthenticationMode          types.String   `tfsdk:"authentication_mode"`
 	TemplateBody                types.String   `tfsdk:"template_body"`
 	StackID                     types.String   `tfsdk:"stack_id"`
 	Status                      types.String   `tfsdk:"status"`
@@ -46,6 +47,7 @@ type eksClusterModel struct {
 	CertificateAuthorityData    types.String   `tfsdk:"certificate_authority_data"`
 	ClusterARN                  types.String   `tfsdk:"cluster_arn"`
 	NodeInstanceRoleARN         types.String   `tfsdk:"node_instance_role_arn"`
+	OIDCIssuerURL               types.String   `tfsdk:"oidc_issuer_url"`
 	ServiceAccount              types.Object   `tfsdk:"service_account"`
 	ClusterConnection           types.Object   `tfsdk:"cluster_connection"`
 	Timeouts                    timeouts.Value `tfsdk:"timeouts"`
@@ -91,8 +93,9 @@ func (m eksClusterModel) template() string {
 	return cloud.EKSClusterTemplate()
 }
 
-// stackSpec is the CloudFormation side of the configuration.
-func (m eksClusterModel) stackSpec(ctx context.Context, diags *diag.Diagnostics) cloud.StackSpec {
+// stackSpec is the CloudFormation side of the configuration; prior are the parameters of
+// the stack it updates (nil for a new one).
+func (m eksClusterModel) stackSpec(ctx context.Context, prior map[string]string, diags *diag.Diagnostics) cloud.StackSpec {
 	var subnets []string
 	diags.Append(m.SubnetIDs.ElementsAs(ctx, &subnets, false)...)
 	ami, err := cloud.NodeAMIParameter(m.KubernetesVersion.ValueString())
@@ -125,6 +128,9 @@ func (m eksClusterModel) stackSpec(ctx context.Context, diags *diag.Diagnostics)
 	for k, v := range m.access(ctx, diags).Parameters() {
 		params[k] = v
 	}
+	for k, v := range m.authentication(prior).Parameters() {
+		params[k] = v
+	}
 	if body := m.template(); body != cloud.EKSClusterTemplate() {
 		cloud.FitParameters(body, params) // ModifyPlan refused the values that would be lost
 	}
@@ -155,6 +161,13 @@ func (m *eksClusterModel) fromStack(st *cloud.Stack) {
 }
 
 func (m *eksClusterModel) fromCluster(c *cloud.Cluster) {
+	if c.AuthenticationMode != "" {
+		m.AuthenticationMode = types.StringValue(c.AuthenticationMode)
+	}
+	m.OIDCIssuerURL = types.StringNull()
+	if c.OIDCIssuer != "" {
+		m.OIDCIssuerURL = types.StringValue(c.OIDCIssuer)
+	}
 	m.Endpoint = types.StringValue(c.Endpoint)
 	m.CertificateAuthorityData = types.StringValue(base64.StdEncoding.EncodeToString(c.CAPEM))
 	m.ClusterARN = types.StringValue(c.ARN)
@@ -168,7 +181,7 @@ func (m *eksClusterModel) fillOutputs(diags *diag.Diagnostics) {
 	})
 	diags.Append(d...)
 	m.ServiceAccount = sa
-	for _, v := range []*types.String{&m.Endpoint, &m.CertificateAuthorityData, &m.ClusterARN, &m.NodeInstanceRoleARN, &m.StackID, &m.Status} {
+	for _, v := range []*types.String{&m.Endpoint, &m.CertificateAuthorityData, &m.ClusterARN, &m.NodeInstanceRoleARN, &m.StackID, &m.Status, &m.AuthenticationMode, &m.OIDCIssuerURL} {
 		if v.IsUnknown() {
 			*v = types.StringNull()
 		}

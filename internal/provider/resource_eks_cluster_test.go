@@ -68,6 +68,9 @@ func noTemporaryCredentials(st *terraform.State) error {
 	return nil
 }
 
+// configMapMode is the eks test config in CONFIG_MAP mode.
+var configMapMode = config.Variables{"authentication_mode": config.StringVariable("CONFIG_MAP")}
+
 func TestAccEKSCluster_Lifecycle(t *testing.T) {
 	s := stackFromEnv(t)
 	cs := s.adminClientset(t)
@@ -104,9 +107,12 @@ func TestAccEKSCluster_Lifecycle(t *testing.T) {
 		},
 		Steps: []resource.TestStep{
 			{
+				// CONFIG_MAP (EKS before access entries): the provider maps the node role in
+				// aws-auth. TestAccEKSCluster_AccessEntries covers the API default.
 				ConfigDirectory: eksConfig,
-				ConfigVariables: eksVars(name, nil),
+				ConfigVariables: eksVars(name, configMapMode),
 				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(eksAddr, tfjsonpath.New("authentication_mode"), knownvalue.StringExact("CONFIG_MAP")),
 					statecheck.ExpectKnownValue(eksAddr, tfjsonpath.New("id"), knownvalue.StringExact("us-east-1/"+name)),
 					statecheck.ExpectKnownValue(eksAddr, tfjsonpath.New("status"), knownvalue.StringExact("CREATE_COMPLETE")),
 					statecheck.ExpectKnownValue(eksAddr, tfjsonpath.New("endpoint"), knownvalue.StringExact(s.Host)),
@@ -145,7 +151,7 @@ func TestAccEKSCluster_Lifecycle(t *testing.T) {
 			{
 				// Node count changes in place, through UpdateStack.
 				ConfigDirectory: eksConfig,
-				ConfigVariables: eksVars(name, config.Variables{"node_count": config.IntegerVariable(3)}),
+				ConfigVariables: eksVars(name, config.Variables{"node_count": config.IntegerVariable(3), "authentication_mode": config.StringVariable("CONFIG_MAP")}),
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(eksAddr, plancheck.ResourceActionUpdate)},
 				},
@@ -171,7 +177,7 @@ func TestAccEKSCluster_Lifecycle(t *testing.T) {
 				ImportStateId:      "us-east-1/" + name,
 				ExpectNonEmptyPlan: true,
 				ConfigDirectory:    eksConfig,
-				ConfigVariables:    eksVars(name, config.Variables{"node_count": config.IntegerVariable(3)}),
+				ConfigVariables:    eksVars(name, config.Variables{"node_count": config.IntegerVariable(3), "authentication_mode": config.StringVariable("CONFIG_MAP")}),
 				ImportPlanChecks: resource.ImportPlanChecks{
 					PreApply: []plancheck.PlanCheck{
 						plancheck.ExpectResourceAction(eksAddr, plancheck.ResourceActionUpdate),

@@ -4,9 +4,11 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -154,6 +156,11 @@ type eksCluster struct {
 	CertificateAuthority    struct {
 		Data string `json:"data"`
 	} `json:"certificateAuthority"`
+	Identity struct {
+		Oidc struct {
+			Issuer string `json:"issuer"`
+		} `json:"oidc"`
+	} `json:"identity"`
 	AccessConfig struct {
 		AuthenticationMode                      string `json:"authenticationMode"`
 		BootstrapClusterCreatorAdminPermissions bool   `json:"bootstrapClusterCreatorAdminPermissions"`
@@ -253,6 +260,7 @@ func (e *Emulator) serveEKS(w http.ResponseWriter, r *http.Request, caller princ
 	}
 	out.CertificateAuthority.Data = base64.StdEncoding.EncodeToString(found.ca)
 	out.AccessConfig.AuthenticationMode, out.AccessConfig.BootstrapClusterCreatorAdminPermissions = cfg.authMode, cfg.bootstrapAdmin
+	out.Identity.Oidc.Issuer = oidcIssuerURL(e.opts.Region, *found)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	return writeJSON(w, map[string]any{"cluster": out})
@@ -293,4 +301,11 @@ func selfSignedCA() []byte {
 		return nil
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+// oidcIssuerURL is the cluster's OpenID Connect issuer as EKS names it: a 32-character
+// upper-case hex ID of its own, new for every cluster (a recreated one of the same name too).
+func oidcIssuerURL(region string, c cluster) string {
+	sum := sha256.Sum256([]byte(c.arn + "|" + c.created.UTC().Format(time.RFC3339Nano)))
+	return "https://oidc.eks." + region + ".amazonaws.com/id/" + strings.ToUpper(hex.EncodeToString(sum[:16]))
 }

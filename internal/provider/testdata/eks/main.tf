@@ -20,6 +20,10 @@ variable "node_count" {
   type    = number
   default = 2
 }
+variable "authentication_mode" {
+  type    = string
+  default = null
+}
 variable "create_timeout" {
   type    = string
   default = "10m"
@@ -48,6 +52,7 @@ resource "clusterkit_eks_cluster" "test" {
   subnet_ids                      = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
   control_plane_security_group_id = "sg-0123456789abcdef0"
   node_count                      = var.node_count
+  authentication_mode             = var.authentication_mode
   tags                            = { team = "platform" }
 
   timeouts = {
