@@ -56,6 +56,15 @@ const (
 	// RepositoryPasswordFile is the values Secret's key (and the pod's file) holding the
 	// chart repository's password.
 	RepositoryPasswordFile = "repository-password"
+	// RepositoryUsernameFile is the pod's file holding the user name read from the
+	// repository credentials Secret (InstallSpec.RepositoryCredentialsSecret).
+	RepositoryUsernameFile = "repository-username"
+	// RepositoryCAFile is the values ConfigMap's key (and the pod's file) holding the
+	// repository's CA certificates (InstallSpec.RepositoryCA), passed to helm's --ca-file.
+	RepositoryCAFile = "repository-ca.crt"
+	// RepositoryKeyringFile is the values ConfigMap's binary key (and the pod's file)
+	// holding the OpenPGP public keyring of InstallSpec.Keyring, passed to helm's --keyring.
+	RepositoryKeyringFile = "repository-keyring.gpg"
 
 	// InstallGracePeriod is the install pod's terminationGracePeriodSeconds.
 	InstallGracePeriod = 2 * time.Minute
@@ -103,6 +112,23 @@ type InstallSpec struct {
 	// there to helm's standard input: never a command line, a ConfigMap or an env var.
 	RepositoryUsername string
 	RepositoryPassword string
+	// RepositoryCredentialsSecret, instead of RepositoryUsername and RepositoryPassword,
+	// names a Secret in Namespace (the install namespace) that the user made, with the keys
+	// SecretKeyUsername and SecretKeyPassword (a kubernetes.io/basic-auth Secret). The
+	// kubelet mounts those two keys into the install pod; neither the provider nor the
+	// installer's service account ever reads the Secret (the provider only checks, with a
+	// metadata-only request, that it exists and is not one of clusterkit's own).
+	RepositoryCredentialsSecret string
+	// RepositoryCA holds PEM CA certificates that helm trusts for the chart repository or
+	// OCI registry (--ca-file) instead of the image's bundle: for a repository whose TLS
+	// certificate a private CA signed. Stored in the values ConfigMap (it is public).
+	RepositoryCA string
+	// Verify: helm --verify, the chart must have a provenance file (.prov) signed by a key
+	// of Keyring and match it, or the install fails before anything is applied.
+	Verify bool
+	// Keyring holds ASCII-armored OpenPGP public keys (gpg --export --armor); it reaches
+	// helm as a binary keyring file (--keyring), which Helm 3 and 4 both read.
+	Keyring string
 	// ExtraFiles are more files for the config directory (e.g. a cert-manager
 	// ClusterIssuer manifest read by a PostInstall step), stored in the ConfigMap.
 	ExtraFiles map[string]string
@@ -272,14 +298,16 @@ func (s InstallSpec) Validate() error {
 	if strings.ContainsAny(s.RepositoryUsername, ":\n\r\x00") {
 		bad("repository username must not contain ':', line breaks or NUL")
 	}
+	add(s.checkRepositoryAccess())
 	if err := validateValuesYAML(s.SensitiveValues); err != nil {
 		// yaml errors quote the offending line; keep sensitive text out of the message.
 		bad("sensitive values are not a YAML mapping")
 	}
 	for name := range s.ExtraFiles {
-		if !fileNameRe.MatchString(name) || name == ValuesFile || name == SecretValuesFile || name == RepositoryPasswordFile ||
+		if !fileNameRe.MatchString(name) || name == ValuesFile || name == SecretValuesFile || slices.Contains(repositoryFiles, name) ||
 			moreValuesFileRe.MatchString(name) || strings.HasPrefix(name, stepFilePrefix) || len(name) > 253 {
-			bad("extra file name %q must be a plain file name other than %s, values-<n>.yaml, %s and %s*", name, ValuesFile, SecretValuesFile, stepFilePrefix)
+			bad("extra file name %q must be a plain file name other than %s, values-<n>.yaml, %s, %s and %s*", name, ValuesFile, SecretValuesFile,
+				strings.Join(repositoryFiles, ", "), stepFilePrefix)
 		}
 	}
 	add(CheckPodLabels(s.PodLabels))
@@ -374,6 +402,8 @@ func installInputs(spec InstallSpec, action Action) []corev1.EnvVar {
 			corev1.EnvVar{Name: "CHART_NAME", Value: spec.Chart},
 			corev1.EnvVar{Name: "CHART_VERSION", Value: spec.Version},
 			corev1.EnvVar{Name: "REPOSITORY_USERNAME", Value: spec.RepositoryUsername},
+			corev1.EnvVar{Name: "REPOSITORY_CREDENTIALS_SECRET", Value: spec.RepositoryCredentialsSecret},
+			corev1.EnvVar{Name: "VERIFY", Value: strconv.FormatBool(spec.Verify)},
 			// Without cluster rights the installer may not create namespaces; the
 			// prerequisites create the release namespace instead.
 			corev1.EnvVar{Name: "CREATE_NAMESPACE", Value: strconv.FormatBool(spec.ClusterAdmin)},
@@ -420,6 +450,9 @@ func configFiles(spec InstallSpec) map[string]string {
 		data = map[string]string{}
 	}
 	data[ValuesFile] = spec.Values
+	if spec.RepositoryCA != "" {
+		data[RepositoryCAFile] = spec.RepositoryCA
+	}
 	for i, doc := range spec.MoreValues {
 		data[MoreValuesFile(i)] = doc
 	}
@@ -465,6 +498,9 @@ func InstallPod(spec InstallSpec, action Action) *corev1.Pod {
 			LocalObjectReference: corev1.LocalObjectReference{Name: ValuesSecretName(spec.Name)},
 			Items:                items,
 		}})
+	}
+	if spec.RepositoryCredentialsSecret != "" && action == ActionInstall {
+		sources = append(sources, credentialsProjection(spec.RepositoryCredentialsSecret, &secretMode))
 	}
 	tmpLimit := resource.MustParse("1Gi")
 	return &corev1.Pod{

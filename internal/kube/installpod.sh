@@ -8,6 +8,11 @@
 #   REPOSITORY_USERNAME with $CONFIG_DIR/repository-password (from the values Secret):
 #                       basic auth for the repository or registry; the password reaches
 #                       helm on its standard input only
+#   REPOSITORY_CREDENTIALS_SECRET instead: the name of the user's Secret whose keys
+#                       username and password the kubelet mounted as
+#                       $CONFIG_DIR/repository-username and repository-password
+#   $CONFIG_DIR/repository-ca.crt, when present: helm's --ca-file for the repository
+#   VERIFY              true: --verify --keyring $CONFIG_DIR/repository-keyring.gpg
 #   HELM_TIMEOUT        helm's --timeout, e.g. 480s
 #   CREATE_NAMESPACE    true: pass --create-namespace
 #   VALUES_FILES        N: values-1.yaml ... values-N.yaml follow values.yaml (helm merges
@@ -189,32 +194,58 @@ case "$CLUSTERKIT_ACTION" in
   install)
     : "${CHART_REPOSITORY:?is not set}" "${CHART_NAME:?is not set}" "${CHART_VERSION:?is not set}"
     password_file="$CONFIG_DIR/repository-password"
+    ca_file="$CONFIG_DIR/repository-ca.crt"
+    keyring_file="$CONFIG_DIR/repository-keyring.gpg"
+    as_user="as ${REPOSITORY_USERNAME:-}"
+    if [ -n "${REPOSITORY_CREDENTIALS_SECRET:-}" ]; then
+      # Printed as an Error: line, so the provider's diagnostic shows it.
+      for key in username password; do
+        if [ ! -s "$CONFIG_DIR/repository-$key" ]; then
+          printf 'Error: the repository credentials Secret %s has no key "%s" (or is empty there): it needs the keys username and password\n' \
+            "$REPOSITORY_CREDENTIALS_SECRET" "$key" >&2
+          die "repository credentials missing" 2
+        fi
+      done
+      # The first line; read fails on a file without a final newline but sets the variable.
+      IFS= read -r REPOSITORY_USERNAME <"$CONFIG_DIR/repository-username" || [ -n "$REPOSITORY_USERNAME" ]
+      as_user="with the credentials of Secret $REPOSITORY_CREDENTIALS_SECRET"
+    fi
+    # helm's --ca-file (and none when absent), for the commands that reach the repository.
+    if [ -f "$ca_file" ]; then
+      set -- --ca-file "$ca_file"
+      say "trusting the repository CA of $ca_file"
+    else
+      set --
+    fi
     case "$CHART_REPOSITORY" in
       oci://*)
         chart="${CHART_REPOSITORY%/}/$CHART_NAME"
-        set --
         if [ -f "$password_file" ]; then
           registry=${CHART_REPOSITORY#oci://}
           registry=${registry%%/*}
-          say "logging in to registry $registry as ${REPOSITORY_USERNAME:?is not set}"
+          say "logging in to registry $registry $as_user"
           # In the foreground: a background job's standard input would be /dev/null.
-          helm registry login "$registry" --username "$REPOSITORY_USERNAME" --password-stdin <"$password_file" ||
+          helm registry login "$registry" --username "${REPOSITORY_USERNAME:?is not set}" --password-stdin "$@" <"$password_file" ||
             die "helm registry login to $registry failed" "$?"
         fi
         ;;
       *)
         if [ -f "$password_file" ]; then
-          say "adding chart repository $CHART_REPOSITORY as ${REPOSITORY_USERNAME:?is not set}"
-          helm repo add clusterkit "$CHART_REPOSITORY" --username "$REPOSITORY_USERNAME" --password-stdin <"$password_file" ||
+          say "adding chart repository $CHART_REPOSITORY $as_user"
+          helm repo add clusterkit "$CHART_REPOSITORY" --username "${REPOSITORY_USERNAME:?is not set}" --password-stdin "$@" <"$password_file" ||
             die "helm repo add $CHART_REPOSITORY failed" "$?"
           chart="clusterkit/$CHART_NAME"
-          set --
         else
           chart=$CHART_NAME
-          set -- --repo "$CHART_REPOSITORY"
+          set -- "$@" --repo "$CHART_REPOSITORY"
         fi
         ;;
     esac
+    if [ "${VERIFY:-false}" = true ]; then
+      [ -s "$keyring_file" ] || die "VERIFY is true but $keyring_file is missing" 2
+      say "verifying the chart's provenance against the keyring"
+      set -- "$@" --verify --keyring "$keyring_file"
+    fi
     set -- "$@" --namespace "$RELEASE_NAMESPACE" --version "$CHART_VERSION"
     # Each switch is one fixed word; only its on/off comes from the environment.
     [ "${ROLLBACK_ON_FAILURE:-true}" != true ] || set -- "$@" "$rollback"

@@ -26,6 +26,10 @@ func (c *Client) EnsureInstallPrerequisites(ctx context.Context, spec InstallSpe
 	if err := spec.Validate(); err != nil {
 		return err
 	}
+	// Before anything is made: the user's Secret can only be in an install namespace that exists.
+	if err := c.checkRepositoryCredentialsSecret(ctx, spec); err != nil {
+		return err
+	}
 	if err := c.ensureNamespaceOnce(ctx, spec.Namespace, SharedInstallOwner); err != nil {
 		return err
 	}
@@ -192,13 +196,13 @@ func (c *Client) ensureValuesConfigMap(ctx context.Context, spec InstallSpec) er
 // writeValuesConfigMap is ensureValuesConfigMap; likelyAbsent (a new app) tries the
 // create before any read. created: the ConfigMap did not exist.
 func (c *Client) writeValuesConfigMap(ctx context.Context, spec InstallSpec, likelyAbsent bool) (created bool, err error) {
-	data := configFiles(spec)
+	data, binary := configFiles(spec), configBinaryFiles(spec)
 	name := ValuesConfigMapName(spec.Name)
 	op := fmt.Sprintf("write config map %s/%s", spec.Namespace, name)
 	api := c.cs.CoreV1().ConfigMaps(spec.Namespace)
 	order := strconv.Itoa(spec.UninstallOrder)
 	create := func() error {
-		cm := &corev1.ConfigMap{ObjectMeta: ownedMeta(name, spec.Namespace, spec.Owner, map[string]string{LabelApp: spec.Name}), Data: data}
+		cm := &corev1.ConfigMap{ObjectMeta: ownedMeta(name, spec.Namespace, spec.Owner, map[string]string{LabelApp: spec.Name}), Data: data, BinaryData: binary}
 		cm.Annotations[AnnotationUninstallOrder] = order
 		_, err := api.Create(ctx, cm, metav1.CreateOptions{})
 		created = err == nil
@@ -220,11 +224,11 @@ func (c *Client) writeValuesConfigMap(ctx context.Context, spec InstallSpec, lik
 		if !Owned(got, spec.Owner) {
 			return conflictWith("config map", got, appConflictHint)
 		}
-		if maps.Equal(got.Data, data) && len(got.BinaryData) == 0 && got.Labels[LabelApp] == spec.Name &&
+		if maps.Equal(got.Data, data) && maps.EqualFunc(got.BinaryData, binary, bytes.Equal) && got.Labels[LabelApp] == spec.Name &&
 			got.Annotations[AnnotationUninstallOrder] == order {
 			return nil
 		}
-		got.Data, got.BinaryData = data, nil
+		got.Data, got.BinaryData = data, binary
 		got.Labels[LabelApp] = spec.Name
 		got.Annotations[AnnotationUninstallOrder] = order
 		_, err = api.Update(ctx, got, metav1.UpdateOptions{})

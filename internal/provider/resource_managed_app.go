@@ -418,7 +418,10 @@ func addInstallError(ctx context.Context, diags *diag.Diagnostics, summary strin
 	var timedOut *kube.InstallTimeoutError
 	var missingSA *kube.InstallerServiceAccountMissingError
 	var pull *kube.ImagePullError
+	var repoSecret *kube.RepositoryCredentialsSecretError
 	switch {
+	case errors.As(err, &repoSecret):
+		diags.AddAttributeError(path.Root("repository_credentials_secret"), summary, repoSecret.Error()+".")
 	case errors.As(err, &pull):
 		diags.AddAttributeError(path.Root("installer_image"), summary, pull.Error()+
 			".\n\nCheck the image name and tag, and that the cluster's nodes may pull from its registry: a private mirror needs an image pull secret, "+
@@ -442,6 +445,9 @@ func addInstallError(ctx context.Context, diags *diag.Diagnostics, summary strin
 			detail += "The pod was deleted (keep_failed_pod = false); its last log lines are in the provider's debug log (TF_LOG_PROVIDER_CLUSTERKIT_INSTALL_POD=DEBUG or TF_LOG=DEBUG).\n\n"
 		}
 		detail += "The last log lines are also in the provider's debug log (subsystem install_pod). The next apply runs the pod again."
+		if advice, ok := repositoryAdvice(failed.RepositoryFailure()); ok {
+			detail = advice + "\n\n" + detail
+		}
 		diags.AddError(summary, detail)
 	case errors.As(err, &timedOut) && errors.Is(timedOut.Cause, context.Canceled):
 		diags.AddError(summary, timedOut.Error()+".\n\nThe run was interrupted (e.g. Ctrl-C), so the provider stopped helm rather than leave it "+

@@ -45,11 +45,41 @@ func validateCombinations(m managedAppModel, diags *diag.Diagnostics) {
 			"installer_cluster_admin sets the rights of the provider's own installer; with installer_service_account, "+
 				"the install pods run as your service account with the rights you gave it: remove one of the two.")
 	}
-	if !anyUnknown(m.RepositoryUsername, m.RepositoryPassword) && configured(m.RepositoryUsername) != configured(m.RepositoryPassword) {
+	// With repository_credentials_secret, either of the two is a conflict (below), not half a pair.
+	if !anyUnknown(m.RepositoryUsername, m.RepositoryPassword, m.RepositorySecret) && !configured(m.RepositorySecret) &&
+		configured(m.RepositoryUsername) != configured(m.RepositoryPassword) {
 		missing, given := "repository_password", "repository_username"
 		if configured(m.RepositoryPassword) {
 			missing, given = given, missing
 		}
 		diags.AddAttributeError(path.Root(missing), combinationSummary, missing+" must be set together with "+given+".")
+	}
+	validateRepositoryCombinations(m, diags)
+}
+
+// validateRepositoryCombinations: repository credentials come from one place, and a
+// keyring goes with verify.
+func validateRepositoryCombinations(m managedAppModel, diags *diag.Diagnostics) {
+	if !anyUnknown(m.RepositorySecret, m.RepositoryUsername, m.RepositoryPassword) && configured(m.RepositorySecret) {
+		for _, inline := range []struct {
+			name string
+			v    attr.Value
+		}{{"repository_username", m.RepositoryUsername}, {"repository_password", m.RepositoryPassword}} {
+			if configured(inline.v) {
+				diags.AddAttributeError(path.Root(inline.name), combinationSummary,
+					inline.name+" conflicts with repository_credentials_secret: the credentials come either from your Secret (keys username and password) "+
+						"or from repository_username and repository_password, not both. Remove one of the two.")
+			}
+		}
+	}
+	if !anyUnknown(m.Verify, m.Keyring) {
+		switch verify := m.Verify.ValueBool(); {
+		case verify && !configured(m.Keyring):
+			diags.AddAttributeError(path.Root("keyring"), combinationSummary,
+				"verify = true needs keyring: the ASCII-armored OpenPGP public keys (gpg --export --armor) of those who sign the chart.")
+		case !verify && configured(m.Keyring):
+			diags.AddAttributeError(path.Root("keyring"), combinationSummary,
+				"keyring is used only with verify = true, to check the chart's provenance: set verify = true or remove keyring.")
+		}
 	}
 }

@@ -41,6 +41,10 @@ type managedAppModel struct {
 	RepositoryUsername      types.String   `tfsdk:"repository_username"`
 	RepositoryPassword      types.String   `tfsdk:"repository_password"`
 	RepositoryPasswordVer   types.String   `tfsdk:"repository_password_version"`
+	RepositorySecret        types.Object   `tfsdk:"repository_credentials_secret"`
+	RepositoryCACert        types.String   `tfsdk:"repository_ca_cert"`
+	Verify                  types.Bool     `tfsdk:"verify"`
+	Keyring                 types.String   `tfsdk:"keyring"`
 	InstallerImage          types.String   `tfsdk:"installer_image"`
 	InstallerClusterAdmin   types.Bool     `tfsdk:"installer_cluster_admin"`
 	InstallerServiceAccount types.String   `tfsdk:"installer_service_account"`
@@ -177,6 +181,21 @@ func knownStringList(ctx context.Context, l types.List) (out []string, ok bool) 
 		out = append(out, e.ValueString())
 	}
 	return out, true
+}
+
+// repositorySecretModel is repository_credentials_secret.
+type repositorySecretModel struct {
+	Name types.String `tfsdk:"name"`
+}
+
+// repositorySecretName is the name in repository_credentials_secret ("" when unset or
+// unknown).
+func (m managedAppModel) repositorySecretName(ctx context.Context) string {
+	var rs repositorySecretModel
+	if !known(m.RepositorySecret) || m.RepositorySecret.As(ctx, &rs, basetypes.ObjectAsOptions{}).HasError() {
+		return ""
+	}
+	return rs.Name.ValueString()
 }
 
 type chartModel struct {
@@ -362,11 +381,15 @@ func (m managedAppModel) spec(ctx context.Context, sensitive writeOnly, op time.
 
 		RepositoryUsername: m.RepositoryUsername.ValueString(),
 		RepositoryPassword: sensitive.repositoryPassword,
+		RepositoryCA:       m.RepositoryCACert.ValueString(),
+		Verify:             m.Verify.ValueBool(),
+		Keyring:            m.Keyring.ValueString(),
 
 		NodeSelector:      stringMap(ctx, m.InstallerNodeSelector),
 		Affinity:          m.InstallerAffinity.ValueString(),
 		PriorityClassName: m.InstallerPriorityClass.ValueString(),
 	}
+	s.RepositoryCredentialsSecret = m.repositorySecretName(ctx)
 	s.Tolerations, _ = installerTolerations(ctx, m.InstallerTolerations)
 	s.Resources, _ = installerResources(ctx, m.InstallerResources)
 	s.ImagePullSecrets, _ = knownStringList(ctx, m.InstallerPullSecrets)
@@ -527,11 +550,18 @@ func installInputsChanged(plan, state managedAppModel) bool {
 		{plan.InstallerServiceAccount, state.InstallerServiceAccount},
 		{plan.InstallerPodLabels, state.InstallerPodLabels}, {plan.InstallerPodAnnotations, state.InstallerPodAnnotations},
 		{plan.ClusterIssuer, state.ClusterIssuer},
+		// Where the credentials come from and what provenance the chart must have: a change
+		// fetches the chart again with them (repository_ca_cert, like the image, only says
+		// how the next pod reaches the same repository).
+		{plan.RepositorySecret, state.RepositorySecret}, {plan.Keyring, state.Keyring},
 	}
 	for _, p := range pairs {
 		if !p[0].Equal(p[1]) {
 			return true
 		}
+	}
+	if plan.Verify.ValueBool() != state.Verify.ValueBool() { // null is false
+		return true
 	}
 	// Nor are helm's switches (wait, atomic, max_history, ...): they say how the next
 	// operation runs, not what the release is. Values count as the documents helm gets.

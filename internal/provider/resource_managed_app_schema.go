@@ -134,6 +134,47 @@ func (r *managedAppResource) Schema(ctx context.Context, _ resource.SchemaReques
 				Optional:            true,
 				MarkdownDescription: "Any string; changing it runs an upgrade with the current `repository_password` (a rotated credential).",
 			},
+			"repository_credentials_secret": schema.SingleNestedAttribute{
+				Optional: true,
+				MarkdownDescription: "Credentials for the chart repository or OCI registry (or its mirror) from a Secret you made in the install namespace `" +
+					kube.DefaultInstallNamespace + "`, with the keys `" + kube.SecretKeyUsername + "` and `" + kube.SecretKeyPassword + "` (a `kubernetes.io/basic-auth` Secret; " +
+					"e.g. one that External Secrets or Vault keeps up to date). The kubelet mounts just those two keys into the install pod, which passes the " +
+					"password to helm on its standard input; neither the provider nor the installer's service account reads the Secret (the provider " +
+					"checks with a metadata-only request that it exists), so the password is in no state, plan, log or ConfigMap. It must be in the " +
+					"install namespace because a pod can mount only Secrets of its own namespace; create that namespace first (a namespace the provider did " +
+					"not create is never deleted). A missing key fails the install pod with a message naming it. The Secret is read anew by every " +
+					"install or upgrade pod: rotate the password in the Secret, no attribute needs to change. Changing `name` runs an upgrade. " +
+					"Conflicts with `repository_username` and `repository_password`.",
+				Attributes: map[string]schema.Attribute{
+					"name": schema.StringAttribute{
+						Required:            true,
+						MarkdownDescription: "Name of the Secret in the install namespace; not one of clusterkit's own `values-content-secret-<name>` Secrets.",
+						Validators:          []validator.String{funcValidator{"must name a Secret of your own", kube.CheckRepositoryCredentialsSecret}},
+					},
+				},
+			},
+			"repository_ca_cert": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "PEM CA certificate(s) of an `https://` chart repository or `oci://` registry (or its mirror) whose TLS certificate a " +
+					"private CA signed, e.g. `file(\"repo-ca.pem\")`. helm trusts these instead of the installer image's CA bundle (`--ca-file`, for " +
+					"`helm repo add`, `helm registry login` and the chart's download). Checked at plan time: only `CERTIFICATE` blocks, never a key. " +
+					"It is public: it is stored in state and in the values ConfigMap. Changing it alone runs no pod; the next one uses it.",
+				Validators: []validator.String{funcValidator{"must be PEM CA certificates", kube.CheckRepositoryCA}},
+			},
+			"verify": schema.BoolAttribute{
+				Optional: true,
+				MarkdownDescription: "Verify the chart's provenance before installing it (helm `--verify`, as `helm_release` has): the repository must serve " +
+					"a provenance file (`<chart>-<version>.tgz.prov`) signed by a key of `keyring` whose checksum matches the chart; an unsigned, " +
+					"tampered or foreign-signed chart fails the install pod before anything is applied, with helm's reason. Requires `keyring`. " +
+					"Default `false`. Changing it runs an upgrade, which fetches and verifies the chart again.",
+			},
+			"keyring": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "With `verify = true`: the public keys of the chart's signers, ASCII-armored as `gpg --export --armor <key>` writes them " +
+					"(several blocks may be concatenated), e.g. `file(\"chart-signers.asc\")`. The provider hands them to helm as a binary keyring " +
+					"(`--keyring`), which Helm 3 and 4 both read. A private key is refused at plan time. Changing it runs an upgrade.",
+				Validators: []validator.String{funcValidator{"must be ASCII-armored OpenPGP public keys", kube.CheckKeyring}},
+			},
 			"installer_image": schema.StringAttribute{
 				Optional: true,
 				Computed: true,
