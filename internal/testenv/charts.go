@@ -31,6 +31,7 @@ func (s *Stack) writeChartsConfig(p pki, helm string) (string, error) {
 	}
 	cfg := chartsrc.Config{
 		Helm: helm, CertFile: p.path("apiserver.crt"), KeyFile: p.path("apiserver.key"), CAFile: p.path("ca.crt"),
+		PrivateCACertFile: p.path("chart-repo.crt"), PrivateCAKeyFile: p.path("chart-repo.key"), PrivateCAFile: p.path("repo-ca.crt"),
 		WorkDir: filepath.Join(s.Dir, "chart-sources"), ChartsDir: charts,
 		CacheDir: filepath.Join(cache, "clusterkit", "charts"),
 	}

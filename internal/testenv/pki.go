@@ -111,6 +111,10 @@ func newPKI(dir string) (pki, error) {
 		return p, err
 	}
 
+	if err := writePrivateRepoCA(p.path("repo-ca.crt"), p.path("chart-repo.crt"), p.path("chart-repo.key"), now); err != nil {
+		return p, err
+	}
+
 	// Random per stack, so no test can pass by knowing a fixed token.
 	p.adminToken, p.userToken = randomToken(), randomToken()
 	tokens := fmt.Sprintf("%s,clusterkit-testenv-admin,uid-admin,\"system:masters\"\n%s,clusterkit-testenv-user,uid-user,\n", p.adminToken, p.userToken)
@@ -126,4 +130,56 @@ func randomToken() string {
 	b := make([]byte, 24)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// writePrivateRepoCA writes a second CA, which nothing in the stack trusts (not the pods'
+// CA bundle, not the host's), and a serving certificate it signed for 127.0.0.1: the chart
+// sources serve a repository with it, as a company's repository signed by its private CA,
+// reachable only with the CA given to helm (repository_ca_cert).
+func writePrivateRepoCA(caFile, certFile, keyFile string, now time.Time) error {
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	caTmpl := &x509.Certificate{
+		SerialNumber: serial(), Subject: pkix.Name{CommonName: "clusterkit-testenv-private-repository-ca"},
+		NotBefore: now, NotAfter: now.Add(10 * 365 * 24 * time.Hour),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature | x509.KeyUsageCRLSign,
+		BasicConstraintsValid: true, IsCA: true,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		return err
+	}
+	caCert, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		return err
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	der, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{
+		SerialNumber: serial(), Subject: pkix.Name{CommonName: "chart-repository"},
+		NotBefore: now, NotAfter: now.Add(10 * 365 * 24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
+	}, caCert, &key.PublicKey, caKey)
+	if err != nil {
+		return err
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return err
+	}
+	for file, block := range map[string]*pem.Block{
+		caFile:   {Type: "CERTIFICATE", Bytes: caDER},
+		certFile: {Type: "CERTIFICATE", Bytes: der},
+		keyFile:  {Type: "EC PRIVATE KEY", Bytes: keyDER},
+	} {
+		if err := os.WriteFile(file, pem.EncodeToMemory(block), 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
 }

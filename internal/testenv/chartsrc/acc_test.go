@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"sigs.k8s.io/yaml"
 
 	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/apps"
@@ -177,6 +178,44 @@ func TestSources(t *testing.T) {
 			var meta chartMeta
 			if err := yaml.Unmarshal(b, &meta); err != nil || meta.Name != "demo" || meta.Version != DemoUpgradeVersion {
 				t.Errorf("pulled Chart.yaml: %+v %v\n%s", meta, err, b)
+			}
+		})
+	}
+
+	// The signed repository against real helm: its provenance format, the Go signature and
+	// the binary keyring (what the install pods get) as Helm 4 and Helm 3 read them.
+	for _, tool := range []struct{ name, bin string }{{"helm4", helm4}, {"helm3", helm3}} {
+		t.Run("signed charts verify with "+tool.name, func(t *testing.T) {
+			armored, err := os.Open(s.KeyringFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer armored.Close()
+			block, err := armor.Decode(armored)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, err := io.ReadAll(block.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			keyring := filepath.Join(t.TempDir(), "pubring.gpg")
+			if err := os.WriteFile(keyring, raw, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			h := newHelmCLI(t, tool.bin)
+			pull := func(repo, version string) (string, error) {
+				return h.run("", "pull", "demo", "--repo", repo, "--version", version, "--verify", "--keyring", keyring,
+					"--ca-file", caFile, "--destination", t.TempDir())
+			}
+			if out, err := pull(s.SignedRepoURL, DemoVersion); err != nil || !strings.Contains(out, SigningKeyName) {
+				t.Errorf("signed %s: %v\n%s", DemoVersion, err, out)
+			}
+			if out, err := pull(s.SignedRepoURL, DemoUpgradeVersion); err == nil || !strings.Contains(out, "sha256 sum does not match") {
+				t.Errorf("tampered %s: %v\n%s", DemoUpgradeVersion, err, out)
+			}
+			if out, err := pull(s.RepoURL, DemoVersion); err == nil || !strings.Contains(out, "failed to fetch provenance") {
+				t.Errorf("unsigned: %v\n%s", err, out)
 			}
 		})
 	}

@@ -38,6 +38,7 @@ const (
 	privateRepo = "private" // HTTP: basic auth
 	ociCharts   = "charts"  // OCI: basic auth
 	mirrorRepo  = "mirror"  // HTTP and OCI: no credentials; mirror/<host>/<path>
+	signedRepo  = "signed"  // HTTP: no credentials; demo charts with provenance files (see sign.go)
 )
 
 // Config configures Start. It is plain data (JSON), so a detached stack can hand it to a
@@ -53,6 +54,13 @@ type Config struct {
 	CertFile string `json:"cert_file"`
 	KeyFile  string `json:"key_file"`
 	CAFile   string `json:"ca_file"`
+	// PrivateCACertFile and PrivateCAKeyFile, when set, are the serving certificate and
+	// key of a third HTTPS server, signed by PrivateCAFile: a CA that the install pods do
+	// not trust, so that only a helm given that CA (--ca-file) reaches it. It serves the
+	// same HTTP repositories.
+	PrivateCACertFile string `json:"private_ca_cert_file,omitempty"`
+	PrivateCAKeyFile  string `json:"private_ca_key_file,omitempty"`
+	PrivateCAFile     string `json:"private_ca_file,omitempty"`
 	// HTTPAddr and OCIAddr are the listen addresses, "127.0.0.1:0" when empty; only
 	// loopback addresses are accepted.
 	HTTPAddr string `json:"http_addr,omitempty"`
@@ -98,6 +106,16 @@ type Sources struct {
 	Password          string `json:"password"`
 	// CAFile verifies both servers.
 	CAFile string `json:"ca_file"`
+	// PrivateCARepoURL is the public repository on the server whose certificate
+	// PrivateCAFile signed (a CA nothing else trusts); "" without Config.PrivateCACertFile.
+	PrivateCARepoURL string `json:"private_ca_repo_url,omitempty"`
+	PrivateCAFile    string `json:"private_ca_file,omitempty"`
+	// SignedRepoURL is a repository without credentials whose demo charts have provenance
+	// files signed by the key in KeyringFile (ASCII-armored public key, made per start):
+	// DemoVersion's matches its chart, DemoUpgradeVersion's was signed for other content (a
+	// chart changed after it was signed). The public repository's charts have none.
+	SignedRepoURL string `json:"signed_repo_url"`
+	KeyringFile   string `json:"keyring_file"`
 	// HTTPMirrors and OCIMirrors map every catalog repository URL (exactly as
 	// internal/apps spells it) to a mirror serving its stand-ins without credentials:
 	// https://127.0.0.1:P/mirror/<host>/<path> and oci://127.0.0.1:Q/mirror/<host>/<path>.
@@ -127,6 +145,10 @@ func (s *Sources) Env() map[string]string {
 		"CLUSTERKIT_TEST_CHART_USERNAME":         s.Username,
 		"CLUSTERKIT_TEST_CHART_PASSWORD":         s.Password,
 		"CLUSTERKIT_TEST_CHART_CA_FILE":          s.CAFile,
+		"CLUSTERKIT_TEST_PRIVATE_CA_REPO_URL":    s.PrivateCARepoURL,
+		"CLUSTERKIT_TEST_PRIVATE_CA_FILE":        s.PrivateCAFile,
+		"CLUSTERKIT_TEST_SIGNED_REPO_URL":        s.SignedRepoURL,
+		"CLUSTERKIT_TEST_CHART_KEYRING_FILE":     s.KeyringFile,
 		// JSON objects: catalog repository URL -> mirror URL.
 		"CLUSTERKIT_TEST_CHART_MIRRORS": string(httpMirrors),
 		"CLUSTERKIT_TEST_OCI_MIRRORS":   string(ociMirrors),
@@ -190,10 +212,18 @@ func Start(ctx context.Context, cfg Config) (_ *Sources, err error) {
 	}
 	logf("chartsrc: %d charts in %d repositories after %s (from the cache: %v)", len(s.Charts), len(plan.repos), since(t0), s.FromCache)
 
-	if s.servers, err = startServers(cfg, plan.httpRepos(s.workDir), logf); err != nil {
+	repos := plan.httpRepos(s.workDir)
+	if repos[signedRepo], s.KeyringFile, err = signedDemoRepo(plan, s.workDir); err != nil {
+		return nil, err
+	}
+	if s.servers, err = startServers(cfg, repos, logf); err != nil {
 		return nil, err
 	}
 	httpBase, ociHost := "https://"+s.servers.httpAddr, s.servers.ociAddr
+	s.SignedRepoURL = httpBase + "/" + signedRepo
+	if s.servers.privateCAAddr != "" {
+		s.PrivateCARepoURL, s.PrivateCAFile = "https://"+s.servers.privateCAAddr+"/"+publicRepo, cfg.PrivateCAFile
+	}
 	s.RepoURL = httpBase + "/" + publicRepo
 	s.PrivateRepoURL = httpBase + "/" + privateRepo
 	s.OCIRegistry = "oci://" + ociHost + "/" + ociCharts

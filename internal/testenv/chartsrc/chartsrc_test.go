@@ -222,7 +222,7 @@ func TestRepoHandler(t *testing.T) {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		for _, f := range []string{"index.yaml", "demo-0.1.0.tgz", "notes.txt"} {
+		for _, f := range []string{"index.yaml", "demo-0.1.0.tgz", "demo-0.1.0.tgz.prov", "notes.txt", "notes.prov"} {
 			if err := os.WriteFile(filepath.Join(dir, d, f), []byte(d+"/"+f), 0o644); err != nil {
 				t.Fatal(err)
 			}
@@ -252,6 +252,9 @@ func TestRepoHandler(t *testing.T) {
 		{"GET", "/private/index.yaml", "u", "wrong", 401, ""},
 		{"GET", "/private/index.yaml", "wrong", "p", 401, ""},
 		{"GET", "/private/index.yaml", "u", "p", 200, "private/index.yaml"},
+		{"GET", "/public/demo-0.1.0.tgz.prov", "", "", 200, "public/demo-0.1.0.tgz.prov"}, // provenance files
+		{"GET", "/private/demo-0.1.0.tgz.prov", "", "", 401, ""},
+		{"GET", "/public/notes.prov", "", "", 404, ""}, // only a chart's
 		{"GET", "/public/notes.txt", "", "", 404, ""},  // only index.yaml and charts
 		{"GET", "/public/", "", "", 404, ""},           // no listings
 		{"GET", "/public/sub.tgz", "", "", 404, ""},    // a directory
@@ -318,6 +321,8 @@ func TestEnv(t *testing.T) {
 	s := &Sources{RepoURL: "https://127.0.0.1:1/public", PrivateRepoURL: "https://127.0.0.1:1/private",
 		OCIRegistry: "oci://127.0.0.1:2/charts", OCIPublicRegistry: "oci://127.0.0.1:2/public",
 		Username: "u", Password: "p", CAFile: "/ca.crt",
+		PrivateCARepoURL: "https://127.0.0.1:3/public", PrivateCAFile: "/repo-ca.crt",
+		SignedRepoURL: "https://127.0.0.1:1/signed", KeyringFile: "/signing-key.asc",
 		HTTPMirrors: map[string]string{"https://charts.gitlab.io": "https://127.0.0.1:1/mirror/charts.gitlab.io"},
 		OCIMirrors:  map[string]string{"https://charts.gitlab.io": "oci://127.0.0.1:2/mirror/charts.gitlab.io"}}
 	want := map[string]string{
@@ -328,6 +333,10 @@ func TestEnv(t *testing.T) {
 		"CLUSTERKIT_TEST_CHART_USERNAME":         "u",
 		"CLUSTERKIT_TEST_CHART_PASSWORD":         "p",
 		"CLUSTERKIT_TEST_CHART_CA_FILE":          "/ca.crt",
+		"CLUSTERKIT_TEST_PRIVATE_CA_REPO_URL":    "https://127.0.0.1:3/public",
+		"CLUSTERKIT_TEST_PRIVATE_CA_FILE":        "/repo-ca.crt",
+		"CLUSTERKIT_TEST_SIGNED_REPO_URL":        "https://127.0.0.1:1/signed",
+		"CLUSTERKIT_TEST_CHART_KEYRING_FILE":     "/signing-key.asc",
 		"CLUSTERKIT_TEST_CHART_MIRRORS":          `{"https://charts.gitlab.io":"https://127.0.0.1:1/mirror/charts.gitlab.io"}`,
 		"CLUSTERKIT_TEST_OCI_MIRRORS":            `{"https://charts.gitlab.io":"oci://127.0.0.1:2/mirror/charts.gitlab.io"}`,
 	}

@@ -35,7 +35,7 @@ func repoHandler(repos map[string]httpRepo, user, password string) http.Handler 
 		}
 		dir, file := path.Split(path.Clean(r.URL.Path))
 		repo, ok := repos[strings.Trim(dir, "/")]
-		if !ok || (file != "index.yaml" && !strings.HasSuffix(file, ".tgz")) {
+		if !ok || (file != "index.yaml" && !strings.HasSuffix(file, ".tgz") && !strings.HasSuffix(file, ".tgz.prov")) {
 			http.NotFound(w, r)
 			return
 		}
@@ -54,9 +54,12 @@ func repoHandler(repos map[string]httpRepo, user, password string) http.Handler 
 			http.NotFound(w, r)
 			return
 		}
-		if file == "index.yaml" {
+		switch {
+		case file == "index.yaml":
 			w.Header().Set("Content-Type", "application/yaml")
-		} else {
+		case strings.HasSuffix(file, ".prov"):
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		default:
 			w.Header().Set("Content-Type", "application/gzip")
 		}
 		http.ServeContent(w, r, file, st.ModTime(), f)
@@ -66,6 +69,7 @@ func repoHandler(repos map[string]httpRepo, user, password string) http.Handler 
 // servers are the two HTTPS servers and the goroutines serving them.
 type servers struct {
 	httpAddr, ociAddr string
+	privateCAAddr     string // "" without Config.PrivateCACertFile
 	srvs              []*http.Server
 	wg                sync.WaitGroup
 }
@@ -81,7 +85,7 @@ func startServers(cfg Config, repos map[string]httpRepo, logf func(string, ...an
 			s.close()
 		}
 	}()
-	serve := func(addr string, h http.Handler, name string) (string, error) {
+	serve := func(addr string, h http.Handler, name string, cert tls.Certificate) (string, error) {
 		addr, err := loopbackAddr(addr)
 		if err != nil {
 			return "", err
@@ -104,11 +108,20 @@ func startServers(cfg Config, repos map[string]httpRepo, logf func(string, ...an
 		s.wg.Go(func() { _ = srv.ServeTLS(ln, "", "") })
 		return ln.Addr().String(), nil
 	}
-	if s.httpAddr, err = serve(cfg.HTTPAddr, repoHandler(repos, cfg.Username, cfg.Password), "chart repository"); err != nil {
+	if s.httpAddr, err = serve(cfg.HTTPAddr, repoHandler(repos, cfg.Username, cfg.Password), "chart repository", cert); err != nil {
 		return nil, err
 	}
-	if s.ociAddr, err = serve(cfg.OCIAddr, ociHandler(cfg.Username, cfg.Password), "oci registry"); err != nil {
+	if s.ociAddr, err = serve(cfg.OCIAddr, ociHandler(cfg.Username, cfg.Password), "oci registry", cert); err != nil {
 		return nil, err
+	}
+	if cfg.PrivateCACertFile != "" {
+		own, err := tls.LoadX509KeyPair(cfg.PrivateCACertFile, cfg.PrivateCAKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("chartsrc: private-CA serving certificate: %w", err)
+		}
+		if s.privateCAAddr, err = serve("", repoHandler(repos, cfg.Username, cfg.Password), "chart repository (private CA)", own); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }
