@@ -162,7 +162,7 @@ func planAccess(ctx context.Context, config, plan *eksClusterModel, state *eksCl
 	if isFalse(plan.EndpointPublicAccess) && changed(func(m eksClusterModel) attr.Value { return m.EndpointPublicAccess }) {
 		diags.AddAttributeWarning(endpointPublicPath, "The cluster's API server will be private",
 			"With endpoint_public_access = false the API server is reachable only from inside the VPC and networks connected to it. "+
-				"The provider connects to it after the stack completes (aws-auth, the clusterkit service account) and on every later update, "+
+				"The provider connects to it after the stack completes (the clusterkit service account, and aws-auth in CONFIG_MAP mode) and on every later update, "+
 				"and resources that take this cluster's cluster_connection connect to it too: run Terraform from inside the VPC (for example a self-hosted Terraform Cloud agent there), or those steps fail.")
 	}
 	var cidrs []string

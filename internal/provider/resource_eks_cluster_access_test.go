@@ -126,7 +126,7 @@ func TestEKSClusterAccess_Diagnostics(t *testing.T) {
 		warningSev = tfprotov6.DiagnosticSeverityWarning
 	)
 	privateWarning := "With endpoint_public_access = false the API server is reachable only from inside the VPC and networks connected to it. " +
-		"The provider connects to it after the stack completes (aws-auth, the clusterkit service account) and on every later update, " +
+		"The provider connects to it after the stack completes (the clusterkit service account, and aws-auth in CONFIG_MAP mode) and on every later update, " +
 		"and resources that take this cluster's cluster_connection connect to it too: run Terraform from inside the VPC (for example a self-hosted Terraform Cloud agent there), or those steps fail."
 	runner := "The provider connects to the API server from where Terraform runs: that address must be in public_access_cidrs, or the bootstrap after the stack fails."
 	for _, tc := range []struct {
