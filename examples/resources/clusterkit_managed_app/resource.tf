@@ -21,6 +21,16 @@ variable "registry_password" {
   description = "Pull secret password for the custom chart's image (never stored in state)."
 }
 
+variable "internal_ca_pem" {
+  description = "PEM certificate of the CA that signed the internal chart repository's TLS certificate, e.g. file(\"internal-ca.pem\")."
+  type        = string
+}
+
+variable "chart_signers_keyring" {
+  description = "ASCII-armored public keys of those who sign the internal charts (gpg --export --armor <signer>), e.g. file(\"chart-signers.asc\")."
+  type        = string
+}
+
 variable "chart_registry_password" {
   type        = string
   sensitive   = true
@@ -113,6 +123,31 @@ resource "clusterkit_managed_app" "internal_api" {
   repository_username         = "ci-robot"
   repository_password         = var.chart_registry_password
   repository_password_version = "2026-12"
+}
+
+# A chart from the company's private HTTPS repository, whose TLS certificate the company's own
+# CA signed, with credentials that never pass through Terraform: a kubernetes.io/basic-auth
+# Secret (keys username and password) that the platform team keeps in the install namespace
+# clusterkit-managed-apps (e.g. synced by External Secrets). The kubelet mounts just those two
+# keys into the install pod; the provider only checks that the Secret exists, and rotating the
+# password in the Secret needs no change here. helm trusts the CA for this repository only
+# (--ca-file) and verifies the chart's provenance file against the signers' public keys.
+resource "clusterkit_managed_app" "billing" {
+  cluster_connection = clusterkit_cluster_integration.this.cluster_connection
+
+  name      = "billing"
+  namespace = "billing"
+  chart = {
+    repository = "https://charts.internal.example.com/stable"
+    name       = "billing"
+    version    = "3.1.0"
+  }
+
+  repository_credentials_secret = { name = "internal-charts-robot" }
+  repository_ca_cert            = var.internal_ca_pem
+
+  verify  = true
+  keyring = var.chart_signers_keyring
 }
 
 # A locked-down cluster: the install pods run only on the tainted platform nodes, with a
