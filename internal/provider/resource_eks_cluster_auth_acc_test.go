@@ -188,3 +188,104 @@ func TestAccEKSCluster_AccessEntries(t *testing.T) {
 		},
 	}))
 }
+
+// TestAccEKSCluster_AuthenticationModeSteps: a cluster made in CONFIG_MAP mode (the node
+// role in aws-auth, no access entries) moves in place to API_AND_CONFIG_MAP (the stack adds
+// the nodes' entry; EKS's creator entry appears) and then to API, each a stack update of the
+// same stack, and keeps being reachable by the provider.
+func TestAccEKSCluster_AuthenticationModeSteps(t *testing.T) {
+	s := stackFromEnv(t)
+	cs := s.adminClientset(t)
+	ctx := context.Background()
+	name := "ck-acc-modes"
+	accStack.AWS.SetStackScript(name, awsemu.StackScript{StepDelay: 10 * time.Millisecond})
+	role := accStack.AWSConfig.RoleARN
+	sess := accSession(t, role, "acc-modes")
+	var nodeRole, stackID string
+	entries := func() ([]string, error) {
+		out, err := sess.EKS.ListAccessEntries(ctx, &eks.ListAccessEntriesInput{ClusterName: aws.String(name)})
+		if err != nil {
+			return nil, err
+		}
+		return slices.Sorted(slices.Values(out.AccessEntries)), nil
+	}
+	mode := func(m string) config.Variables {
+		return eksVars(name, config.Variables{"authentication_mode": config.StringVariable(m)})
+	}
+	sameStack := func(st *terraform.State) error {
+		if id := st.RootModule().Resources[eksAddr].Primary.Attributes["stack_id"]; id != stackID {
+			return fmt.Errorf("stack %s, want the first one %s", id, stackID)
+		}
+		return nil
+	}
+	resource.Test(t, withProviderPerStep(resource.TestCase{
+		PreCheck: func() { testAccPreCheck(t) },
+		CheckDestroy: func(*terraform.State) error {
+			if info, ok := accStack.AWS.Stack(name); !ok || info.Status != "DELETE_COMPLETE" {
+				return fmt.Errorf("stack after destroy: %s", info.Status)
+			}
+			return nil
+		},
+		Steps: []resource.TestStep{
+			{
+				ConfigDirectory: eksConfig,
+				ConfigVariables: mode("CONFIG_MAP"),
+				Check: func(st *terraform.State) error {
+					nodeRole = st.RootModule().Resources[eksAddr].Primary.Attributes["node_instance_role_arn"]
+					stackID = st.RootModule().Resources[eksAddr].Primary.Attributes["stack_id"]
+					if _, err := entries(); err == nil {
+						return errors.New("ListAccessEntries answers in CONFIG_MAP mode")
+					}
+					roles, err := kube.NewClientForInterface(cs).FindRoleMappings(ctx)
+					if err != nil {
+						return err
+					}
+					if !slices.ContainsFunc(roles, func(r kube.RoleMapping) bool { return r.RoleARN == nodeRole }) {
+						return fmt.Errorf("aws-auth %+v lacks the node role %s", roles, nodeRole)
+					}
+					return nil
+				},
+			},
+			{
+				ConfigDirectory: eksConfig,
+				ConfigVariables: mode("API_AND_CONFIG_MAP"),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(eksAddr, tfjsonpath.New("status"), knownvalue.StringExact("UPDATE_COMPLETE")),
+					statecheck.ExpectKnownValue(eksAddr, tfjsonpath.New("authentication_mode"), knownvalue.StringExact("API_AND_CONFIG_MAP")),
+				},
+				Check: func(st *terraform.State) error {
+					if err := sameStack(st); err != nil {
+						return err
+					}
+					got, err := entries()
+					want := slices.Sorted(slices.Values([]string{nodeRole, role}))
+					if err != nil || !slices.Equal(got, want) {
+						return fmt.Errorf("access entries %q %v, want %q (the nodes' and EKS's creator entry)", got, err, want)
+					}
+					return nil
+				},
+			},
+			{
+				ConfigDirectory: eksConfig,
+				ConfigVariables: mode("API"),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(eksAddr, tfjsonpath.New("authentication_mode"), knownvalue.StringExact("API")),
+				},
+				Check: func(st *terraform.State) error {
+					if err := sameStack(st); err != nil {
+						return err
+					}
+					dc, err := sess.EKS.DescribeCluster(ctx, &eks.DescribeClusterInput{Name: aws.String(name)})
+					if err != nil {
+						return err
+					}
+					if ac := dc.Cluster.AccessConfig; ac.AuthenticationMode != ekstypes.AuthenticationModeApi || !aws.ToBool(ac.BootstrapClusterCreatorAdminPermissions) {
+						return fmt.Errorf("accessConfig %+v, want API with the creator bootstrap it was made with", ac)
+					}
+					// Still reachable: the bootstrap ran again through the creator's entry.
+					return expectServiceAccount(cs, "kube-system", "clusterkit", "eks_cluster/us-east-1/"+name)
+				},
+			},
+		},
+	}))
+}
