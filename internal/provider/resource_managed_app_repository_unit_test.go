@@ -23,7 +23,9 @@ func TestValidateRepositoryCombinations(t *testing.T) {
 		want []string // "attribute: start of detail"
 	}{
 		{"secret alone", func(m *managedAppModel) { m.RepositorySecret = repositorySecret("robot") }, nil},
-		{"secret and username", func(m *managedAppModel) { m.RepositorySecret, m.RepositoryUsername = repositorySecret("robot"), s("ci") },
+		{"secret and username", func(m *managedAppModel) {
+			m.RepositorySecret, m.RepositoryUsername = repositorySecret("robot"), s("ci")
+		},
 			[]string{"repository_username: repository_username conflicts with repository_credentials_secret"}},
 		{"secret and both", func(m *managedAppModel) {
 			m.RepositorySecret, m.RepositoryUsername, m.RepositoryPassword = repositorySecret("robot"), s("ci"), s("pw")
@@ -68,7 +70,9 @@ func TestInstallInputsChanged_Repository(t *testing.T) {
 	}{
 		{"nothing", func(*managedAppModel) {}, false},
 		{"secret name", func(m *managedAppModel) { m.RepositorySecret = repositorySecret("robot-2") }, true},
-		{"secret removed", func(m *managedAppModel) { m.RepositorySecret = types.ObjectNull(repositorySecret("x").AttributeTypes(t.Context())) }, true},
+		{"secret removed", func(m *managedAppModel) {
+			m.RepositorySecret = types.ObjectNull(repositorySecret("x").AttributeTypes(t.Context()))
+		}, true},
 		{"CA", func(m *managedAppModel) { m.RepositoryCACert = types.StringValue("ca-2") }, false},
 		{"keyring", func(m *managedAppModel) { m.Keyring = types.StringValue("keys-2") }, true},
 		{"verify off", func(m *managedAppModel) { m.Verify = types.BoolValue(false) }, true},
