@@ -83,6 +83,14 @@ func (r *managedAppResource) ValidateConfig(ctx context.Context, req resource.Va
 
 func (r *managedAppResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if req.Plan.Raw.IsNull() {
+		// A destroy: refuse now, before the user confirms, what Delete would refuse.
+		var conn types.Object
+		if !req.State.Raw.IsNull() {
+			resp.Diagnostics.Append(req.State.GetAttribute(ctx, path.Root("cluster_connection"), &conn)...)
+		}
+		if !req.State.Raw.IsNull() && conn.IsNull() && !resp.Diagnostics.HasError() {
+			addDeleteBeforeFirstApplyError(&resp.Diagnostics)
+		}
 		return
 	}
 	var plan, state managedAppModel
@@ -300,8 +308,7 @@ func (r *managedAppResource) Delete(ctx context.Context, req resource.DeleteRequ
 	defer cancel()
 	ctx = withInstallPodLogging(ctx, connectionSecrets(ctx, state.Connection)...)
 	if state.Connection.IsNull() {
-		resp.Diagnostics.AddError("Cannot delete an imported managed app before its first apply",
-			"The resource was imported and has no cluster_connection in state yet. Apply once (which records it from the configuration), or remove it from state with `terraform state rm`.")
+		addDeleteBeforeFirstApplyError(&resp.Diagnostics)
 		return
 	}
 	client, ok := r.client(ctx, state.Connection, &resp.Diagnostics)
@@ -608,4 +615,15 @@ func (v yamlValuesValidator) ValidateString(_ context.Context, req validator.Str
 
 func dnsLabelErr(s string) error {
 	return dns1123Label().(funcValidator).check(s)
+}
+
+// addDeleteBeforeFirstApplyError: an app imported and never applied has no
+// cluster_connection in state, and neither a destroy's plan nor its apply gets the
+// configuration, so nothing says how to reach the release to uninstall it. Dropping it from
+// state would leave the release running while Terraform reports it destroyed.
+func addDeleteBeforeFirstApplyError(diags *diag.Diagnostics) {
+	diags.AddError("Cannot delete an imported managed app before its first apply",
+		"The resource was imported and has no cluster_connection in state yet, so the release cannot be reached to uninstall it. "+
+			"Apply once (which records the connection from the configuration and runs no pod when the release matches it), "+
+			"or remove it from state with `terraform state rm` to leave the release in the cluster.")
 }

@@ -15,7 +15,7 @@ import (
 // cluster_connection is null until the first apply records it), and a destroy's plan and
 // apply get no configuration either, only state. So the release cannot be uninstalled, and
 // the apply refuses rather than drop the resource from state with the release left
-// running; the plan does not refuse yet (the error comes after the user confirmed).
+// running; the destroy plan refuses already, before the user confirms.
 func TestProtocolManagedAppDestroyBeforeFirstApply(t *testing.T) {
 	const typ = "clusterkit_managed_app"
 	ctx := context.Background()
@@ -41,8 +41,12 @@ func TestProtocolManagedAppDestroyBeforeFirstApply(t *testing.T) {
 	plan, err := server.PlanResourceChange(ctx, &tfprotov6.PlanResourceChangeRequest{
 		TypeName: typ, PriorState: read.NewState, ProposedNewState: &null, Config: &null, PriorIdentity: read.NewIdentity,
 	})
-	if err != nil || len(plan.Diagnostics) > 0 {
-		t.Fatalf("destroy plan: %v %q", err, diagStrings(plan.Diagnostics))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "Cannot delete an imported managed app before its first apply | The resource was imported and has no cluster_connection in state yet,"
+	if diags := diagStrings(plan.Diagnostics); len(diags) != 1 || !strings.HasPrefix(diags[0], want) {
+		t.Fatalf("destroy plan: %q, want %q", diags, want)
 	}
 
 	apply, err := server.ApplyResourceChange(ctx, &tfprotov6.ApplyResourceChangeRequest{
@@ -52,7 +56,6 @@ func TestProtocolManagedAppDestroyBeforeFirstApply(t *testing.T) {
 		t.Fatal(err)
 	}
 	diags := diagStrings(apply.Diagnostics)
-	want := "Cannot delete an imported managed app before its first apply | The resource was imported and has no cluster_connection in state yet."
 	if len(diags) != 1 || !strings.HasPrefix(diags[0], want) {
 		t.Fatalf("destroy apply: %q, want %q", diags, want)
 	}
