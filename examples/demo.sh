@@ -106,8 +106,18 @@ import json, sys
 for e in json.load(sys.stdin)["items"]:
     print("    %-30s %s" % (e["involvedObject"]["name"], e["message"]))
 ' || fail "listing install pod events"
-echo "  aws-auth (node role mapped so nodes can join):"
-api "/api/v1/namespaces/kube-system/configmaps/aws-auth" | python3 -c 'import json,sys; print("    " + json.load(sys.stdin)["data"]["mapRoles"].replace("\n", "\n    "))'
+# authentication_mode API (the default): the nodes join through their access entry, and
+# no aws-auth ConfigMap is written; in CONFIG_MAP mode it holds the node role.
+echo "  node access:"
+{ api "/api/v1/namespaces/kube-system/configmaps/aws-auth" || true; } | python3 -c '
+import json, sys
+try:
+    roles = json.load(sys.stdin)["data"]["mapRoles"]
+except (ValueError, KeyError):
+    print("    no aws-auth ConfigMap: the node role joins through its EC2_LINUX access entry")
+else:
+    print("    aws-auth mapRoles:\n    " + roles.replace("\n", "\n    "))
+'
 
 # helm's own view (the stack's helm 4; KUBECONFIG from .stack/env), then the live objects.
 echo "  helm releases (helm list -A):"
