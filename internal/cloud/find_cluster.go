@@ -13,7 +13,6 @@ import (
 type ClusterDetails struct {
 	*Cluster
 	PlatformVersion  string    // EKS platform version, e.g. "eks.12"
-	OIDCIssuer       string    // the cluster's OpenID Connect issuer URL; "" when EKS gives none
 	CreatedAt        time.Time // zero when EKS gives none
 	RoleARN          string    // the EKS service role of the control plane
 	SubnetIDs        []string  // the control plane's subnets
@@ -41,9 +40,6 @@ func clusterDetails(c *Cluster, in *ekstypes.Cluster) *ClusterDetails {
 	d.RoleARN = aws.ToString(in.RoleArn)
 	if in.CreatedAt != nil {
 		d.CreatedAt = in.CreatedAt.UTC()
-	}
-	if in.Identity != nil && in.Identity.Oidc != nil {
-		d.OIDCIssuer = aws.ToString(in.Identity.Oidc.Issuer)
 	}
 	if v := in.ResourcesVpcConfig; v != nil {
 		d.SubnetIDs, d.SecurityGroupIDs = v.SubnetIds, v.SecurityGroupIds

@@ -115,25 +115,7 @@ func (s *Session) FindStack(ctx context.Context, nameOrID string) (*Stack, error
 	if st.StackStatus == cftypes.StackStatusDeleteComplete {
 		return nil, &NotFoundError{Kind: "CloudFormation stack", Name: nameOrID}
 	}
-	res := &Stack{
-		ID:           aws.ToString(st.StackId),
-		Name:         aws.ToString(st.StackName),
-		Status:       string(st.StackStatus),
-		StatusReason: aws.ToString(st.StackStatusReason),
-		Parameters:   map[string]string{},
-		Outputs:      map[string]string{},
-		Tags:         map[string]string{},
-	}
-	for _, p := range st.Parameters {
-		res.Parameters[aws.ToString(p.ParameterKey)] = aws.ToString(p.ParameterValue)
-	}
-	for _, o := range st.Outputs {
-		res.Outputs[aws.ToString(o.OutputKey)] = aws.ToString(o.OutputValue)
-	}
-	for _, t := range st.Tags {
-		res.Tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
-	}
-	return res, nil
+	return stackFromAPI(st), nil
 }
 
 // StackEvents returns the events newer than afterID, oldest first. With afterID empty it
