@@ -246,6 +246,16 @@ func TestAccInstallPod(t *testing.T) {
 		}
 		t.Logf("replaced and installed after %s", res.Duration)
 		waitGone(t, c, ns, "install-again-app")
+		// The GETs of waitGone can see the new pod gone before the watch delivers its
+		// DELETED event: give the watch a moment to catch up.
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			mu.Lock()
+			n := len(seen)
+			mu.Unlock()
+			if n >= 3 {
+				break
+			}
+		}
 		w.Stop()
 		mu.Lock()
 		defer mu.Unlock()
