@@ -201,6 +201,9 @@ func eksClusterObject(ctx context.Context, st *cloud.Stack, region string, roleA
 		"enabled_log_types":               access.EnabledLogTypes,
 		"secrets_kms_key_arn":             access.SecretsKMSKeyARN,
 		"ip_family":                       access.IPFamily,
+		// As the stack records it; null for a stack whose template has no such parameter
+		// (then the configuration leaves it unset and the resource reports EKS's mode).
+		"authentication_mode": param("AuthenticationMode"),
 	}
 	if v := st.Outputs[cloud.OutputNodeInstanceRoleArn]; v != "" {
 		set["node_instance_role_arn"] = types.StringValue(v)

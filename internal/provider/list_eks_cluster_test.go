@@ -19,10 +19,25 @@ import (
 // listed is one ListResource result: display name, identity and (with include_resource)
 // the resource object, as strings or values.
 type listed struct {
-	display  string
-	identity map[string]string
-	resource map[string]tftypes.Value
-	diags    []string
+	display       string
+	identity      map[string]string
+	identityValue tftypes.Value // the same, as the object the CLI receives
+	resource      map[string]tftypes.Value
+	diags         []string
+}
+
+// resourceSchema is typ's resource schema as the server reports it.
+func resourceSchema(t *testing.T, srv tfprotov6.ProviderServer, typ string) *tfprotov6.Schema {
+	t.Helper()
+	schemas, err := srv.GetProviderSchema(context.Background(), &tfprotov6.GetProviderSchemaRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, ok := schemas.ResourceSchemas[typ]
+	if !ok {
+		t.Fatalf("no resource %s", typ)
+	}
+	return s
 }
 
 // callList validates the list config, then lists, as the CLI does for a list block.
@@ -65,13 +80,16 @@ func callList(t *testing.T, srv tfprotov6.ProviderServer, typ string, attrs map[
 	resType := schemas.ResourceSchemas[typ].ValueType()
 	idType := ids.IdentitySchemas[typ].ValueType()
 	for r := range stream.Results {
-		l := listed{display: r.DisplayName, diags: diagStrings(r.Diagnostics)}
+		l := listed{display: r.DisplayName, diags: diagStrings(r.Diagnostics), identityValue: tftypes.NewValue(idType, nil)}
 		if r.Identity != nil && r.Identity.IdentityData != nil {
 			var names []string
 			for name := range idType.(tftypes.Object).AttributeTypes {
 				names = append(names, name)
 			}
 			l.identity = objectStrings(t, r.Identity.IdentityData, idType, names)
+			if l.identityValue, err = r.Identity.IdentityData.Unmarshal(idType); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if r.Resource != nil {
 			v, err := r.Resource.Unmarshal(resType)
@@ -101,6 +119,7 @@ func TestProtocolListEKSCluster_TaggedStacks(t *testing.T) {
 			"VpcId": "vpc-0123456789abcdef0", "SubnetIds": "subnet-0123456789abcdef0,subnet-0123456789abcdef1",
 			"ControlPlaneSecurityGroupId": "sg-0123456789abcdef0", "NodeImageId": ami, "NodeCount": "2", "NodeVolumeSize": "30",
 			"NodeInstanceType": "t3.large", "ServiceIpv4Cidr": "172.20.0.0/16", "LogAudit": "true",
+			"AuthenticationMode": "API",
 		}
 	}
 	for name, tags := range map[string]map[string]string{
@@ -138,6 +157,7 @@ func TestProtocolListEKSCluster_TaggedStacks(t *testing.T) {
 			"external_id": "<null>", "status": "CREATE_COMPLETE", "cluster_role_arn": "arn:aws:iam::222222222222:role/eks-service",
 			"kubernetes_version": "1.35", "vpc_id": "vpc-0123456789abcdef0", "control_plane_security_group_id": "sg-0123456789abcdef0",
 			"node_instance_type": "t3.large", "service_ipv4_cidr": "172.20.0.0/16", "ip_family": "ipv4", "key_name": "<null>",
+			"authentication_mode": "API",
 		} {
 			if got := tfString(t, r.resource[attr]); got != want {
 				t.Errorf("%s = %q, want %q", attr, got, want)
