@@ -321,15 +321,23 @@ func tfJSON(v tftypes.Value) any {
 }
 
 // sameAsListed compares the attributes of a plan's after values or a state's values with
-// the list result's, except those in skip; it names every attribute that differs.
-func sameAsListed(values map[string]any, listedValues map[string]tftypes.Value, skip ...string) error {
+// the list result's: every attribute the list gave (not null), except those in skip and
+// those the plan leaves unknown (the names in unknownOK, which must be unknown); it names
+// every attribute that differs. What the list leaves null the configuration leaves null
+// too, so the resource's defaults apply there.
+func sameAsListed(values, unknown map[string]any, listedValues map[string]tftypes.Value, unknownOK []string, skip ...string) error {
 	var diffs []string
 	for _, k := range sortedKeys(listedValues) {
-		if slices.Contains(skip, k) {
+		if slices.Contains(skip, k) || listedValues[k].IsNull() {
 			continue
 		}
-		if got, want := canonical(values[k]), canonical(listedValues[k]); got != want {
-			diffs = append(diffs, fmt.Sprintf("%s = %s, listed %s", k, got, want))
+		isUnknown, _ := unknown[k].(bool)
+		switch {
+		case isUnknown != slices.Contains(unknownOK, k):
+			diffs = append(diffs, fmt.Sprintf("%s unknown: %v", k, isUnknown))
+		case isUnknown:
+		case canonical(values[k]) != canonical(listedValues[k]):
+			diffs = append(diffs, fmt.Sprintf("%s = %s, listed %s", k, canonical(values[k]), canonical(listedValues[k])))
 		}
 	}
 	if len(diffs) > 0 {
@@ -338,11 +346,13 @@ func sameAsListed(values map[string]any, listedValues map[string]tftypes.Value, 
 	return nil
 }
 
-// plannedAsListed: the planned values of addr are the list result's (skip aside).
+// plannedAsListed: the planned values of addr are the list result's (skip aside; the
+// computed attributes in unknown are unknown until the apply).
 type plannedAsListed struct {
-	addr   string
-	listed map[string]tftypes.Value
-	skip   []string
+	addr    string
+	listed  map[string]tftypes.Value
+	skip    []string
+	unknown []string
 }
 
 func (c plannedAsListed) CheckPlan(_ context.Context, req plancheck.CheckPlanRequest, resp *plancheck.CheckPlanResponse) {
@@ -351,20 +361,25 @@ func (c plannedAsListed) CheckPlan(_ context.Context, req plancheck.CheckPlanReq
 			continue
 		}
 		after, _ := rc.Change.After.(map[string]any)
-		resp.Error = sameAsListed(after, c.listed, c.skip...)
+		unknown, _ := rc.Change.AfterUnknown.(map[string]any)
+		resp.Error = sameAsListed(after, unknown, c.listed, c.unknown, c.skip...)
 		return
 	}
 	resp.Error = fmt.Errorf("%s is not in the plan", c.addr)
 }
 
 // stateAsListed: the state of addr holds the list result's values (skip aside).
-type stateAsListed plannedAsListed
+type stateAsListed struct {
+	addr   string
+	listed map[string]tftypes.Value
+	skip   []string
+}
 
 func (c stateAsListed) CheckState(_ context.Context, req statecheck.CheckStateRequest, resp *statecheck.CheckStateResponse) {
 	if req.State != nil && req.State.Values != nil && req.State.Values.RootModule != nil {
 		for _, r := range req.State.Values.RootModule.Resources {
 			if r.Address == c.addr {
-				resp.Error = sameAsListed(r.AttributeValues, c.listed, c.skip...)
+				resp.Error = sameAsListed(r.AttributeValues, nil, c.listed, nil, c.skip...)
 				return
 			}
 		}
