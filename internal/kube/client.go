@@ -112,11 +112,22 @@ type Client struct {
 	meta    metadata.Interface
 	objects *runLists[map[string]bool]
 	kinds   *kindMapper
+	// bindings: this run's lists of installer bindings by kind and namespace, for the
+	// check that an app's binding of the other kind is not left over (leftoverbindings.go).
+	bindings *runLists[map[string]bool]
+}
+
+// withRunMemory gives c the empty memory of a run (what it made, found and listed).
+func withRunMemory(c *Client) *Client {
+	c.releases, c.grants = newReleaseCache(), newGrants()
+	c.namespaces, c.nsFlight, c.marked = newUIDMemo(), &singleflight.Group{}, newUIDMemo()
+	c.objects, c.kinds, c.bindings = newRunLists[map[string]bool](), &kindMapper{}, newRunLists[map[string]bool]()
+	return c
 }
 
 // NewClientForInterface wraps an existing clientset; tests use it with fakes.
 func NewClientForInterface(cs kubernetes.Interface) *Client {
-	return &Client{cs: cs, timeout: 30 * time.Second, clock: clock.RealClock{}, releases: newReleaseCache(), grants: newGrants(), namespaces: newUIDMemo(), nsFlight: &singleflight.Group{}, marked: newUIDMemo(), objects: newRunLists[map[string]bool](), kinds: &kindMapper{}}
+	return withRunMemory(&Client{cs: cs, timeout: 30 * time.Second, clock: clock.RealClock{}})
 }
 
 // WithClock is a copy of the client that reads time from clk (tests step a fake clock).
@@ -158,7 +169,7 @@ func (f *Factory) Client(conn Connection) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building Kubernetes client for %s: %w", conn.Host, err)
 	}
-	c := &Client{cs: cs, meta: mc, host: conn.Host, timeout: f.opts.RequestTimeout, clock: f.opts.Clock, releases: newReleaseCache(), grants: newGrants(), namespaces: newUIDMemo(), nsFlight: &singleflight.Group{}, marked: newUIDMemo(), objects: newRunLists[map[string]bool](), kinds: &kindMapper{}}
+	c := withRunMemory(&Client{cs: cs, meta: mc, host: conn.Host, timeout: f.opts.RequestTimeout, clock: f.opts.Clock})
 	f.clients[key] = c
 	return c, nil
 }

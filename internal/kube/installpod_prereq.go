@@ -119,10 +119,11 @@ func (c *Client) ensureInstallerBinding(ctx context.Context, spec InstallSpec) e
 	}
 	if spec.ClusterAdmin {
 		_, uid, err := c.ensureBinding(ctx, b, true)
+		c.grantMade("")
 		if err != nil {
 			return err
 		}
-		if err := c.DeleteRoleBinding(ctx, spec.ReleaseNamespace, b.Name, spec.Owner); err != nil {
+		if err := c.deleteLeftoverBinding(ctx, spec.ReleaseNamespace, b.Name, spec.Owner); err != nil {
 			return err
 		}
 		c.rememberGrant(b, uid)
@@ -135,10 +136,11 @@ func (c *Client) ensureInstallerBinding(ctx context.Context, spec InstallSpec) e
 	}
 	b.Namespace, b.ClusterRole = spec.ReleaseNamespace, "admin"
 	_, uid, err := c.ensureBinding(ctx, b, true)
+	c.grantMade(spec.ReleaseNamespace)
 	if err != nil {
 		return err
 	}
-	if err := c.DeleteClusterRoleBinding(ctx, b.Name, spec.Owner); err != nil {
+	if err := c.deleteLeftoverBinding(ctx, "", b.Name, spec.Owner); err != nil {
 		return err
 	}
 	c.rememberGrant(b, uid)

@@ -280,7 +280,7 @@ func TestInstallRights_RequestsOfANewApp(t *testing.T) {
 	}
 	want := []string{
 		"get namespaces", "create serviceaccounts", "create clusterrolebindings",
-		"get rolebindings", // the other kind of binding, left from a switch of installer_cluster_admin
+		"list rolebindings", // the other kind of binding, left from a switch of installer_cluster_admin: one list per run
 		"create configmaps", "create secrets",
 	}
 	if got := verbs(cs, 0); !slices.Equal(got, want) {
@@ -312,14 +312,14 @@ func TestInstallRights_RequestsOfANewApp(t *testing.T) {
 
 	// An existing app (its service account there): the binding, absent between pods, is
 	// created first; the values objects are read and compared before any write. The
-	// install namespace is known from the first ensure of the run.
+	// install namespace and the other kind's bindings are known from the first ensure of the run.
 	n = len(cs.Actions())
 	if err := c.EnsureInstallPrerequisites(ctx, spec); err != nil {
 		t.Fatal(err)
 	}
 	want = []string{
 		"create serviceaccounts", "create clusterrolebindings",
-		"get rolebindings", "get configmaps", "get secrets",
+		"get configmaps", "get secrets",
 	}
 	if got := verbs(cs, n); !slices.Equal(got, want) {
 		t.Errorf("an existing app's prerequisites:\n got  %q\n want %q", got, want)
@@ -341,7 +341,8 @@ func TestInstallRights_RequestsOfANewApp(t *testing.T) {
 func TestInstallRights_FailedGrantIsStillRevoked(t *testing.T) {
 	ctx := context.Background()
 	cs := withUIDs(fake.NewClientset())
-	c := NewClientForInterface(cs)
+	clk := clocktesting.NewFakeClock(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC))
+	c := NewClientForInterface(cs).WithClock(clk)
 	spec := testSpec().WithDefaults()
 	if err := c.EnsureInstallPrerequisites(ctx, spec); err != nil {
 		t.Fatal(err)
@@ -349,14 +350,18 @@ func TestInstallRights_FailedGrantIsStillRevoked(t *testing.T) {
 	if err := c.revokeInstallRights(ctx, spec); err != nil {
 		t.Fatal(err)
 	}
-	// The next ensure makes the binding, then fails on the other kind's clean-up.
-	cs.PrependReactor("get", "rolebindings", func(k8stesting.Action) (bool, runtime.Object, error) {
-		return true, nil, errors.New("connection reset")
-	})
+	// The next ensure, after the run's list of the other kind has aged out, makes the
+	// binding, then fails on the other kind's clean-up (its list, then its read).
+	clk.Step(ReleaseCacheMaxAge)
+	for _, verb := range []string{"list", "get"} {
+		cs.PrependReactor(verb, "rolebindings", func(k8stesting.Action) (bool, runtime.Object, error) {
+			return true, nil, errors.New("connection reset")
+		})
+	}
 	if err := c.EnsureInstallPrerequisites(ctx, spec); err == nil {
 		t.Fatal("ensure succeeded, want the injected error")
 	}
-	cs.ReactionChain = cs.ReactionChain[1:]
+	cs.ReactionChain = cs.ReactionChain[2:]
 	if err := c.revokeInstallRights(ctx, spec); err != nil {
 		t.Fatal(err)
 	}
