@@ -51,7 +51,7 @@ func (a ClusterAccess) Parameters() map[string]string {
 	}
 	cidrs := strings.Join(a.PublicAccessCIDRs, ",")
 	if cidrs == "" {
-		cidrs = EKSClusterTemplateDefaults["PublicAccessCidrs"]
+		cidrs = strings.Join(DefaultPublicAccessCIDRs(family), ",")
 	}
 	p := map[string]string{
 		"EndpointPublicAccess":  fmt.Sprint(a.PublicAccess),

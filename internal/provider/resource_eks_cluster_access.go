@@ -6,6 +6,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"regexp"
@@ -34,8 +35,9 @@ import (
 const (
 	ipv4 = "ipv4"
 	ipv6 = "ipv6"
-	// everywhere is EKS's default public_access_cidrs.
-	everywhere = "0.0.0.0/0"
+	// everywhere is EKS's default public_access_cidrs; an IPv6 cluster adds everywhereV6.
+	everywhere   = "0.0.0.0/0"
+	everywhereV6 = "::/0"
 )
 
 var (
@@ -67,10 +69,12 @@ func eksAccessAttributes() map[string]schema.Attribute {
 		},
 		"public_access_cidrs": schema.ListAttribute{
 			Optional: true, Computed: true, ElementType: types.StringType,
-			Default:             listdefault.StaticValue(types.ListValueMust(types.StringType, []attr.Value{types.StringValue(everywhere)})),
-			MarkdownDescription: "Public IPv4 CIDR blocks allowed to reach the public endpoint (default `[\"" + everywhere + "\"]`, as in EKS). Only with `endpoint_public_access = true`. They must include the address Terraform runs from, and, while `endpoint_private_access` is `false`, the nodes' outbound (NAT) addresses. Changed in place.",
-			Validators: []validator.List{listvalidator.SizeAtLeast(1), listvalidator.UniqueValues(),
-				listvalidator.ValueStringsAre(funcValidator{description: "must be a public IPv4 CIDR block such as 203.0.113.0/24", check: publicCIDR})},
+			Default: listdefault.StaticValue(types.ListValueMust(types.StringType, []attr.Value{types.StringValue(everywhere)})),
+			MarkdownDescription: "Public CIDR blocks allowed to reach the public endpoint, at most " + fmt.Sprint(cloud.MaxPublicAccessCIDRs) + " (EKS's quota). " +
+				"Default, as in EKS: `[\"" + everywhere + "\"]`, and `[\"" + everywhere + "\", \"" + everywhereV6 + "\"]` with `ip_family = \"ipv6\"`, whose public endpoint is dual-stack; IPv6 blocks are allowed only there. " +
+				"Only with `endpoint_public_access = true`. They must include the address Terraform runs from, and, while `endpoint_private_access` is `false`, the nodes' outbound (NAT) addresses. Changed in place.",
+			Validators: []validator.List{listvalidator.SizeBetween(1, cloud.MaxPublicAccessCIDRs), listvalidator.UniqueValues(),
+				listvalidator.ValueStringsAre(funcValidator{description: "must be a public CIDR block such as 203.0.113.0/24", check: publicCIDR})},
 		},
 		"enabled_log_types": schema.SetAttribute{
 			Optional: true, Computed: true, ElementType: types.StringType,
@@ -85,13 +89,13 @@ func eksAccessAttributes() map[string]schema.Attribute {
 				"CloudFormation cannot change a cluster's encryption key in place: changing it replaces the cluster.")},
 			MarkdownDescription: "ARN of a symmetric customer managed KMS key, in the cluster's region, that EKS uses for envelope encryption of Kubernetes secrets (on Kubernetes 1.28 and later EKS envelope-encrypts all Kubernetes API data, with an AWS owned key when none is given). " +
 				"The customer role needs `kms:DescribeKey` and `kms:CreateGrant` on it, and the key policy must allow them (see the authentication guide). " +
-				"CloudFormation sets the key only when it creates the cluster: adding, changing or removing it replaces the cluster.",
+				"CloudFormation sets the key only when it creates the cluster (`EncryptionConfig` is create-only), so adding, changing or removing it replaces the cluster, as the plan shows; removing it also warns, since EKS can never turn encryption off on a cluster and the replacement is a new, empty one.",
 			Validators: []validator.String{funcValidator{description: "must be a KMS key ARN such as arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab", check: kmsKeyARN}},
 		},
 		"ip_family": schema.StringAttribute{
 			Optional: true, Computed: true, Default: stringdefault.StaticString(ipv4),
 			PlanModifiers:       []planmodifier.String{replaceUnlessImported()},
-			MarkdownDescription: "IP family of pod and service addresses: `ipv4` (default) or `ipv6`. `ipv6` needs dual-stack subnets that assign IPv6 addresses; EKS then picks the service CIDR (`service_ipv4_cidr` must not be set) and the node role gets the VPC CNI's IPv6 permissions. Changing it replaces the cluster.",
+			MarkdownDescription: "IP family of pod and service addresses: `ipv4` (default) or `ipv6`. `ipv6` needs a VPC and subnets with both IPv4 and IPv6 CIDR blocks (pods take addresses from the subnets' IPv6 blocks), and is not offered in the China regions; EKS then picks the service CIDR from `fc00::/7` (`service_ipv4_cidr` must not be set), the public endpoint is dual-stack (`public_access_cidrs` may hold IPv6 blocks and defaults to both `" + everywhere + "` and `" + everywhereV6 + "`), and the node role gets the VPC CNI's IPv6 permissions. Changing it replaces the cluster.",
 			Validators:          []validator.String{stringvalidator.OneOf(ipv4, ipv6)},
 		},
 	}
@@ -106,17 +110,25 @@ func createdStackChanged(ctx context.Context, req planmodifier.StringRequest, re
 	resp.RequiresReplace = !stackID.IsNull() && !req.StateValue.Equal(req.PlanValue)
 }
 
+// publicCIDR checks a block's form; whether an IPv6 block fits the cluster's IP family is
+// validateAccess's business (it sees ip_family).
 func publicCIDR(s string) error {
-	p, err := netip.ParsePrefix(s)
-	switch {
-	case err != nil || !p.Addr().Is4():
-		return fmt.Errorf("%q is not an IPv4 CIDR block", s)
-	case p.Masked() != p:
-		return fmt.Errorf("%q has host bits set; did you mean %s?", s, p.Masked())
-	case p.Addr().IsPrivate() || p.Addr().IsLoopback() || p.Addr().IsLinkLocalUnicast() || p.Addr().IsMulticast() || (p.Addr().IsUnspecified() && p.Bits() != 0):
-		return fmt.Errorf("%q is not a public range: the public endpoint sees only public source addresses (for access from inside the VPC set endpoint_private_access = true)", s)
+	if p := cloud.CheckPublicAccessCIDR(s, ipv6); p != cloud.CIDROK {
+		return errors.New(cidrProblem(s, p))
 	}
 	return nil
+}
+
+func cidrProblem(s string, p cloud.CIDRProblem) string {
+	switch p {
+	case cloud.CIDRHostBits:
+		return fmt.Sprintf("%q has host bits set; did you mean %s?", s, netip.MustParsePrefix(s).Masked())
+	case cloud.CIDRIPv6OnIPv4:
+		return fmt.Sprintf("%q is an IPv6 block, and only a cluster with ip_family = \"ipv6\" has an IPv6 public endpoint: remove it, or use IPv4 blocks.", s)
+	case cloud.CIDRNotPublic:
+		return fmt.Sprintf("%q is not a public range: the public endpoint sees only public source addresses (for access from inside the VPC set endpoint_private_access = true)", s)
+	}
+	return fmt.Sprintf("%q is not a CIDR block", s)
 }
 
 func kmsKeyARN(s string) error {
@@ -140,6 +152,13 @@ func validateAccess(m eksClusterModel, diags *diag.Diagnostics) {
 		diags.AddAttributeError(publicCIDRsPath, "public_access_cidrs without a public endpoint",
 			"public_access_cidrs limits who reaches the public endpoint, and endpoint_public_access = false turns that endpoint off: remove public_access_cidrs, or set endpoint_public_access = true.")
 	}
+	if family := m.IPFamily.ValueString(); !m.IPFamily.IsUnknown() && family != ipv6 && isKnown(m.PublicAccessCIDRs) {
+		for i, c := range m.PublicAccessCIDRs.Elements() {
+			if s, ok := c.(types.String); ok && isKnown(s) && cloud.CheckPublicAccessCIDR(s.ValueString(), ipv4) == cloud.CIDRIPv6OnIPv4 {
+				diags.AddAttributeError(publicCIDRsPath.AtListIndex(i), "IPv6 block for an IPv4 cluster", cidrProblem(s.ValueString(), cloud.CIDRIPv6OnIPv4))
+			}
+		}
+	}
 	if isKnown(m.IPFamily) && m.IPFamily.ValueString() == ipv6 && !m.ServiceIPv4CIDR.IsNull() {
 		diags.AddAttributeError(path.Root("service_ipv4_cidr"), "service_ipv4_cidr with ip_family = \"ipv6\"",
 			"An IPv6 cluster's service addresses come from a block EKS chooses: remove service_ipv4_cidr, or set ip_family = \"ipv4\".")
@@ -149,8 +168,22 @@ func validateAccess(m eksClusterModel, diags *diag.Diagnostics) {
 // planAccess is ModifyPlan's part: defaults that depend on other attributes, checks that
 // need the region or the prior state, and warnings about reaching the cluster.
 func planAccess(ctx context.Context, config, plan *eksClusterModel, state *eksClusterModel, diags *diag.Diagnostics) {
-	if isKnown(plan.IPFamily) && plan.IPFamily.ValueString() == ipv6 && config.ServiceIPv4CIDR.IsNull() {
-		plan.ServiceIPv4CIDR = types.StringNull() // EKS picks it; the template ignores it
+	if isKnown(plan.IPFamily) && plan.IPFamily.ValueString() == ipv6 {
+		if config.ServiceIPv4CIDR.IsNull() {
+			plan.ServiceIPv4CIDR = types.StringNull() // EKS picks it; the template ignores it
+		}
+		if config.PublicAccessCIDRs.IsNull() && !keepsDefaultCIDRs(state, plan) {
+			plan.PublicAccessCIDRs = eksStringList(cloud.DefaultPublicAccessCIDRs(ipv6))
+		}
+		if isKnown(plan.Region) && !cloud.IPv6ClustersIn(plan.Region.ValueString()) {
+			diags.AddAttributeError(ipFamilyPath, "No IPv6 clusters in this region",
+				fmt.Sprintf("EKS creates no IPv6 clusters in the China regions (region %s): set ip_family = \"ipv4\".", plan.Region.ValueString()))
+		}
+	}
+	if state != nil && !state.StackID.IsNull() && isKnown(state.SecretsKMSKeyARN) && plan.SecretsKMSKeyARN.IsNull() {
+		diags.AddAttributeWarning(kmsKeyPath, "Removing secrets_kms_key_arn replaces the cluster",
+			"EKS cannot turn secrets encryption off, and CloudFormation sets the key only when it creates the cluster: this plan deletes the cluster, with everything running in it, and creates a new one without a key. "+
+				"To keep the cluster, keep secrets_kms_key_arn as it is.")
 	}
 	if isKnown(plan.SecretsKMSKeyARN) && isKnown(plan.Region) {
 		if m := kmsKeyARNRE.FindStringSubmatch(plan.SecretsKMSKeyARN.ValueString()); m != nil && m[1] != plan.Region.ValueString() {
@@ -177,6 +210,14 @@ func planAccess(ctx context.Context, config, plan *eksClusterModel, state *eksCl
 		}
 		diags.AddAttributeWarning(publicCIDRsPath, "The public endpoint is limited to public_access_cidrs", detail)
 	}
+}
+
+// keepsDefaultCIDRs: an existing cluster of the same IP family that runs with EKS's IPv4
+// default keeps it when public_access_cidrs is not configured, rather than gaining "::/0"
+// in place (an IPv6 cluster made before EKS's dual-stack endpoints, October 2024, would
+// refuse that).
+func keepsDefaultCIDRs(state, plan *eksClusterModel) bool {
+	return state != nil && state.IPFamily.Equal(plan.IPFamily) && state.PublicAccessCIDRs.Equal(eksStringList(cloud.DefaultPublicAccessCIDRs(ipv4)))
 }
 
 // access is the cloud side of these attributes (defaults where unknown).

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -150,13 +151,24 @@ func TestEKSClusterAccess_Diagnostics(t *testing.T) {
 			detail: "public_access_cidrs limits who reaches the public endpoint, and endpoint_public_access = false turns that endpoint off: remove public_access_cidrs, or set endpoint_public_access = true."},
 		{name: "private CIDR", config: map[string]tftypes.Value{"public_access_cidrs": strList("203.0.113.0/24", "10.0.0.0/8")},
 			severity: errorSev, attribute: tftypes.NewAttributePath().WithAttributeName("public_access_cidrs").WithElementKeyInt(1).String(), summary: "Invalid public_access_cidrs[1]",
-			detail: `must be a public IPv4 CIDR block such as 203.0.113.0/24: "10.0.0.0/8" is not a public range: the public endpoint sees only public source addresses (for access from inside the VPC set endpoint_private_access = true).`},
+			detail: `must be a public CIDR block such as 203.0.113.0/24: "10.0.0.0/8" is not a public range: the public endpoint sees only public source addresses (for access from inside the VPC set endpoint_private_access = true).`},
 		{name: "CIDR with host bits", config: map[string]tftypes.Value{"public_access_cidrs": strList("203.0.113.9/24")},
 			severity: errorSev, attribute: tftypes.NewAttributePath().WithAttributeName("public_access_cidrs").WithElementKeyInt(0).String(), summary: "Invalid public_access_cidrs[0]",
-			detail: `must be a public IPv4 CIDR block such as 203.0.113.0/24: "203.0.113.9/24" has host bits set; did you mean 203.0.113.0/24?.`},
-		{name: "IPv6 CIDR", config: map[string]tftypes.Value{"public_access_cidrs": strList("2001:db8::/32")},
+			detail: `must be a public CIDR block such as 203.0.113.0/24: "203.0.113.9/24" has host bits set; did you mean 203.0.113.0/24?.`},
+		{name: "IPv6 CIDR on an IPv4 cluster", config: map[string]tftypes.Value{"public_access_cidrs": strList("0.0.0.0/0", "2001:db8::/32")},
+			severity: errorSev, attribute: tftypes.NewAttributePath().WithAttributeName("public_access_cidrs").WithElementKeyInt(1).String(), summary: "IPv6 block for an IPv4 cluster",
+			detail: `"2001:db8::/32" is an IPv6 block, and only a cluster with ip_family = "ipv6" has an IPv6 public endpoint: remove it, or use IPv4 blocks.`},
+		{name: "IPv6 CIDRs on an IPv6 cluster", config: map[string]tftypes.Value{"ip_family": str("ipv6"), "public_access_cidrs": strList("0.0.0.0/0", "2001:db8::/32")}},
+		{name: "private IPv6 CIDR", config: map[string]tftypes.Value{"ip_family": str("ipv6"), "public_access_cidrs": strList("fd00::/8")},
 			severity: errorSev, attribute: tftypes.NewAttributePath().WithAttributeName("public_access_cidrs").WithElementKeyInt(0).String(), summary: "Invalid public_access_cidrs[0]",
-			detail: `must be a public IPv4 CIDR block such as 203.0.113.0/24: "2001:db8::/32" is not an IPv4 CIDR block.`},
+			detail: `must be a public CIDR block such as 203.0.113.0/24: "fd00::/8" is not a public range: the public endpoint sees only public source addresses (for access from inside the VPC set endpoint_private_access = true).`},
+		{name: "more CIDRs than EKS allows", config: map[string]tftypes.Value{"public_access_cidrs": strList(manyCIDRs(cloud.MaxPublicAccessCIDRs + 1)...)},
+			severity: errorSev, attribute: eksAttrPath("public_access_cidrs"), summary: "Invalid Attribute Value",
+			detail: "Attribute public_access_cidrs list must contain at least 1 elements and at most 40 elements, got: 41"},
+		{name: "as many CIDRs as EKS allows", config: map[string]tftypes.Value{"public_access_cidrs": strList(append(manyCIDRs(cloud.MaxPublicAccessCIDRs-1), "0.0.0.0/0")...)}},
+		{name: "ipv6 in a China region", config: map[string]tftypes.Value{"ip_family": str("ipv6"), "region": str("cn-north-1")},
+			severity: errorSev, attribute: eksAttrPath("ip_family"), summary: "No IPv6 clusters in this region",
+			detail: `EKS creates no IPv6 clusters in the China regions (region cn-north-1): set ip_family = "ipv4".`},
 		{name: "restricted CIDRs, nodes on the public endpoint", config: map[string]tftypes.Value{"public_access_cidrs": strList("203.0.113.0/24")},
 			severity: warningSev, attribute: eksAttrPath("public_access_cidrs"), summary: "The public endpoint is limited to public_access_cidrs",
 			detail: runner + " With endpoint_private_access = false the nodes reach the API server through the public endpoint too: include their NAT gateways' addresses, or set endpoint_private_access = true."},
@@ -191,7 +203,13 @@ func TestEKSClusterAccess_Diagnostics(t *testing.T) {
 		// Create-only in CloudFormation: a replacement.
 		{name: "adding a KMS key replaces", config: map[string]tftypes.Value{"secrets_kms_key_arn": str(testKeyARN)},
 			prior: eksCompleteCluster(nil), wantReplace: []string{"secrets_kms_key_arn"}},
-		{name: "removing the KMS key replaces", config: map[string]tftypes.Value{"secrets_kms_key_arn": tftypes.NewValue(tftypes.String, nil)}, prior: eksCompleteCluster(map[string]tftypes.Value{"secrets_kms_key_arn": str(testKeyARN)}), wantReplace: []string{"secrets_kms_key_arn"}},
+		// EKS cannot turn encryption off: the replacement is planned, and said out loud.
+		{name: "removing the KMS key replaces", config: map[string]tftypes.Value{"secrets_kms_key_arn": tftypes.NewValue(tftypes.String, nil)}, prior: eksCompleteCluster(map[string]tftypes.Value{"secrets_kms_key_arn": str(testKeyARN)}),
+			wantReplace: []string{"secrets_kms_key_arn"}, severity: warningSev, attribute: eksAttrPath("secrets_kms_key_arn"), summary: "Removing secrets_kms_key_arn replaces the cluster",
+			detail: "EKS cannot turn secrets encryption off, and CloudFormation sets the key only when it creates the cluster: this plan deletes the cluster, with everything running in it, and creates a new one without a key. " +
+				"To keep the cluster, keep secrets_kms_key_arn as it is."},
+		{name: "changing the KMS key replaces", config: map[string]tftypes.Value{"secrets_kms_key_arn": str(strings.Replace(testKeyARN, "1234abcd-", "5678abcd-", 1))},
+			prior: eksCompleteCluster(map[string]tftypes.Value{"secrets_kms_key_arn": str(testKeyARN)}), wantReplace: []string{"secrets_kms_key_arn"}},
 		{name: "ip family replaces", config: map[string]tftypes.Value{"ip_family": str("ipv6")}, prior: eksCompleteCluster(nil), wantReplace: []string{"ip_family"}},
 		{name: "an imported stack is compared by the update, not replaced", config: map[string]tftypes.Value{"secrets_kms_key_arn": str(testKeyARN)},
 			prior: map[string]tftypes.Value{"id": str("eu-west-1/ck-versions"), "region": str("eu-west-1"), "name": str("ck-versions")}, noReplace: []string{"secrets_kms_key_arn"}},
@@ -255,11 +273,35 @@ func TestEKSClusterAccess_PlannedValues(t *testing.T) {
 	if !p.planned["service_ipv4_cidr"].IsNull() || !p.planned["ip_family"].Equal(str("ipv6")) {
 		t.Errorf("ipv6: service_ipv4_cidr %v ip_family %v", p.planned["service_ipv4_cidr"], p.planned["ip_family"])
 	}
+	// An IPv6 cluster's public endpoint is dual-stack: EKS's default opens it over both.
+	if !p.planned["public_access_cidrs"].Equal(strList("0.0.0.0/0", "::/0")) {
+		t.Errorf("ipv6: public_access_cidrs %v", p.planned["public_access_cidrs"])
+	}
+	// An existing IPv6 cluster on the IPv4 default keeps it (no update planned); configured
+	// blocks are kept as given.
+	v6 := map[string]tftypes.Value{"ip_family": str("ipv6"), "service_ipv4_cidr": tftypes.NewValue(tftypes.String, nil)}
+	p = planAccessChange(t, map[string]tftypes.Value{"ip_family": str("ipv6")}, eksCompleteCluster(v6))
+	if !p.planned["public_access_cidrs"].Equal(strList("0.0.0.0/0")) || !p.planned["status"].Equal(str("CREATE_COMPLETE")) {
+		t.Errorf("existing ipv6 cluster: public_access_cidrs %v status %v", p.planned["public_access_cidrs"], p.planned["status"])
+	}
+	p = planAccessChange(t, map[string]tftypes.Value{"ip_family": str("ipv6"), "public_access_cidrs": strList("203.0.113.0/24")}, nil)
+	if !p.planned["public_access_cidrs"].Equal(strList("203.0.113.0/24")) {
+		t.Errorf("ipv6 with blocks: public_access_cidrs %v", p.planned["public_access_cidrs"])
+	}
 	// An in-place change plans an update of the stack (status unknown until it ran).
 	p = planAccessChange(t, map[string]tftypes.Value{"enabled_log_types": eksStrSet("audit")}, eksCompleteCluster(nil))
 	if p.planned["status"].IsKnown() || len(p.replace) != 0 {
 		t.Errorf("logging change: status %v replace %q", p.planned["status"], p.replace)
 	}
+}
+
+// manyCIDRs is n distinct public /32 blocks.
+func manyCIDRs(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("198.51.100.%d/32", i+1)
+	}
+	return out
 }
 
 // userTemplateWithoutNewParams is a user template written for the first template's
