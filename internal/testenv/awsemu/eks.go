@@ -90,6 +90,9 @@ func (e *Emulator) clusters(acct string, now time.Time) []cluster {
 			}
 			if c.cfg.publicAccess && len(c.cfg.publicAccessCIDRs) == 0 {
 				c.cfg.publicAccessCIDRs = []string{"0.0.0.0/0"}
+				if c.cfg.ipFamily == "ipv6" {
+					c.cfg.publicAccessCIDRs = append(c.cfg.publicAccessCIDRs, "::/0") // dual-stack endpoint
+				}
 			}
 			c.securityGroupID = "sg-" + strings.ToLower(stableID("", s.id+"/"+r.LogicalID+"/cluster-sg", 17))
 			// Stack tags propagate to the resources, with CloudFormation's own.

@@ -24,6 +24,9 @@ var eksCreateOnly = []string{"Name", "RoleArn", "KubernetesNetworkConfig", "Encr
 
 var eksLogTypes = []string{"api", "audit", "authenticator", "controllerManager", "scheduler"}
 
+// maxPublicAccessCIDRs is EKS's quota "Public endpoint access CIDR ranges per cluster".
+const maxPublicAccessCIDRs = 40
+
 var kmsKeyARNRE = regexp.MustCompile(`^arn:aws[a-z-]*:kms:([a-z0-9-]+):[0-9]{12}:(key/[A-Za-z0-9-]+|alias/[A-Za-z0-9/_-]+)$`)
 
 // eksConfig is a cluster's configuration as DescribeCluster reports it.
@@ -214,17 +217,26 @@ func (e *Emulator) eksSemantics(cfg eksConfig) string {
 	if !cfg.publicAccess && !cfg.privateAccess {
 		return "Both endpointPublicAccess and endpointPrivateAccess cannot be false"
 	}
+	if cfg.publicAccess && len(cfg.publicAccessCIDRs) > maxPublicAccessCIDRs {
+		return fmt.Sprintf("publicAccessCidrs can have at most %d CIDR blocks, got %d", maxPublicAccessCIDRs, len(cfg.publicAccessCIDRs))
+	}
 	if cfg.publicAccess && len(cfg.publicAccessCIDRs) > 0 {
 		var bad []string
 		for _, c := range cfg.publicAccessCIDRs {
+			// IPv6 blocks only on an IPv6 cluster's dual-stack endpoint; nothing reserved.
 			p, err := netip.ParsePrefix(c)
-			if err != nil || !p.Addr().Is4() || p.Masked() != p || p.Addr().IsPrivate() || p.Addr().IsLoopback() {
+			a := p.Addr()
+			if err != nil || a.Is4In6() || (a.Is6() && cfg.ipFamily != "ipv6") || p.Masked() != p ||
+				a.IsPrivate() || a.IsLoopback() || a.IsLinkLocalUnicast() || a.IsMulticast() || (a.IsUnspecified() && p.Bits() != 0) {
 				bad = append(bad, c)
 			}
 		}
 		if len(bad) > 0 {
 			return "The following CIDRs are invalid in publicAccessCidrs: [" + strings.Join(bad, ", ") + "]"
 		}
+	}
+	if cfg.ipFamily == "ipv6" && strings.HasPrefix(e.opts.Region, "cn-") {
+		return "ipFamily ipv6 is not supported in region " + e.opts.Region
 	}
 	if cfg.ipFamily == "ipv6" && cfg.serviceIPv4CIDR != "" {
 		return "serviceIpv4Cidr can not be specified with ipFamily ipv6"
