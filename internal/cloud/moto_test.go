@@ -434,8 +434,11 @@ func checkMotoIPv6(t *testing.T, ctx context.Context, e *motoEnv, body string, a
 	const name = "clusterkit-moto-v6"
 	params := e.parameters(name)
 	for i, p := range params {
-		if aws.ToString(p.ParameterKey) == "IpFamily" {
+		switch aws.ToString(p.ParameterKey) {
+		case "IpFamily":
 			params[i].ParameterValue = aws.String("ipv6")
+		case "PublicAccessCidrs": // what the provider sends an IPv6 cluster by default
+			params[i].ParameterValue = aws.String(strings.Join(DefaultPublicAccessCIDRs("ipv6"), ","))
 		}
 	}
 	cfn := cloudformation.NewFromConfig(e.cfg)

@@ -142,8 +142,10 @@ func FitParameters(body string, params map[string]string) []*UndeclaredParameter
 		v, ok := params[param]
 		delete(params, param)
 		// ClusterAdminRoleArn follows the provisioning role: a template without it keeps
-		// EKS's creator bootstrap, which makes that same role admin.
-		if !ok || v == def || param == "ClusterAdminRoleArn" {
+		// EKS's creator bootstrap, which makes that same role admin. An IPv6 cluster's
+		// default blocks are what EKS gives a template that sets none.
+		if !ok || v == def || param == "ClusterAdminRoleArn" ||
+			param == "PublicAccessCidrs" && v == strings.Join(DefaultPublicAccessCIDRs("ipv6"), ",") {
 			continue
 		}
 		s := accessSetting(param)

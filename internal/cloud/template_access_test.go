@@ -46,7 +46,8 @@ func TestFitParameters(t *testing.T) {
 	for _, e := range errs {
 		got = append(got, e.Error())
 	}
-	// One error per setting (the first log type's parameter for the log types), in template order.
+	// One error per setting (the first log type's parameter for the log types), in template
+	// order; the IPv6 default blocks (0.0.0.0/0,::/0) are EKS's default too, so no error.
 	if want := []string{"the template declares no LogApi parameter", "the template declares no SecretsKmsKeyArn parameter"}; !slices.Equal(got, want) {
 		t.Errorf("errors %q, want %q", got, want)
 	}

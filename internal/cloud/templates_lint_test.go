@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -28,6 +29,9 @@ var lintVariants = map[string]map[string]any{
 		"SecretsKmsKeyArn": "arn:aws:kms:us-east-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab",
 	},
 	"ipv6": {"IpFamily": "ipv6"},
+	// An IPv6 cluster's default blocks (dual-stack public endpoint), and EKS's 40 at most.
+	"ipv6, dual-stack public blocks": {"IpFamily": "ipv6", "PublicAccessCidrs": []string{"0.0.0.0/0", "::/0", "2001:db8:1234::/48"}},
+	"40 public blocks":               {"PublicAccessCidrs": fortyBlocks()},
 	// What the provider sends a new cluster: API mode, the provisioning role's admin entry.
 	"access entries, API":         {"AuthenticationMode": "API", "ClusterAdminRoleArn": "arn:aws:iam::222222222222:role/clusterkit-provisioner"},
 	"access entries and aws-auth": {"AuthenticationMode": "API_AND_CONFIG_MAP", "ClusterAdminRoleArn": "arn:aws:iam::222222222222:role/clusterkit-provisioner"},
@@ -38,6 +42,14 @@ var lintVariants = map[string]map[string]any{
 		"IpFamily":         "ipv6", "KeyName": "ops", "NodeCount": "1",
 		"AuthenticationMode": "API", "ClusterAdminRoleArn": "arn:aws:iam::222222222222:role/path/clusterkit-provisioner",
 	},
+}
+
+func fortyBlocks() []string {
+	out := make([]string, MaxPublicAccessCIDRs)
+	for i := range out {
+		out[i] = "198.51.100." + strconv.Itoa(i+1) + "/32"
+	}
+	return out
 }
 
 func lintParams(extra map[string]any) []map[string]any {
