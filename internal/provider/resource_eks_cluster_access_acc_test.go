@@ -115,9 +115,11 @@ func TestAccEKSCluster_EndpointLoggingEncryption(t *testing.T) {
 				},
 			},
 			{
-				// Logging and endpoint access change in place: one UpdateStack, the same stack.
+				// Logging, endpoint access and tags change in place: one UpdateStack, the same
+				// stack, and the new tag value reaches the cluster.
 				ConfigDirectory: dir,
-				ConfigVariables: vars(false, nil, []string{"authenticator"}, key),
+				ConfigVariables: withVar(vars(false, nil, []string{"authenticator"}, key), "tags",
+					config.MapVariable(map[string]config.Variable{"team": config.StringVariable("platform"), "cost-center": config.StringVariable("4712")})),
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(eksAddr, plancheck.ResourceActionUpdate)},
 				},
@@ -130,6 +132,9 @@ func TestAccEKSCluster_EndpointLoggingEncryption(t *testing.T) {
 					cl := describeEKS(t, name)
 					if cl.EndpointPublicAccess || !cl.EndpointPrivateAccess || !slices.Equal(cl.LogTypes, []string{"authenticator"}) || cl.SecretsKeyARN != key {
 						return fmt.Errorf("after the update: public %v private %v logging %q key %q", cl.EndpointPublicAccess, cl.EndpointPrivateAccess, cl.LogTypes, cl.SecretsKeyARN)
+					}
+					if cl.Tags["cost-center"] != "4712" || cl.Tags["team"] != "platform" {
+						return fmt.Errorf("cluster tags after the update %v", cl.Tags)
 					}
 					if n := countCalls("CreateStack", name) - creates; n != 1 {
 						return fmt.Errorf("%d CreateStack calls, want 1", n)

@@ -23,6 +23,10 @@ variable "public_access_cidrs" {
 }
 variable "enabled_log_types" { type = set(string) }
 variable "secrets_kms_key_arn" { type = string }
+variable "tags" {
+  type    = map(string)
+  default = { team = "platform", "cost-center" = "4711" }
+}
 
 provider "clusterkit" {
   region               = "us-east-1"
@@ -53,5 +57,5 @@ resource "clusterkit_eks_cluster" "test" {
   public_access_cidrs     = var.public_access_cidrs
   enabled_log_types       = var.enabled_log_types
   secrets_kms_key_arn     = var.secrets_kms_key_arn
-  tags                    = { team = "platform", "cost-center" = "4711" }
+  tags                    = var.tags
 }
