@@ -290,12 +290,15 @@ func (r *eksClusterResource) ModifyPlan(ctx context.Context, req resource.Modify
 	if !plan.Region.IsUnknown() && !plan.Name.IsUnknown() {
 		plan.ID = types.StringValue(eksID(plan.Region.ValueString(), plan.Name.ValueString()))
 	}
+	var config eksClusterModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
 	existing := !req.State.Raw.IsNull()
 	var prior *eksClusterModel
 	if existing {
 		var state eksClusterModel
 		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 		prior = &state
+		planAccessDefaults(&config, &plan, prior) // before stackInputsChanged compares them
 		checkImportedAccount(ctx, req.Identity, state, plan, &resp.Diagnostics)
 		checkVersionChange(state.KubernetesVersion, plan.KubernetesVersion, &resp.Diagnostics)
 		if !plan.ExternalID.Equal(state.ExternalID) || !plan.SessionName.Equal(state.SessionName) {
@@ -331,8 +334,6 @@ func (r *eksClusterResource) ModifyPlan(ctx context.Context, req resource.Modify
 	if !resp.Diagnostics.HasError() && !plan.KubernetesVersion.IsNull() && !plan.KubernetesVersion.IsUnknown() {
 		checkKubernetesVersionSupport(plan.KubernetesVersion.ValueString(), r.clock(), existing, &resp.Diagnostics)
 	}
-	var config eksClusterModel
-	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
 	planAccess(ctx, &config, &plan, prior, &resp.Diagnostics)
 	planAuthentication(&config, &plan, prior, &resp.Diagnostics)
 	checkUserTemplate(ctx, plan, &resp.Diagnostics)

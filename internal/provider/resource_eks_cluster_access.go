@@ -165,16 +165,24 @@ func validateAccess(m eksClusterModel, diags *diag.Diagnostics) {
 	}
 }
 
+// planAccessDefaults sets the defaults that depend on the IP family (idempotent).
+func planAccessDefaults(config, plan, state *eksClusterModel) {
+	if !isKnown(plan.IPFamily) || plan.IPFamily.ValueString() != ipv6 {
+		return
+	}
+	if config.ServiceIPv4CIDR.IsNull() {
+		plan.ServiceIPv4CIDR = types.StringNull() // EKS picks it; the template ignores it
+	}
+	if config.PublicAccessCIDRs.IsNull() && !keepsDefaultCIDRs(state, plan) {
+		plan.PublicAccessCIDRs = eksStringList(cloud.DefaultPublicAccessCIDRs(ipv6))
+	}
+}
+
 // planAccess is ModifyPlan's part: defaults that depend on other attributes, checks that
 // need the region or the prior state, and warnings about reaching the cluster.
 func planAccess(ctx context.Context, config, plan *eksClusterModel, state *eksClusterModel, diags *diag.Diagnostics) {
+	planAccessDefaults(config, plan, state)
 	if isKnown(plan.IPFamily) && plan.IPFamily.ValueString() == ipv6 {
-		if config.ServiceIPv4CIDR.IsNull() {
-			plan.ServiceIPv4CIDR = types.StringNull() // EKS picks it; the template ignores it
-		}
-		if config.PublicAccessCIDRs.IsNull() && !keepsDefaultCIDRs(state, plan) {
-			plan.PublicAccessCIDRs = eksStringList(cloud.DefaultPublicAccessCIDRs(ipv6))
-		}
 		if isKnown(plan.Region) && !cloud.IPv6ClustersIn(plan.Region.ValueString()) {
 			diags.AddAttributeError(ipFamilyPath, "No IPv6 clusters in this region",
 				fmt.Sprintf("EKS creates no IPv6 clusters in the China regions (region %s): set ip_family = \"ipv4\".", plan.Region.ValueString()))

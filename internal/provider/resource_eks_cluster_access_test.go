@@ -284,6 +284,13 @@ func TestEKSClusterAccess_PlannedValues(t *testing.T) {
 	if !p.planned["public_access_cidrs"].Equal(strList("0.0.0.0/0")) || !p.planned["status"].Equal(str("CREATE_COMPLETE")) {
 		t.Errorf("existing ipv6 cluster: public_access_cidrs %v status %v", p.planned["public_access_cidrs"], p.planned["status"])
 	}
+	// The plan after creating one with the default blocks is empty (the default is applied
+	// before the stack's inputs are compared).
+	v6["public_access_cidrs"] = strList("0.0.0.0/0", "::/0")
+	p = planAccessChange(t, map[string]tftypes.Value{"ip_family": str("ipv6")}, eksCompleteCluster(v6))
+	if !p.planned["public_access_cidrs"].Equal(strList("0.0.0.0/0", "::/0")) || !p.planned["status"].Equal(str("CREATE_COMPLETE")) {
+		t.Errorf("created ipv6 cluster: public_access_cidrs %v status %v", p.planned["public_access_cidrs"], p.planned["status"])
+	}
 	p = planAccessChange(t, map[string]tftypes.Value{"ip_family": str("ipv6"), "public_access_cidrs": strList("203.0.113.0/24")}, nil)
 	if !p.planned["public_access_cidrs"].Equal(strList("203.0.113.0/24")) {
 		t.Errorf("ipv6 with blocks: public_access_cidrs %v", p.planned["public_access_cidrs"])
