@@ -121,7 +121,8 @@ type Client struct {
 func withRunMemory(c *Client) *Client {
 	c.releases, c.grants = newReleaseCache(), newGrants()
 	c.namespaces, c.nsFlight, c.marked = newUIDMemo(), &singleflight.Group{}, newUIDMemo()
-	c.objects, c.kinds, c.bindings = newRunLists[map[string]bool](), &kindMapper{}, newRunLists[map[string]bool]()
+	c.objects, c.kinds = newRunLists[map[string]bool](ReleaseCacheMaxAge), &kindMapper{}
+	c.bindings = newRunLists[map[string]bool](0) // see leftoverbindings.go: only this run's grants change them
 	return c
 }
 

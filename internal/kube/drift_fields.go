@@ -337,7 +337,7 @@ func (c *Client) liveObjects(ctx context.Context, gvr schema.GroupVersionResourc
 // fullLists are the run's full lists of the field kinds (made on first use; kindMapper is
 // the per-run state the client's copies share).
 func (k *kindMapper) fullLists() *runLists[map[string]*liveObject] {
-	k.fullOnce.Do(func() { k.full = newRunLists[map[string]*liveObject]() })
+	k.fullOnce.Do(func() { k.full = newRunLists[map[string]*liveObject](ReleaseCacheMaxAge) })
 	return k.full
 }
 

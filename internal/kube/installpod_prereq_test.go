@@ -341,8 +341,7 @@ func TestInstallRights_RequestsOfANewApp(t *testing.T) {
 func TestInstallRights_FailedGrantIsStillRevoked(t *testing.T) {
 	ctx := context.Background()
 	cs := withUIDs(fake.NewClientset())
-	clk := clocktesting.NewFakeClock(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC))
-	c := NewClientForInterface(cs).WithClock(clk)
+	c := NewClientForInterface(cs)
 	spec := testSpec().WithDefaults()
 	if err := c.EnsureInstallPrerequisites(ctx, spec); err != nil {
 		t.Fatal(err)
@@ -350,11 +349,12 @@ func TestInstallRights_FailedGrantIsStillRevoked(t *testing.T) {
 	if err := c.revokeInstallRights(ctx, spec); err != nil {
 		t.Fatal(err)
 	}
-	// The next ensure, after the run's list of the other kind has aged out, makes the
-	// binding, then fails on the other kind's clean-up (its list, then its read).
-	clk.Step(ReleaseCacheMaxAge)
+	// The next ensure (the app now without cluster-admin) makes its RoleBinding, then fails
+	// on the other kind's clean-up: the run's first look at cluster role bindings (its
+	// list, then its read).
+	spec.ClusterAdmin = false
 	for _, verb := range []string{"list", "get"} {
-		cs.PrependReactor(verb, "rolebindings", func(k8stesting.Action) (bool, runtime.Object, error) {
+		cs.PrependReactor(verb, "clusterrolebindings", func(k8stesting.Action) (bool, runtime.Object, error) {
 			return true, nil, errors.New("connection reset")
 		})
 	}
@@ -362,10 +362,13 @@ func TestInstallRights_FailedGrantIsStillRevoked(t *testing.T) {
 		t.Fatal("ensure succeeded, want the injected error")
 	}
 	cs.ReactionChain = cs.ReactionChain[2:]
+	if _, err := cs.RbacV1().RoleBindings(spec.ReleaseNamespace).Get(ctx, InstallerBindingName(spec), metav1.GetOptions{}); err != nil {
+		t.Fatalf("the failed ensure made no binding (%v): the test needs one", err)
+	}
 	if err := c.revokeInstallRights(ctx, spec); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := cs.RbacV1().ClusterRoleBindings().Get(ctx, InstallerBindingName(spec), metav1.GetOptions{}); !IsNotFound(err) {
+	if _, err := cs.RbacV1().RoleBindings(spec.ReleaseNamespace).Get(ctx, InstallerBindingName(spec), metav1.GetOptions{}); !IsNotFound(err) {
 		t.Errorf("binding after the revoke: %v, want not found", err)
 	}
 }

@@ -14,7 +14,8 @@ import (
 // the old rights. Every grant checks for one, but through one labelled LIST of
 // clusterkit's installer bindings per kind and namespace per run instead of a GET per app.
 // A binding named after the app is made only by that app's own grants, and every grant
-// drops this run's list of its kind (grantMade), so a list is never missing one.
+// drops this run's list of its kind (grantMade), so a list is never missing one and serves
+// the whole run.
 
 // installerBindingSelector selects the installer bindings clusterkit made.
 var installerBindingSelector = labels.SelectorFromSet(labels.Set{LabelManagedBy: ManagedByValue}).String() + "," + LabelApp

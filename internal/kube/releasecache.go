@@ -50,7 +50,7 @@ type releaseRecords struct {
 }
 
 func newReleaseCache() *releaseCache {
-	return &releaseCache{lists: newRunLists[*releaseRecords](), changed: map[string]bool{}}
+	return &releaseCache{lists: newRunLists[*releaseRecords](ReleaseCacheMaxAge), changed: map[string]bool{}}
 }
 
 // FindReleaseCached is FindRelease for refresh: the release's latest record from this

@@ -11,10 +11,11 @@ import (
 // runLists are this run's lists by key (a namespace's release records, a kind's objects
 // in a namespace), shared by every reader of the run: each is made once, whoever asks
 // meanwhile waits for it (single-flight), and made again when it failed or is older than
-// ReleaseCacheMaxAge.
+// maxAge (0: it serves the whole run).
 type runLists[T any] struct {
-	mu    sync.Mutex
-	lists map[string]*runList[T]
+	mu     sync.Mutex
+	lists  map[string]*runList[T]
+	maxAge time.Duration
 }
 
 // runList is one list; done closes when it is made.
@@ -25,7 +26,9 @@ type runList[T any] struct {
 	err  error
 }
 
-func newRunLists[T any]() *runLists[T] { return &runLists[T]{lists: map[string]*runList[T]{}} }
+func newRunLists[T any](maxAge time.Duration) *runLists[T] {
+	return &runLists[T]{lists: map[string]*runList[T]{}, maxAge: maxAge}
+}
 
 // get returns key's current list, making it with list when there is none usable. A list
 // made under another reader's context that ended is reported with that context's error:
@@ -36,7 +39,7 @@ func (r *runLists[T]) get(ctx context.Context, clk clock.Clock, key string, list
 	if l != nil {
 		select {
 		case <-l.done:
-			if l.err != nil || clk.Since(l.at) >= ReleaseCacheMaxAge {
+			if l.err != nil || (r.maxAge > 0 && clk.Since(l.at) >= r.maxAge) {
 				l = nil
 			}
 		default: // being made
