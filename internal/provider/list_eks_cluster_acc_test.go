@@ -150,11 +150,8 @@ func TestAccEKSCluster_ListGeneratedConfig(t *testing.T) {
 		"external_id":  config.StringVariable(a.ExternalID),
 	}
 	// What the list cannot give: the external ID (filled in), and session_name, which a
-	// stack does not record (null in the result and the configuration). Not checked: after
-	// an import it stays null instead of taking the default clusterkit-<name> (its
-	// UseStateForUnknown copies the imported null into the plan, so ModifyPlan's default
-	// never applies, and STS gets the SDK's own session name); that is the resource's to
-	// fix, in resource_eks_cluster.go, for every import.
+	// stack does not record (null in the result and the configuration): the import's
+	// apply gives it the default, clusterkit-<name>, checked below.
 	notListed := []string{"external_id", "session_name"}
 	var creates, updates int
 	resource.Test(t, withProviderPerStep(resource.TestCase{
@@ -185,6 +182,7 @@ func TestAccEKSCluster_ListGeneratedConfig(t *testing.T) {
 				}),
 				stateAsListed{addr: addr, listed: r.resource, skip: notListed},
 				statecheck.ExpectKnownValue(addr, tfjsonpath.New("endpoint"), knownvalue.StringExact(s.Host)),
+				statecheck.ExpectKnownValue(addr, tfjsonpath.New("session_name"), knownvalue.StringExact("clusterkit-"+name)),
 			},
 			Check: resource.ComposeTestCheckFunc(noTemporaryCredentials, func(*terraform.State) error {
 				if c, u := countCalls("CreateStack", name)-creates, countCalls("UpdateStack", name)-updates; c != 0 || u != 0 {

@@ -284,7 +284,9 @@ func (r *eksClusterResource) ModifyPlan(ctx context.Context, req resource.Modify
 		}
 		plan.Region = types.StringValue(r.data.region)
 	}
-	if plan.SessionName.IsUnknown() && !plan.Name.IsUnknown() {
+	// Null as well as unknown: after an import the state has no session name, and
+	// UseStateForUnknown plans that null.
+	if (plan.SessionName.IsUnknown() || plan.SessionName.IsNull()) && !plan.Name.IsUnknown() {
 		plan.SessionName = types.StringValue(defaultSessionName(plan.Name.ValueString()))
 	}
 	if !plan.Region.IsUnknown() && !plan.Name.IsUnknown() {
