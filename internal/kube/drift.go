@@ -104,7 +104,7 @@ func (c *Client) CheckObjects(ctx context.Context, rel *Release) (Drift, error) 
 				missing[i] = true
 			case live != nil:
 				if diffs := compareFields(rel.Objects[i].fields, live[name]); len(diffs) > 0 {
-					changed[i] = FieldDrift{Object: refs[i], Changes: diffs, ServerSide: live[name].serverSide}
+					changed[i] = FieldDrift{Object: refs[i], Changes: diffs}
 				}
 			}
 		}

@@ -46,19 +46,10 @@ type FieldDrift struct {
 	// Changes say what differs, e.g. "image of container app is busybox:2 (chart:
 	// busybox:1)"; never a ConfigMap's value.
 	Changes []string
-	// ServerSide: helm applies this object server-side (Helm 4), and whoever changed the
-	// fields now owns them: an upgrade that sets them back conflicts unless it forces.
-	ServerSide bool
 }
 
 // String names the object and its changes for a diagnostic.
 func (f FieldDrift) String() string { return f.Object.String() + ": " + strings.Join(f.Changes, "; ") }
-
-// ServerSideConflictNote explains, for a diagnostic, why field drift on objects helm
-// applies server-side is not undone by a plain upgrade.
-const ServerSideConflictNote = "Helm 4 applies these objects server-side, and the field manager that changed them " +
-	"(kubectl or another client) now owns those fields: a helm upgrade that sets them back fails with a conflict " +
-	"unless it forces (helm's --force-conflicts)."
 
 // chartFields are the fields of one manifest object that the drift check compares.
 type chartFields struct {
@@ -220,18 +211,15 @@ type liveObject struct {
 	serviceType string
 	ports       []corev1.ServicePort
 	data        map[string]valueHash
-	// serverSide: helm's field manager applied it (Helm 4); autoscaled: the controller
-	// manager sets its replica count through the scale subresource (an HPA).
-	serverSide, autoscaled bool
+	// autoscaled: the controller manager sets its replica count through the scale
+	// subresource (an HPA).
+	autoscaled bool
 }
 
 func liveMeta(m *metav1.ObjectMeta) liveObject {
 	var l liveObject
 	for _, mf := range m.ManagedFields {
-		switch {
-		case mf.Manager == "helm" && mf.Operation == metav1.ManagedFieldsOperationApply:
-			l.serverSide = true
-		case mf.Manager == "kube-controller-manager" && mf.Subresource == "scale":
+		if mf.Manager == "kube-controller-manager" && mf.Subresource == "scale" {
 			l.autoscaled = true
 		}
 	}

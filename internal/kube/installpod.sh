@@ -26,6 +26,9 @@
 #   HISTORY_MAX         --history-max N (a number; unset: helm's default)
 #   TAKE_OWNERSHIP      --take-ownership (Helm 3.17 or later; with Helm 4 also
 #                       --force-conflicts, unless the release was applied client-side)
+#   FORCE_CONFLICTS     set back fields another field manager changed (kubectl edit): Helm 4's
+#                       --force-conflicts, unless the release was applied client-side; Helm 3's
+#                       three-way merge (and Helm 4's client-side one) sets them back without it
 #   DEPENDENCY_UPDATE   --dependency-update
 #   CONFIG_DIR          values.yaml, secret-values.yaml (when there are sensitive values)
 #                       and the catalog's steps: step-<phase>-<NN>.sh, run in order with
@@ -260,24 +263,27 @@ case "$CLUSTERKIT_ACTION" in
       set -- "$@" --history-max "$HISTORY_MAX"
     fi
     [ "${SKIP_CRDS:-false}" != true ] || set -- "$@" --skip-crds
-    if [ "${TAKE_OWNERSHIP:-false}" = true ]; then
-      if [ -n "$helm_minor" ]; then
-        case "$helm_minor" in
-          '' | *[!0-9]*) helm_minor=0 ;;
-        esac
-        [ "$helm_minor" -ge 17 ] ||
-          die "take_ownership needs helm 3.17 or later (or Helm 4); this image has helm $helm_version" 2
-      else
-        # Helm 4 applies server-side, where adopting an object whose fields another field
-        # manager set (kubectl) is a conflict: forced, the chart's values win, as with Helm 3.
-        # A release applied client-side (by Helm 3) refuses the flag: not for those.
-        meta=$(helm get metadata "$RELEASE_NAME" --namespace "$RELEASE_NAMESPACE" -o json 2>/dev/null) || meta=
-        case "$meta" in
-          '' | *'"applyMethod":"ssa"'*) set -- "$@" --force-conflicts ;;
-        esac
-      fi
-      set -- "$@" --take-ownership
+    if [ "${TAKE_OWNERSHIP:-false}" = true ] && [ -n "$helm_minor" ]; then
+      case "$helm_minor" in
+        '' | *[!0-9]*) helm_minor=0 ;;
+      esac
+      [ "$helm_minor" -ge 17 ] ||
+        die "take_ownership needs helm 3.17 or later (or Helm 4); this image has helm $helm_version" 2
     fi
+    if [ -z "$helm_minor" ] && { [ "${TAKE_OWNERSHIP:-false}" = true ] || [ "${FORCE_CONFLICTS:-false}" = true ]; }; then
+      # Helm 4 applies server-side, where a field another field manager set (kubectl edit,
+      # or an object being adopted) is a conflict: forced, the chart's values win, as with
+      # Helm 3's three-way merge. A release applied client-side (by Helm 3) is upgraded
+      # client-side and refuses the flag: not for those.
+      meta=$(helm get metadata "$RELEASE_NAME" --namespace "$RELEASE_NAMESPACE" -o json 2>/dev/null) || meta=
+      case "$meta" in
+        '' | *'"applyMethod":"ssa"'*)
+          say "forcing server-side apply conflicts: the chart's values take back fields other field managers changed"
+          set -- "$@" --force-conflicts
+          ;;
+      esac
+    fi
+    [ "${TAKE_OWNERSHIP:-false}" != true ] || set -- "$@" --take-ownership
     [ "${DEPENDENCY_UPDATE:-false}" != true ] || set -- "$@" --dependency-update
     set -- "$@" -f "$CONFIG_DIR/values.yaml"
     case "${VALUES_FILES:-0}" in

@@ -39,6 +39,13 @@ type HelmOptions struct {
 	TakeOwnership bool
 	// DependencyUpdate: --dependency-update, helm fetches dependencies the chart lacks.
 	DependencyUpdate bool
+	// ForceConflicts: the upgrade sets back fields of the chart that another field
+	// manager changed (kubectl edit, scale, set image), which Helm 4's server-side apply
+	// refuses as conflicts unless it forces (--force-conflicts; TakeOwnership forces too).
+	// Helm 3's three-way merge, and Helm 4's on a release applied client-side, set them
+	// back anyway. Not a user's switch: the provider sets it for the upgrade that undoes
+	// field drift.
+	ForceConflicts bool
 }
 
 // WithDefaults returns the options with every unset one at its default.
@@ -100,6 +107,7 @@ func (o HelmOptions) helmInputs() []corev1.EnvVar {
 		{Name: "HISTORY_MAX", Value: strconv.Itoa(*o.HistoryMax)},
 		{Name: "TAKE_OWNERSHIP", Value: b(o.TakeOwnership)},
 		{Name: "DEPENDENCY_UPDATE", Value: b(o.DependencyUpdate)},
+		{Name: "FORCE_CONFLICTS", Value: b(o.ForceConflicts)},
 	}
 }
 

@@ -20,7 +20,7 @@ func envOf(spec InstallSpec, action Action) map[string]string {
 func TestInstallPod_HelmOptionsDefaultsInTheEnvironment(t *testing.T) {
 	env := envOf(testSpec(), ActionInstall)
 	want := map[string]string{"WAIT": "true", "WAIT_FOR_JOBS": "false", "ROLLBACK_ON_FAILURE": "true", "CLEANUP_ON_FAIL": "true",
-		"SKIP_CRDS": "false", "HISTORY_MAX": "10", "TAKE_OWNERSHIP": "false", "DEPENDENCY_UPDATE": "false", "VALUES_FILES": "0"}
+		"SKIP_CRDS": "false", "HISTORY_MAX": "10", "TAKE_OWNERSHIP": "false", "DEPENDENCY_UPDATE": "false", "FORCE_CONFLICTS": "false", "VALUES_FILES": "0"}
 	for k, v := range want {
 		if got, ok := env[k]; !ok || got != v {
 			t.Errorf("env %s = %q (set: %v), want %q", k, got, ok, v)
@@ -123,6 +123,44 @@ func TestInstallScript_TakeOwnershipForcesConflictsOnServerSideReleases(t *testi
 	spec.Helm.TakeOwnership = false
 	if r := runInstallScript(t, spec, ActionInstall, "v4.3.2", "", "", 0); len(r.calls) != 1 || slices.Contains(r.calls[0], "--force-conflicts") {
 		t.Errorf("without take_ownership: calls %q", r.calls)
+	}
+}
+
+// The upgrade that sets back fields changed out of band: Helm 4 forces server-side apply
+// conflicts (its release applied server-side, or none yet), without --take-ownership;
+// Helm 3, and Helm 4 on a release applied client-side, get neither flag: their
+// three-way merge sets the fields back, and Helm 4 would refuse --force-conflicts there.
+func TestInstallScript_ForceConflictsForEachHelmMajor(t *testing.T) {
+	spec := testSpec()
+	spec.Helm.ForceConflicts = true
+	if env := envOf(spec, ActionInstall); env["FORCE_CONFLICTS"] != "true" || env["TAKE_OWNERSHIP"] != "false" {
+		t.Errorf("env FORCE_CONFLICTS %q, TAKE_OWNERSHIP %q", env["FORCE_CONFLICTS"], env["TAKE_OWNERSHIP"])
+	}
+	for _, tc := range []struct {
+		name, helm, meta string
+		force            bool
+	}{
+		{"Helm 4, applied server-side", "v4.3.2", `{"name":"ingress-nginx","revision":2,"status":"deployed","applyMethod":"ssa"}`, true},
+		{"Helm 4, applied client-side", "v4.3.2", `{"name":"ingress-nginx","revision":2,"status":"deployed","applyMethod":"csa"}`, false},
+		{"Helm 4, a Helm 3 release", "v4.3.2", `{"name":"ingress-nginx","revision":1,"status":"deployed"}`, false},
+		{"Helm 3", "v3.22.0", "", false},
+	} {
+		r := runInstallScript(t, spec, ActionInstall, tc.helm, "", "", 0, "GET_OUTPUT="+tc.meta)
+		upgrade := r.calls[len(r.calls)-1]
+		asked := len(r.calls) == 2 && strings.Join(r.calls[0], " ") == "get metadata ingress-nginx --namespace ingress -o json"
+		if r.code != 0 || upgrade[0] != "upgrade" || slices.Contains(upgrade, "--force-conflicts") != tc.force ||
+			slices.Contains(upgrade, "--take-ownership") || asked != (tc.helm == "v4.3.2") {
+			t.Errorf("%s: exit %d, calls %q\n%s", tc.name, r.code, r.calls, r.out)
+		}
+		if tc.force && !strings.Contains(r.out, "clusterkit: forcing server-side apply conflicts") {
+			t.Errorf("%s: the log does not say it forces:\n%s", tc.name, r.out)
+		}
+	}
+	// A first install (no release: helm get fails) forces too: nothing to conflict with
+	// but objects adopted or left over.
+	r := runInstallScript(t, spec, ActionInstall, "v4.3.2", "get", "Error: release: not found", 1)
+	if upgrade := r.calls[len(r.calls)-1]; r.code != 0 || !slices.Contains(upgrade, "--force-conflicts") {
+		t.Errorf("no release yet: exit %d, calls %q", r.code, r.calls)
 	}
 }
 

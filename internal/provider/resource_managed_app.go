@@ -123,11 +123,13 @@ func (r *managedAppResource) ModifyPlan(ctx context.Context, req resource.Modify
 	_, _, version, versionKnown := plan.chartRef(ctx)
 	updateTimeout, d := plan.Timeouts.Update(ctx, managedAppDefaultTimeout)
 	resp.Diagnostics.Append(d...)
+	// Drift is warned about whatever else plans the upgrade (so not in the || chain).
+	drifted := plannedDrift(ctx, req, plan, state, &resp.Diagnostics)
 	install := req.State.Raw.IsNull() || state.Connection.IsNull() || // created, or just imported
 		installInputsChanged(plan, state) ||
 		needsRecovery(state, updateTimeout, time.Now()) ||
 		r.stuckRelease(ctx, req, state, &resp.Diagnostics) ||
-		plannedDrift(ctx, req, state, &resp.Diagnostics) ||
+		drifted ||
 		(versionKnown && state.ChartVersion.ValueString() != version)
 	if !req.State.Raw.IsNull() && state.Connection.IsNull() {
 		checkImportedHost(ctx, req, plan, &resp.Diagnostics)
@@ -186,7 +188,7 @@ func (r *managedAppResource) Create(ctx context.Context, req resource.CreateRequ
 	}
 	timeout, d := plan.Timeouts.Create(ctx, managedAppDefaultTimeout)
 	resp.Diagnostics.Append(d...)
-	outcome := r.install(ctx, &plan, nil, sensitive, timeout, "Installing managed app", &resp.Diagnostics, resp.Private)
+	outcome := r.install(ctx, &plan, nil, sensitive, timeout, false, "Installing managed app", &resp.Diagnostics, resp.Private)
 	if outcome == installNotStarted {
 		// Refused before anything reached the cluster (no connection, invalid spec):
 		// there is nothing to record.
@@ -280,7 +282,9 @@ func (r *managedAppResource) Update(ctx context.Context, req resource.UpdateRequ
 	}
 	timeout, d := plan.Timeouts.Update(ctx, managedAppDefaultTimeout)
 	resp.Diagnostics.Append(d...)
-	if r.install(ctx, &plan, &state, sensitive, timeout, "Upgrading managed app", &resp.Diagnostics, resp.Private) != installOK {
+	// The plan warned that this upgrade sets back fields changed out of band.
+	forceConflicts := driftSetsBackFields(ctx, req.Private, &resp.Diagnostics)
+	if r.install(ctx, &plan, &state, sensitive, timeout, forceConflicts, "Upgrading managed app", &resp.Diagnostics, resp.Private) != installOK {
 		// The release still runs what state describes (helm rolls a failed
 		// upgrade back; an upgrade refused before its pod ran changed nothing). Keep those
 		// inputs, so the next plan shows the same change and retries it even after a
@@ -344,9 +348,10 @@ func (r *managedAppResource) Delete(ctx context.Context, req resource.DeleteRequ
 }
 
 // install runs the install (or upgrade) pod for plan and records the outcome in plan.
-// Unless it reports installOK it has added an error diagnostic.
+// Unless it reports installOK it has added an error diagnostic. forceConflicts: the
+// upgrade sets back fields changed out of band (see driftSetsBackFields).
 func (r *managedAppResource) install(ctx context.Context, plan, prior *managedAppModel, sensitive writeOnly, timeout time.Duration,
-	summary string, diags *diag.Diagnostics, private privateSetter) installOutcome {
+	forceConflicts bool, summary string, diags *diag.Diagnostics, private privateSetter) installOutcome {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	ctx = withInstallPodLogging(ctx, append(connectionSecrets(ctx, plan.Connection), sensitive.secrets()...)...)
@@ -357,6 +362,7 @@ func (r *managedAppResource) install(ctx context.Context, plan, prior *managedAp
 	spec, err := plan.spec(ctx, sensitive, timeout)
 	if err == nil {
 		spec.Repository = kube.MirroredRepository(r.data.mirrors, spec.Repository)
+		spec.Helm.ForceConflicts = forceConflicts
 		err = spec.Validate()
 	}
 	if err != nil {
@@ -366,6 +372,7 @@ func (r *managedAppResource) install(ctx context.Context, plan, prior *managedAp
 	tflog.Info(ctx, "Running the install pod", map[string]any{
 		"pod": spec.Namespace + "/" + kube.InstallPodName(spec.Name, kube.ActionInstall), "chart": spec.Chart, "version": spec.Version,
 		"repository": spec.Repository, "release": spec.ReleaseNamespace + "/" + spec.Name, "upgrade": prior != nil,
+		"sets_back_changed_fields": forceConflicts,
 	})
 	res, err := client.ManagedApp(spec).Install(ctx, installPodLogger(ctx))
 	if err != nil {

@@ -4,12 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
-	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
-	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/kube"
@@ -20,9 +17,10 @@ import (
 // changed out of band (kubectl edit, scale, set image; the few fields kube compares), and
 // a revision made outside Terraform (a `helm upgrade` or `helm rollback` from a laptop).
 // Each plans the upgrade that brings the release back to the configuration, with a
-// warning that says what was found; except changed fields of objects helm applies
-// server-side, which an upgrade sets back only when it forces (take_ownership): without
-// it they are only warned about.
+// warning that says what was found. An upgrade planned for another reason (a changed
+// configuration) gets the same warnings: it undoes the same drift. Changed fields are set
+// back by an upgrade that forces conflicts (kube's ForceConflicts): Helm 4 applies
+// server-side, and the field manager that edited a field owns it since.
 const (
 	// privateAppliedKey holds the revision this provider's last install or upgrade left
 	// ({"revision":N}); a later revision is someone else's.
@@ -36,14 +34,24 @@ type releaseDrift struct {
 	Revision int      `json:"revision,omitempty"` // the release's, when not the applied one
 	Applied  int      `json:"applied,omitempty"`
 	// Changed: objects whose fields differ from the chart ("Deployment web/app: image of
-	// container app is busybox:2 (chart: busybox:1)"); ServerSide: the same for objects
-	// helm applies server-side, which only a forced upgrade sets back.
-	Changed    []string `json:"changed,omitempty"`
-	ServerSide []string `json:"server_side,omitempty"`
+	// container app is busybox:2 (chart: busybox:1)").
+	Changed []string `json:"changed,omitempty"`
 }
 
 func (d releaseDrift) any() bool {
-	return len(d.Missing) > 0 || d.Revision != 0 || len(d.Changed) > 0 || len(d.ServerSide) > 0
+	return len(d.Missing) > 0 || d.Revision != 0 || len(d.Changed) > 0
+}
+
+// recordedDrift is what the last refresh found (readDrift), nothing when it found none
+// or left no record.
+func recordedDrift(ctx context.Context, private privateGetter, diags *diag.Diagnostics) releaseDrift {
+	var d releaseDrift
+	raw, gd := private.GetKey(ctx, privateDriftKey)
+	diags.Append(gd...)
+	if len(raw) == 0 || json.Unmarshal(raw, &d) != nil {
+		return releaseDrift{}
+	}
+	return d
 }
 
 type privateGetter interface {
@@ -88,11 +96,7 @@ func readDrift(ctx context.Context, client *kube.Client, rel *kube.Release, prio
 			d.Missing = append(d.Missing, o.String())
 		}
 		for _, f := range found.Changed {
-			if f.ServerSide {
-				d.ServerSide = append(d.ServerSide, f.String())
-			} else {
-				d.Changed = append(d.Changed, f.String())
-			}
+			d.Changed = append(d.Changed, f.String())
 		}
 		if len(found.Changed) > 0 {
 			tflog.Info(ctx, "Fields of the chart's objects differ from the release's manifest", map[string]any{
@@ -111,39 +115,29 @@ func readDrift(ctx context.Context, client *kube.Client, rel *kube.Release, prio
 }
 
 // plannedDrift: the last refresh found drift (readDrift), so the apply runs the upgrade.
-func plannedDrift(ctx context.Context, req resource.ModifyPlanRequest, state managedAppModel, diags *diag.Diagnostics) bool {
-	if req.State.Raw.IsNull() || state.Status.ValueString() != statusDeployed {
+// It reads what Read recorded, so it costs no request. It warns also when the plan
+// upgrades for another reason (a changed configuration), whose upgrade undoes the drift
+// as well, but not for a replacement (another name or namespace): the drifted release
+// is uninstalled.
+func plannedDrift(ctx context.Context, req resource.ModifyPlanRequest, plan, state managedAppModel, diags *diag.Diagnostics) bool {
+	if req.State.Raw.IsNull() || state.Status.ValueString() != statusDeployed ||
+		!plan.Name.Equal(state.Name) || !plan.Namespace.Equal(state.Namespace) {
 		return false
 	}
-	raw, gd := req.Private.GetKey(ctx, privateDriftKey)
-	diags.Append(gd...)
-	// The planned upgrade forces conflicts when take_ownership is set (see kube's
-	// TakeOwnership): then it sets back fields of objects helm applies server-side too.
-	var forced types.Bool
-	diags.Append(req.Plan.GetAttribute(ctx, path.Root("take_ownership"), &forced)...)
-	return driftWarnings(raw, state.Namespace.ValueString()+"/"+state.Name.ValueString(), forced.ValueBool(), diags)
+	return driftWarnings(recordedDrift(ctx, req.Private, diags), state.Namespace.ValueString()+"/"+state.Name.ValueString(), diags)
 }
 
-// driftWarnings says what the refresh found (raw: privateDriftKey's value) and what the
-// upgrade does about it; false when nothing drifted that an upgrade undoes. forced: the
-// upgrade would force server-side apply conflicts.
-func driftWarnings(raw []byte, release string, forced bool, diags *diag.Diagnostics) bool {
-	var d releaseDrift
-	if len(raw) == 0 || json.Unmarshal(raw, &d) != nil || !d.any() {
-		return false
-	}
-	changed, conflicting := d.Changed, d.ServerSide
-	if forced {
-		changed, conflicting = append(slices.Clip(changed), conflicting...), nil
-	}
-	if len(conflicting) > 0 {
-		diags.AddWarning("Fields changed outside Terraform are not planned back",
-			fmt.Sprintf("helm's release %s is deployed, but fields its chart sets differ on %d of its objects (changed outside Terraform): %s. %s "+
-				"So no upgrade is planned for them, and an upgrade planned for another reason fails on them the same way. "+
-				"Set take_ownership = true to have the upgrade force them back to the chart's values, or set them back by hand.",
-				release, len(conflicting), kube.SummarizeChanges(conflicting), kube.ServerSideConflictNote))
-	}
-	if len(d.Missing) == 0 && d.Revision == 0 && len(changed) == 0 {
+// driftSetsBackFields: the refresh before this apply found fields of the chart's objects
+// changed out of band, which the apply's upgrade then forces back (see kube's
+// ForceConflicts). private is the planned private state (an Update's).
+func driftSetsBackFields(ctx context.Context, private privateGetter, diags *diag.Diagnostics) bool {
+	return len(recordedDrift(ctx, private, diags).Changed) > 0
+}
+
+// driftWarnings says what the refresh found and what the upgrade does about it; false
+// when nothing drifted.
+func driftWarnings(d releaseDrift, release string, diags *diag.Diagnostics) bool {
+	if !d.any() {
 		return false
 	}
 	if d.Revision != 0 {
@@ -157,11 +151,11 @@ func driftWarnings(raw []byte, release string, forced bool, diags *diag.Diagnost
 			fmt.Sprintf("helm's release %s is deployed, but %d of the objects its chart made no longer exist (deleted outside Terraform): %s. "+
 				"The apply runs helm upgrade, which makes them again.", release, len(d.Missing), kube.SummarizeObjects(d.Missing)))
 	}
-	if len(changed) > 0 {
+	if len(d.Changed) > 0 {
 		diags.AddWarning("Fields of the chart's objects changed outside Terraform",
 			fmt.Sprintf("helm's release %s is deployed, but fields its chart sets differ on %d of its objects (changed outside Terraform, "+
 				"e.g. with kubectl edit, scale or set image): %s. The apply runs helm upgrade, which sets them back.",
-				release, len(changed), kube.SummarizeChanges(changed)))
+				release, len(d.Changed), kube.SummarizeChanges(d.Changed)))
 	}
 	return true
 }

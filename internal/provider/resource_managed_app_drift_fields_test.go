@@ -3,11 +3,14 @@ package provider
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,24 +19,29 @@ import (
 
 	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/kube"
 	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/testenv"
+	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/testenv/faultproxy"
 )
 
 // TestAccManagedApp_DriftFieldChanged: fields the chart sets, changed out of band through
 // the Kubernetes API as kubectl edit would (a Deployment's image and replica count, a
 // ConfigMap's value), are named in the plan's warnings (never the ConfigMap's value) and
 // set back by the planned upgrade, by real helm: Helm 3's three-way merge, and Helm 4's
-// server-side apply when it forces conflicts (take_ownership). Helm 4 without it would
-// fail on the conflict: its app is only warned about, not upgraded, and keeps the edit.
+// server-side apply, whose upgrade forces the conflicts with the editor's field manager
+// (without it the upgrade and its rollback fail). An app whose configuration changes in
+// the same plan gets the same warning, and its upgrade sets the fields back too. The
+// warnings come from what the refresh recorded: a plan without refresh sends the API
+// server no request at all (counted by a proxy in front of it).
 func TestAccManagedApp_DriftFieldChanged(t *testing.T) {
 	s := stackFromEnv(t)
 	cs := s.adminClientset(t)
-	const helm3, forced, plain, ns = "ck-fd-helm3", "ck-fd-forced", "ck-fd-plain", "ck-drift-fields"
+	proxy := countingProxy(t, s)
+	const helm3, helm4, changedApp, ns = "ck-fd-helm3", "ck-fd-helm4", "ck-fd-changed", "ck-drift-fields"
 	deleteNamespaceAtEnd(t, cs, ns)
 	cfg, err := os.ReadFile("testdata/TestAccManagedApp_DriftFieldChanged/main.tf")
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := newTofuWorkdir(t, string(cfg), "TF_VAR_host="+s.Host, "TF_VAR_ca="+s.CAPEM, "TF_VAR_token="+s.Token,
+	w := newTofuWorkdir(t, string(cfg), "TF_VAR_host="+proxy.URL(), "TF_VAR_ca="+s.CAPEM, "TF_VAR_token="+s.Token,
 		"TF_VAR_helm3_image="+testenv.Helm3Image, "TF_VAR_chart_mirrors="+os.Getenv("CLUSTERKIT_TEST_CHART_MIRRORS"),
 		"TF_VAR_chart_repo="+os.Getenv("CLUSTERKIT_TEST_CHART_REPO_URL"))
 	t.Cleanup(func() {
@@ -53,11 +61,11 @@ func TestAccManagedApp_DriftFieldChanged(t *testing.T) {
 		return flat(out)
 	}
 	timed("install of the three apps", "apply", "-auto-approve")
-	for _, app := range []string{helm3, forced, plain} {
+	for _, app := range []string{helm3, helm4, changedApp} {
 		if err := expectLiveFields(cs, ns, app, "registry.k8s.io/pause:3.10", 2, "from-terraform"); err != nil {
 			t.Fatal(err)
 		}
-		editOutOfBand(t, cs, ns, app, app == forced)
+		editOutOfBand(t, cs, ns, app, app == helm4)
 	}
 
 	changed := func(app string, cm bool) string {
@@ -70,54 +78,97 @@ func TestAccManagedApp_DriftFieldChanged(t *testing.T) {
 	addr := func(app string) string { return `clusterkit_managed_app.test["` + app + `"]` }
 	restore := "Fields of the chart's objects changed outside Terraform | helm's release " + ns + "/%s is deployed, but fields its chart sets differ on %d of its objects " +
 		"(changed outside Terraform, e.g. with kubectl edit, scale or set image): %s. The apply runs helm upgrade, which sets them back."
-	conflict := "Fields changed outside Terraform are not planned back | helm's release " + ns + "/" + plain + " is deployed, but fields its chart sets differ " +
-		"on 1 of its objects (changed outside Terraform): " + changed(plain, false) + ". " + kube.ServerSideConflictNote + " So no upgrade is planned for them, " +
-		"and an upgrade planned for another reason fails on them the same way. Set take_ownership = true to have the upgrade force them back to the chart's values, " +
-		"or set them back by hand."
-	start := time.Now()
-	plan := planJSON(ctx, t, w)
-	t.Logf("plan took %s", time.Since(start).Round(100*time.Millisecond))
 	wantPlan := map[string][]string{
-		addr(helm3):  {"update", fmt.Sprintf(restore, helm3, 1, changed(helm3, false))},
-		addr(forced): {"update", fmt.Sprintf(restore, forced, 2, changed(forced, true))},
-		addr(plain):  {conflict},
+		addr(helm3):      {"update", fmt.Sprintf(restore, helm3, 1, changed(helm3, false))},
+		addr(helm4):      {"update", fmt.Sprintf(restore, helm4, 2, changed(helm4, true))},
+		addr(changedApp): {"update", fmt.Sprintf(restore, changedApp, 1, changed(changedApp, false))},
 	}
+	newMessage := "-var=changed_message=changed-by-terraform"
+
+	// The refresh records the drift (one refresh's requests); a plan without refresh then
+	// warns from that record alone.
+	before := len(proxy.Requests())
+	timed("refresh", "apply", "-refresh-only", "-auto-approve", newMessage)
+	refreshRequests := len(proxy.Requests()) - before
+	before = len(proxy.Requests())
+	plan := planJSON(ctx, t, w, "-refresh=false", newMessage)
+	if n := len(proxy.Requests()) - before; n != 0 {
+		t.Errorf("a plan without refresh sent %d requests: %s", n, requestsSince(proxy, before))
+	}
+	if !maps.EqualFunc(plan, wantPlan, slices.Equal) {
+		t.Errorf("the plan (without refresh) by resource:\n%q\nwant\n%q", plan, wantPlan)
+	}
+	before = len(proxy.Requests())
+	start := time.Now()
+	plan = planJSON(ctx, t, w, newMessage)
+	t.Logf("plan took %s, %d requests (the refresh alone: %d)", time.Since(start).Round(100*time.Millisecond), len(proxy.Requests())-before, refreshRequests)
 	if !maps.EqualFunc(plan, wantPlan, slices.Equal) {
 		t.Errorf("the plan's changes and warnings by resource:\n%q\nwant\n%q", plan, wantPlan)
 	}
 
-	timed("apply of the two upgrades", "apply", "-auto-approve")
-	for _, app := range []string{helm3, forced} {
-		if err := expectLiveFields(cs, ns, app, "registry.k8s.io/pause:3.10", 2, "from-terraform"); err != nil {
+	timed("apply of the three upgrades", "apply", "-auto-approve", newMessage)
+	for app, message := range map[string]string{helm3: "from-terraform", helm4: "from-terraform", changedApp: "changed-by-terraform"} {
+		if err := expectLiveFields(cs, ns, app, "registry.k8s.io/pause:3.10", 2, message); err != nil {
 			t.Errorf("after the upgrade: %v", err)
 		}
 		if err := expectRelease(cs, ns, app, 2, kube.ReleaseDeployed, "0.1.0"); err != nil {
 			t.Error(err)
 		}
 	}
-	if err := expectLiveFields(cs, ns, plain, "busybox:2", 5, "from-terraform"); err != nil {
-		t.Errorf("the app not upgraded: %v", err)
-	}
-	if err := expectRelease(cs, ns, plain, 1, kube.ReleaseDeployed, "0.1.0"); err != nil {
-		t.Error(err)
+	// Helm 4's forced apply took the fields back: the editor's field manager owns none of
+	// the Deployment's spec any more.
+	for _, app := range []string{helm4, changedApp} {
+		d, err := cs.AppsV1().Deployments(ns).Get(ctx, app+"-demo", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range d.ManagedFields {
+			if mf.Manager == "kubectl-edit" && mf.FieldsV1 != nil && bytes.Contains(mf.FieldsV1.Raw, []byte(`"f:spec"`)) {
+				t.Errorf("%s: kubectl-edit still owns fields of the spec: %s", app, mf.FieldsV1.Raw)
+			}
+		}
 	}
 
-	// The upgraded apps no longer drift; the other still warns and is still not upgraded.
+	// Nothing drifts any more.
 	start = time.Now()
-	plan = planJSON(ctx, t, w)
+	plan = planJSON(ctx, t, w, newMessage)
 	t.Logf("plan after the apply took %s", time.Since(start).Round(100*time.Millisecond))
-	if want := map[string][]string{addr(plain): {conflict}}; !maps.EqualFunc(plan, want, slices.Equal) {
-		t.Errorf("the plan after the apply:\n%q\nwant\n%q", plan, want)
+	if len(plan) != 0 {
+		t.Errorf("the plan after the apply: %q, want no change and no warning", plan)
 	}
+}
+
+// countingProxy is a pass-through proxy in front of the stack's API server: its log
+// counts the provider's requests (install pods reach the API server directly).
+func countingProxy(t *testing.T, s testStack) *faultproxy.Proxy {
+	t.Helper()
+	cert, err := tls.LoadX509KeyPair(filepath.Join(accStack.Dir, "pki", "apiserver.crt"), filepath.Join(accStack.Dir, "pki", "apiserver.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := faultproxy.Start(faultproxy.Options{Target: s.Host, TargetCAPEM: []byte(s.CAPEM), Cert: cert})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	return p
+}
+
+func requestsSince(p *faultproxy.Proxy, i int) string {
+	var out []string
+	for _, r := range p.Requests()[i:] {
+		out = append(out, r.Method+" "+r.Path)
+	}
+	return strings.Join(out, ", ")
 }
 
 // planJSON runs plan -json and returns, by resource address, its planned action (if
 // any) and then its warnings ("summary | detail"), as the CLI reports them one by one
 // (in human output, OpenTofu folds warnings of the same summary together). A ConfigMap
 // value set out of band must appear nowhere in the output.
-func planJSON(ctx context.Context, t *testing.T, w *tofuWorkdir) map[string][]string {
+func planJSON(ctx context.Context, t *testing.T, w *tofuWorkdir, args ...string) map[string][]string {
 	t.Helper()
-	out, err := w.run(ctx, "plan", "-json")
+	out, err := w.run(ctx, append([]string{"plan", "-json"}, args...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -16,13 +17,8 @@ func TestDriftWarnings(t *testing.T) {
 	}
 	const changed = `"Deployment web/app-demo: image of container demo is busybox:2 (chart: busybox:1); replicas 5 (chart: 2)"`
 	const cm = `"ConfigMap web/app-demo: data key message differs from the chart"`
-	conflictNote := "Helm 4 applies these objects server-side, and the field manager that changed them (kubectl or another client) now owns those fields: " +
-		"a helm upgrade that sets them back fails with a conflict unless it forces (helm's --force-conflicts). " +
-		"So no upgrade is planned for them, and an upgrade planned for another reason fails on them the same way. " +
-		"Set take_ownership = true to have the upgrade force them back to the chart's values, or set them back by hand."
 	for _, tc := range []struct {
 		name, raw string
-		forced    bool
 		want      []string
 		planned   bool
 	}{
@@ -43,21 +39,18 @@ func TestDriftWarnings(t *testing.T) {
 			"Fields of the chart's objects changed outside Terraform | helm's release web/app is deployed, but fields its chart sets differ on 2 of its objects " +
 				"(changed outside Terraform, e.g. with kubectl edit, scale or set image): Deployment web/app-demo: image of container demo is busybox:2 (chart: busybox:1); " +
 				"replicas 5 (chart: 2). ConfigMap web/app-demo: data key message differs from the chart. The apply runs helm upgrade, which sets them back."}},
-		{name: "fields of server-side objects changed", raw: `{"server_side":[` + changed + `]}`, want: []string{
-			"Fields changed outside Terraform are not planned back | helm's release web/app is deployed, but fields its chart sets differ on 1 of its objects " +
-				"(changed outside Terraform): Deployment web/app-demo: image of container demo is busybox:2 (chart: busybox:1); replicas 5 (chart: 2). " + conflictNote}},
-		{name: "fields of server-side objects changed, take_ownership", raw: `{"server_side":[` + changed + `],"changed":[` + cm + `]}`, forced: true, planned: true, want: []string{
-			"Fields of the chart's objects changed outside Terraform | helm's release web/app is deployed, but fields its chart sets differ on 2 of its objects " +
-				"(changed outside Terraform, e.g. with kubectl edit, scale or set image): ConfigMap web/app-demo: data key message differs from the chart. " +
-				"Deployment web/app-demo: image of container demo is busybox:2 (chart: busybox:1); replicas 5 (chart: 2). The apply runs helm upgrade, which sets them back."}},
-		{name: "server-side fields and a deleted object", raw: `{"server_side":[` + cm + `],"missing":["Service web/app-demo"]}`, planned: true, want: []string{
-			"Fields changed outside Terraform are not planned back | helm's release web/app is deployed, but fields its chart sets differ on 1 of its objects " +
-				"(changed outside Terraform): ConfigMap web/app-demo: data key message differs from the chart. " + conflictNote,
+		// Recorded by a refresh of an earlier build, which kept objects applied
+		// server-side apart: no longer read (every changed field is planned back).
+		{name: "an unknown key", raw: `{"server_side":[` + changed + `]}`},
+		{name: "fields and a deleted object", raw: `{"changed":[` + cm + `],"missing":["Service web/app-demo"]}`, planned: true, want: []string{
 			"Objects of the chart are missing | helm's release web/app is deployed, but 1 of the objects its chart made no longer exist (deleted outside Terraform): " +
-				"Service web/app-demo. The apply runs helm upgrade, which makes them again."}},
+				"Service web/app-demo. The apply runs helm upgrade, which makes them again.",
+			"Fields of the chart's objects changed outside Terraform | helm's release web/app is deployed, but fields its chart sets differ on 1 of its objects " +
+				"(changed outside Terraform, e.g. with kubectl edit, scale or set image): ConfigMap web/app-demo: data key message differs from the chart. " +
+				"The apply runs helm upgrade, which sets them back."}},
 	} {
 		var diags diag.Diagnostics
-		got := driftWarnings([]byte(tc.raw), "web/app", tc.forced, &diags)
+		got := driftWarnings(recordedDrift(context.Background(), rawPrivate(tc.raw), &diags), "web/app", &diags)
 		var texts []string
 		for _, d := range diags {
 			texts = append(texts, d.Summary()+" | "+d.Detail())
@@ -65,5 +58,19 @@ func TestDriftWarnings(t *testing.T) {
 		if got != tc.planned || !slices.Equal(texts, tc.want) {
 			t.Errorf("%s: planned %v, warnings %q\nwant %q", tc.name, got, texts, tc.want)
 		}
+		// The upgrade forces conflicts exactly when fields changed.
+		if force := driftSetsBackFields(context.Background(), rawPrivate(tc.raw), &diags); force != strings.Contains(tc.raw, `"changed"`) {
+			t.Errorf("%s: the upgrade forces conflicts: %v", tc.name, force)
+		}
 	}
+}
+
+// rawPrivate is private state holding raw under the drift key.
+type rawPrivate string
+
+func (p rawPrivate) GetKey(_ context.Context, key string) ([]byte, diag.Diagnostics) {
+	if key != privateDriftKey || p == "" {
+		return nil, nil
+	}
+	return []byte(p), nil
 }

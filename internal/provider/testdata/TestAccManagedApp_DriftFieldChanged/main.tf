@@ -1,6 +1,6 @@
 # Three apps of the demo chart, in one release namespace, whose objects the test edits out
-# of band: one installed by Helm 3 (client-side apply), one by Helm 4 (server-side apply)
-# with take_ownership (its upgrades force conflicts), one by Helm 4 without.
+# of band: one installed by Helm 3 (client-side apply), two by Helm 4 (server-side apply),
+# one of which also gets a configuration change (its message) in the same plan.
 terraform {
   required_providers {
     clusterkit = { source = "clusterkit-dev/clusterkit" }
@@ -22,12 +22,16 @@ variable "token" {
   sensitive = true
 }
 variable "helm3_image" { type = string }
+variable "changed_message" {
+  type    = string
+  default = "from-terraform"
+}
 
 locals {
   apps = {
-    "ck-fd-helm3"  = { image = var.helm3_image, take_ownership = false }
-    "ck-fd-forced" = { image = null, take_ownership = true }
-    "ck-fd-plain"  = { image = null, take_ownership = false }
+    "ck-fd-helm3"   = { image = var.helm3_image, message = "from-terraform" }
+    "ck-fd-helm4"   = { image = null, message = "from-terraform" }
+    "ck-fd-changed" = { image = null, message = var.changed_message }
   }
 }
 
@@ -42,11 +46,10 @@ resource "clusterkit_managed_app" "test" {
   name            = each.key
   namespace       = "ck-drift-fields"
   installer_image = each.value.image
-  take_ownership  = each.value.take_ownership
   chart = {
     repository = var.chart_repo
     name       = "demo"
     version    = "0.1.0"
   }
-  values = "replicaCount: 2\nmessage: from-terraform\n"
+  values = "replicaCount: 2\nmessage: ${each.value.message}\n"
 }
