@@ -16,7 +16,8 @@ func repositoryAdvice(kind kube.RepositoryFailure) (advice string, ok bool) {
 			"certificate (PEM) in repository_ca_cert.", true
 	case kube.RepositoryFailureProvenance:
 		return "helm refused the chart's provenance (verify = true): the repository must serve <chart>-<version>.tgz.prov next to the " +
-			"chart, signed by a key in keyring, with the chart's checksum. A missing provenance file, a checksum that does not match " +
+			"chart (an OCI registry: the chart pushed with its .prov file beside it), signed by a key in keyring, with the chart's checksum. " +
+			"A missing provenance file, a checksum that does not match " +
 			"(the chart changed after it was signed) or a signer whose key is not in keyring fails the install before anything is applied.", true
 	}
 	return "", false

@@ -386,15 +386,18 @@ func TestAccManagedApp_RepositoryCA(t *testing.T) {
 // public repository's charts have none: helm refuses both before applying anything, the
 // release stays at its first revision, and the diagnostic says why. keyring without verify
 // (and verify without keyring, and a private key as keyring) are refused at plan time.
+// The same from the stack's OCI registry, where helm push stored each provenance file as a
+// layer of the chart: the signed chart upgrades the release (revision 2), the tampered one
+// and the public registry's (pushed without provenance) are refused.
 func TestAccManagedApp_Verify(t *testing.T) {
 	s := stackFromEnv(t)
 	cs := s.adminClientset(t)
 	ctx := context.Background()
 	const name, release = "ck-ma-verify", "ck-ma-verify-ns"
-	signed := os.Getenv("CLUSTERKIT_TEST_SIGNED_REPO_URL")
+	signed, signedOCI := os.Getenv("CLUSTERKIT_TEST_SIGNED_REPO_URL"), os.Getenv("CLUSTERKIT_TEST_SIGNED_OCI_REGISTRY")
 	keyring, err := os.ReadFile(os.Getenv("CLUSTERKIT_TEST_CHART_KEYRING_FILE"))
-	if signed == "" || err != nil {
-		t.Fatalf("the stack's signed chart repository is missing (CLUSTERKIT_TEST_SIGNED_REPO_URL %q): %v", signed, err)
+	if signed == "" || signedOCI == "" || err != nil {
+		t.Fatalf("the stack's signed chart repositories are missing (CLUSTERKIT_TEST_SIGNED_REPO_URL %q, CLUSTERKIT_TEST_SIGNED_OCI_REGISTRY %q): %v", signed, signedOCI, err)
 	}
 	pods := watchInstallPods(t, cs, name)
 	deleteNamespaceAtEnd(t, cs, release)
@@ -474,6 +477,41 @@ func TestAccManagedApp_Verify(t *testing.T) {
 				},
 				ConfigDirectory: dir,
 				ConfigVariables: vars(os.Getenv("CLUSTERKIT_TEST_CHART_REPO_URL"), chartsrc.DemoUpgradeVersion, nil),
+				ExpectError:     refused("failed to fetch provenance"),
+			},
+			{
+				// From an OCI registry: helm pulls the provenance pushed with the chart
+				// (a layer of its manifest) and checks it the same way.
+				ConfigDirectory: dir,
+				ConfigVariables: vars(signedOCI, chartsrc.DemoVersion, nil),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(managedAppAddr, jpath("revision"), knownvalue.Int64Exact(2)),
+				},
+				Check: func(*terraform.State) error {
+					p, err := pods.created(kube.InstallPodName(name, kube.ActionInstall))
+					if err != nil {
+						return err
+					}
+					if env := podEnv(&p); env["VERIFY"] != "true" || env["CHART_REPOSITORY"] != signedOCI {
+						return fmt.Errorf("install pod env VERIFY = %q, CHART_REPOSITORY = %q", env["VERIFY"], env["CHART_REPOSITORY"])
+					}
+					return expectRelease(cs, release, name, 2, kube.ReleaseDeployed, chartsrc.DemoVersion)
+				},
+			},
+			{
+				ConfigDirectory: dir,
+				ConfigVariables: vars(signedOCI, chartsrc.DemoUpgradeVersion, nil),
+				ExpectError:     refused("sha256 sum does not match for demo-" + chartsrc.DemoUpgradeVersion + ".tgz"),
+			},
+			{
+				// The public registry's charts were pushed without provenance.
+				PreConfig: func() {
+					if err := expectRelease(cs, release, name, 2, kube.ReleaseDeployed, chartsrc.DemoVersion); err != nil {
+						t.Error(err)
+					}
+				},
+				ConfigDirectory: dir,
+				ConfigVariables: vars(os.Getenv("CLUSTERKIT_TEST_OCI_PUBLIC_REGISTRY"), chartsrc.DemoUpgradeVersion, nil),
 				ExpectError:     refused("failed to fetch provenance"),
 			},
 		},

@@ -163,8 +163,10 @@ func (r *managedAppResource) Schema(ctx context.Context, _ resource.SchemaReques
 			},
 			"verify": schema.BoolAttribute{
 				Optional: true,
-				MarkdownDescription: "Verify the chart's provenance before installing it (helm `--verify`, as `helm_release` has): the repository must serve " +
-					"a provenance file (`<chart>-<version>.tgz.prov`) signed by a key of `keyring` whose checksum matches the chart; an unsigned, " +
+				MarkdownDescription: "Verify the chart's provenance before installing it (helm `--verify`, as `helm_release` has): an `https://` repository must serve " +
+					"a provenance file (`<chart>-<version>.tgz.prov`), an `oci://` registry must hold it with the chart (`helm push` sends the " +
+					"`.prov` file next to the chart's `.tgz` as a layer of the chart's manifest; Helm 3 and 4 read it), signed by a key of " +
+					"`keyring` whose checksum matches the chart; an unsigned, " +
 					"tampered or foreign-signed chart fails the install pod before anything is applied, with helm's reason. Requires `keyring`. " +
 					"Default `false`. Changing it runs an upgrade, which fetches and verifies the chart again.",
 			},

@@ -217,6 +217,21 @@ func TestSources(t *testing.T) {
 			if out, err := pull(s.RepoURL, DemoVersion); err == nil || !strings.Contains(out, "failed to fetch provenance") {
 				t.Errorf("unsigned: %v\n%s", err, out)
 			}
+			// The same from the OCI registry: the provenance is a layer of the chart's
+			// manifest, which the public registry's charts lack.
+			pullOCI := func(registry, version string) (string, error) {
+				return h.run("", "pull", registry+"/demo", "--version", version, "--verify", "--keyring", keyring,
+					"--ca-file", caFile, "--destination", t.TempDir())
+			}
+			if out, err := pullOCI(s.SignedOCIRegistry, DemoVersion); err != nil || !strings.Contains(out, SigningKeyName) {
+				t.Errorf("OCI signed %s: %v\n%s", DemoVersion, err, out)
+			}
+			if out, err := pullOCI(s.SignedOCIRegistry, DemoUpgradeVersion); err == nil || !strings.Contains(out, "sha256 sum does not match") {
+				t.Errorf("OCI tampered %s: %v\n%s", DemoUpgradeVersion, err, out)
+			}
+			if out, err := pullOCI(s.OCIPublicRegistry, DemoVersion); err == nil || !strings.Contains(out, "failed to fetch provenance") {
+				t.Errorf("OCI unsigned: %v\n%s", err, out)
+			}
 		})
 	}
 

@@ -38,7 +38,7 @@ const (
 	privateRepo = "private" // HTTP: basic auth
 	ociCharts   = "charts"  // OCI: basic auth
 	mirrorRepo  = "mirror"  // HTTP and OCI: no credentials; mirror/<host>/<path>
-	signedRepo  = "signed"  // HTTP: no credentials; demo charts with provenance files (see sign.go)
+	signedRepo  = "signed"  // HTTP and OCI: no credentials; demo charts with provenance files (see sign.go)
 )
 
 // Config configures Start. It is plain data (JSON), so a detached stack can hand it to a
@@ -115,7 +115,10 @@ type Sources struct {
 	// DemoVersion's matches its chart, DemoUpgradeVersion's was signed for other content (a
 	// chart changed after it was signed). The public repository's charts have none.
 	SignedRepoURL string `json:"signed_repo_url"`
-	KeyringFile   string `json:"keyring_file"`
+	// SignedOCIRegistry (oci://127.0.0.1:Q/signed) holds the same charts, each pushed
+	// with its provenance file (helm push sends <chart>.tgz.prov as a layer of its own).
+	SignedOCIRegistry string `json:"signed_oci_registry"`
+	KeyringFile       string `json:"keyring_file"`
 	// HTTPMirrors and OCIMirrors map every catalog repository URL (exactly as
 	// internal/apps spells it) to a mirror serving its stand-ins without credentials:
 	// https://127.0.0.1:P/mirror/<host>/<path> and oci://127.0.0.1:Q/mirror/<host>/<path>.
@@ -148,6 +151,7 @@ func (s *Sources) Env() map[string]string {
 		"CLUSTERKIT_TEST_PRIVATE_CA_REPO_URL":    s.PrivateCARepoURL,
 		"CLUSTERKIT_TEST_PRIVATE_CA_FILE":        s.PrivateCAFile,
 		"CLUSTERKIT_TEST_SIGNED_REPO_URL":        s.SignedRepoURL,
+		"CLUSTERKIT_TEST_SIGNED_OCI_REGISTRY":    s.SignedOCIRegistry,
 		"CLUSTERKIT_TEST_CHART_KEYRING_FILE":     s.KeyringFile,
 		// JSON objects: catalog repository URL -> mirror URL.
 		"CLUSTERKIT_TEST_CHART_MIRRORS": string(httpMirrors),
@@ -240,6 +244,10 @@ func Start(ctx context.Context, cfg Config) (_ *Sources, err error) {
 	if err := plan.push(ctx, h, ociHost); err != nil {
 		return nil, err
 	}
+	if err := pushSigned(ctx, h, repos[signedRepo].dir, ociHost); err != nil {
+		return nil, err
+	}
+	s.SignedOCIRegistry = "oci://" + ociHost + "/" + signedRepo
 	s.PackagingTime = time.Since(t0)
 	logf("chartsrc: charts at %s and oci://%s after %s", httpBase, ociHost, since(t0))
 	return s, nil

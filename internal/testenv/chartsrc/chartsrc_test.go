@@ -202,6 +202,8 @@ func TestOCINeedsAuth(t *testing.T) {
 		{"GET", "/v2/public/demo/manifests/0.1.0", false},
 		{"HEAD", "/v2/public/demo/blobs/sha256:00", false},
 		{"GET", "/v2/mirror/kubernetes.github.io/ingress-nginx/ingress-nginx/manifests/4.13.5", false},
+		{"GET", "/v2/signed/demo/manifests/0.1.0", false},
+		{"PUT", "/v2/signed/demo/manifests/0.1.0", true},
 		{"PUT", "/v2/public/demo/manifests/0.1.0", true},
 		{"POST", "/v2/mirror/x/y/blobs/uploads/", true},
 		{"DELETE", "/v2/public/demo/manifests/0.1.0", true},
@@ -322,7 +324,7 @@ func TestEnv(t *testing.T) {
 		OCIRegistry: "oci://127.0.0.1:2/charts", OCIPublicRegistry: "oci://127.0.0.1:2/public",
 		Username: "u", Password: "p", CAFile: "/ca.crt",
 		PrivateCARepoURL: "https://127.0.0.1:3/public", PrivateCAFile: "/repo-ca.crt",
-		SignedRepoURL: "https://127.0.0.1:1/signed", KeyringFile: "/signing-key.asc",
+		SignedRepoURL: "https://127.0.0.1:1/signed", SignedOCIRegistry: "oci://127.0.0.1:2/signed", KeyringFile: "/signing-key.asc",
 		HTTPMirrors: map[string]string{"https://charts.gitlab.io": "https://127.0.0.1:1/mirror/charts.gitlab.io"},
 		OCIMirrors:  map[string]string{"https://charts.gitlab.io": "oci://127.0.0.1:2/mirror/charts.gitlab.io"}}
 	want := map[string]string{
@@ -336,6 +338,7 @@ func TestEnv(t *testing.T) {
 		"CLUSTERKIT_TEST_PRIVATE_CA_REPO_URL":    "https://127.0.0.1:3/public",
 		"CLUSTERKIT_TEST_PRIVATE_CA_FILE":        "/repo-ca.crt",
 		"CLUSTERKIT_TEST_SIGNED_REPO_URL":        "https://127.0.0.1:1/signed",
+		"CLUSTERKIT_TEST_SIGNED_OCI_REGISTRY":    "oci://127.0.0.1:2/signed",
 		"CLUSTERKIT_TEST_CHART_KEYRING_FILE":     "/signing-key.asc",
 		"CLUSTERKIT_TEST_CHART_MIRRORS":          `{"https://charts.gitlab.io":"https://127.0.0.1:1/mirror/charts.gitlab.io"}`,
 		"CLUSTERKIT_TEST_OCI_MIRRORS":            `{"https://charts.gitlab.io":"oci://127.0.0.1:2/mirror/charts.gitlab.io"}`,

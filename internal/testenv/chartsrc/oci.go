@@ -15,8 +15,8 @@ import (
 const authRealm = "clusterkit-testenv"
 
 // ociHandler is an in-memory OCI registry. Reading charts/... needs credentials, as does
-// every write and the /v2/ ping (so `helm registry login` really checks them); public/...
-// and mirror/... can be pulled anonymously.
+// every write and the /v2/ ping (so `helm registry login` really checks them); public/...,
+// mirror/... and signed/... can be pulled anonymously.
 func ociHandler(user, password string) http.Handler {
 	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -40,7 +40,7 @@ func ociNeedsAuth(method, path string) bool {
 	for _, sep := range []string{"/manifests/", "/blobs/", "/tags/", "/referrers/"} {
 		if i := strings.Index(name, sep); i > 0 {
 			repo := name[:i]
-			return !strings.HasPrefix(repo, publicRepo+"/") && !strings.HasPrefix(repo, mirrorRepo+"/")
+			return !strings.HasPrefix(repo, publicRepo+"/") && !strings.HasPrefix(repo, mirrorRepo+"/") && !strings.HasPrefix(repo, signedRepo+"/")
 		}
 	}
 	return true // the ping, _catalog, unknown paths

@@ -334,6 +334,19 @@ func (p *chartPlan) push(ctx context.Context, h *helm, host string) error {
 	})
 }
 
+// pushSigned pushes the signed repository's charts to oci://host/signed; helm push sends
+// the provenance file next to each chart (<chart>.tgz.prov) along with it.
+func pushSigned(ctx context.Context, h *helm, dir, host string) error {
+	tgzs, err := filepath.Glob(filepath.Join(dir, "*.tgz"))
+	if err != nil {
+		return err
+	}
+	return forEach(ctx, len(tgzs), func(i int) error {
+		_, err := h.run(ctx, "", "push", tgzs[i], "oci://"+host+"/"+signedRepo, "--ca-file", h.caFile)
+		return err
+	})
+}
+
 // forEach runs fn(0..n-1) on a few goroutines and returns once all of them have ended:
 // the first error, or ctx's.
 func forEach(ctx context.Context, n int, fn func(int) error) error {
