@@ -109,6 +109,10 @@ type helmRelease struct {
 	takeOwnership           bool
 	maxHistory              int64
 	status                  string
+	// verify, and the files on the runner helm_release read: the keyring (a GnuPG keyring
+	// file, helm's default ~/.gnupg/pubring.gpg when empty) and repository_ca_file
+	verify                  bool
+	keyringPath, caFilePath string
 	// from metadata, helm's release record as last read
 	revision     int64
 	metaVersion  string
@@ -201,6 +205,7 @@ func parseHelmRelease(raw []byte, version int64) (*helmRelease, error) {
 	for name, into := range map[string]*string{
 		"id": &h.id, "name": &h.name, "namespace": &h.namespace, "chart": &h.chart, "repository": &h.repository,
 		"version": &h.chartVersion, "repository_username": &h.repositoryUsername, "status": &h.status,
+		"keyring": &h.keyringPath, "repository_ca_file": &h.caFilePath,
 	} {
 		*into, err = f.str(name)
 		note(err)
@@ -238,6 +243,7 @@ func parseHelmRelease(raw []byte, version int64) (*helmRelease, error) {
 		"wait": {&h.wait, true}, "wait_for_jobs": {&h.waitForJobs, false}, "atomic": {&h.atomic, false},
 		"cleanup_on_fail": {&h.cleanupOnFail, false}, "skip_crds": {&h.skipCRDs, false},
 		"dependency_update": {&h.dependencyUpd, false}, "take_ownership": {&h.takeOwnership, false},
+		"verify": {&h.verify, false},
 	} {
 		*b.into, err = f.boolean(name, b.def)
 		note(err)
@@ -305,7 +311,7 @@ func (h *helmRelease) readMetadata(f hrFields) error {
 // that are set to something other than helm_release's default.
 func unmappedSettings(f hrFields) ([]string, error) {
 	var out []string
-	for _, name := range []string{"devel", "verify", "reuse_values", "reset_values", "force_update", "recreate_pods",
+	for _, name := range []string{"devel", "reuse_values", "reset_values", "force_update", "recreate_pods",
 		"disable_webhooks", "disable_crd_hooks", "disable_openapi_validation", "replace", "pass_credentials"} {
 		b, err := f.boolean(name, false)
 		if err != nil {
@@ -320,7 +326,8 @@ func unmappedSettings(f hrFields) ([]string, error) {
 	} else if !b {
 		out = append(out, "render_subchart_notes = false")
 	}
-	for _, name := range []string{"repository_ca_file", "repository_cert_file", "repository_key_file"} {
+	// repository_ca_file has an equivalent, which takes the file's content (see runnerFiles).
+	for _, name := range []string{"repository_cert_file", "repository_key_file"} {
 		if s, err := f.str(name); err != nil {
 			return nil, err
 		} else if s != "" {
@@ -359,7 +366,7 @@ type movedApp struct {
 	wait, waitForJobs          bool
 	atomic, cleanupOnFail      bool
 	skipCRDs, dependencyUpdate bool
-	takeOwnership              bool
+	takeOwnership, verify      bool
 	maxHistory                 int64
 	status, chartVersion       string
 	appVersion, installedAt    string
@@ -381,7 +388,7 @@ func (h *helmRelease) managedApp() (movedApp, []moveWarning, error) {
 		repositoryUsername: h.repositoryUsername,
 		wait:               h.wait, waitForJobs: h.waitForJobs, atomic: h.atomic, cleanupOnFail: h.cleanupOnFail,
 		skipCRDs: h.skipCRDs, dependencyUpdate: h.dependencyUpd, takeOwnership: h.takeOwnership, maxHistory: h.maxHistory,
-		status: h.status, revision: h.revision, appVersion: h.appVersion,
+		status: h.status, revision: h.revision, appVersion: h.appVersion, verify: h.verify,
 	}
 	m.chartVersion = h.metaVersion
 	if m.chartVersion == "" {
@@ -441,12 +448,40 @@ func (h *helmRelease) managedApp() (movedApp, []moveWarning, error) {
 				strings.Join(notMoved, "\n  - ") + "\n\nhelm gets only what the configuration gives on the next upgrade (it does not reuse a " +
 				"release's values): leave none out. The next plan shows the change and the apply upgrades the release with them."})
 	}
+	warnings = append(warnings, h.runnerFiles()...)
 	if len(h.unmapped) > 0 {
 		warnings = append(warnings, moveWarning{"helm_release settings without an equivalent",
 			"clusterkit_managed_app has no equivalent of these helm_release settings, so the next install or upgrade runs without them: " +
 				strings.Join(h.unmapped, ", ") + "."})
 	}
 	return m, warnings, nil
+}
+
+// runnerFiles: helm_release read its keyring (with verify) and repository_ca_file from
+// files on the machine that ran Terraform; clusterkit's install pods run in the cluster
+// and take the content instead, which the state never had. The configuration must give
+// it: verify = true without keyring is refused at plan time, and without the CA helm
+// does not trust the repository.
+func (h *helmRelease) runnerFiles() []moveWarning {
+	var out []moveWarning
+	if h.verify {
+		ring := h.keyringPath
+		if ring == "" {
+			ring = "~/.gnupg/pubring.gpg" // helm's default
+		}
+		out = append(out, moveWarning{"helm_release keyring not moved",
+			fmt.Sprintf("verify = true is moved, but helm_release's keyring is a file on the machine that ran Terraform (%s), which the install "+
+				"pods in the cluster cannot read. Set keyring to the signers' public keys, ASCII-armored, e.g. keyring = file(\"chart-signers.asc\") "+
+				"after `gpg --no-default-keyring --keyring %s --export --armor > chart-signers.asc`: verify = true without keyring is refused at plan time.",
+				ring, ring)})
+	}
+	if h.caFilePath != "" {
+		out = append(out, moveWarning{"helm_release repository_ca_file not moved",
+			fmt.Sprintf("helm_release trusted the repository's CA from the file %s on the machine that ran Terraform, which the install pods "+
+				"in the cluster cannot read. Set repository_ca_cert to the certificate itself (PEM), e.g. repository_ca_cert = file(%q); "+
+				"without it helm in the install pod does not trust the repository.", h.caFilePath, h.caFilePath)})
+	}
+	return out
 }
 
 // chartReference splits helm_release's chart and repository into clusterkit's repository
@@ -515,6 +550,9 @@ func setMovedState(ctx context.Context, st interface {
 	set("skip_crds", m.skipCRDs)
 	set("dependency_update", m.dependencyUpdate)
 	set("take_ownership", m.takeOwnership)
+	if m.verify { // else null, as in a configuration that leaves it out
+		set("verify", true)
+	}
 	set("max_history", m.maxHistory)
 	if m.timeout != "" {
 		t := types.StringValue(m.timeout)

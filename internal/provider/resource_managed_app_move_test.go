@@ -360,12 +360,85 @@ func TestManagedAppMoveState_RealHelmProviderState(t *testing.T) {
 		t.Errorf("values = %v, want yamlencode's two documents", docs)
 	}
 	texts := diagTexts(got.diags)
-	for _, w := range []string{"- set (podLabels.tier): write them into a values document", "the next install or upgrade runs without them: repository_ca_file."} {
+	for _, w := range []string{"- set (podLabels.tier): write them into a values document",
+		"WARNING: helm_release repository_ca_file not moved: helm_release trusted the repository's CA from the file /tmp/wt-move/.stack/pki/ca.crt " +
+			"on the machine that ran Terraform, which the install pods in the cluster cannot read. Set repository_ca_cert to the certificate itself (PEM), " +
+			`e.g. repository_ca_cert = file("/tmp/wt-move/.stack/pki/ca.crt"); without it helm in the install pod does not trust the repository.`} {
 		if !strings.Contains(texts, w) {
 			t.Errorf("diagnostics lack %q:\n%s", w, texts)
 		}
 	}
 	if len(got.diags) != 2 {
 		t.Errorf("%d diagnostics, want 2 warnings:\n%s", len(got.diags), texts)
+	}
+}
+
+// TestManagedAppMoveState_VerifyAndRunnerFiles: verify moves; helm_release's keyring and
+// repository_ca_file are paths on the machine that ran Terraform, which the install pods
+// cannot read: not moved, each with a warning that names the file and the attribute that
+// takes its content. verify = false says nothing of the keyring (helm_release always has
+// one, its default path).
+func TestManagedAppMoveState_VerifyAndRunnerFiles(t *testing.T) {
+	var base map[string]any
+	if err := json.Unmarshal(readMoveFixture(t, "v2.json"), &base); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		changes map[string]any
+		verify  string
+		want    []string
+	}{
+		{"verify with a keyring", map[string]any{"verify": true, "keyring": "/home/ci/.gnupg/signers.gpg"}, "true", []string{
+			"WARNING: helm_release keyring not moved: verify = true is moved, but helm_release's keyring is a file on the machine that ran Terraform " +
+				"(/home/ci/.gnupg/signers.gpg), which the install pods in the cluster cannot read. Set keyring to the signers' public keys, ASCII-armored, " +
+				`e.g. keyring = file("chart-signers.asc") after ` + "`gpg --no-default-keyring --keyring /home/ci/.gnupg/signers.gpg --export --armor > chart-signers.asc`" +
+				": verify = true without keyring is refused at plan time.\n"}},
+		{"verify with helm's default keyring", map[string]any{"verify": true, "keyring": ""}, "true", []string{
+			"(~/.gnupg/pubring.gpg), which the install pods"}},
+		{"no verify", map[string]any{"verify": false, "keyring": "/root/.gnupg/pubring.gpg"}, "<null>", nil},
+		{"a CA file", map[string]any{"repository_ca_file": "/etc/ssl/repo-ca.pem", "repository_cert_file": "/etc/ssl/client.pem"}, "<null>", []string{
+			"WARNING: helm_release repository_ca_file not moved: helm_release trusted the repository's CA from the file /etc/ssl/repo-ca.pem",
+			`Set repository_ca_cert to the certificate itself (PEM), e.g. repository_ca_cert = file("/etc/ssl/repo-ca.pem")`,
+			// A client certificate still has no equivalent.
+			"WARNING: helm_release settings without an equivalent: clusterkit_managed_app has no equivalent of these helm_release settings, " +
+				"so the next install or upgrade runs without them: repository_cert_file.\n"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := map[string]any{}
+			for k, v := range base {
+				m[k] = v
+			}
+			for k, v := range tc.changes {
+				m[k] = v
+			}
+			raw, _ := json.Marshal(m)
+			got := moveState(t, helmAddr, "helm_release", 2, raw)
+			if got.state == nil {
+				t.Fatalf("no state; diagnostics:\n%s", diagTexts(got.diags))
+			}
+			if g := attrString(t, got.state, "verify"); g != tc.verify {
+				t.Errorf("verify = %s, want %s", g, tc.verify)
+			}
+			for _, a := range []string{"keyring", "repository_ca_cert"} {
+				if g := attrString(t, got.state, a); g != "<null>" {
+					t.Errorf("%s = %s, want null (the state holds only the file's path)", a, g)
+				}
+			}
+			texts := diagTexts(got.diags)
+			for _, w := range tc.want {
+				if !strings.Contains(texts, w) {
+					t.Errorf("diagnostics lack %q:\n%s", w, texts)
+				}
+			}
+			if tc.want == nil && len(got.diags) != 0 {
+				t.Errorf("diagnostics:\n%s", texts)
+			}
+			for _, d := range got.diags {
+				if d.Severity != tfprotov6.DiagnosticSeverityWarning {
+					t.Errorf("not a warning: %s", d.Summary)
+				}
+			}
+		})
 	}
 }
