@@ -123,8 +123,8 @@ func TestAccManagedApp_DriftFieldChanged(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, mf := range d.ManagedFields {
-			if mf.Manager == "kubectl-edit" && mf.FieldsV1 != nil && bytes.Contains(mf.FieldsV1.Raw, []byte(`"f:spec"`)) {
-				t.Errorf("%s: kubectl-edit still owns fields of the spec: %s", app, mf.FieldsV1.Raw)
+			if mf.Manager == "kubectl-edit" && mf.FieldsV1 != nil && strings.Contains(mf.FieldsV1.GetRawString(), `"f:spec"`) {
+				t.Errorf("%s: kubectl-edit still owns fields of the spec: %s", app, mf.FieldsV1.GetRawString())
 			}
 		}
 	}
