@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 )
@@ -128,4 +129,13 @@ func checkMoreValues(docs []string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// FieldConflict: helm's server-side apply (Helm 4) stopped at fields another field manager
+// owns (kubectl edit, a controller), as the API server words it ("Apply failed with 1
+// conflict: conflict with \"kubectl-edit\" ..."): a forced upgrade (TakeOwnership,
+// ForceConflicts) takes them back.
+func (e *InstallFailedError) FieldConflict() bool {
+	line := strings.ToLower(e.HelmError)
+	return strings.Contains(line, "apply failed with") && strings.Contains(line, " conflict")
 }

@@ -218,3 +218,17 @@ func TestInstallSpec_HelmOptionsAndValuesValidation(t *testing.T) {
 		t.Errorf("defaults %+v", d)
 	}
 }
+
+func TestInstallFailedError_FieldConflict(t *testing.T) {
+	for line, want := range map[string]bool{
+		`Error: UPGRADE FAILED: failed to update Deployment "app-demo": Apply failed with 1 conflict: conflict with "kubectl-edit" using apps/v1: .spec.replicas`:                      true,
+		`Error: UPGRADE FAILED: an error occurred while rolling back the release. original upgrade error: Apply failed with 2 conflicts: conflicts with "kubectl-edit" using apps/v1:`: true,
+		`Error: UPGRADE FAILED: Operation cannot be fulfilled on deployments.apps "app-demo": the object has been modified`:                                                            false,
+		`Error: UPGRADE FAILED: context deadline exceeded`: false,
+		``: false,
+	} {
+		if got := (&InstallFailedError{HelmError: line}).FieldConflict(); got != want {
+			t.Errorf("%q: %v, want %v", line, got, want)
+		}
+	}
+}

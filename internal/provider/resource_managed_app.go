@@ -461,6 +461,8 @@ func addInstallError(ctx context.Context, diags *diag.Diagnostics, summary strin
 		detail += "The last log lines are also in the provider's debug log (subsystem install_pod). The next apply runs the pod again."
 		if advice, ok := repositoryAdvice(failed.RepositoryFailure()); ok {
 			detail = advice + "\n\n" + detail
+		} else if failed.FieldConflict() {
+			detail = fieldConflictAdvice + "\n\n" + detail
 		}
 		diags.AddError(summary, detail)
 	case errors.As(err, &timedOut) && errors.Is(timedOut.Cause, context.Canceled):

@@ -127,3 +127,10 @@ func (m *managedAppModel) withHelmOptions(from managedAppModel) {
 	m.Wait, m.WaitForJobs, m.Atomic, m.CleanupOnFail = from.Wait, from.WaitForJobs, from.Atomic, from.CleanupOnFail
 	m.SkipCRDs, m.MaxHistory, m.TakeOwnership, m.DependencyUpdate = from.SkipCRDs, from.MaxHistory, from.TakeOwnership, from.DependencyUpdate
 }
+
+// fieldConflictAdvice leads the diagnostic of an upgrade that Helm 4's server-side apply
+// stopped at fields another field manager changed (a change the refresh did not see as
+// drift: one made since, or of a field the drift check does not compare).
+const fieldConflictAdvice = "helm applies server-side (Helm 4) and refused to take back fields of the chart's objects that another " +
+	"field manager changed (kubectl edit, another tool or a controller): the upgrade stopped at the conflict. Set take_ownership = true, " +
+	"whose upgrades force the chart's values over them, or set those fields back by hand (helm's error below names them), then apply again."

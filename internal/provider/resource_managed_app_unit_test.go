@@ -251,3 +251,19 @@ func TestManagedAppPlacement_SpecAndNoUpgrade(t *testing.T) {
 		t.Error("values are an install input")
 	}
 }
+
+// An upgrade Helm 4's server-side apply stopped at another field manager's fields: the
+// diagnostic leads with what to do (take_ownership, or set them back), then helm's line.
+func TestAddInstallError_FieldConflictAdvice(t *testing.T) {
+	var diags diag.Diagnostics
+	line := `Error: UPGRADE FAILED: Apply failed with 1 conflict: conflict with "kubectl-edit" using apps/v1: .spec.replicas`
+	err := &kube.InstallFailedError{Action: kube.ActionInstall, Pod: "install-app", Namespace: kube.DefaultInstallNamespace,
+		ExitCode: 1, Reason: "Error", HelmError: line, PodKept: true, LogsCommand: "kubectl logs -n clusterkit-managed-apps install-app"}
+	addInstallError(context.Background(), &diags, "Upgrading managed app failed", err)
+	if len(diags) != 1 || !strings.HasPrefix(diags[0].Detail(), fieldConflictAdvice+"\n\n") || !strings.Contains(diags[0].Detail(), "helm said:\n\n  "+line) {
+		t.Fatalf("diagnostics %v", diags)
+	}
+	if strings.Count(diags[0].Detail(), "take_ownership") != 1 {
+		t.Errorf("the advice is not given once: %s", diags[0].Detail())
+	}
+}
