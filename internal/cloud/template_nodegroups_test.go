@@ -118,12 +118,15 @@ func TestCheckNodeGroup(t *testing.T) {
 		field NodeGroupField
 		msg   string
 	}{
-		"bad name":         {func(g *NodeGroup) { g.Name = "-web" }, FieldNodeGroupName, `node group name "-web": 1-63 characters`},
-		"AL2":              {func(g *NodeGroup) { g.AMIType = "AL2_x86_64" }, FieldAMIType, "AL2_x86_64 is Amazon Linux 2, for which EKS publishes no AMIs from Kubernetes 1.33 on"},
-		"unknown ami":      {func(g *NodeGroup) { g.AMIType = "WINDOWS_CORE_2022_x86_64" }, FieldAMIType, `"WINDOWS_CORE_2022_x86_64" is not one of AL2023_x86_64_STANDARD, AL2023_ARM_64_STANDARD, BOTTLEROCKET_x86_64, BOTTLEROCKET_ARM_64`},
-		"capacity":         {func(g *NodeGroup) { g.CapacityType = "CAPACITY_BLOCK" }, FieldCapacityType, `"CAPACITY_BLOCK" is not one of ON_DEMAND, SPOT`},
-		"arm on x86":       {func(g *NodeGroup) { g.InstanceTypes = []string{"m7g.large"} }, FieldInstanceTypes, "m7g.large is an arm64 instance type and ami_type AL2023_x86_64_STANDARD runs on amd64"},
-		"x86 on arm":       {func(g *NodeGroup) { g.AMIType = "AL2023_ARM_64_STANDARD"; g.InstanceTypes = []string{"c6gn.large", "g4dn.xlarge"} }, FieldInstanceTypes, "g4dn.xlarge is an amd64 instance type"},
+		"bad name":    {func(g *NodeGroup) { g.Name = "-web" }, FieldNodeGroupName, `node group name "-web": 1-63 characters`},
+		"AL2":         {func(g *NodeGroup) { g.AMIType = "AL2_x86_64" }, FieldAMIType, "AL2_x86_64 is Amazon Linux 2, for which EKS publishes no AMIs from Kubernetes 1.33 on"},
+		"unknown ami": {func(g *NodeGroup) { g.AMIType = "WINDOWS_CORE_2022_x86_64" }, FieldAMIType, `"WINDOWS_CORE_2022_x86_64" is not one of AL2023_x86_64_STANDARD, AL2023_ARM_64_STANDARD, BOTTLEROCKET_x86_64, BOTTLEROCKET_ARM_64`},
+		"capacity":    {func(g *NodeGroup) { g.CapacityType = "CAPACITY_BLOCK" }, FieldCapacityType, `"CAPACITY_BLOCK" is not one of ON_DEMAND, SPOT`},
+		"arm on x86":  {func(g *NodeGroup) { g.InstanceTypes = []string{"m7g.large"} }, FieldInstanceTypes, "m7g.large is an arm64 instance type and ami_type AL2023_x86_64_STANDARD runs on amd64"},
+		"x86 on arm": {func(g *NodeGroup) {
+			g.AMIType = "AL2023_ARM_64_STANDARD"
+			g.InstanceTypes = []string{"c6gn.large", "g4dn.xlarge"}
+		}, FieldInstanceTypes, "g4dn.xlarge is an amd64 instance type"},
 		"bad type":         {func(g *NodeGroup) { g.InstanceTypes = []string{"large"} }, FieldInstanceTypes, `"large" is not an EC2 instance type`},
 		"twice":            {func(g *NodeGroup) { g.InstanceTypes = []string{"t3.large", "t3.large"} }, FieldInstanceTypes, "t3.large is listed twice"},
 		"desired over max": {func(g *NodeGroup) { g.DesiredSize = 5 }, FieldDesiredSize, "5 is above max_size 4"},
@@ -135,7 +138,9 @@ func TestCheckNodeGroup(t *testing.T) {
 		"label eks":        {func(g *NodeGroup) { g.Labels = map[string]string{"eks.amazonaws.com/nodegroup": "x"} }, FieldLabels, "the eks.amazonaws.com prefix is EKS's own"},
 		"label value":      {func(g *NodeGroup) { g.Labels = map[string]string{"a": "-x"} }, FieldLabels, `label "a": the value "-x"`},
 		"taint effect":     {func(g *NodeGroup) { g.Taints = []Taint{{Key: "a", Effect: "NoSchedule"}} }, FieldTaints, `taint "a": effect "NoSchedule" is not one of NO_SCHEDULE, NO_EXECUTE, PREFER_NO_SCHEDULE`},
-		"taint twice":      {func(g *NodeGroup) { g.Taints = []Taint{{Key: "a", Effect: "NO_EXECUTE"}, {Key: "a", Value: "b", Effect: "NO_EXECUTE"}} }, FieldTaints, `taint "a" with effect NO_EXECUTE is listed twice`},
+		"taint twice": {func(g *NodeGroup) {
+			g.Taints = []Taint{{Key: "a", Effect: "NO_EXECUTE"}, {Key: "a", Value: "b", Effect: "NO_EXECUTE"}}
+		}, FieldTaints, `taint "a" with effect NO_EXECUTE is listed twice`},
 	} {
 		g := base
 		g.Labels, g.Taints = nil, nil

@@ -205,29 +205,11 @@ func (e *Emulator) checkAccessEntry(s *stack, v version, r tresource) string {
 	if msg := accessEntrySemantics(a); msg != "" {
 		return eksHandlerReason("InvalidRequest", msg)
 	}
-	// The cluster: one of this stack made earlier in the same operation, or one that exists.
-	var cfg *eksConfig
-	var c *cluster
-	for _, cr := range v.tmpl.Resources {
-		if cr.LogicalID == r.LogicalID {
-			break
-		}
-		if cr.Type == "AWS::EKS::Cluster" && e.active(s, v, cr) && clusterName(s, v, cr) == a.cluster {
-			got, _ := e.eksClusterConfig(s, v, cr)
-			cfg = &got
-			c = &cluster{name: a.cluster, account: s.account, creator: s.creator, cfg: got}
-		}
-	}
-	if cfg == nil {
-		for _, live := range e.clusters(s.account, e.now()) {
-			if live.name == a.cluster {
-				cfg, c = &live.cfg, &live
-			}
-		}
-	}
-	if cfg == nil {
+	c := e.stackCluster(s, v, r.LogicalID, a.cluster)
+	if c == nil {
 		return eksHandlerReason("NotFound", "No cluster found for name: "+a.cluster+".")
 	}
+	cfg := &c.cfg
 	if cfg.authMode != "API" && cfg.authMode != "API_AND_CONFIG_MAP" {
 		return eksHandlerReason("InvalidRequest", "The cluster's authentication mode must be set to one of [API, API_AND_CONFIG_MAP] to perform this operation.")
 	}
@@ -252,9 +234,9 @@ func (e *Emulator) checkAccessEntry(s *stack, v version, r tresource) string {
 	return ""
 }
 
-// accessEntriesOf lists the access entries of c as of now: EKS's creator entry and every
+// accessEntriesOf lists the access entries of c as of now: EKS's creator entry, every
 // AWS::EKS::AccessEntry of the account's stacks that exists, except skip's skipID (the
-// resource being checked). Called with e.mu held.
+// resource being checked), and the entries EKS made for node group roles. Called with e.mu held.
 func (e *Emulator) accessEntriesOf(c cluster, now time.Time, skip *stack, skipID string) []accessEntry {
 	var out []accessEntry
 	if c.cfg.bootstrapAdmin && c.creator != "" && (c.cfg.authMode == "API" || c.cfg.authMode == "API_AND_CONFIG_MAP") {
@@ -288,7 +270,7 @@ func (e *Emulator) accessEntriesOf(c cluster, now time.Time, skip *stack, skipID
 			out = append(out, e.withDefaults(c, a))
 		}
 	}
-	return out
+	return append(out, e.nodegroupEntries(c, now, out)...)
 }
 
 // withDefaults fills in what EKS derives: the username, the nodes' group and the ARN.

@@ -182,6 +182,10 @@ func eksAction(r *http.Request) string {
 		return "DescribeAccessEntry"
 	case len(parts) == 5 && parts[2] == "access-entries" && parts[4] == "access-policies":
 		return "ListAssociatedAccessPolicies"
+	case len(parts) == 3 && parts[2] == "node-groups":
+		return "ListNodegroups"
+	case len(parts) == 4 && parts[2] == "node-groups":
+		return "DescribeNodegroup"
 	}
 	return "Unknown"
 }
@@ -224,6 +228,9 @@ func (e *Emulator) serveEKS(w http.ResponseWriter, r *http.Request, caller princ
 	e.mu.Unlock()
 	if found == nil {
 		return errf(404, "ResourceNotFoundException", "No cluster found for name: %s.", name)
+	}
+	if action == "ListNodegroups" || action == "DescribeNodegroup" {
+		return e.serveNodegroups(w, r, found, parts[3:])
 	}
 	if action != "DescribeCluster" {
 		return e.serveAccessEntries(w, r, action, found, parts[3:])

@@ -336,6 +336,9 @@ func (e *Emulator) runUpdate(s *stack, old version, token string) {
 				}
 			}
 		}
+		if verb == "UPDATE" && r.Type == "AWS::EKS::Nodegroup" && reason == "" {
+			reason = e.nodegroupUpdateRefusal(s, old, nv, oldR, *r)
+		}
 		if r.LogicalID == sc.FailResource {
 			reason = sc.FailReason
 		}
@@ -402,8 +405,8 @@ func (e *Emulator) active(s *stack, v version, r tresource) bool {
 }
 
 // checkResource is the failure reason of a resource CloudFormation would refuse when it
-// creates or updates it ("" when it is fine). Only the EKS cluster's and access entries'
-// properties are checked; other types are taken as they are.
+// creates or updates it ("" when it is fine). Only the EKS cluster's, access entries' and
+// node groups' properties are checked; other types are taken as they are.
 func (e *Emulator) checkResource(s *stack, v version, r tresource) string {
 	switch r.Type {
 	case "AWS::EKS::Cluster":
@@ -411,6 +414,8 @@ func (e *Emulator) checkResource(s *stack, v version, r tresource) string {
 		return reason
 	case "AWS::EKS::AccessEntry":
 		return e.checkAccessEntry(s, v, r)
+	case "AWS::EKS::Nodegroup":
+		return e.checkNodegroup(s, v, r, !s.everExisted(r.LogicalID))
 	}
 	return ""
 }
