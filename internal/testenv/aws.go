@@ -84,9 +84,10 @@ func newAWSConfig(addr, webhookAddr, oidcAddr, apiHost, caFile, adminToken strin
 
 // awsRuntime is a running emulator and webhook.
 type awsRuntime struct {
-	emu     *awsemu.Emulator
-	webhook *http.Server
-	issuer  *awsemu.Issuer
+	emu       *awsemu.Emulator
+	webhook   *http.Server
+	issuer    *awsemu.Issuer
+	stopNodes context.CancelFunc // the node joiner
 }
 
 func startAWS(cfg AWSConfig, logf func(string, ...any)) (*awsRuntime, error) {
@@ -126,12 +127,17 @@ func startAWS(cfg AWSConfig, logf func(string, ...any)) (*awsRuntime, error) {
 	mux.Handle("/authenticate", emu.TokenReviewHandler(mapper.identity))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
-	return &awsRuntime{emu: emu, webhook: srv, issuer: issuer}, nil
+	nctx, stopNodes := context.WithCancel(context.Background())
+	go (&nodeJoiner{emu: emu, api: mapper.api, mapper: mapper.identity, logf: logf}).run(nctx)
+	return &awsRuntime{emu: emu, webhook: srv, issuer: issuer, stopNodes: stopNodes}, nil
 }
 
 func (r *awsRuntime) close() {
 	if r == nil {
 		return
+	}
+	if r.stopNodes != nil {
+		r.stopNodes()
 	}
 	if r.issuer != nil {
 		_ = r.issuer.Close()
