@@ -197,6 +197,8 @@ func (r *eksClusterResource) Schema(ctx context.Context, _ resource.SchemaReques
 		resp.Schema.Attributes[k] = a
 	}
 	resp.Schema.Attributes["authentication_mode"] = authenticationModeAttribute()
+	resp.Schema.Attributes["node_groups"] = nodeGroupsAttribute()
+	resp.Schema.Attributes["managed_node_role_arn"] = managedNodeRoleAttribute()
 }
 
 // replaceUnlessImported replaces on change, except when the prior value is null: right
@@ -257,6 +259,7 @@ func (r *eksClusterResource) ValidateConfig(ctx context.Context, req resource.Va
 		return
 	}
 	validateAccess(m, &resp.Diagnostics)
+	validateNodeGroups(ctx, m, &resp.Diagnostics)
 	if !m.KubernetesVersion.IsNull() && !m.KubernetesVersion.IsUnknown() {
 		checkKubernetesVersionKnown(m.KubernetesVersion.ValueString(), r.clock(), &resp.Diagnostics)
 	}
@@ -338,6 +341,7 @@ func (r *eksClusterResource) ModifyPlan(ctx context.Context, req resource.Modify
 	}
 	planAccess(ctx, &config, &plan, prior, &resp.Diagnostics)
 	planAuthentication(&config, &plan, prior, &resp.Diagnostics)
+	planNodeGroups(ctx, &config, &plan, prior, &resp.Diagnostics)
 	checkUserTemplate(ctx, plan, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
@@ -355,6 +359,7 @@ func stackInputsChanged(state, plan eksClusterModel) bool {
 	return !state.KubernetesVersion.Equal(plan.KubernetesVersion) || !state.NodeInstanceType.Equal(plan.NodeInstanceType) ||
 		!state.NodeCount.Equal(plan.NodeCount) || !state.NodeVolumeSize.Equal(plan.NodeVolumeSize) ||
 		!state.KeyName.Equal(plan.KeyName) || !state.Tags.Equal(plan.Tags) || !state.TemplateBody.Equal(plan.TemplateBody) ||
+		!state.NodeGroups.Equal(plan.NodeGroups) ||
 		!state.EndpointPublicAccess.Equal(plan.EndpointPublicAccess) || !state.EndpointPrivateAccess.Equal(plan.EndpointPrivateAccess) ||
 		!state.PublicAccessCIDRs.Equal(plan.PublicAccessCIDRs) || !state.EnabledLogTypes.Equal(plan.EnabledLogTypes) ||
 		isKnown(plan.AuthenticationMode) && !state.AuthenticationMode.Equal(plan.AuthenticationMode)

@@ -146,7 +146,10 @@ func (r *eksClusterResource) finish(ctx context.Context, sess *cloud.Session, m 
 		return
 	}
 	owner := m.owner()
-	if role := m.NodeInstanceRoleARN.ValueString(); role != "" && cloud.NodesJoinThroughAWSAuth(cl.AuthenticationMode) {
+	for _, role := range m.nodeRoles() {
+		if !cloud.NodesJoinThroughAWSAuth(cl.AuthenticationMode) {
+			break
+		}
 		if err := client.EnsureRoleMapping(ctx, kube.NodeRoleMapping(role), owner); err != nil {
 			addKubeError(ctx, diags, "Mapping the node role in kube-system/aws-auth failed", path.Root("endpoint"), err)
 			return
@@ -174,8 +177,10 @@ func (r *eksClusterResource) unbootstrap(ctx context.Context, sess *cloud.Sessio
 	}
 	// A mapping made while the cluster was in CONFIG_MAP mode may outlive the move to
 	// API_AND_CONFIG_MAP; in API mode nothing reads aws-auth, and nothing was written.
-	if role := state.NodeInstanceRoleARN.ValueString(); role != "" && state.AuthenticationMode.ValueString() != cloud.AuthModeAPI {
-		steps = append(steps, func() error { return client.RemoveRoleMapping(ctx, role) })
+	for _, role := range state.nodeRoles() {
+		if state.AuthenticationMode.ValueString() != cloud.AuthModeAPI {
+			steps = append(steps, func() error { return client.RemoveRoleMapping(ctx, role) })
+		}
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {
@@ -236,6 +241,7 @@ func (r *eksClusterResource) Read(ctx context.Context, req resource.ReadRequest,
 		return
 	}
 	state.fromStack(st)
+	readNodeGroups(ctx, sess, st, &state, &resp.Diagnostics)
 	if st.Status == "CREATE_COMPLETE" || st.Status == "UPDATE_COMPLETE" {
 		cl, err := sess.FindCluster(ctx, state.Name.ValueString())
 		switch {
@@ -294,6 +300,9 @@ func (r *eksClusterResource) Update(ctx context.Context, req resource.UpdateRequ
 	plan.StackID, plan.Status = types.StringValue(st.ID), types.StringValue(st.Status)
 	if plan.NodeInstanceRoleARN.IsUnknown() {
 		plan.NodeInstanceRoleARN = types.StringValue(st.Outputs[cloud.OutputNodeInstanceRoleArn])
+	}
+	if v := st.Outputs[cloud.OutputManagedNodeRoleArn]; plan.ManagedNodeRoleARN.IsUnknown() && v != "" {
+		plan.ManagedNodeRoleARN = types.StringValue(v)
 	}
 	save := func() {
 		plan.fillOutputs(&resp.Diagnostics)

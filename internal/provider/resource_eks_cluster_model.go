@@ -32,6 +32,8 @@ type eksClusterModel struct {
 	NodeCount                   types.Int64    `tfsdk:"node_count"`
 	NodeVolumeSize              types.Int64    `tfsdk:"node_volume_size"`
 	KeyName                     types.String   `tfsdk:"key_name"`
+	NodeGroups                  types.Map      `tfsdk:"node_groups"`
+	ManagedNodeRoleARN          types.String   `tfsdk:"managed_node_role_arn"`
 	Tags                        types.Map      `tfsdk:"tags"`
 	EndpointPublicAccess        types.Bool     `tfsdk:"endpoint_public_access"`
 	EndpointPrivateAccess       types.Bool     `tfsdk:"endpoint_private_access"`
@@ -134,7 +136,7 @@ func (m eksClusterModel) stackSpec(ctx context.Context, prior map[string]string,
 	if body := m.template(); body != cloud.EKSClusterTemplate() {
 		cloud.FitParameters(body, params) // ModifyPlan refused the values that would be lost
 	}
-	return cloud.StackSpec{Name: m.Name.ValueString(), TemplateBody: m.template(), Parameters: params, Tags: tags}
+	return cloud.StackSpec{Name: m.Name.ValueString(), TemplateBody: m.stackTemplate(ctx, diags), Parameters: params, Tags: tags}
 }
 
 // fromStack takes what the stack says about the inputs CloudFormation owns, so changes
@@ -156,6 +158,10 @@ func (m *eksClusterModel) fromStack(st *cloud.Stack) {
 	}
 	if v := st.Outputs[cloud.OutputNodeInstanceRoleArn]; v != "" {
 		m.NodeInstanceRoleARN = types.StringValue(v)
+	}
+	m.ManagedNodeRoleARN = types.StringNull()
+	if v := st.Outputs[cloud.OutputManagedNodeRoleArn]; v != "" {
+		m.ManagedNodeRoleARN = types.StringValue(v)
 	}
 	m.accessFromStack(st.Parameters)
 }
@@ -181,7 +187,7 @@ func (m *eksClusterModel) fillOutputs(diags *diag.Diagnostics) {
 	})
 	diags.Append(d...)
 	m.ServiceAccount = sa
-	for _, v := range []*types.String{&m.Endpoint, &m.CertificateAuthorityData, &m.ClusterARN, &m.NodeInstanceRoleARN, &m.StackID, &m.Status, &m.AuthenticationMode, &m.OIDCIssuerURL} {
+	for _, v := range []*types.String{&m.Endpoint, &m.CertificateAuthorityData, &m.ClusterARN, &m.NodeInstanceRoleARN, &m.ManagedNodeRoleARN, &m.StackID, &m.Status, &m.AuthenticationMode, &m.OIDCIssuerURL} {
 		if v.IsUnknown() {
 			*v = types.StringNull()
 		}
