@@ -31,6 +31,10 @@ package cloud
 //     expects exactly those two entries among the resources it did not create. Their
 //     properties are checked by cfn-lint on each mode (templates_lint_test.go) and by the
 //     in-project emulator (awsemu/accessentry_test.go), which also serves the access entry APIs.
+//   - AWS::EKS::Nodegroup (the managed node groups) is not supported either and skipped
+//     with a warning: the NodeGroups subtest checks that the rendered template deploys,
+//     creates ManagedNodeRole and its output, and that moto skips exactly the node groups
+//     besides the types above.
 //   - ManagedPolicyArns on the role are accepted but not attached.
 //   - Skipping AWS::EKS::Cluster, moto never sees the cluster's endpoint access, logging,
 //     encryption or IP family: those properties are checked by cfn-lint on each parameter
@@ -57,6 +61,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	ekstypes "github.com/aws/aws-sdk-go-v2/service/eks/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"go.yaml.in/yaml/v3"
 )
 
 const (
@@ -425,6 +430,84 @@ func TestMotoEKSClusterStack(t *testing.T) {
 	}
 
 	t.Run("IPv6", func(t *testing.T) { checkMotoIPv6(t, ctx, e, body, attrs) })
+	t.Run("NodeGroups", func(t *testing.T) { checkMotoNodeGroups(t, ctx, e, attrs) })
+}
+
+// checkMotoNodeGroups deploys the template with two managed node groups. moto's
+// CloudFormation has no AWS::EKS::Nodegroup either: it skips them (as it skips the
+// cluster), so this checks what moto can see, that the rendered template deploys and
+// creates the groups' role (ManagedNodeRole) and its output, and that exactly the node
+// groups join the resources moto skips. Their properties are checked by cfn-lint
+// (templates_lint_test.go) and by the in-project emulator (awsemu/nodegroup_test.go),
+// which also serves ListNodegroups / DescribeNodegroup.
+func checkMotoNodeGroups(t *testing.T, ctx context.Context, e *motoEnv, attrs map[string]string) {
+	const name = "clusterkit-moto-ng"
+	rendered, err := RenderEKSClusterTemplate(testGroups())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, replaced, err := motoTemplate(rendered, motoRewrite{NodeImageDefault: e.amiParam, ClusterAttrs: attrs})
+	if err != nil || replaced != 5 {
+		t.Fatalf("motoTemplate: %d replaced, %v (the node groups must not read the cluster's attributes)", replaced, err)
+	}
+	cfn := cloudformation.NewFromConfig(e.cfg)
+	cs, err := cfn.CreateStack(ctx, &cloudformation.CreateStackInput{
+		StackName: aws.String(name), TemplateBody: aws.String(body), Parameters: e.parameters(name),
+		Capabilities: []cfntypes.Capability{cfntypes.CapabilityCapabilityIam},
+	})
+	if err != nil {
+		t.Fatalf("CreateStack: %v", err)
+	}
+	stack := waitStackStatus(t, ctx, cfn, aws.ToString(cs.StackId), cfntypes.StackStatusCreateComplete)
+	var roleOut string
+	for _, o := range stack.Outputs {
+		if aws.ToString(o.OutputKey) == OutputManagedNodeRoleArn {
+			roleOut = aws.ToString(o.OutputValue)
+		}
+	}
+	if !regexp.MustCompile(`^arn:aws:iam::` + motoAccount + `:role/` + name + `-ManagedNodeRole-`).MatchString(roleOut) {
+		t.Errorf("output %s = %q", OutputManagedNodeRoleArn, roleOut)
+	}
+	sr, err := cfn.DescribeStackResources(ctx, &cloudformation.DescribeStackResourcesInput{StackName: cs.StackId})
+	if err != nil {
+		t.Fatal(err)
+	}
+	physical := map[string]bool{}
+	for _, r := range sr.StackResources {
+		physical[aws.ToString(r.LogicalResourceId)] = true
+	}
+	var tpl struct {
+		Resources map[string]struct {
+			Type string `yaml:"Type"`
+		} `yaml:"Resources"`
+	}
+	if err := yaml.Unmarshal([]byte(rendered), &tpl); err != nil {
+		t.Fatal(err)
+	}
+	var missing []string
+	for id, r := range tpl.Resources {
+		if !physical[id] {
+			missing = append(missing, id+" ("+r.Type+")")
+		}
+	}
+	slices.Sort(missing)
+	want := []string{
+		"AdminAccessEntry (AWS::EKS::AccessEntry)",
+		"ControlPlaneEgressToNodeSecurityGroup (AWS::EC2::SecurityGroupEgress)",
+		"ControlPlaneEgressToNodeSecurityGroupOn443 (AWS::EC2::SecurityGroupEgress)",
+		"EKSCluster (AWS::EKS::Cluster)",
+		"NodeAccessEntry (AWS::EKS::AccessEntry)",
+		NodeGroupLogicalID("arm_pool-1") + " (AWS::EKS::Nodegroup)",
+		"NodeGroupweb (AWS::EKS::Nodegroup)",
+	}
+	slices.Sort(want)
+	if !slices.Equal(missing, want) {
+		t.Errorf("resources moto did not create = %q, want %q", missing, want)
+	}
+	if _, err := cfn.DeleteStack(ctx, &cloudformation.DeleteStackInput{StackName: cs.StackId}); err != nil {
+		t.Fatal(err)
+	}
+	waitStackStatus(t, ctx, cfn, aws.ToString(cs.StackId), cfntypes.StackStatusDeleteComplete)
 }
 
 // checkMotoIPv6 deploys the template with IpFamily ipv6: moto resolves the Fn::If

@@ -107,6 +107,30 @@ func TestEKSClusterTemplate_CFNLintVariants(t *testing.T) {
 	if out, err := runCFNLint(t, tpl, variants); err != nil {
 		t.Errorf("cfn-lint on the variants: %v\n%s", err, out)
 	}
+	// The template with managed node groups (every AMI type, both capacity types, labels
+	// and taints), under each parameter variant too.
+	groups := testGroups()
+	for i, ami := range NodeGroupAMITypes() {
+		g := testGroups()[i%2]
+		g.Name, g.AMIType = "pool-"+strings.ToLower(ami), ami
+		if AMIArch(ami) == "arm64" {
+			g.InstanceTypes = []string{"m7g.large", "c7g.large"}
+		} else {
+			g.InstanceTypes = []string{"t3.large"}
+		}
+		groups = append(groups, g)
+	}
+	body, err := RenderEKSClusterTemplate(groups)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ngTpl := filepath.Join(t.TempDir(), "eks-cluster-nodegroups.yaml")
+	if err := os.WriteFile(ngTpl, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := runCFNLint(t, ngTpl, variants); err != nil {
+		t.Errorf("cfn-lint on the template with node groups: %v\n%s", err, out)
+	}
 	// The linter does look at the values: a bad one is a finding.
 	out, err := runCFNLint(t, tpl, map[string][]map[string]any{"bad ip family": lintParams(map[string]any{"IpFamily": "ipv5"})})
 	if err == nil || !strings.Contains(out, "'ipv5' is not one of ['ipv4', 'ipv6']") {

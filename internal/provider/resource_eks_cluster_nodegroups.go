@@ -6,10 +6,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/mapvalidator"
-	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -78,12 +76,11 @@ func nodeGroupsAttribute() schema.MapNestedAttribute {
 				Optional: true, Computed: true, ElementType: types.StringType,
 				Default:             listdefault.StaticValue(types.ListValueMust(types.StringType, []attr.Value{types.StringValue(cloud.DefaultNodeGroupInstanceType)})),
 				MarkdownDescription: "EC2 instance types, 1-20, of the AMI type's architecture (Graviton types such as `m7g.large` for the ARM64 AMI types); default `[\"" + cloud.DefaultNodeGroupInstanceType + "\"]`. With several, Spot capacity comes from the most available pool. Changing them needs a new group (a new entry name).",
-				Validators:          []validator.List{listvalidator.SizeBetween(1, 20)},
+				Validators:          []validator.List{listvalidator.SizeAtLeast(1)},
 			},
 			"capacity_type": schema.StringAttribute{
 				Optional: true, Computed: true, Default: stringdefault.StaticString(cloud.DefaultNodeGroupCapacityType),
 				MarkdownDescription: "`ON_DEMAND` (default) or `SPOT`. Changing it needs a new group (a new entry name).",
-				Validators:          []validator.String{stringvalidator.OneOf(cloud.NodeGroupCapacityTypes()...)},
 			},
 			"ami_type": schema.StringAttribute{
 				Optional: true, Computed: true, Default: stringdefault.StaticString(cloud.DefaultNodeGroupAMIType),
@@ -96,7 +93,6 @@ func nodeGroupsAttribute() schema.MapNestedAttribute {
 			"max_size": schema.Int64Attribute{
 				Required:            true,
 				MarkdownDescription: "Most nodes, at least 1 and at least `desired_size`. Changed in place.",
-				Validators:          []validator.Int64{int64validator.AtLeast(1)},
 			},
 			"desired_size": schema.Int64Attribute{
 				Required:            true,
