@@ -36,6 +36,7 @@ var lintVariants = map[string]map[string]any{
 	"access entries, API":         {"AuthenticationMode": "API", "ClusterAdminRoleArn": "arn:aws:iam::222222222222:role/clusterkit-provisioner"},
 	"access entries and aws-auth": {"AuthenticationMode": "API_AND_CONFIG_MAP", "ClusterAdminRoleArn": "arn:aws:iam::222222222222:role/clusterkit-provisioner"},
 	"aws-auth only":               {"AuthenticationMode": "CONFIG_MAP"},
+	"no self-managed nodes":       {"NodeCount": "0", "AuthenticationMode": "API"},
 	"everything": {
 		"EndpointPublicAccess": "false", "EndpointPrivateAccess": "true", "LogAudit": "true",
 		"SecretsKmsKeyArn": "arn:aws:kms:us-east-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab",
@@ -108,7 +109,7 @@ func TestEKSClusterTemplate_CFNLintVariants(t *testing.T) {
 		t.Errorf("cfn-lint on the variants: %v\n%s", err, out)
 	}
 	// The template with managed node groups (every AMI type, both capacity types, labels
-	// and taints), under each parameter variant too.
+	// and taints), under each parameter variant too, and without the self-managed group.
 	groups := testGroups()
 	for i, ami := range NodeGroupAMITypes() {
 		g := testGroups()[i%2]
@@ -128,7 +129,11 @@ func TestEKSClusterTemplate_CFNLintVariants(t *testing.T) {
 	if err := os.WriteFile(ngTpl, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := runCFNLint(t, ngTpl, variants); err != nil {
+	ngVariants := map[string][]map[string]any{"managed node groups only": lintParams(map[string]any{"NodeCount": "0", "AuthenticationMode": "API"})}
+	for k, v := range variants {
+		ngVariants[k] = v
+	}
+	if out, err := runCFNLint(t, ngTpl, ngVariants); err != nil {
 		t.Errorf("cfn-lint on the template with node groups: %v\n%s", err, out)
 	}
 	// The linter does look at the values: a bad one is a finding.

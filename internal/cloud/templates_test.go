@@ -93,7 +93,7 @@ func TestEKSClusterTemplateParameters(t *testing.T) {
 		"SubnetIds":                   {"Type": "List<AWS::EC2::Subnet::Id>"},
 		"ControlPlaneSecurityGroupId": {"Type": "AWS::EC2::SecurityGroup::Id"},
 		"NodeInstanceType":            {"Type": "String", "Default": "t3.medium"},
-		"NodeCount":                   {"Type": "Number", "MinValue": 1, "MaxValue": 100, "Default": 3},
+		"NodeCount":                   {"Type": "Number", "MinValue": 0, "MaxValue": 100, "Default": 3},
 		"NodeVolumeSize":              {"Type": "Number", "MinValue": 8, "Default": 20},
 		"KeyName":                     {"Type": "String", "Default": ""},
 		"NodeImageId":                 {"Type": "AWS::SSM::Parameter::Value<AWS::EC2::Image::Id>"},
@@ -198,7 +198,7 @@ func TestEKSClusterTemplateResources(t *testing.T) {
 	// The access entries: the nodes' (EC2_LINUX) in both access entry modes, the
 	// provisioning role's (cluster admin) when ClusterAdminRoleArn is given.
 	for id, want := range map[string]map[string]any{
-		NodeAccessEntryLogicalID: {"Type": "AWS::EKS::AccessEntry", "Condition": "HasAccessEntries", "DependsOn": EKSClusterLogicalID,
+		NodeAccessEntryLogicalID: {"Type": "AWS::EKS::AccessEntry", "Condition": "HasNodeAccessEntry", "DependsOn": EKSClusterLogicalID,
 			"Properties": map[string]any{"ClusterName": map[string]any{"Ref": "ClusterName"},
 				"PrincipalArn": map[string]any{"Fn::GetAtt": []any{NodeInstanceRoleLogicalID, "Arn"}}, "Type": "EC2_LINUX"}},
 		AdminAccessEntryLogicalID: {"Type": "AWS::EKS::AccessEntry", "Condition": "HasAdminAccessEntry", "DependsOn": EKSClusterLogicalID,

@@ -345,7 +345,7 @@ func TestWaitStack_ResumedSkipsTemplate(t *testing.T) {
 
 func TestPlanOf(t *testing.T) {
 	p := planOf(EKSClusterTemplate())
-	if p == nil || len(p.required) != 12 || fmt.Sprint(p.conditional) != "[NodeAccessEntry AdminAccessEntry]" || p.required[0] != EKSClusterLogicalID {
+	if p == nil || len(p.required) != 9 || fmt.Sprint(p.conditional) != "[NodeAccessEntry AdminAccessEntry NodeInstanceProfile NodeLaunchTemplate NodeGroup]" || p.required[0] != EKSClusterLogicalID {
 		t.Fatalf("EKS template plan %+v", p)
 	}
 	js := planOf(`{"Conditions": {"Big": {"Fn::Equals": ["a", "a"]}}, "Resources": {"A": {"Type": "AWS::SNS::Topic"}, "B": {"Type": "AWS::SNS::Topic", "Condition": "Big"}}}`)
@@ -367,7 +367,7 @@ func TestPlanOf(t *testing.T) {
 }
 
 // TestWaitStack_EKSShapedCreate: with durations shaped like AWS's (the cluster 10 minutes,
-// the Auto Scaling group last, 90s) the wait polls sparsely through the cluster, is
+// the Auto Scaling group 90s, then its security group rules) the wait polls sparsely through the cluster, is
 // described once more in its 10 quiet minutes (the safety net), and notices the end within
 // Backoff.First of it.
 func TestWaitStack_EKSShapedCreate(t *testing.T) {
@@ -383,8 +383,8 @@ func TestWaitStack_EKSShapedCreate(t *testing.T) {
 	if got, want := eventLines(seen), stackTimeline(t, s, "ck-wait-shaped"); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("progress\n got %v\nwant %v", got, want)
 	}
-	if got := [3]int{s.calls("DescribeStacks", s.start), s.calls("GetTemplate", s.start), s.calls("DescribeStackEvents", s.start)}; got != [3]int{3, 1, 25} {
-		t.Errorf("DescribeStacks, GetTemplate, DescribeStackEvents calls = %v, want [3 1 25]", got)
+	if got := [3]int{s.calls("DescribeStacks", s.start), s.calls("GetTemplate", s.start), s.calls("DescribeStackEvents", s.start)}; got != [3]int{3, 1, 20} {
+		t.Errorf("DescribeStacks, GetTemplate, DescribeStackEvents calls = %v, want [3 1 20]", got)
 	}
 	if latency := s.clk.Now().Sub(s.ended(t, "ck-wait-shaped")); latency < 0 || latency > DefaultBackoff.First {
 		t.Errorf("noticed the end %s after it, want at most %s", latency, DefaultBackoff.First)

@@ -146,9 +146,9 @@ func (r *eksClusterResource) Schema(ctx context.Context, _ resource.SchemaReques
 				Validators:          []validator.String{stringvalidator.RegexMatches(instanceTypeRE, "must be an EC2 instance type such as t3.medium")},
 			},
 			"node_count": schema.Int64Attribute{
-				Optional: true, Computed: true, Default: int64default.StaticInt64(3),
-				MarkdownDescription: "Number of nodes, 1-100 (default 3). Changed in place.",
-				Validators:          []validator.Int64{int64validator.Between(1, 100)},
+				Optional: true, Computed: true, PlanModifiers: []planmodifier.Int64{nodeCountDefault()},
+				MarkdownDescription: "Number of self-managed nodes (an Auto Scaling group with a launch template), 0-100; 0 for none. Default: 3 for a new cluster without `node_groups`, 0 for one with them; a cluster that exists keeps its count. Changed in place.",
+				Validators:          []validator.Int64{int64validator.Between(0, 100)},
 			},
 			"node_volume_size": schema.Int64Attribute{
 				Optional: true, Computed: true, Default: int64default.StaticInt64(20),

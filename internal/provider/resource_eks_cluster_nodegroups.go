@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/listdefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
@@ -21,7 +22,8 @@ import (
 	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/cloud"
 )
 
-// node_groups: EKS managed node groups next to the self-managed group of node_count nodes. Each entry becomes a node group of the stack
+// node_groups: EKS managed node groups, next to the self-managed group of node_count
+// nodes or instead of it (node_count = 0, the default for a new cluster with node groups). Each entry becomes a node group of the stack
 // (cloud.RenderEKSClusterTemplate); scaling, labels and taints change in place, and the
 // settings CloudFormation can change only by replacing a group are refused at plan time
 // with the way out (a new entry name), since a replaced group would keep its name.
@@ -340,6 +342,10 @@ func planNodeGroups(ctx context.Context, config, plan, state *eksClusterModel, d
 			diags.AddAttributeError(nodeGroupsPath, "Too many node group settings", err.Error()+".")
 		}
 	}
+	if isKnown(plan.NodeCount) && plan.NodeCount.ValueInt64() == 0 && !plan.NodeGroups.IsUnknown() && len(plan.NodeGroups.Elements()) == 0 {
+		diags.AddAttributeWarning(path.Root("node_count"), "The cluster will have no nodes",
+			"node_count = 0 and no node_groups: nothing can run pods in the cluster (CoreDNS stays pending). Add node_groups, or set node_count.")
+	}
 	switch {
 	case plan.NodeGroups.IsUnknown():
 		plan.ManagedNodeRoleARN = types.StringUnknown()
@@ -371,6 +377,9 @@ func (m eksClusterModel) stackTemplate(ctx context.Context, diags *diag.Diagnost
 func (m eksClusterModel) nodeRoles() []string {
 	var out []string
 	for _, v := range []types.String{m.NodeInstanceRoleARN, m.ManagedNodeRoleARN} {
+		if v == m.NodeInstanceRoleARN && isKnown(m.NodeCount) && m.NodeCount.ValueInt64() == 0 {
+			continue // no self-managed nodes
+		}
 		if isKnown(v) && v.ValueString() != "" {
 			out = append(out, v.ValueString())
 		}
@@ -399,4 +408,34 @@ func readNodeGroups(ctx context.Context, sess *cloud.Session, st *cloud.Stack, m
 	if v := nodeGroupsValue(groups); !sameNodeGroups(ctx, v, m.NodeGroups) {
 		m.NodeGroups = v
 	}
+}
+
+// nodeCountDefault: node_count left out is the prior count for a cluster that exists (a
+// self-managed group stays until the configuration says node_count = 0), and for a new one
+// 3 without node_groups, 0 with them (managed node groups by default).
+func nodeCountDefault() planmodifier.Int64 { return nodeCountModifier{} }
+
+type nodeCountModifier struct{}
+
+func (nodeCountModifier) Description(context.Context) string {
+	return "the prior count; for a new cluster 3 without node_groups, 0 with them"
+}
+
+func (m nodeCountModifier) MarkdownDescription(ctx context.Context) string { return m.Description(ctx) }
+
+func (nodeCountModifier) PlanModifyInt64(ctx context.Context, req planmodifier.Int64Request, resp *planmodifier.Int64Response) {
+	if !req.ConfigValue.IsNull() {
+		return
+	}
+	if !req.StateValue.IsNull() {
+		resp.PlanValue = req.StateValue
+		return
+	}
+	var groups types.Map
+	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, nodeGroupsPath, &groups)...)
+	if groups.IsUnknown() || len(groups.Elements()) > 0 {
+		resp.PlanValue = types.Int64Value(0)
+		return
+	}
+	resp.PlanValue = types.Int64Value(3)
 }

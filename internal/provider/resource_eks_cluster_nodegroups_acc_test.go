@@ -262,7 +262,9 @@ func TestAccEKSCluster_NodeGroupsConfigMap(t *testing.T) {
 	}))
 }
 
-func sess(t *testing.T) *cloud.Session { return accSession(t, accStack.AWSConfig.RoleARN, "acc-nodegroups") }
+func sess(t *testing.T) *cloud.Session {
+	return accSession(t, accStack.AWSConfig.RoleARN, "acc-nodegroups")
+}
 
 // TestAccEKSCluster_NodeGroupsValidation: what EKS would refuse in a node group is
 // refused at plan time, once, naming the entry and the setting.

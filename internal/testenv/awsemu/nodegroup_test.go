@@ -54,7 +54,7 @@ func TestProjectTemplate_NodeGroups(t *testing.T) {
 	p.render(t, ngTestGroups())
 	st := p.create(nil, "AuthenticationMode", "API", "ClusterAdminRoleArn", roleARN, "KubernetesVersion", "1.35")
 	if st.StackStatus != cfntypes.StackStatusCreateComplete {
-		t.Fatalf("stack %s: %s", st.StackStatus, p.resourceFailure("NodeGroupweb")+p.resourceFailure("NodeGroupArm"))
+		t.Fatalf("stack %s: %s", st.StackStatus, p.resourceFailure("NodeGroupweb")+p.resourceFailure(cloud.NodeGroupLogicalID("arm")))
 	}
 	list, err := p.e.ListNodegroups(p.v.ctx, &eks.ListNodegroupsInput{ClusterName: aws.String("ck-ng")})
 	if err != nil || !slices.Equal(list.Nodegroups, []string{"arm", "web"}) {
@@ -190,5 +190,39 @@ func TestProjectTemplate_NodeGroupConfigMap(t *testing.T) {
 	}
 	if _, groups, ok := p.v.e.NodeIdentity("ck-ngcm", role, "i-1", mapped); !ok || !slices.Contains(groups, "system:nodes") {
 		t.Errorf("mapped node role: %v %v", groups, ok)
+	}
+}
+
+// NodeCount 0: no self-managed group (no launch template, Auto Scaling group, instance
+// profile or its access entry); the managed groups' nodes are the cluster's only ones.
+func TestProjectTemplate_ManagedNodeGroupsOnly(t *testing.T) {
+	p := newProjectStack(t, "ck-ngonly")
+	p.render(t, ngTestGroups())
+	if st := p.create(nil, "NodeCount", "0", "AuthenticationMode", "API", "ClusterAdminRoleArn", roleARN, "KubernetesVersion", "1.35"); st.StackStatus != cfntypes.StackStatusCreateComplete {
+		t.Fatalf("stack %s", st.StackStatus)
+	}
+	_, evs := p.v.events(p.c, p.name)
+	made := map[string]bool{}
+	for _, ev := range evs {
+		if ev.ResourceStatus == cfntypes.ResourceStatusCreateComplete {
+			made[aws.ToString(ev.LogicalResourceId)] = true
+		}
+	}
+	for _, id := range []string{"NodeGroup", "NodeLaunchTemplate", "NodeInstanceProfile", "NodeAccessEntry"} {
+		if made[id] {
+			t.Errorf("%s was created with NodeCount 0", id)
+		}
+	}
+	for _, id := range []string{"EKSCluster", "NodeInstanceRole", "ManagedNodeRole", cloud.NodeGroupLogicalID("web"), cloud.NodeGroupLogicalID("arm"), "AdminAccessEntry"} {
+		if !made[id] {
+			t.Errorf("%s was not created", id)
+		}
+	}
+	entries, err := p.e.ListAccessEntries(p.v.ctx, &eks.ListAccessEntriesInput{ClusterName: aws.String("ck-ngonly")})
+	if err != nil || len(entries.AccessEntries) != 2 || !slices.Contains(entries.AccessEntries, roleARN) {
+		t.Errorf("access entries %v %v, want the admin's and the managed node role's", entries, err)
+	}
+	if n := p.v.e.Nodes(); len(n) != 3 {
+		t.Errorf("%d nodes, want 3", len(n))
 	}
 }

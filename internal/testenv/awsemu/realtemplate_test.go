@@ -30,9 +30,9 @@ func TestProjectTemplate(t *testing.T) {
 			"VpcId", "vpc-0123456789abcdef0", "SubnetIds", "subnet-aaa,subnet-bbb", "ControlPlaneSecurityGroupId", "sg-0123456789abcdef0"),
 	}
 	bad := *in
-	bad.Parameters = append(params("NodeCount", "0"), in.Parameters...)
+	bad.Parameters = append(params("NodeCount", "101"), in.Parameters...)
 	if _, err := c.CreateStack(v.ctx, &bad); err == nil || !strings.Contains(err.Error(), "NodeCount") {
-		t.Fatalf("NodeCount 0 accepted: %v", err)
+		t.Fatalf("NodeCount 101 accepted: %v", err)
 	}
 	bad.Parameters = append(params("ClusterName", "-bad"), in.Parameters[1:]...)
 	if code, msg := apiErr(mustErr(c.CreateStack(v.ctx, &bad))); code != "ValidationError" || !strings.HasPrefix(msg, "Parameter 'ClusterName' failed to satisfy constraint: must start with") {
