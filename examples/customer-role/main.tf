@@ -66,8 +66,19 @@ resource "aws_iam_role_policy" "clusterkit_provisioner" {
           "eks:CreateAccessEntry", "eks:DeleteAccessEntry", "eks:DescribeAccessEntry", "eks:UpdateAccessEntry",
           "eks:ListAccessEntries", "eks:AssociateAccessPolicy", "eks:DisassociateAccessPolicy",
           "eks:ListAssociatedAccessPolicies",
+          # Managed node groups (node_groups): made, scaled, upgraded and removed by the stack;
+          # the provider reads them back from the stack's template.
+          "eks:CreateNodegroup", "eks:DeleteNodegroup", "eks:DescribeNodegroup", "eks:ListNodegroups",
+          "eks:UpdateNodegroupConfig", "eks:UpdateNodegroupVersion",
         ]
         Resource = "*"
+      },
+      {
+        # EKS manages node groups through its service-linked role, created with the first one.
+        Effect    = "Allow"
+        Action    = ["iam:CreateServiceLinkedRole"]
+        Resource  = "arn:${data.aws_partition.current.partition}:iam::*:role/aws-service-role/eks-nodegroup.amazonaws.com/AWSServiceRoleForAmazonEKSNodegroup"
+        Condition = { StringEquals = { "iam:AWSServiceName" = "eks-nodegroup.amazonaws.com" } }
       },
       {
         Effect = "Allow"
@@ -86,9 +97,17 @@ resource "aws_iam_role_policy" "clusterkit_provisioner" {
           "iam:CreateRole", "iam:DeleteRole", "iam:GetRole", "iam:TagRole", "iam:AttachRolePolicy", "iam:DetachRolePolicy",
           "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:GetRolePolicy",
           "iam:CreateInstanceProfile", "iam:DeleteInstanceProfile", "iam:GetInstanceProfile",
-          "iam:AddRoleToInstanceProfile", "iam:RemoveRoleFromInstanceProfile", "iam:PassRole",
+          "iam:AddRoleToInstanceProfile", "iam:RemoveRoleFromInstanceProfile",
         ]
         Resource = "*"
+      },
+      {
+        # The EKS service role to the cluster, the node roles to EC2 (self-managed nodes) and
+        # to EKS (managed node groups).
+        Effect    = "Allow"
+        Action    = ["iam:PassRole"]
+        Resource  = "*"
+        Condition = { StringEquals = { "iam:PassedToService" = ["eks.amazonaws.com", "ec2.amazonaws.com"] } }
       },
       ], length(var.secrets_kms_key_arns) == 0 ? [] : [{
         Effect   = "Allow"

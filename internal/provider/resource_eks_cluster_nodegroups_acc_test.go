@@ -93,7 +93,7 @@ func TestAccEKSCluster_NodeGroups(t *testing.T) {
 		Steps: []resource.TestStep{
 			{
 				ConfigDirectory: dir,
-				ConfigVariables: eksVars(name, nil),
+				ConfigVariables: eksVars(name, config.Variables{"node_count": config.IntegerVariable(1)}),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(eksAddr, tfjsonpath.New("node_groups").AtMapKey("web").AtMapKey("desired_size"), knownvalue.Int64Exact(2)),
 					statecheck.ExpectKnownValue(eksAddr, tfjsonpath.New("node_groups").AtMapKey("arm").AtMapKey("min_size"), knownvalue.Int64Exact(1)),
@@ -158,7 +158,7 @@ func TestAccEKSCluster_NodeGroups(t *testing.T) {
 			{
 				// Scaling changes in place through UpdateStack.
 				ConfigDirectory: dir,
-				ConfigVariables: eksVars(name, config.Variables{"web_desired": config.IntegerVariable(3), "web_max": config.IntegerVariable(5)}),
+				ConfigVariables: eksVars(name, config.Variables{"node_count": config.IntegerVariable(1), "web_desired": config.IntegerVariable(3), "web_max": config.IntegerVariable(5)}),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction(eksAddr, plancheck.ResourceActionUpdate),
 					plancheck.ExpectKnownValue(eksAddr, tfjsonpath.New("managed_node_role_arn"), knownvalue.NotNull()),
@@ -183,7 +183,7 @@ func TestAccEKSCluster_NodeGroups(t *testing.T) {
 				// CloudFormation would replace the group for a new instance type, under the
 				// name the group holds: refused at plan time, naming the setting.
 				ConfigDirectory: dir,
-				ConfigVariables: eksVars(name, config.Variables{"web_desired": config.IntegerVariable(3), "web_max": config.IntegerVariable(5), "web_instance_type": config.StringVariable("m5.large")}),
+				ConfigVariables: eksVars(name, config.Variables{"node_count": config.IntegerVariable(1), "web_desired": config.IntegerVariable(3), "web_max": config.IntegerVariable(5), "web_instance_type": config.StringVariable("m5.large")}),
 				PlanOnly:        true,
 				ExpectError:     regexp.MustCompile(`(?s)node_groups\["web"\]\.instance_types cannot change on an existing node group.*Give the entry a new name \(for example\s+"web-2"\)`),
 			},
@@ -205,15 +205,16 @@ func TestAccEKSCluster_NodeGroups(t *testing.T) {
 					return nil
 				},
 				ConfigDirectory: dir,
-				ConfigVariables: eksVars(name, config.Variables{"web_desired": config.IntegerVariable(3), "web_max": config.IntegerVariable(5)}),
+				ConfigVariables: eksVars(name, config.Variables{"node_count": config.IntegerVariable(1), "web_desired": config.IntegerVariable(3), "web_max": config.IntegerVariable(5)}),
 			},
 		},
 	}))
 }
 
-// TestAccEKSCluster_NodeGroupsConfigMap: in CONFIG_MAP mode there are no access entries;
-// the provider maps the managed node groups' role in kube-system/aws-auth (as EKS does
-// too), the group's node joins through that mapping, and destroy removes it.
+// TestAccEKSCluster_NodeGroupsConfigMap: managed node groups only (node_count left out),
+// in CONFIG_MAP mode, where there are no access entries: the provider maps the managed
+// node groups' role in kube-system/aws-auth (as EKS does too), the groups' nodes join
+// through that mapping, and destroy removes it.
 func TestAccEKSCluster_NodeGroupsConfigMap(t *testing.T) {
 	s := stackFromEnv(t)
 	cs := s.adminClientset(t)
@@ -244,8 +245,18 @@ func TestAccEKSCluster_NodeGroupsConfigMap(t *testing.T) {
 		Steps: []resource.TestStep{{
 			ConfigDirectory: config.StaticDirectory("testdata/TestAccEKSCluster_NodeGroups"),
 			ConfigVariables: eksVars(name, config.Variables{"authentication_mode": config.StringVariable("CONFIG_MAP"), "web_desired": config.IntegerVariable(1)}),
+			ConfigStateChecks: []statecheck.StateCheck{
+				// node_count left out with node_groups: no self-managed group.
+				statecheck.ExpectKnownValue(eksAddr, tfjsonpath.New("node_count"), knownvalue.Int64Exact(0)),
+			},
 			Check: func(st *terraform.State) error {
 				managedRole = st.RootModule().Resources[eksAddr].Primary.Attributes["managed_node_role_arn"]
+				info, _ := accStack.AWS.Stack(name)
+				for _, ev := range info.Events {
+					if ev.LogicalResourceID == "NodeGroup" || ev.LogicalResourceID == "NodeLaunchTemplate" {
+						return fmt.Errorf("the stack made %s with node_count 0", ev.LogicalResourceID)
+					}
+				}
 				if ok, err := mapped(); err != nil || !ok {
 					return fmt.Errorf("aws-auth does not map %s in system:nodes (%v)", managedRole, err)
 				}

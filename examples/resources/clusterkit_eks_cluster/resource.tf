@@ -17,8 +17,25 @@ resource "clusterkit_eks_cluster" "shop" {
   subnet_ids                      = ["subnet-0a1b2c3d4e5f67890", "subnet-0f9e8d7c6b5a43210"]
   control_plane_security_group_id = "sg-0a1b2c3d4e5f67890"
 
-  node_instance_type = "t3.large"
-  node_count         = 3
+  # EKS managed node groups; no self-managed nodes (node_count is 0 with node_groups).
+  node_groups = {
+    general = {
+      instance_types = ["m7g.large"]
+      ami_type       = "AL2023_ARM_64_STANDARD"
+      min_size       = 2
+      max_size       = 6
+      desired_size   = 3
+    }
+    spot = {
+      instance_types = ["c6i.xlarge", "c6a.xlarge"]
+      capacity_type  = "SPOT"
+      min_size       = 0
+      max_size       = 10
+      desired_size   = 1
+      labels         = { lifecycle = "spot" }
+      taints         = [{ key = "spot", value = "true", effect = "NO_SCHEDULE" }]
+    }
+  }
 
   # The nodes use the private endpoint; the public one answers only the platform's egress
   # addresses (where Terraform runs: the provider connects to the cluster after the stack).

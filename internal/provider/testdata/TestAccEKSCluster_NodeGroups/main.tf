@@ -20,6 +20,10 @@ variable "authentication_mode" {
   type    = string
   default = null
 }
+variable "node_count" {
+  type    = number
+  default = null
+}
 variable "web_desired" {
   type    = number
   default = 2
@@ -83,7 +87,7 @@ resource "clusterkit_eks_cluster" "test" {
   vpc_id                          = "vpc-0123456789abcdef0"
   subnet_ids                      = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
   control_plane_security_group_id = "sg-0123456789abcdef0"
-  node_count                      = 1
+  node_count                      = var.node_count
   authentication_mode             = var.authentication_mode
   node_groups                     = merge(local.web, local.arm)
 }
