@@ -260,7 +260,7 @@ func TestAccEKSCluster_NodeGroupsConfigMap(t *testing.T) {
 				if ok, err := mapped(); err != nil || !ok {
 					return fmt.Errorf("aws-auth does not map %s in system:nodes (%v)", managedRole, err)
 				}
-				if _, err := sess(t).EKS.DescribeAccessEntry(ctx, &eks.DescribeAccessEntryInput{ClusterName: aws.String(name), PrincipalArn: aws.String(managedRole)}); err == nil {
+				if _, err := nodeGroupsSession(t).EKS.DescribeAccessEntry(ctx, &eks.DescribeAccessEntryInput{ClusterName: aws.String(name), PrincipalArn: aws.String(managedRole)}); err == nil {
 					return fmt.Errorf("a CONFIG_MAP cluster answered DescribeAccessEntry for %s", managedRole)
 				}
 				if _, err := groupNodes(ctx, cs, "web", 1); err != nil {
@@ -273,7 +273,7 @@ func TestAccEKSCluster_NodeGroupsConfigMap(t *testing.T) {
 	}))
 }
 
-func sess(t *testing.T) *cloud.Session {
+func nodeGroupsSession(t *testing.T) *cloud.Session {
 	return accSession(t, accStack.AWSConfig.RoleARN, "acc-nodegroups")
 }
 
