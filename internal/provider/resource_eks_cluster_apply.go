@@ -290,6 +290,9 @@ func (r *eksClusterResource) Update(ctx context.Context, req resource.UpdateRequ
 				fmt.Sprintf("%s differs from the stack's value; it cannot change in place. Make the configuration match the stack, or replace the cluster.", field))
 			return
 		}
+		if !checkImportedNodeGroups(ctx, sess, st, plan, &resp.Diagnostics) {
+			return
+		}
 		if _, declared := st.Parameters["AuthenticationMode"]; declared && isKnown(plan.AuthenticationMode) {
 			if err := cloud.CheckAuthModeChange(st.Parameters["AuthenticationMode"], plan.AuthenticationMode.ValueString()); err != nil {
 				resp.Diagnostics.AddAttributeError(authModePath, "Configuration does not match the imported stack", err.Error()+".")

@@ -439,3 +439,30 @@ func (nodeCountModifier) PlanModifyInt64(ctx context.Context, req planmodifier.I
 	}
 	resp.PlanValue = types.Int64Value(3)
 }
+
+// checkImportedNodeGroups refuses, for a stack just imported, a configuration whose node
+// groups differ from the stack's in a setting that cannot change in place (ModifyPlan had
+// no prior groups to compare with); false when it did.
+func checkImportedNodeGroups(ctx context.Context, sess *cloud.Session, st *cloud.Stack, plan eksClusterModel, diags *diag.Diagnostics) bool {
+	if _, rendered := st.Outputs[cloud.OutputManagedNodeRoleArn]; !rendered || isKnown(plan.TemplateBody) {
+		return true
+	}
+	var stack eksClusterModel
+	readNodeGroups(ctx, sess, st, &stack, diags)
+	have, _ := nodeGroups(ctx, stack.NodeGroups, diags)
+	want, _ := nodeGroups(ctx, plan.NodeGroups, diags)
+	ok := !diags.HasError()
+	for _, old := range have {
+		for _, nw := range want {
+			if nw.Name != old.Name {
+				continue
+			}
+			for _, f := range cloud.NodeGroupReplaceFields(old, nw) {
+				diags.AddAttributeError(nodeGroupAttrPath(nw.Name, f), "Configuration does not match the imported stack",
+					fmt.Sprintf("%s differs from the stack's node group %q; it cannot change in place. Make the configuration match the stack, or give the entry a new name.", nodeGroupPathText(nw.Name, f), nw.Name))
+				ok = false
+			}
+		}
+	}
+	return ok
+}

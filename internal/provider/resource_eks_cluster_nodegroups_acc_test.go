@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	ekstypes "github.com/aws/aws-sdk-go-v2/service/eks/types"
 	"github.com/hashicorp/terraform-plugin-testing/config"
@@ -56,8 +58,9 @@ func hasTaint(n corev1.Node, key, value string, effect corev1.TaintEffect) bool 
 // self-managed group, in API mode. Through the emulator's signed EKS API: both groups with
 // their settings, and the access entry EKS made for their role; through the Kubernetes
 // API: each group's nodes joined with its labels and taints. Scaling changes in place
-// through UpdateStack, an instance type change is refused at plan time, an import reads
-// the groups back from the stack, and destroy removes the groups, their nodes and the stack.
+// through UpdateStack, an instance type change is refused at plan time, a refresh reads a
+// change made outside Terraform back from the stack, an import plans an in-place update, and
+// destroy removes the groups, their nodes and the stack.
 func TestAccEKSCluster_NodeGroups(t *testing.T) {
 	s := stackFromEnv(t)
 	cs := s.adminClientset(t)
@@ -188,24 +191,57 @@ func TestAccEKSCluster_NodeGroups(t *testing.T) {
 				ExpectError:     regexp.MustCompile(`(?s)node_groups\["web"\]\.instance_types cannot change on an existing node group.*Give the entry a new name \(for example\s+"web-2"\)`),
 			},
 			{
-				ResourceName:  eksAddr,
-				ImportState:   true,
-				ImportStateId: "us-east-1/" + name,
-				ImportStateCheck: func(states []*terraform.InstanceState) error {
-					a := states[0].Attributes
-					for k, want := range map[string]string{
-						"node_groups.%": "2", "node_groups.web.desired_size": "3", "node_groups.web.max_size": "5", "node_groups.web.capacity_type": "SPOT",
-						"node_groups.web.instance_types.0": "t3.large", "node_groups.web.labels.role": "web", "node_groups.web.taints.0.effect": "NO_SCHEDULE",
-						"node_groups.arm.ami_type": "BOTTLEROCKET_ARM_64", "node_groups.arm.instance_types.0": "m7g.large", "managed_node_role_arn": managedRole,
-					} {
-						if a[k] != want {
-							return fmt.Errorf("imported %s = %q, want %q", k, a[k], want)
+				// Scaled outside Terraform (the stack updated with web's desired size 2): the
+				// refresh reads the groups back from the stack's template.
+				PreConfig: func() {
+					info, _ := accStack.AWS.Stack(name)
+					var params []cfntypes.Parameter
+					for k := range info.Parameters {
+						params = append(params, cfntypes.Parameter{ParameterKey: aws.String(k), UsePreviousValue: aws.Bool(true)})
+					}
+					body := strings.Replace(info.TemplateBody, "DesiredSize: 3", "DesiredSize: 2", 1)
+					if _, err := sess.CloudFormation.UpdateStack(ctx, &cloudformation.UpdateStackInput{StackName: aws.String(info.StackID), TemplateBody: aws.String(body),
+						Parameters: params, Capabilities: []cfntypes.Capability{cfntypes.CapabilityCapabilityIam}}); err != nil {
+						t.Fatal(err)
+					}
+					for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+						if info, _ := accStack.AWS.Stack(name); info.Status == "UPDATE_COMPLETE" {
+							return
 						}
+					}
+					t.Fatal("the out-of-band update did not complete")
+				},
+				// The plan's prior state is the refresh's: web at 2. The apply puts the
+				// configuration's 3 back, in place.
+				ConfigDirectory: dir,
+				ConfigVariables: eksVars(name, config.Variables{"node_count": config.IntegerVariable(1), "web_desired": config.IntegerVariable(3), "web_max": config.IntegerVariable(5)}),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(eksAddr, plancheck.ResourceActionUpdate),
+					priorNodeGroupSize{group: "web", want: 2},
+				}},
+				Check: func(*terraform.State) error {
+					web, err := describe("web")
+					if err != nil || aws.ToInt32(web.ScalingConfig.DesiredSize) != 3 {
+						return fmt.Errorf("web after the apply: %+v %v", web, err)
 					}
 					return nil
 				},
-				ConfigDirectory: dir,
-				ConfigVariables: eksVars(name, config.Variables{"node_count": config.IntegerVariable(1), "web_desired": config.IntegerVariable(3), "web_max": config.IntegerVariable(5)}),
+			},
+			{
+				// Import: the configuration brings the groups, and a setting that cannot
+				// change in place is checked against the stack's.
+				ResourceName:       eksAddr,
+				ImportState:        true,
+				ImportStateKind:    resource.ImportBlockWithID,
+				ImportStateId:      "us-east-1/" + name,
+				ExpectNonEmptyPlan: true,
+				ConfigDirectory:    dir,
+				ConfigVariables:    eksVars(name, config.Variables{"node_count": config.IntegerVariable(1), "web_desired": config.IntegerVariable(3), "web_max": config.IntegerVariable(5)}),
+				ImportPlanChecks: resource.ImportPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(eksAddr, plancheck.ResourceActionUpdate),
+					plancheck.ExpectKnownValue(eksAddr, tfjsonpath.New("node_groups").AtMapKey("web").AtMapKey("desired_size"), knownvalue.Int64Exact(3)),
+					plancheck.ExpectKnownValue(eksAddr, tfjsonpath.New("node_groups").AtMapKey("arm").AtMapKey("ami_type"), knownvalue.StringExact("BOTTLEROCKET_ARM_64")),
+				}},
 			},
 		},
 	}))
@@ -295,4 +331,30 @@ func TestAccEKSCluster_NodeGroupsValidation(t *testing.T) {
 			step(config.Variables{"web_ami_type": config.StringVariable("AL2_x86_64")}, `(?s)node_groups\["web"\]\.ami_type: AL2_x86_64 is Amazon Linux 2, for which EKS\s+publishes no AMIs`),
 		},
 	}))
+}
+
+// priorNodeGroupSize checks the desired size of a node group in the plan's prior state
+// (what the refresh read).
+type priorNodeGroupSize struct {
+	group string
+	want  float64
+}
+
+func (c priorNodeGroupSize) CheckPlan(_ context.Context, req plancheck.CheckPlanRequest, resp *plancheck.CheckPlanResponse) {
+	if req.Plan.PriorState == nil || req.Plan.PriorState.Values == nil {
+		resp.Error = fmt.Errorf("the plan has no prior state")
+		return
+	}
+	for _, r := range req.Plan.PriorState.Values.RootModule.Resources {
+		if r.Address != eksAddr {
+			continue
+		}
+		groups, _ := r.AttributeValues["node_groups"].(map[string]any)
+		g, _ := groups[c.group].(map[string]any)
+		if got, _ := g["desired_size"].(float64); got != c.want {
+			resp.Error = fmt.Errorf("refreshed node_groups[%q].desired_size = %v, want %v", c.group, g["desired_size"], c.want)
+		}
+		return
+	}
+	resp.Error = fmt.Errorf("%s is not in the prior state", eksAddr)
 }
