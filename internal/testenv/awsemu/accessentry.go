@@ -100,17 +100,11 @@ func parseAccessEntry(props *omap) (accessEntry, *propError) {
 		return a, err
 	}
 	a.groups = groups
-	if v, ok := props.get("AccessPolicies"); ok {
-		list, isList := v.([]any)
-		if !isList {
-			return a, &propError{"/AccessPolicies", "expected type: JSONArray, found: " + jsonType(v)}
-		}
-		for i, el := range list {
+	if list, err := objects(props, "/AccessPolicies"); err != nil {
+		return a, err
+	} else {
+		for i, m := range list {
 			p := fmt.Sprintf("/AccessPolicies/%d", i)
-			m, isObj := el.(*omap)
-			if !isObj {
-				return a, &propError{p, "expected type: JSONObject, found: " + jsonType(el)}
-			}
 			if err := onlyKeys(m, p, "PolicyArn", "AccessScope"); err != nil {
 				return a, err
 			}

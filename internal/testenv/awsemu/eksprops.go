@@ -129,17 +129,12 @@ func (e *Emulator) parseEKSProps(props *omap) (eksConfig, *propError) {
 		if err := onlyKeys(cl, "/Logging/ClusterLogging", "EnabledTypes"); err != nil {
 			return cfg, err
 		}
-		types, _ := cl.get("EnabledTypes")
-		list, isList := types.([]any)
-		if types != nil && !isList {
-			return cfg, &propError{"/Logging/ClusterLogging/EnabledTypes", "expected type: JSONArray, found: " + jsonType(types)}
+		list, err := objects(cl, "/Logging/ClusterLogging/EnabledTypes")
+		if err != nil {
+			return cfg, err
 		}
-		for i, el := range list {
+		for i, m := range list {
 			p := fmt.Sprintf("/Logging/ClusterLogging/EnabledTypes/%d", i)
-			m, ok := el.(*omap)
-			if !ok {
-				return cfg, &propError{p, "expected type: JSONObject, found: " + jsonType(el)}
-			}
 			if err := onlyKeys(m, p, "Type"); err != nil {
 				return cfg, err
 			}
@@ -173,19 +168,12 @@ func (e *Emulator) parseEKSProps(props *omap) (eksConfig, *propError) {
 			cfg.bootstrapAdmin = b
 		}
 	}
-	if enc, ok := props.get("EncryptionConfig"); ok {
-		list, isList := enc.([]any)
-		switch {
-		case !isList:
-			return cfg, &propError{"/EncryptionConfig", "expected type: JSONArray, found: " + jsonType(enc)}
-		case len(list) > 1:
-			return cfg, &propError{"/EncryptionConfig", fmt.Sprintf("expected maximum item count: 1, found: %d", len(list))}
-		}
-		for _, el := range list {
-			m, ok := el.(*omap)
-			if !ok {
-				return cfg, &propError{"/EncryptionConfig/0", "expected type: JSONObject, found: " + jsonType(el)}
-			}
+	if list, err := objects(props, "/EncryptionConfig"); err != nil {
+		return cfg, err
+	} else if len(list) > 1 {
+		return cfg, &propError{"/EncryptionConfig", fmt.Sprintf("expected maximum item count: 1, found: %d", len(list))}
+	} else {
+		for _, m := range list {
 			if err := onlyKeys(m, "/EncryptionConfig/0", "Provider", "Resources"); err != nil {
 				return cfg, err
 			}
@@ -314,6 +302,29 @@ func object(m *omap, path string) (*omap, *propError) {
 		return nil, &propError{path, "expected type: JSONObject, found: " + jsonType(v)}
 	}
 	return o, nil
+}
+
+// objects is the list of objects at path (its last element names the key): nil when the
+// key is absent, an error naming the item when it is no list (null included) or an item no
+// object.
+func objects(m *omap, path string) ([]*omap, *propError) {
+	v, ok := m.get(path[strings.LastIndex(path, "/")+1:])
+	if !ok {
+		return nil, nil
+	}
+	list, ok := v.([]any)
+	if !ok {
+		return nil, &propError{path, "expected type: JSONArray, found: " + jsonType(v)}
+	}
+	out := make([]*omap, 0, len(list))
+	for i, el := range list {
+		o, ok := el.(*omap)
+		if !ok {
+			return nil, &propError{fmt.Sprintf("%s/%d", path, i), "expected type: JSONObject, found: " + jsonType(el)}
+		}
+		out = append(out, o)
+	}
+	return out, nil
 }
 
 func strings_(m *omap, path string) ([]string, *propError) {

@@ -139,17 +139,11 @@ func parseNodegroup(props *omap, generated string) (nodegroupConfig, *propError)
 			c.labels[k] = s
 		}
 	}
-	if tv, ok := props.get("Taints"); ok {
-		list, isList := tv.([]any)
-		if !isList {
-			return c, &propError{"/Taints", "expected type: JSONArray, found: " + jsonType(tv)}
-		}
-		for i, el := range list {
+	if list, err := objects(props, "/Taints"); err != nil {
+		return c, err
+	} else {
+		for i, m := range list {
 			p := fmt.Sprintf("/Taints/%d", i)
-			m, isObj := el.(*omap)
-			if !isObj {
-				return c, &propError{p, "expected type: JSONObject, found: " + jsonType(el)}
-			}
 			if err := onlyKeys(m, p, "Key", "Value", "Effect"); err != nil {
 				return c, err
 			}
