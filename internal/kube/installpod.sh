@@ -29,7 +29,8 @@
 #   FORCE_CONFLICTS     set back fields another field manager changed (kubectl edit): Helm 4's
 #                       --force-conflicts, unless the release was applied client-side; Helm 3's
 #                       three-way merge (and Helm 4's client-side one) sets them back without it
-#   DEPENDENCY_UPDATE   --dependency-update
+#   DEPENDENCY_UPDATE   --dependency-update, on the chart pulled and unpacked first (helm pull
+#                       --untar into $TMPDIR/clusterkit-chart): helm updates no packaged chart
 #   CONFIG_DIR          values.yaml, secret-values.yaml (when there are sensitive values)
 #                       and the catalog's steps: step-<phase>-<NN>.sh, run in order with
 #                       sh -e (phases pre-install, post-install, pre-uninstall)
@@ -248,6 +249,24 @@ case "$CLUSTERKIT_ACTION" in
       [ -s "$keyring_file" ] || die "VERIFY is true but $keyring_file is missing" 2
       say "verifying the chart's provenance against the keyring"
       set -- "$@" --verify --keyring "$keyring_file"
+    fi
+    if [ "${DEPENDENCY_UPDATE:-false}" = true ]; then
+      # helm fetches missing dependencies only into a chart directory: given a chart from a
+      # repository, helm 3 and 4 refuse --dependency-update ("only unpacked charts can be
+      # updated"). So the chart is pulled (and verified) and unpacked first, then installed
+      # from its directory; the repository's flags are spent, its CA stays for the
+      # dependencies' downloads.
+      chart_dir="${TMPDIR:-/tmp}/clusterkit-chart"
+      say "pulling $chart $CHART_VERSION to fetch its dependencies"
+      run helm pull "$chart" "$@" --version "$CHART_VERSION" --untar --untardir "$chart_dir" ||
+        die "helm pull $chart failed" "$?"
+      chart="$chart_dir/$CHART_NAME"
+      [ -f "$chart/Chart.yaml" ] || die "helm pull unpacked no chart directory $chart" 2
+      if [ -f "$ca_file" ]; then
+        set -- --ca-file "$ca_file"
+      else
+        set --
+      fi
     fi
     set -- "$@" --namespace "$RELEASE_NAMESPACE" --version "$CHART_VERSION"
     # Each switch is one fixed word; only its on/off comes from the environment.

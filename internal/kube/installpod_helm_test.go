@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -47,19 +48,28 @@ func TestInstallScript_HelmOptionsForEachHelmMajor(t *testing.T) {
 		HistoryMax: &three, TakeOwnership: true, DependencyUpdate: true}
 	for _, tc := range []struct{ helm, failOn string }{{"v4.3.2", "get"}, {"v3.22.0", ""}} {
 		// Helm 4 first asks how the release was applied; "get" fails: there is none yet.
-		r := runInstallScript(t, spec, ActionInstall, tc.helm, tc.failOn, "Error: release: not found", 1)
+		// dependency_update: helm updates only a chart directory, so the chart is pulled and
+		// unpacked under $TMPDIR first (the fake helm's pull makes the directory).
+		tmp := t.TempDir()
+		chartDir := filepath.Join(tmp, "clusterkit-chart")
+		r := runInstallScript(t, spec, ActionInstall, tc.helm, tc.failOn, "Error: release: not found", 1,
+			"TMPDIR="+tmp, "PULL_CHART="+filepath.Join(chartDir, "ingress-nginx"))
 		upgrade := r.calls[len(r.calls)-1]
 		cfg := upgrade[len(upgrade)-2]
 		ownership := []string{"--take-ownership"}
+		pull := "pull ingress-nginx --repo " + spec.Repository + " --version " + spec.Version + " --untar --untardir " + chartDir
+		if len(r.calls) < 2 || strings.Join(r.calls[0], " ") != pull {
+			t.Errorf("helm %s: calls %q, want first %q", tc.helm, r.calls, pull)
+		}
 		if tc.helm == "v4.3.2" {
 			ownership = []string{"--force-conflicts", "--take-ownership"}
-			if len(r.calls) != 2 || strings.Join(r.calls[0], " ") != "get metadata ingress-nginx --namespace ingress -o json" {
+			if len(r.calls) != 3 || strings.Join(r.calls[1], " ") != "get metadata ingress-nginx --namespace ingress -o json" {
 				t.Errorf("helm 4: calls %q", r.calls)
 			}
-		} else if len(r.calls) != 1 {
+		} else if len(r.calls) != 2 {
 			t.Errorf("helm 3: calls %q", r.calls)
 		}
-		want := slices.Concat([]string{"upgrade", "--install", "ingress-nginx", "ingress-nginx", "--repo", spec.Repository,
+		want := slices.Concat([]string{"upgrade", "--install", "ingress-nginx", filepath.Join(chartDir, "ingress-nginx"),
 			"--namespace", "ingress", "--version", spec.Version, "--wait", "--wait-for-jobs", "--timeout", "300s",
 			"--history-max", "3", "--skip-crds"}, ownership, []string{"--dependency-update", "-f", cfg, "--create-namespace"})
 		if r.code != 0 || strings.Join(upgrade, "\x00") != strings.Join(want, "\x00") || !strings.HasSuffix(cfg, "/config/"+ValuesFile) {

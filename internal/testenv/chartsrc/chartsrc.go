@@ -39,6 +39,7 @@ const (
 	ociCharts   = "charts"  // OCI: basic auth
 	mirrorRepo  = "mirror"  // HTTP and OCI: no credentials; mirror/<host>/<path>
 	signedRepo  = "signed"  // HTTP and OCI: no credentials; demo charts with provenance files (see sign.go)
+	// helmOptionsRepo (HTTP, no credentials): the helm switches' charts (see helmoptions.go).
 )
 
 // Config configures Start. It is plain data (JSON), so a detached stack can hand it to a
@@ -119,6 +120,9 @@ type Sources struct {
 	// with its provenance file (helm push sends <chart>.tgz.prov as a layer of its own).
 	SignedOCIRegistry string `json:"signed_oci_registry"`
 	KeyringFile       string `json:"keyring_file"`
+	// HelmOptionsRepoURL is a repository without credentials holding JobsChart and
+	// UmbrellaChart (see helmoptions.go), charts no other repository lists.
+	HelmOptionsRepoURL string `json:"helm_options_repo_url"`
 	// HTTPMirrors and OCIMirrors map every catalog repository URL (exactly as
 	// internal/apps spells it) to a mirror serving its stand-ins without credentials:
 	// https://127.0.0.1:P/mirror/<host>/<path> and oci://127.0.0.1:Q/mirror/<host>/<path>.
@@ -153,6 +157,7 @@ func (s *Sources) Env() map[string]string {
 		"CLUSTERKIT_TEST_SIGNED_REPO_URL":        s.SignedRepoURL,
 		"CLUSTERKIT_TEST_SIGNED_OCI_REGISTRY":    s.SignedOCIRegistry,
 		"CLUSTERKIT_TEST_CHART_KEYRING_FILE":     s.KeyringFile,
+		"CLUSTERKIT_TEST_HELM_OPTIONS_REPO_URL":  s.HelmOptionsRepoURL,
 		// JSON objects: catalog repository URL -> mirror URL.
 		"CLUSTERKIT_TEST_CHART_MIRRORS": string(httpMirrors),
 		"CLUSTERKIT_TEST_OCI_MIRRORS":   string(ociMirrors),
@@ -220,10 +225,17 @@ func Start(ctx context.Context, cfg Config) (_ *Sources, err error) {
 	if repos[signedRepo], s.KeyringFile, err = signedDemoRepo(plan, s.workDir); err != nil {
 		return nil, err
 	}
+	// Filled once the servers are up (its chart names the public repository's URL); the
+	// server reads the files at every request.
+	repos[helmOptionsRepo] = httpRepo{dir: filepath.Join(s.workDir, "http", helmOptionsRepo)}
 	if s.servers, err = startServers(cfg, repos, logf); err != nil {
 		return nil, err
 	}
 	httpBase, ociHost := "https://"+s.servers.httpAddr, s.servers.ociAddr
+	if err := writeHelmOptionsRepo(repos[helmOptionsRepo].dir, httpBase+"/"+publicRepo); err != nil {
+		return nil, err
+	}
+	s.HelmOptionsRepoURL = httpBase + "/" + helmOptionsRepo
 	s.SignedRepoURL = httpBase + "/" + signedRepo
 	if s.servers.privateCAAddr != "" {
 		s.PrivateCARepoURL, s.PrivateCAFile = "https://"+s.servers.privateCAAddr+"/"+publicRepo, cfg.PrivateCAFile

@@ -325,8 +325,9 @@ func TestEnv(t *testing.T) {
 		Username: "u", Password: "p", CAFile: "/ca.crt",
 		PrivateCARepoURL: "https://127.0.0.1:3/public", PrivateCAFile: "/repo-ca.crt",
 		SignedRepoURL: "https://127.0.0.1:1/signed", SignedOCIRegistry: "oci://127.0.0.1:2/signed", KeyringFile: "/signing-key.asc",
-		HTTPMirrors: map[string]string{"https://charts.gitlab.io": "https://127.0.0.1:1/mirror/charts.gitlab.io"},
-		OCIMirrors:  map[string]string{"https://charts.gitlab.io": "oci://127.0.0.1:2/mirror/charts.gitlab.io"}}
+		HelmOptionsRepoURL: "https://127.0.0.1:1/helm-options",
+		HTTPMirrors:        map[string]string{"https://charts.gitlab.io": "https://127.0.0.1:1/mirror/charts.gitlab.io"},
+		OCIMirrors:         map[string]string{"https://charts.gitlab.io": "oci://127.0.0.1:2/mirror/charts.gitlab.io"}}
 	want := map[string]string{
 		"CLUSTERKIT_TEST_CHART_REPO_URL":         "https://127.0.0.1:1/public",
 		"CLUSTERKIT_TEST_CHART_PRIVATE_REPO_URL": "https://127.0.0.1:1/private",
@@ -340,6 +341,7 @@ func TestEnv(t *testing.T) {
 		"CLUSTERKIT_TEST_SIGNED_REPO_URL":        "https://127.0.0.1:1/signed",
 		"CLUSTERKIT_TEST_SIGNED_OCI_REGISTRY":    "oci://127.0.0.1:2/signed",
 		"CLUSTERKIT_TEST_CHART_KEYRING_FILE":     "/signing-key.asc",
+		"CLUSTERKIT_TEST_HELM_OPTIONS_REPO_URL":  "https://127.0.0.1:1/helm-options",
 		"CLUSTERKIT_TEST_CHART_MIRRORS":          `{"https://charts.gitlab.io":"https://127.0.0.1:1/mirror/charts.gitlab.io"}`,
 		"CLUSTERKIT_TEST_OCI_MIRRORS":            `{"https://charts.gitlab.io":"oci://127.0.0.1:2/mirror/charts.gitlab.io"}`,
 	}
