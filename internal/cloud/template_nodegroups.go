@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -423,7 +424,9 @@ func NodeGroupsFromTemplate(body string) ([]NodeGroup, error) {
 		} `yaml:"Resources"`
 	}
 	if err := yaml.Unmarshal([]byte(body), &t); err != nil {
-		return nil, fmt.Errorf("reading the node groups from the stack's template: %w", err)
+		// The template comes back from AWS and may have been changed there: the decoder's
+		// message would quote it (and name Go types), so it is not passed on.
+		return nil, errors.New("the stack's template is not one this provider rendered: its node groups cannot be read")
 	}
 	var out []NodeGroup
 	for _, r := range t.Resources {

@@ -176,3 +176,15 @@ func TestNodeGroupReplaceFields(t *testing.T) {
 		t.Errorf("got %v", f)
 	}
 }
+
+// TestNodeGroupsFromTemplate_BadTemplateQuotesNothing: a template changed at AWS into
+// something else is reported in fixed words, never with the decoder's quote of it.
+func TestNodeGroupsFromTemplate_BadTemplateQuotesNothing(t *testing.T) {
+	_, err := NodeGroupsFromTemplate("Resources: [SECRET-LOOKING-TEXT")
+	if err == nil {
+		t.Fatal("no error for a template that is not YAML")
+	}
+	if got, want := err.Error(), "the stack's template is not one this provider rendered: its node groups cannot be read"; got != want {
+		t.Errorf("error %q, want %q", got, want)
+	}
+}

@@ -146,13 +146,12 @@ func (r *eksClusterResource) finish(ctx context.Context, sess *cloud.Session, m 
 		return
 	}
 	owner := m.owner()
-	for _, role := range m.nodeRoles() {
-		if !cloud.NodesJoinThroughAWSAuth(cl.AuthenticationMode) {
-			break
-		}
-		if err := client.EnsureRoleMapping(ctx, kube.NodeRoleMapping(role), owner); err != nil {
-			addKubeError(ctx, diags, "Mapping the node role in kube-system/aws-auth failed", path.Root("endpoint"), err)
-			return
+	if cloud.NodesJoinThroughAWSAuth(cl.AuthenticationMode) {
+		for _, role := range m.nodeRoles() {
+			if err := client.EnsureRoleMapping(ctx, kube.NodeRoleMapping(role), owner); err != nil {
+				addKubeError(ctx, diags, "Mapping the node role in kube-system/aws-auth failed", path.Root("endpoint"), err)
+				return
+			}
 		}
 	}
 	if err := client.EnsureAdminServiceAccount(ctx, eksServiceAccountNamespace, eksServiceAccountName, eksAdminBinding, owner); err != nil {
@@ -177,8 +176,8 @@ func (r *eksClusterResource) unbootstrap(ctx context.Context, sess *cloud.Sessio
 	}
 	// A mapping made while the cluster was in CONFIG_MAP mode may outlive the move to
 	// API_AND_CONFIG_MAP; in API mode nothing reads aws-auth, and nothing was written.
-	for _, role := range state.nodeRoles() {
-		if state.AuthenticationMode.ValueString() != cloud.AuthModeAPI {
+	if state.AuthenticationMode.ValueString() != cloud.AuthModeAPI {
+		for _, role := range state.nodeRoles() {
 			steps = append(steps, func() error { return client.RemoveRoleMapping(ctx, role) })
 		}
 	}

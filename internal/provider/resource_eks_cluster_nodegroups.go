@@ -397,7 +397,7 @@ func readNodeGroups(ctx context.Context, sess *cloud.Session, st *cloud.Stack, m
 	}
 	body, err := sess.StackTemplate(ctx, st.ID)
 	if err != nil {
-		diags.AddError("Reading the CloudFormation stack's template failed", cloud.Sanitize(err).Error())
+		diags.AddError("Reading the CloudFormation stack's template failed", err.Error()) // StackTemplate sanitizes it
 		return
 	}
 	groups, err := cloud.NodeGroupsFromTemplate(body)
