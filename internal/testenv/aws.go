@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/utils/clock"
 	"sigs.k8s.io/yaml"
 
 	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/testenv/awsemu"
@@ -128,7 +129,7 @@ func startAWS(cfg AWSConfig, logf func(string, ...any)) (*awsRuntime, error) {
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	nctx, stopNodes := context.WithCancel(context.Background())
-	go (&nodeJoiner{emu: emu, api: mapper.api, mapper: mapper.identity, logf: logf}).run(nctx)
+	go (&nodeJoiner{emu: emu, api: mapper.api, mapper: mapper.identity, logf: logf, clock: clock.RealClock{}}).run(nctx)
 	return &awsRuntime{emu: emu, webhook: srv, issuer: issuer, stopNodes: stopNodes}, nil
 }
 

@@ -11,6 +11,8 @@ import (
 	"sort"
 	"time"
 
+	"k8s.io/utils/clock"
+
 	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/testenv/awsemu"
 )
 
@@ -25,12 +27,21 @@ type nodeJoiner struct {
 	api    *apiClient
 	mapper func(string) (string, []string, bool)
 	logf   func(string, ...any)
+	clock  clock.PassiveClock
+
+	// known is what the last sync left on the API server (emulated node -> spec hash), at
+	// listed. While the emulator wants exactly that, a sync lists nodes only every
+	// resyncInterval (to see nodes deleted behind its back), not every tick: most stacks
+	// have no managed node group at all.
+	known  map[string]string
+	listed time.Time
 }
 
 const (
 	emulatedNodeAnnotation = "clusterkit.test/emulated-node" // the cluster the node belongs to
 	nodeSpecAnnotation     = "clusterkit.test/node-spec"     // hash of its labels and taints
 	joinInterval           = 200 * time.Millisecond
+	resyncInterval         = 5 * time.Second
 )
 
 func (j *nodeJoiner) run(ctx context.Context) {
@@ -81,6 +92,13 @@ func nodeSpecHash(n awsemu.Node) string {
 }
 
 func (j *nodeJoiner) sync(ctx context.Context) {
+	want := map[string]awsemu.Node{}
+	for _, n := range j.emu.Nodes() {
+		want[n.Name] = n
+	}
+	if j.known != nil && j.clock.Since(j.listed) < resyncInterval && sameNodes(want, j.known) {
+		return
+	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	code, body, err := j.api.do(ctx, http.MethodGet, "/api/v1/nodes", "")
@@ -99,10 +117,7 @@ func (j *nodeJoiner) sync(ctx context.Context) {
 			have[n.Metadata.Name] = n.Metadata.Annotations[nodeSpecAnnotation]
 		}
 	}
-	want := map[string]awsemu.Node{}
-	for _, n := range j.emu.Nodes() {
-		want[n.Name] = n
-	}
+	defer func() { j.known, j.listed = have, j.clock.Now() }()
 	for name, spec := range have {
 		if n, ok := want[name]; !ok || nodeSpecHash(n) != spec {
 			if code, _, err := j.api.do(ctx, http.MethodDelete, "/api/v1/nodes/"+name, ""); err == nil && (code == http.StatusOK || code == http.StatusNotFound) {
@@ -142,6 +157,21 @@ func (j *nodeJoiner) sync(ctx context.Context) {
 		}
 		if code, _, err := j.api.do(ctx, http.MethodPost, "/api/v1/nodes", string(b)); err == nil && code == http.StatusCreated {
 			j.logf("node %s joined cluster %s", name, n.Cluster)
+			have[name] = nodeSpecHash(n)
 		}
 	}
+}
+
+// sameNodes: the emulator wants exactly the nodes (with their labels and taints) that are
+// on the API server.
+func sameNodes(want map[string]awsemu.Node, have map[string]string) bool {
+	if len(want) != len(have) {
+		return false
+	}
+	for name, n := range want {
+		if spec, ok := have[name]; !ok || spec != nodeSpecHash(n) {
+			return false
+		}
+	}
+	return true
 }

@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/testenv/awsemu"
@@ -108,7 +109,35 @@ var agentOnly = map[string]bool{"node-agent": true, "chart-sources": true}
 
 // Start brings the stack up and returns once a pod could be scheduled: the API is ready,
 // the fake node is Ready and the default service account exists.
-func Start(ctx context.Context, opts Options) (s *Stack, err error) {
+//
+// The components' ports are picked free, but the components bind them a moment later
+// (most are other processes), so another socket on the machine (another test binary's
+// stack, an outgoing connection's ephemeral port) can take one in between: then the stack
+// starts again on new ports, a few times.
+func Start(ctx context.Context, opts Options) (*Stack, error) {
+	for attempt := 1; ; attempt++ {
+		s, err := startOnce(ctx, opts)
+		if err == nil || attempt == startAttempts || !portTaken(err) || ctx.Err() != nil {
+			return s, err
+		}
+		if opts.Log != nil {
+			opts.Log("testenv: a port was taken while the stack started (attempt %d): starting again on new ports: %v", attempt, err)
+		}
+		if s != nil && s.ownsDir {
+			_ = os.RemoveAll(s.Dir)
+		}
+	}
+}
+
+const startAttempts = 3
+
+// portTaken: a component could not bind its port, in this process (EADDRINUSE) or in
+// another one (its log's tail is in the error).
+func portTaken(err error) bool {
+	return errors.Is(err, syscall.EADDRINUSE) || strings.Contains(err.Error(), "address already in use")
+}
+
+func startOnce(ctx context.Context, opts Options) (s *Stack, err error) {
 	logf := opts.Log
 	if logf == nil {
 		logf = func(string, ...any) {}
