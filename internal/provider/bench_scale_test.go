@@ -16,6 +16,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/testenv"
 	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/testenv/faultproxy"
 )
 
@@ -110,6 +111,9 @@ func BenchmarkScale(b *testing.B) {
 					side.name, n, op.name, m.wall.Seconds(), m.requestsString(), float64(m.requestsTotal())/float64(n), m.connsString(), m.rssKiB/1024)
 				fmt.Fprintln(os.Stderr, line) // as it goes: a long run's figures are not lost to a timeout
 				b.Log(line)
+				cpu := fmt.Sprintf("%-10s N=%-4d %-8s CPU: %s", side.name, n, op.name, m.cpuString())
+				fmt.Fprintln(os.Stderr, cpu)
+				b.Log(cpu)
 				b.Logf("%-10s N=%-4d %-8s requests by kind: %s", side.name, n, op.name, m.kindsString(n))
 				b.ReportMetric(m.wall.Seconds(), fmt.Sprintf("%s-N%d-%s-s", side.name, n, op.name))
 				b.ReportMetric(float64(m.requestsTotal()), fmt.Sprintf("%s-N%d-%s-requests", side.name, n, op.name))
@@ -223,6 +227,26 @@ type benchMeasure struct {
 	requests []int          // per cluster
 	conns    []int          // most open at once, per cluster
 	rssKiB   int64          // the largest peak of any plugin process of the run
+	// CPU used during the operation: by the CLI and its plugins (the CLI's rusage, which
+	// holds its waited-for children), and by each component of the stack (the node agent's
+	// holds the install pods' helm runs).
+	cliCPU   time.Duration
+	stackCPU map[string]time.Duration
+}
+
+// cpuString: "cli+plugins 4.1s, node-agent 60.2s, kube-apiserver 20.3s, ..." (the stack's
+// components by CPU used, most first).
+func (m benchMeasure) cpuString() string {
+	parts := []string{fmt.Sprintf("cli+plugins %.1fs", m.cliCPU.Seconds())}
+	names := make([]string, 0, len(m.stackCPU))
+	for name := range m.stackCPU {
+		names = append(names, name)
+	}
+	sort.Slice(names, func(i, j int) bool { return m.stackCPU[names[i]] > m.stackCPU[names[j]] })
+	for _, name := range names {
+		parts = append(parts, fmt.Sprintf("%s %.1fs", name, m.stackCPU[name].Seconds()))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func (m benchMeasure) requestsTotal() (n int) {
@@ -255,6 +279,10 @@ func (w *benchWorkdir) measure(plugin string, clusters []benchCluster, args ...s
 	cmd.Dir, cmd.Env = w.dir, w.env
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
+	cpuBefore, err := testenv.ComponentCPU(accStack.Dir)
+	if err != nil {
+		return m, err
+	}
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return m, err
@@ -280,10 +308,19 @@ func (w *benchWorkdir) measure(plugin string, clusters []benchCluster, args ...s
 			}
 		}
 	}()
-	err := cmd.Wait()
+	err = cmd.Wait()
 	m.wall = time.Since(start)
 	close(done)
 	<-sampled
+	m.cliCPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	cpuAfter, cpuErr := testenv.ComponentCPU(accStack.Dir)
+	if cpuErr != nil {
+		return m, cpuErr
+	}
+	m.stackCPU = map[string]time.Duration{}
+	for name, d := range cpuAfter {
+		m.stackCPU[name] = d - cpuBefore[name]
+	}
 	m.kinds = map[string]int{}
 	for i, c := range clusters {
 		reqs := c.proxy.Requests()[before[i]:]
