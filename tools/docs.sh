@@ -24,12 +24,17 @@ terraform {
 TF
 (cd "$W/cfg" && TF_CLI_CONFIG_FILE="$W/tofurc" "$TOFU/tofu" providers schema -json >"$W/schema.json" 2>"$W/tofu.err") ||
   { cat "$W/tofu.err" >&2; exit 1; }
+# OpenTofu's schema has no list resources (Terraform >= 1.14 writes them as
+# list_resource_schemas): the provider serves them to a small program in process.
+go run -C "$ROOT" ./internal/provider/cmd/listschemas >"$W/list.json"
 # tfplugindocs looks the schema up by the provider's short name.
-python3 - "$W/schema.json" <<'PY'
+python3 - "$W/schema.json" "$W/list.json" <<'PY'
 import json, sys
 p = sys.argv[1]
 d = json.load(open(p))
-d["provider_schemas"] = {"clusterkit": next(iter(d["provider_schemas"].values()))}
+schema = next(iter(d["provider_schemas"].values()))
+schema["list_resource_schemas"] = json.load(open(sys.argv[2]))
+d["provider_schemas"] = {"clusterkit": schema}
 json.dump(d, open(p, "w"))
 PY
 cd "$ROOT"
