@@ -38,7 +38,8 @@
 # revision is pending (pending-install, pending-upgrade, pending-rollback: an earlier helm was
 # killed mid-operation, its node lost), the script clears it with helm's own commands: a
 # pending first install is uninstalled, a pending upgrade or rollback is rolled back to the
-# last deployed revision; then it runs the upgrade again. Each recovery prints the line
+# last deployed revision (forcing conflicts when the upgrade would: forces_conflicts); then
+# it runs the upgrade again. Each recovery prints the line
 #   clusterkit: recovered: <what was done>
 # which, once the install succeeded, also goes to the termination message
 # (/dev/termination-log, the API's default terminationMessagePath) for the provider to report.
@@ -136,6 +137,23 @@ recovered() {
 "
 }
 
+# forces_conflicts [REVISION]: whether helm's apply of the release gets --force-conflicts
+# (the upgrade's, or a rollback's to REVISION: helm applies a rollback the way its target
+# was applied, an upgrade the way the latest revision was). Helm 4 applies server-side,
+# where a field another field manager set (kubectl edit, or an object being adopted) is a
+# conflict: forced, the chart's values win, as with Helm 3's three-way merge. Only when
+# asked (TAKE_OWNERSHIP, FORCE_CONFLICTS), and not for a release applied client-side (by
+# Helm 3): helm applies it client-side again, and refuses the flag.
+forces_conflicts() {
+  [ -z "$helm_minor" ] || return 1
+  [ "${TAKE_OWNERSHIP:-false}" = true ] || [ "${FORCE_CONFLICTS:-false}" = true ] || return 1
+  meta=$(helm get metadata "$RELEASE_NAME" --namespace "$RELEASE_NAMESPACE" ${1:+--revision "$1"} -o json 2>/dev/null) || meta=
+  case "$meta" in
+    '' | *'"applyMethod":"ssa"'*) return 0 ;;
+  esac
+  return 1
+}
+
 # recover_pending, after a failed helm upgrade --install: returns 0 once a release left
 # pending is cleared (the caller runs the upgrade again), 1 when it is not pending (the
 # failure was something else); dies when it cannot clear it.
@@ -158,7 +176,12 @@ EOF
         die "cannot recover: release $RELEASE_NAME is left $pending at revision $latest and has no deployed revision to roll back to; roll it back by hand (helm rollback $RELEASE_NAME <revision> -n $RELEASE_NAMESPACE) or uninstall it" 1
       fi
       say "release $RELEASE_NAME is left $pending at revision $latest (an earlier helm was stopped mid-operation): rolling it back to revision $deployed, the last deployed one"
-      run helm rollback "$RELEASE_NAME" "$deployed" --namespace "$RELEASE_NAMESPACE" --timeout "$HELM_TIMEOUT" ||
+      set -- --namespace "$RELEASE_NAMESPACE" --timeout "$HELM_TIMEOUT"
+      if forces_conflicts "$deployed"; then
+        say "forcing server-side apply conflicts in the rollback, as in the upgrade"
+        set -- "$@" --force-conflicts
+      fi
+      run helm rollback "$RELEASE_NAME" "$deployed" "$@" ||
         die "cannot recover: helm rollback of release $RELEASE_NAME, left $pending at revision $latest, to revision $deployed failed" "$?"
       recovered "rolled back $pending revision $latest to revision $deployed"
       ;;
@@ -289,18 +312,9 @@ case "$CLUSTERKIT_ACTION" in
       [ "$helm_minor" -ge 17 ] ||
         die "take_ownership needs helm 3.17 or later (or Helm 4); this image has helm $helm_version" 2
     fi
-    if [ -z "$helm_minor" ] && { [ "${TAKE_OWNERSHIP:-false}" = true ] || [ "${FORCE_CONFLICTS:-false}" = true ]; }; then
-      # Helm 4 applies server-side, where a field another field manager set (kubectl edit,
-      # or an object being adopted) is a conflict: forced, the chart's values win, as with
-      # Helm 3's three-way merge. A release applied client-side (by Helm 3) is upgraded
-      # client-side and refuses the flag: not for those.
-      meta=$(helm get metadata "$RELEASE_NAME" --namespace "$RELEASE_NAMESPACE" -o json 2>/dev/null) || meta=
-      case "$meta" in
-        '' | *'"applyMethod":"ssa"'*)
-          say "forcing server-side apply conflicts: the chart's values take back fields other field managers changed"
-          set -- "$@" --force-conflicts
-          ;;
-      esac
+    if forces_conflicts; then
+      say "forcing server-side apply conflicts: the chart's values take back fields other field managers changed"
+      set -- "$@" --force-conflicts
     fi
     [ "${TAKE_OWNERSHIP:-false}" != true ] || set -- "$@" --take-ownership
     [ "${DEPENDENCY_UPDATE:-false}" != true ] || set -- "$@" --dependency-update

@@ -174,6 +174,66 @@ func TestInstallScript_ForceConflictsForEachHelmMajor(t *testing.T) {
 	}
 }
 
+// A stuck release's rollback (the recovery before the upgrade runs again) forces
+// conflicts exactly when the upgrade does, judged by how its target was applied (helm's
+// rollback applies it that way): otherwise a field changed out of band stops it.
+func TestInstallScript_RecoveryRollbackForcesConflictsAsTheUpgradeDoes(t *testing.T) {
+	const history = `[{"revision":1,"updated":"2026-12-01T14:44:14.187155856Z","status":"deployed","chart":"ingress-nginx-4.13.3","description":"Install complete"},` +
+		`{"revision":2,"status":"pending-upgrade","chart":"ingress-nginx-4.13.3","description":"Preparing upgrade"}]`
+	const ssa, csa = `{"name":"ingress-nginx","revision":1,"status":"deployed","applyMethod":"ssa"}`, `{"name":"ingress-nginx","revision":1,"status":"deployed","applyMethod":"csa"}`
+	for _, tc := range []struct {
+		name, helm, meta string
+		asked, force     bool
+	}{
+		{"Helm 4, applied server-side", "v4.3.2", ssa, true, true},
+		{"Helm 4, applied client-side", "v4.3.2", csa, true, false},
+		{"Helm 4, not asked", "v4.3.2", ssa, false, false},
+		{"Helm 3", "v3.22.0", "", true, false},
+	} {
+		spec := testSpec()
+		spec.Helm.ForceConflicts = tc.asked
+		// Every upgrade is refused as helm refuses a pending release: the recovery runs,
+		// then the upgrade fails again.
+		r := runInstallScript(t, spec, ActionInstall, tc.helm, "upgrade", "Error: UPGRADE FAILED: another operation (install/upgrade/rollback) is in progress", 1,
+			"GET_OUTPUT="+tc.meta, "HISTORY_OUTPUT="+history)
+		var verbs, gets []string
+		var rollback []string
+		for _, c := range r.calls {
+			verbs = append(verbs, c[0])
+			switch c[0] {
+			case "get":
+				gets = append(gets, strings.Join(c, " "))
+			case "rollback":
+				rollback = c
+			}
+		}
+		wantRollback := []string{"rollback", "ingress-nginx", "1", "--namespace", "ingress", "--timeout", "300s"}
+		var wantGets []string
+		if tc.helm == "v4.3.2" && tc.asked {
+			wantGets = []string{"get metadata ingress-nginx --namespace ingress -o json", "get metadata ingress-nginx --namespace ingress --revision 1 -o json"}
+		}
+		if tc.force {
+			wantRollback = append(wantRollback, "--force-conflicts")
+		}
+		upgrades := 0
+		for _, c := range r.calls {
+			if c[0] == "upgrade" {
+				upgrades++
+				if slices.Contains(c, "--force-conflicts") != tc.force {
+					t.Errorf("%s: upgrade %q", tc.name, c)
+				}
+			}
+		}
+		if r.code != 1 || upgrades != 2 || !slices.Equal(rollback, wantRollback) || !slices.Equal(gets, wantGets) ||
+			!strings.Contains(r.out, "clusterkit: recovered: rolled back pending-upgrade revision 2 to revision 1") {
+			t.Errorf("%s: exit %d, calls %q\nrollback %q, want %q\nget %q, want %q\n%s", tc.name, r.code, verbs, rollback, wantRollback, gets, wantGets, r.out)
+		}
+		if tc.force != strings.Contains(r.out, "clusterkit: forcing server-side apply conflicts in the rollback, as in the upgrade") {
+			t.Errorf("%s: the log says whether the rollback forces:\n%s", tc.name, r.out)
+		}
+	}
+}
+
 // Several values documents: values.yaml first, then values-1.yaml ... in order, then the
 // sensitive values; helm merges them (the acceptance tests check the result).
 func TestInstallScript_ValuesDocumentsInOrder(t *testing.T) {

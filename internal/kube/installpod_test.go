@@ -231,6 +231,7 @@ for a in "$@"; do printf '%s\n' "$a" >> "$RECORD"; done
 printf '\n' >> "$RECORD"
 if [ "$1" = "$FAIL_ON" ]; then printf '%s\n' "$FAIL_OUTPUT" >&2; exit "$FAIL_CODE"; fi
 if [ "$1" = get ] && [ -n "${GET_OUTPUT:-}" ]; then printf '%s\n' "$GET_OUTPUT"; fi
+if [ "$1" = history ] && [ -n "${HISTORY_OUTPUT:-}" ]; then printf '%s\n' "$HISTORY_OUTPUT"; fi
 if [ "$1" = pull ] && [ -n "${PULL_CHART:-}" ]; then mkdir -p "$PULL_CHART" && : >"$PULL_CHART/Chart.yaml"; fi
 echo "helm $1 ok"
 `

@@ -12,7 +12,8 @@ import (
 	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/kube"
 )
 
-// Drift of a deployed release, found by Read and planned back by ModifyPlan: objects of
+// Drift of a deployed release (or a failed one, against its last deployed revision: see
+// kube's CheckFailedRelease), found by Read and planned back by ModifyPlan: objects of
 // the chart deleted out of band (helm's record still says deployed), fields the chart sets
 // changed out of band (kubectl edit, scale, set image; the few fields kube compares), and
 // a revision made outside Terraform (a `helm upgrade` or `helm rollback` from a laptop).
@@ -36,6 +37,10 @@ type releaseDrift struct {
 	// Changed: objects whose fields differ from the chart ("Deployment web/app: image of
 	// container app is busybox:2 (chart: busybox:1)").
 	Changed []string `json:"changed,omitempty"`
+	// Failed and Deployed: the release's latest revision failed, and was checked with its
+	// last deployed revision (kube's CheckFailedRelease).
+	Failed   int `json:"failed,omitempty"`
+	Deployed int `json:"deployed,omitempty"`
 }
 
 func (d releaseDrift) any() bool {
@@ -67,7 +72,10 @@ func recordApplied(ctx context.Context, private privateSetter, revision int, dia
 
 // readDrift checks a deployed release for drift and records it for the plan. After a
 // failed operation of this provider (helm rolled back, or recovered a stuck release) the
-// revisions moved by its own doing: the release's revision becomes the applied one.
+// revisions moved by its own doing: the release's revision becomes the applied one. A
+// failed release (an upgrade and its rollback both stopped, say at a field conflict) is
+// checked too, with its last deployed revision: the upgrade that repairs it must force
+// the conflicts that stopped them.
 func readDrift(ctx context.Context, client *kube.Client, rel *kube.Release, priorFailed bool,
 	prior privateGetter, private privateSetter, diags *diag.Diagnostics) {
 	var d releaseDrift
@@ -79,15 +87,25 @@ func readDrift(ctx context.Context, client *kube.Client, rel *kube.Release, prio
 	known := len(raw) > 0 && json.Unmarshal(raw, &applied) == nil && applied.Revision > 0
 	switch {
 	case rel.Status != kube.ReleaseDeployed:
-		// A pending or failed release is planned for by other means (stuck, failed).
+		// A pending or failed release is planned for by other means (stuck, failed); its
+		// revisions moved by helm's own doing.
 	case priorFailed || !known:
 		recordApplied(ctx, private, rel.Revision, diags)
 		return
 	case rel.Revision != applied.Revision:
 		d.Revision, d.Applied = rel.Revision, applied.Revision
 	}
-	if rel.Status == kube.ReleaseDeployed {
-		found, err := client.CheckObjects(ctx, rel)
+	if rel.Status == kube.ReleaseDeployed || rel.Status == kube.ReleaseFailed {
+		var found kube.Drift
+		var err error
+		if rel.Status == kube.ReleaseDeployed {
+			found, err = client.CheckObjects(ctx, rel)
+		} else {
+			found, d.Deployed, err = client.CheckFailedRelease(ctx, rel)
+			if d.Deployed != 0 {
+				d.Failed = rel.Revision
+			}
+		}
 		if err != nil {
 			tflog.Warn(ctx, "Could not check the chart's objects against the cluster", map[string]any{
 				"release": rel.Namespace + "/" + rel.Name, "error": err.Error()})
@@ -120,7 +138,8 @@ func readDrift(ctx context.Context, client *kube.Client, rel *kube.Release, prio
 // as well, but not for a replacement (another name or namespace): the drifted release
 // is uninstalled.
 func plannedDrift(ctx context.Context, req resource.ModifyPlanRequest, plan, state managedAppModel, diags *diag.Diagnostics) bool {
-	if req.State.Raw.IsNull() || state.Status.ValueString() != statusDeployed ||
+	st := state.Status.ValueString()
+	if req.State.Raw.IsNull() || (st != statusDeployed && st != statusFailed) ||
 		!plan.Name.Equal(state.Name) || !plan.Namespace.Equal(state.Namespace) {
 		return false
 	}
@@ -140,6 +159,10 @@ func driftWarnings(d releaseDrift, release string, diags *diag.Diagnostics) bool
 	if !d.any() {
 		return false
 	}
+	is := "is deployed"
+	if d.Failed != 0 {
+		is = fmt.Sprintf("failed at revision %d (its last deployed revision is %d)", d.Failed, d.Deployed)
+	}
 	if d.Revision != 0 {
 		diags.AddWarning("Release changed outside Terraform",
 			fmt.Sprintf("helm's release %s is at revision %d, but this provider's last install or upgrade left revision %d: "+
@@ -148,14 +171,14 @@ func driftWarnings(d releaseDrift, release string, diags *diag.Diagnostics) bool
 	}
 	if len(d.Missing) > 0 {
 		diags.AddWarning("Objects of the chart are missing",
-			fmt.Sprintf("helm's release %s is deployed, but %d of the objects its chart made no longer exist (deleted outside Terraform): %s. "+
-				"The apply runs helm upgrade, which makes them again.", release, len(d.Missing), kube.SummarizeObjects(d.Missing)))
+			fmt.Sprintf("helm's release %s %s, but %d of the objects its chart made no longer exist (deleted outside Terraform): %s. "+
+				"The apply runs helm upgrade, which makes them again.", release, is, len(d.Missing), kube.SummarizeObjects(d.Missing)))
 	}
 	if len(d.Changed) > 0 {
 		diags.AddWarning("Fields of the chart's objects changed outside Terraform",
-			fmt.Sprintf("helm's release %s is deployed, but fields its chart sets differ on %d of its objects (changed outside Terraform, "+
+			fmt.Sprintf("helm's release %s %s, but fields its chart sets differ on %d of its objects (changed outside Terraform, "+
 				"e.g. with kubectl edit, scale or set image): %s. The apply runs helm upgrade, which sets them back.",
-				release, len(d.Changed), kube.SummarizeChanges(d.Changed)))
+				release, is, len(d.Changed), kube.SummarizeChanges(d.Changed)))
 	}
 	return true
 }

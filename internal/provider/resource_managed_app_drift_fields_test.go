@@ -28,9 +28,13 @@ import (
 // set back by the planned upgrade, by real helm: Helm 3's three-way merge, and Helm 4's
 // server-side apply, whose upgrade forces the conflicts with the editor's field manager
 // (without it the upgrade and its rollback fail). An app whose configuration changes in
-// the same plan gets the same warning, and its upgrade sets the fields back too. The
-// warnings come from what the refresh recorded: a plan without refresh sends the API
-// server no request at all (counted by a proxy in front of it).
+// the same plan gets the same warning, and its upgrade sets the fields back too. Before
+// that, its upgrade is applied without a refresh (no drift recorded, so no forced
+// conflicts): Helm 4 stops at the edited fields, its rollback too, and the release is
+// left failed with revision 1 still deployed; the refresh checks it against both
+// revisions, and the upgrade it plans forces the conflicts. The warnings come from what
+// the refresh recorded: a plan without refresh sends the API server no request at all
+// (counted by a proxy in front of it).
 func TestAccManagedApp_DriftFieldChanged(t *testing.T) {
 	s := stackFromEnv(t)
 	cs := s.adminClientset(t)
@@ -67,6 +71,14 @@ func TestAccManagedApp_DriftFieldChanged(t *testing.T) {
 		}
 		editOutOfBand(t, cs, ns, app, app == helm4)
 	}
+	newMessage := "-var=changed_message=changed-by-terraform"
+	if _, err := w.run(ctx, "apply", "-auto-approve", "-refresh=false", newMessage); err == nil || !strings.Contains(err.Error(), "Set take_ownership = true") {
+		t.Fatalf("the upgrade without forced conflicts: %v; want it stopped at the edited fields", err)
+	}
+	// Revision 2 (the upgrade) superseded by the rollback, revision 3, failed as well.
+	if err := expectRelease(cs, ns, changedApp, 3, kube.ReleaseFailed, "0.1.0"); err != nil {
+		t.Fatal(err)
+	}
 
 	changed := func(app string, cm bool) string {
 		s := fmt.Sprintf("Deployment %s/%s-demo: image of container demo is busybox:2 (chart: registry.k8s.io/pause:3.10); replicas 5 (chart: 2)", ns, app)
@@ -76,14 +88,14 @@ func TestAccManagedApp_DriftFieldChanged(t *testing.T) {
 		return s
 	}
 	addr := func(app string) string { return `clusterkit_managed_app.test["` + app + `"]` }
-	restore := "Fields of the chart's objects changed outside Terraform | helm's release " + ns + "/%s is deployed, but fields its chart sets differ on %d of its objects " +
+	restore := "Fields of the chart's objects changed outside Terraform | helm's release " + ns + "/%s %s, but fields its chart sets differ on %d of its objects " +
 		"(changed outside Terraform, e.g. with kubectl edit, scale or set image): %s. The apply runs helm upgrade, which sets them back."
+	const deployed, failed = "is deployed", "failed at revision 3 (its last deployed revision is 1)"
 	wantPlan := map[string][]string{
-		addr(helm3):      {"update", fmt.Sprintf(restore, helm3, 1, changed(helm3, false))},
-		addr(helm4):      {"update", fmt.Sprintf(restore, helm4, 2, changed(helm4, true))},
-		addr(changedApp): {"update", fmt.Sprintf(restore, changedApp, 1, changed(changedApp, false))},
+		addr(helm3):      {"update", fmt.Sprintf(restore, helm3, deployed, 1, changed(helm3, false))},
+		addr(helm4):      {"update", fmt.Sprintf(restore, helm4, deployed, 2, changed(helm4, true))},
+		addr(changedApp): {"update", fmt.Sprintf(restore, changedApp, failed, 1, changed(changedApp, false))},
 	}
-	newMessage := "-var=changed_message=changed-by-terraform"
 
 	// The refresh records the drift (one refresh's requests); a plan without refresh then
 	// warns from that record alone.
@@ -111,7 +123,11 @@ func TestAccManagedApp_DriftFieldChanged(t *testing.T) {
 		if err := expectLiveFields(cs, ns, app, "registry.k8s.io/pause:3.10", 2, message); err != nil {
 			t.Errorf("after the upgrade: %v", err)
 		}
-		if err := expectRelease(cs, ns, app, 2, kube.ReleaseDeployed, "0.1.0"); err != nil {
+		revision := 2
+		if app == changedApp {
+			revision = 4 // after the failed upgrade (2) and rollback (3)
+		}
+		if err := expectRelease(cs, ns, app, revision, kube.ReleaseDeployed, "0.1.0"); err != nil {
 			t.Error(err)
 		}
 	}

@@ -39,6 +39,14 @@ func TestDriftWarnings(t *testing.T) {
 			"Fields of the chart's objects changed outside Terraform | helm's release web/app is deployed, but fields its chart sets differ on 2 of its objects " +
 				"(changed outside Terraform, e.g. with kubectl edit, scale or set image): Deployment web/app-demo: image of container demo is busybox:2 (chart: busybox:1); " +
 				"replicas 5 (chart: 2). ConfigMap web/app-demo: data key message differs from the chart. The apply runs helm upgrade, which sets them back."}},
+		// A release whose upgrade and rollback failed, checked with its deployed revision.
+		{name: "failed release", raw: `{"changed":[` + changed + `],"missing":["Service web/app-demo"],"failed":3,"deployed":1}`, planned: true, want: []string{
+			"Objects of the chart are missing | helm's release web/app failed at revision 3 (its last deployed revision is 1), but 1 of the objects " +
+				"its chart made no longer exist (deleted outside Terraform): Service web/app-demo. The apply runs helm upgrade, which makes them again.",
+			"Fields of the chart's objects changed outside Terraform | helm's release web/app failed at revision 3 (its last deployed revision is 1), " +
+				"but fields its chart sets differ on 1 of its objects (changed outside Terraform, e.g. with kubectl edit, scale or set image): " +
+				"Deployment web/app-demo: image of container demo is busybox:2 (chart: busybox:1); replicas 5 (chart: 2). The apply runs helm upgrade, which sets them back."}},
+		{name: "failed release without drift", raw: `{"failed":3,"deployed":1}`},
 		// Recorded by a refresh of an earlier build, which kept objects applied
 		// server-side apart: no longer read (every changed field is planned back).
 		{name: "an unknown key", raw: `{"server_side":[` + changed + `]}`},
