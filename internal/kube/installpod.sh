@@ -200,25 +200,29 @@ run_steps() {
 : "${CLUSTERKIT_ACTION:?is not set}" "${RELEASE_NAME:?is not set}" "${RELEASE_NAMESPACE:?is not set}" \
   "${HELM_TIMEOUT:?is not set}" "${CONFIG_DIR:?is not set}"
 
-# Helm 4 renamed --atomic to --rollback-on-failure; decide from the binary that is here,
-# not from the image's tag.
-helm_version=$(helm version --template '{{.Version}}' 2>/dev/null) || die "helm does not run in this image" 127
-case "$helm_version" in
-  v3.*)
-    rollback=--atomic
-    helm_minor=${helm_version#v3.}
-    helm_minor=${helm_minor%%.*}
-    ;;
-  v4.*)
-    rollback=--rollback-on-failure
-    helm_minor=
-    ;;
-  *) die "helm $helm_version is not supported: the install image needs Helm 3 or 4" 2 ;;
-esac
-say "helm $helm_version"
+# check_helm: which helm this image has, from the binary that is here, not from the
+# image's tag; an image without Helm 3 or 4 is refused. Helm 4 renamed --atomic to
+# --rollback-on-failure, and the install's other flags depend on it too.
+check_helm() {
+  helm_version=$(helm version --template '{{.Version}}' 2>/dev/null) || die "helm does not run in this image" 127
+  case "$helm_version" in
+    v3.*)
+      rollback=--atomic
+      helm_minor=${helm_version#v3.}
+      helm_minor=${helm_minor%%.*}
+      ;;
+    v4.*)
+      rollback=--rollback-on-failure
+      helm_minor=
+      ;;
+    *) die "helm $helm_version is not supported: the install image needs Helm 3 or 4" 2 ;;
+  esac
+}
 
 case "$CLUSTERKIT_ACTION" in
   install)
+    check_helm
+    say "helm $helm_version"
     : "${CHART_REPOSITORY:?is not set}" "${CHART_NAME:?is not set}" "${CHART_VERSION:?is not set}"
     password_file="$CONFIG_DIR/repository-password"
     ca_file="$CONFIG_DIR/repository-ca.crt"
@@ -347,10 +351,18 @@ case "$CLUSTERKIT_ACTION" in
     run_steps post-install
     ;;
   uninstall)
+    # The same flags for Helm 3 and 4: helm version (a process of its own in every destroy)
+    # runs only when the uninstall fails, to tell an image without Helm 3 or 4 (Helm 2 has
+    # no uninstall command; a missing helm fails with 127) from helm's own failure.
     run_steps pre-uninstall
     say "helm uninstall $RELEASE_NAME"
     run helm uninstall "$RELEASE_NAME" --namespace "$RELEASE_NAMESPACE" --ignore-not-found \
-      --wait --timeout "$HELM_TIMEOUT" || die "helm uninstall failed" "$?"
+      --wait --timeout "$HELM_TIMEOUT"
+    code=$?
+    if [ "$code" -ne 0 ]; then
+      [ -n "$signalled" ] || check_helm
+      die "helm uninstall failed" "$code"
+    fi
     ;;
   *) die "unknown action $CLUSTERKIT_ACTION" 2 ;;
 esac

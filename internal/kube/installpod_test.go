@@ -207,6 +207,8 @@ func TestInstallPod_Uninstall(t *testing.T) {
 // scriptRun is one run of the embedded install script with a recording "helm" on PATH.
 type scriptRun struct {
 	calls [][]string // helm's arguments, one slice per call (helm version excluded)
+	// versions is how many times the script ran helm version.
+	versions int
 	stdin string     // what helm repo add / registry login read on standard input
 	out   string
 	code  int
@@ -214,7 +216,8 @@ type scriptRun struct {
 
 // runInstallScript runs installpod.sh as the pod would, with the inputs the pod spec
 // gives it, against a stand-in helm that records its arguments, reports helmVersion and
-// exits with failCode (and failOutput on stderr) for the subcommand failOn. Real helm
+// exits with failCode (and failOutput on stderr) for the subcommand failOn (helmVersion
+// "none": no helm at all, every call fails as sh fails a missing command). Real helm
 // runs in the acceptance tests; this checks what the script passes to it.
 func runInstallScript(t *testing.T, spec InstallSpec, action Action, helmVersion, failOn, failOutput string, failCode int, env ...string) scriptRun {
 	t.Helper()
@@ -225,7 +228,8 @@ func runInstallScript(t *testing.T, spec InstallSpec, action Action, helmVersion
 	dir := t.TempDir()
 	record := filepath.Join(dir, "calls")
 	recorder := `#!/bin/sh
-if [ "$1" = version ]; then echo "$HELM_VERSION"; exit 0; fi
+if [ "$HELM_VERSION" = none ]; then echo "sh: helm: not found" >&2; exit 127; fi
+if [ "$1" = version ]; then echo x >> "$RECORD.versions"; echo "$HELM_VERSION"; exit 0; fi
 case "$1" in repo|registry) cat >> "$RECORD.stdin" ;; esac
 for a in "$@"; do printf '%s\n' "$a" >> "$RECORD"; done
 printf '\n' >> "$RECORD"
@@ -272,6 +276,8 @@ echo "helm $1 ok"
 	r.out = string(b)
 	stdin, _ := os.ReadFile(record + ".stdin")
 	r.stdin = string(stdin)
+	versions, _ := os.ReadFile(record + ".versions")
+	r.versions = strings.Count(string(versions), "x")
 	raw, _ := os.ReadFile(record)
 	for _, call := range strings.Split(strings.TrimSuffix(string(raw), "\n\n"), "\n\n") {
 		if call != "" {
@@ -390,16 +396,39 @@ func TestInstallScript_StepsRunInOrderAndFailuresKeepHelmsExitCode(t *testing.T)
 	}
 }
 
+// An uninstall runs helm uninstall alone, with the same flags for Helm 3 and 4: no helm
+// version (a process of its own in every destroy) unless the uninstall fails.
 func TestUninstallScript_IgnoresAMissingReleaseThroughHelm(t *testing.T) {
 	spec := testSpec()
-	r := runInstallScript(t, spec, ActionUninstall, "v3.22.0", "", "", 0)
-	if r.code != 0 || len(r.calls) != 1 ||
-		strings.Join(r.calls[0], " ") != "uninstall ingress-nginx --namespace ingress --ignore-not-found --wait --timeout 300s" {
-		t.Errorf("exit %d, calls %q", r.code, r.calls)
+	for _, helm := range []string{"v3.22.0", "v4.3.2"} {
+		r := runInstallScript(t, spec, ActionUninstall, helm, "", "", 0)
+		if r.code != 0 || len(r.calls) != 1 || r.versions != 0 ||
+			strings.Join(r.calls[0], " ") != "uninstall ingress-nginx --namespace ingress --ignore-not-found --wait --timeout 300s" {
+			t.Errorf("helm %s: exit %d, calls %q, helm version run %d times", helm, r.code, r.calls, r.versions)
+		}
 	}
-	r = runInstallScript(t, spec, ActionUninstall, "v4.3.2", "uninstall", "Error: cluster unreachable", 7)
-	if r.code != 7 || !strings.Contains(r.out, "cluster unreachable") {
-		t.Errorf("failures keep helm's exit code and output: %d\n%s", r.code, r.out)
+	// An install still asks, once.
+	if r := runInstallScript(t, spec, ActionInstall, "v4.3.2", "", "", 0); r.code != 0 || r.versions != 1 {
+		t.Errorf("install: exit %d, helm version run %d times", r.code, r.versions)
+	}
+	r := runInstallScript(t, spec, ActionUninstall, "v4.3.2", "uninstall", "Error: cluster unreachable", 7)
+	if r.code != 7 || r.versions != 1 || !strings.Contains(r.out, "Error: cluster unreachable\nclusterkit: helm uninstall failed\n") {
+		t.Errorf("failures keep helm's exit code and output: %d, helm version run %d times\n%s", r.code, r.versions, r.out)
+	}
+}
+
+// An image without Helm 3 or 4 still fails its uninstall clearly: the failed uninstall
+// asks helm which it is.
+func TestUninstallScript_RefusesAnImageWithoutHelm3Or4(t *testing.T) {
+	spec := testSpec()
+	// Helm 2 has no uninstall command (it had delete, and Tiller).
+	r := runInstallScript(t, spec, ActionUninstall, "v2.17.0", "uninstall", `Error: unknown command "uninstall" for "helm"`, 1)
+	if r.code != 2 || !strings.Contains(r.out, "clusterkit: helm v2.17.0 is not supported: the install image needs Helm 3 or 4\n") {
+		t.Errorf("helm 2: exit %d:\n%s", r.code, r.out)
+	}
+	r = runInstallScript(t, spec, ActionUninstall, "none", "", "", 0)
+	if r.code != 127 || !strings.Contains(r.out, "clusterkit: helm does not run in this image\n") {
+		t.Errorf("no helm: exit %d:\n%s", r.code, r.out)
 	}
 }
 
