@@ -2,11 +2,6 @@ package kube
 
 import (
 	"context"
-	"fmt"
-
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 )
 
 // Drift of a failed release. When a Helm 4 upgrade stops at a field conflict and its
@@ -26,7 +21,7 @@ func (c *Client) CheckFailedRelease(ctx context.Context, failed *Release) (Drift
 	if failed == nil || failed.Status != ReleaseFailed {
 		return Drift{}, 0, nil
 	}
-	deployed, err := c.lastDeployedRelease(ctx, failed.Namespace, failed.Name)
+	deployed, err := c.findRelease(ctx, failed.Namespace, failed.Name, readAttempts, ReleaseDeployed)
 	if err != nil || deployed == nil {
 		return Drift{}, 0, err
 	}
@@ -78,29 +73,4 @@ func failedRefs(rel *Release) []string {
 		}
 	}
 	return out
-}
-
-// lastDeployedRelease is the highest revision of release name that helm records as
-// deployed, or nil when there is none.
-func (c *Client) lastDeployedRelease(ctx context.Context, namespace, name string) (*Release, error) {
-	op := fmt.Sprintf("read the deployed revision of helm release %s/%s", namespace, name)
-	var list *corev1.SecretList
-	err := c.retryCall(ctx, op, readAttempts, nil, func() error {
-		var err error
-		list, err = c.cs.CoreV1().Secrets(namespace).List(ctx, metav1.ListOptions{
-			LabelSelector: labels.SelectorFromSet(labels.Set{"owner": "helm", "name": name, "status": string(ReleaseDeployed)}).String(),
-		})
-		return err
-	})
-	if IsNotFound(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, wrap(op, err)
-	}
-	s := latestReleaseSecrets(list.Items)[name]
-	if s == nil {
-		return nil, nil
-	}
-	return decodeReleaseSecret(s)
 }

@@ -149,24 +149,28 @@ func ReleaseSecretName(name string, rev int) string {
 // there is none. A transient API error is retried a few times (readAttempts): a blip does
 // not fail a read, and a refresh against a cluster that is down still fails in seconds.
 func (c *Client) FindRelease(ctx context.Context, namespace, name string) (*Release, error) {
-	return c.findRelease(ctx, namespace, name, readAttempts)
+	return c.findRelease(ctx, namespace, name, readAttempts, "")
 }
 
 // FindReleaseAfterWait is FindRelease for the read that ends an install or upgrade: it
 // retries transient errors until ctx ends, as the install pod's wait did, so that an
 // outage that outlasts helm does not fail an install helm has finished.
 func (c *Client) FindReleaseAfterWait(ctx context.Context, namespace, name string) (*Release, error) {
-	return c.findRelease(ctx, namespace, name, 0)
+	return c.findRelease(ctx, namespace, name, 0, "")
 }
 
-func (c *Client) findRelease(ctx context.Context, namespace, name string, attempts int) (*Release, error) {
+// findRelease reads the latest revision of release name, or with status the latest one
+// helm records with that status.
+func (c *Client) findRelease(ctx context.Context, namespace, name string, attempts int, status ReleaseStatus) (*Release, error) {
 	op := fmt.Sprintf("read helm release %s/%s", namespace, name)
+	set := labels.Set{"owner": "helm", "name": name}
+	if status != "" {
+		set["status"] = string(status)
+	}
 	var list *corev1.SecretList
 	err := c.retryCall(ctx, op, attempts, nil, func() error {
 		var err error
-		list, err = c.cs.CoreV1().Secrets(namespace).List(ctx, metav1.ListOptions{
-			LabelSelector: labels.SelectorFromSet(labels.Set{"owner": "helm", "name": name}).String(),
-		})
+		list, err = c.cs.CoreV1().Secrets(namespace).List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(set).String()})
 		return err
 	})
 	if IsNotFound(err) {
