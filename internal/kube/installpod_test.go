@@ -209,9 +209,9 @@ type scriptRun struct {
 	calls [][]string // helm's arguments, one slice per call (helm version excluded)
 	// versions is how many times the script ran helm version.
 	versions int
-	stdin string     // what helm repo add / registry login read on standard input
-	out   string
-	code  int
+	stdin    string // what helm repo add / registry login read on standard input
+	out      string
+	code     int
 }
 
 // runInstallScript runs installpod.sh as the pod would, with the inputs the pod spec
