@@ -72,8 +72,11 @@ func TestAccManagedApp_DriftFieldChanged(t *testing.T) {
 		editOutOfBand(t, cs, ns, app, app == helm4)
 	}
 	newMessage := "-var=changed_message=changed-by-terraform"
-	if _, err := w.run(ctx, "apply", "-auto-approve", "-refresh=false", newMessage); err == nil || !strings.Contains(err.Error(), "Set take_ownership = true") {
-		t.Fatalf("the upgrade without forced conflicts: %v; want it stopped at the edited fields", err)
+	// helm's error: the upgrade's conflict, then the rollback's.
+	const stopped = `an error occurred while rolling back the release. original upgrade error: conflict occurred while applying object ` +
+		ns + `/` + changedApp + `-demo apps/v1, Kind=Deployment: Apply failed with 2 conflicts: conflicts with "kubectl-edit"`
+	if _, err := w.run(ctx, "apply", "-auto-approve", "-refresh=false", newMessage); err == nil || !strings.Contains(err.Error(), stopped) {
+		t.Fatalf("the upgrade without forced conflicts: %v; want it and its rollback stopped at the edited fields", err)
 	}
 	// Revision 2 (the upgrade) superseded by the rollback, revision 3, failed as well.
 	if err := expectRelease(cs, ns, changedApp, 3, kube.ReleaseFailed, "0.1.0"); err != nil {
