@@ -396,42 +396,6 @@ func TestInstallScript_StepsRunInOrderAndFailuresKeepHelmsExitCode(t *testing.T)
 	}
 }
 
-// An uninstall runs helm uninstall alone, with the same flags for Helm 3 and 4: no helm
-// version (a process of its own in every destroy) unless the uninstall fails.
-func TestUninstallScript_IgnoresAMissingReleaseThroughHelm(t *testing.T) {
-	spec := testSpec()
-	for _, helm := range []string{"v3.22.0", "v4.3.2"} {
-		r := runInstallScript(t, spec, ActionUninstall, helm, "", "", 0)
-		if r.code != 0 || len(r.calls) != 1 || r.versions != 0 ||
-			strings.Join(r.calls[0], " ") != "uninstall ingress-nginx --namespace ingress --ignore-not-found --wait --timeout 300s" {
-			t.Errorf("helm %s: exit %d, calls %q, helm version run %d times", helm, r.code, r.calls, r.versions)
-		}
-	}
-	// An install still asks, once.
-	if r := runInstallScript(t, spec, ActionInstall, "v4.3.2", "", "", 0); r.code != 0 || r.versions != 1 {
-		t.Errorf("install: exit %d, helm version run %d times", r.code, r.versions)
-	}
-	r := runInstallScript(t, spec, ActionUninstall, "v4.3.2", "uninstall", "Error: cluster unreachable", 7)
-	if r.code != 7 || r.versions != 1 || !strings.Contains(r.out, "Error: cluster unreachable\nclusterkit: helm uninstall failed\n") {
-		t.Errorf("failures keep helm's exit code and output: %d, helm version run %d times\n%s", r.code, r.versions, r.out)
-	}
-}
-
-// An image without Helm 3 or 4 still fails its uninstall clearly: the failed uninstall
-// asks helm which it is.
-func TestUninstallScript_RefusesAnImageWithoutHelm3Or4(t *testing.T) {
-	spec := testSpec()
-	// Helm 2 has no uninstall command (it had delete, and Tiller).
-	r := runInstallScript(t, spec, ActionUninstall, "v2.17.0", "uninstall", `Error: unknown command "uninstall" for "helm"`, 1)
-	if r.code != 2 || !strings.Contains(r.out, "clusterkit: helm v2.17.0 is not supported: the install image needs Helm 3 or 4\n") {
-		t.Errorf("helm 2: exit %d:\n%s", r.code, r.out)
-	}
-	r = runInstallScript(t, spec, ActionUninstall, "none", "", "", 0)
-	if r.code != 127 || !strings.Contains(r.out, "clusterkit: helm does not run in this image\n") {
-		t.Errorf("no helm: exit %d:\n%s", r.code, r.out)
-	}
-}
-
 // A deleted pod's shell gets SIGTERM; helm must get it too (and have time to roll back)
 // rather than being killed with the shell.
 func TestInstallScript_PassesSIGTERMOnToHelm(t *testing.T) {
