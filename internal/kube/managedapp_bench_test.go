@@ -1,14 +1,9 @@
 package kube
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -155,27 +150,12 @@ func BenchmarkManagedAppOverhead(b *testing.B) {
 	}
 }
 
-// podsCPU is the user and system CPU time the pods' processes that ended so far used: the
-// node agent, a process of the stack, runs them as its children, and /proc/<pid>/stat
-// counts its children that ended (cutime and cstime, in USER_HZ: 1/100 s).
+// podsCPU is the CPU time the node agent (a process of the stack) has used so far, its
+// own and its ended children's: every install pod's shell and helm runs.
 func podsCPU(b *testing.B, s *testenv.Stack) time.Duration {
-	pid, err := os.ReadFile(filepath.Join(s.Dir, "node-agent.pid"))
+	cpu, err := testenv.ComponentCPU(s.Dir)
 	if err != nil {
 		b.Fatal(err)
 	}
-	stat, err := os.ReadFile("/proc/" + strings.TrimSpace(string(pid)) + "/stat")
-	if err != nil {
-		b.Fatal(err)
-	}
-	// The fields after the command's name: the 3rd (state) first, cutime is the 16th.
-	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
-	var ticks int64
-	for _, field := range f[13:15] {
-		n, err := strconv.ParseInt(field, 10, 64)
-		if err != nil {
-			b.Fatal(err)
-		}
-		ticks += n
-	}
-	return time.Duration(ticks) * 10 * time.Millisecond
+	return cpu["node-agent"]
 }
