@@ -283,28 +283,45 @@ const (
 type TemplateTooLargeError struct{ Size int }
 
 func (e *TemplateTooLargeError) Error() string {
-	return fmt.Sprintf("the template with these node groups is %d bytes, over CloudFormation's limit of %d; use fewer node groups, labels or taints", e.Size, maxTemplateBody)
+	return fmt.Sprintf("the template with these node groups and add-ons is %d bytes, over CloudFormation's limit of %d; use fewer node groups, labels or taints, or shorter add-on configuration_values", e.Size, maxTemplateBody)
 }
 
-// RenderEKSClusterTemplate is the embedded template with groups: the template itself when
-// there are none; otherwise ManagedNodeRole (a copy of NodeInstanceRole), one
-// AWS::EKS::Nodegroup per group in name order, and the output ManagedNodeRoleArn.
-func RenderEKSClusterTemplate(groups []NodeGroup) (string, error) {
+// RenderEKSClusterTemplate is the embedded template with groups and addons (each with its
+// version resolved): the template itself when there are none; otherwise, with groups,
+// ManagedNodeRole (a copy of NodeInstanceRole), one AWS::EKS::Nodegroup per group in name
+// order and the output ManagedNodeRoleArn, and one AWS::EKS::Addon per add-on in name order.
+func RenderEKSClusterTemplate(groups []NodeGroup, addons ...Addon) (string, error) {
 	base := EKSClusterTemplate()
-	if len(groups) == 0 {
+	if len(groups) == 0 && len(addons) == 0 {
 		return base, nil
-	}
-	role, err := nodeRoleBlock(base)
-	if err != nil {
-		return "", err
 	}
 	sorted := slices.Clone(groups)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
 	var res bytes.Buffer
-	res.WriteString("\n  # Managed node groups, rendered by the provider (template_nodegroups.go).\n")
-	res.WriteString(strings.Replace(role, templateNodeRoleHeader, "\n  "+ManagedNodeRoleLogicalID+":\n", 1))
+	var groupIDs []string
+	if len(sorted) > 0 {
+		role, err := nodeRoleBlock(base)
+		if err != nil {
+			return "", err
+		}
+		res.WriteString("\n  # Managed node groups, rendered by the provider (template_nodegroups.go).\n")
+		res.WriteString(strings.Replace(role, templateNodeRoleHeader, "\n  "+ManagedNodeRoleLogicalID+":\n", 1))
+	}
 	for _, g := range sorted {
 		block, err := nodegroupBlock(g)
+		if err != nil {
+			return "", err
+		}
+		res.WriteString("\n" + block)
+		groupIDs = append(groupIDs, NodeGroupLogicalID(g.Name))
+	}
+	sortedAddons := slices.Clone(addons)
+	sort.Slice(sortedAddons, func(i, j int) bool { return sortedAddons[i].Name < sortedAddons[j].Name })
+	if len(sortedAddons) > 0 {
+		res.WriteString("\n  # EKS add-ons, rendered by the provider (addons.go).\n")
+	}
+	for _, a := range sortedAddons {
+		block, err := addonBlock(a, groupIDs)
 		if err != nil {
 			return "", err
 		}
@@ -315,7 +332,9 @@ func RenderEKSClusterTemplate(groups []NodeGroup) (string, error) {
 		return "", fmt.Errorf("the embedded template has no Outputs section")
 	}
 	out := base[:i] + "\n" + strings.TrimRight(res.String(), "\n") + "\n" + base[i:]
-	out = strings.TrimRight(out, "\n") + "\n" + managedNodeRoleOutputText
+	if len(sorted) > 0 {
+		out = strings.TrimRight(out, "\n") + "\n" + managedNodeRoleOutputText
+	}
 	if len(out) > maxTemplateBody {
 		return "", &TemplateTooLargeError{Size: len(out)}
 	}
@@ -398,20 +417,7 @@ func nodegroupBlock(g NodeGroup) (string, error) {
 	for _, t := range g.Taints {
 		r.Properties.Taints = append(r.Properties.Taints, tmplTaint(t))
 	}
-	var buf bytes.Buffer
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(2)
-	if err := enc.Encode(map[string]tmplNodegroup{NodeGroupLogicalID(g.Name): r}); err != nil {
-		return "", err
-	}
-	if err := enc.Close(); err != nil {
-		return "", err
-	}
-	lines := strings.Split(strings.TrimRight(buf.String(), "\n"), "\n")
-	for i := range lines {
-		lines[i] = "  " + lines[i]
-	}
-	return strings.Join(lines, "\n") + "\n", nil
+	return indentedYAML(map[string]tmplNodegroup{NodeGroupLogicalID(g.Name): r})
 }
 
 // NodeGroupsFromTemplate reads the managed node groups back from a stack's template (one

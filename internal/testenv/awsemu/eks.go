@@ -81,6 +81,14 @@ func (e *Emulator) clusters(acct string, now time.Time) []cluster {
 			if ver := e.eval(s, v, propValue(r, "Version")); ver != "" {
 				c.version = ver
 			}
+			// An upgrade shows the version it comes from until it completes.
+			if prev, ok := s.previous(now); ok && st == "UPDATE_IN_PROGRESS" {
+				if pr, ok := prev.tmpl.resource(r.LogicalID); ok {
+					if ver := e.eval(s, prev, propValue(pr, "Version")); ver != "" {
+						c.version = ver
+					}
+				}
+			}
 			c.roleARN = e.eval(s, v, propValue(r, "RoleArn"))
 			c.cfg, _ = e.eksClusterConfig(s, v, r)
 			if c.cfg.ipFamily == "ipv6" {
@@ -186,6 +194,12 @@ func eksAction(r *http.Request) string {
 		return "ListNodegroups"
 	case len(parts) == 4 && parts[2] == "node-groups":
 		return "DescribeNodegroup"
+	case len(parts) == 3 && parts[2] == "addons":
+		return "ListAddons"
+	case len(parts) == 4 && parts[2] == "addons":
+		return "DescribeAddon"
+	case len(parts) == 0 && r.URL.EscapedPath() == "/addons/supported-versions":
+		return "DescribeAddonVersions"
 	}
 	return "Unknown"
 }
@@ -213,6 +227,9 @@ func (e *Emulator) serveEKS(w http.ResponseWriter, r *http.Request, caller princ
 	if r.Method != http.MethodGet || action == "Unknown" {
 		return errf(404, "UnknownOperationException", "Unknown operation %s %s", r.Method, r.URL.Path)
 	}
+	if action == "DescribeAddonVersions" {
+		return e.serveAddonVersions(w, r)
+	}
 	parts := eksPath(r)
 	name := parts[1]
 	if !clusterNameRE.MatchString(name) {
@@ -231,6 +248,9 @@ func (e *Emulator) serveEKS(w http.ResponseWriter, r *http.Request, caller princ
 	}
 	if action == "ListNodegroups" || action == "DescribeNodegroup" {
 		return e.serveNodegroups(w, r, found, parts[3:])
+	}
+	if action == "ListAddons" || action == "DescribeAddon" {
+		return e.serveAddons(w, r, found, parts[3:])
 	}
 	if action != "DescribeCluster" {
 		return e.serveAccessEntries(w, r, action, found, parts[3:])

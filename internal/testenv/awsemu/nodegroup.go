@@ -247,6 +247,9 @@ func (e *Emulator) checkNodegroup(s *stack, v version, r tresource, create bool)
 	if perr != nil {
 		return fmt.Sprintf("Properties validation failed for resource %s with message: [%s]", r.LogicalID, perr)
 	}
+	if msg := e.clusterOrder(s, v, r, c.cluster, create); msg != "" {
+		return msg
+	}
 	cl := e.stackCluster(s, v, r.LogicalID, c.cluster)
 	if cl == nil {
 		return eksHandlerReason("NotFound", "No cluster found for name: "+c.cluster+".")

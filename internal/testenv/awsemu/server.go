@@ -191,7 +191,7 @@ func (e *Emulator) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "read body", http.StatusBadRequest)
 		return
 	}
-	isEKS := strings.HasPrefix(r.URL.Path, "/clusters")
+	isEKS := strings.HasPrefix(r.URL.Path, "/clusters") || strings.HasPrefix(r.URL.Path, "/addons")
 	call := Call{Time: e.now()}
 	defer func() { e.record(call) }()
 	if isWebIdentityRequest(r, body) {

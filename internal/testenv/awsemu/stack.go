@@ -138,6 +138,20 @@ func (s *stack) current(now time.Time) version {
 	return v
 }
 
+// previous is the version before the current one, if any.
+func (s *stack) previous(now time.Time) (version, bool) {
+	i := -1
+	for j, x := range s.versions {
+		if !x.from.After(now) {
+			i = j
+		}
+	}
+	if i < 1 {
+		return version{}, false
+	}
+	return s.versions[i-1], true
+}
+
 func (s *stack) visible(now time.Time) []StackEvent {
 	var out []StackEvent
 	for _, ev := range s.events {
@@ -405,8 +419,8 @@ func (e *Emulator) active(s *stack, v version, r tresource) bool {
 }
 
 // checkResource is the failure reason of a resource CloudFormation would refuse when it
-// creates or updates it ("" when it is fine). Only the EKS cluster's, access entries' and
-// node groups' properties are checked; other types are taken as they are.
+// creates or updates it ("" when it is fine). Only the EKS cluster's, access entries', node
+// groups' and add-ons' properties are checked; other types are taken as they are.
 func (e *Emulator) checkResource(s *stack, v version, r tresource) string {
 	switch r.Type {
 	case "AWS::EKS::Cluster":
@@ -416,6 +430,8 @@ func (e *Emulator) checkResource(s *stack, v version, r tresource) string {
 		return e.checkAccessEntry(s, v, r)
 	case "AWS::EKS::Nodegroup":
 		return e.checkNodegroup(s, v, r, !s.everExisted(r.LogicalID))
+	case "AWS::EKS::Addon":
+		return e.checkAddon(s, v, r, !s.everExisted(r.LogicalID))
 	}
 	return ""
 }
