@@ -199,6 +199,7 @@ func (r *eksClusterResource) Schema(ctx context.Context, _ resource.SchemaReques
 	resp.Schema.Attributes["authentication_mode"] = authenticationModeAttribute()
 	resp.Schema.Attributes["node_groups"] = nodeGroupsAttribute()
 	resp.Schema.Attributes["managed_node_role_arn"] = managedNodeRoleAttribute()
+	resp.Schema.Attributes["addons"] = addonsAttribute()
 }
 
 // replaceUnlessImported replaces on change, except when the prior value is null: right
@@ -260,6 +261,7 @@ func (r *eksClusterResource) ValidateConfig(ctx context.Context, req resource.Va
 	}
 	validateAccess(m, &resp.Diagnostics)
 	validateNodeGroups(ctx, m, &resp.Diagnostics)
+	validateAddons(m, &resp.Diagnostics)
 	if !m.KubernetesVersion.IsNull() && !m.KubernetesVersion.IsUnknown() {
 		checkKubernetesVersionKnown(m.KubernetesVersion.ValueString(), r.clock(), &resp.Diagnostics)
 	}
@@ -304,6 +306,7 @@ func (r *eksClusterResource) ModifyPlan(ctx context.Context, req resource.Modify
 		resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 		prior = &state
 		planAccessDefaults(&config, &plan, prior) // before stackInputsChanged compares them
+		planAddons(&config, &plan, prior, &resp.Diagnostics)
 		checkImportedAccount(ctx, req.Identity, state, plan, &resp.Diagnostics)
 		checkVersionChange(state.KubernetesVersion, plan.KubernetesVersion, &resp.Diagnostics)
 		if !plan.ExternalID.Equal(state.ExternalID) || !plan.SessionName.Equal(state.SessionName) {
@@ -342,6 +345,9 @@ func (r *eksClusterResource) ModifyPlan(ctx context.Context, req resource.Modify
 	planAccess(ctx, &config, &plan, prior, &resp.Diagnostics)
 	planAuthentication(&config, &plan, prior, &resp.Diagnostics)
 	planNodeGroups(ctx, &config, &plan, prior, &resp.Diagnostics)
+	if !existing {
+		planAddons(&config, &plan, nil, &resp.Diagnostics)
+	}
 	checkUserTemplate(ctx, plan, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
@@ -359,7 +365,7 @@ func stackInputsChanged(state, plan eksClusterModel) bool {
 	return !state.KubernetesVersion.Equal(plan.KubernetesVersion) || !state.NodeInstanceType.Equal(plan.NodeInstanceType) ||
 		!state.NodeCount.Equal(plan.NodeCount) || !state.NodeVolumeSize.Equal(plan.NodeVolumeSize) ||
 		!state.KeyName.Equal(plan.KeyName) || !state.Tags.Equal(plan.Tags) || !state.TemplateBody.Equal(plan.TemplateBody) ||
-		!state.NodeGroups.Equal(plan.NodeGroups) ||
+		!state.NodeGroups.Equal(plan.NodeGroups) || !state.Addons.Equal(plan.Addons) ||
 		!state.EndpointPublicAccess.Equal(plan.EndpointPublicAccess) || !state.EndpointPrivateAccess.Equal(plan.EndpointPrivateAccess) ||
 		!state.PublicAccessCIDRs.Equal(plan.PublicAccessCIDRs) || !state.EnabledLogTypes.Equal(plan.EnabledLogTypes) ||
 		isKnown(plan.AuthenticationMode) && !state.AuthenticationMode.Equal(plan.AuthenticationMode)

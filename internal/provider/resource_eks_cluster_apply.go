@@ -37,7 +37,7 @@ func (r *eksClusterResource) Create(ctx context.Context, req resource.CreateRequ
 	defer cancel()
 
 	sess, ok := r.session(ctx, plan, &resp.Diagnostics)
-	if !ok {
+	if !ok || !plan.resolveAddons(ctx, sess, nil, nil, &resp.Diagnostics) {
 		return
 	}
 	spec := plan.stackSpec(ctx, nil, &resp.Diagnostics)
@@ -240,7 +240,13 @@ func (r *eksClusterResource) Read(ctx context.Context, req resource.ReadRequest,
 		return
 	}
 	state.fromStack(st)
-	readNodeGroups(ctx, sess, st, &state, &resp.Diagnostics)
+	body := templateOnce(ctx, sess, st, &resp.Diagnostics)
+	readNodeGroupsFrom(ctx, body, st, &state, &resp.Diagnostics)
+	if state.wantsAddonsRead() {
+		if text, ok := body(); ok {
+			readAddons(text, &state, &resp.Diagnostics)
+		}
+	}
 	if st.Status == "CREATE_COMPLETE" || st.Status == "UPDATE_COMPLETE" {
 		cl, err := sess.FindCluster(ctx, state.Name.ValueString())
 		switch {
@@ -281,6 +287,13 @@ func (r *eksClusterResource) Update(ctx context.Context, req resource.UpdateRequ
 	st, err := sess.FindStack(ctx, ref)
 	if err != nil {
 		resp.Diagnostics.AddError("Reading the CloudFormation stack failed", err.Error())
+		return
+	}
+	var stackAddons []cloud.Addon
+	if state.StackID.IsNull() {
+		stackAddons = importedAddons(ctx, sess, st, &plan, &resp.Diagnostics)
+	}
+	if resp.Diagnostics.HasError() || !plan.resolveAddons(ctx, sess, &state, stackAddons, &resp.Diagnostics) {
 		return
 	}
 	if state.StackID.IsNull() {

@@ -33,6 +33,7 @@ type eksClusterModel struct {
 	NodeVolumeSize              types.Int64    `tfsdk:"node_volume_size"`
 	KeyName                     types.String   `tfsdk:"key_name"`
 	NodeGroups                  types.Map      `tfsdk:"node_groups"`
+	Addons                      types.Map      `tfsdk:"addons"`
 	ManagedNodeRoleARN          types.String   `tfsdk:"managed_node_role_arn"`
 	Tags                        types.Map      `tfsdk:"tags"`
 	EndpointPublicAccess        types.Bool     `tfsdk:"endpoint_public_access"`
@@ -187,6 +188,7 @@ func (m *eksClusterModel) fillOutputs(diags *diag.Diagnostics) {
 	})
 	diags.Append(d...)
 	m.ServiceAccount = sa
+	m.settleAddons()
 	for _, v := range []*types.String{&m.Endpoint, &m.CertificateAuthorityData, &m.ClusterARN, &m.NodeInstanceRoleARN, &m.ManagedNodeRoleARN, &m.StackID, &m.Status, &m.AuthenticationMode, &m.OIDCIssuerURL} {
 		if v.IsUnknown() {
 			*v = types.StringNull()

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -365,9 +366,14 @@ func (m eksClusterModel) stackTemplate(ctx context.Context, diags *diag.Diagnost
 		return m.TemplateBody.ValueString()
 	}
 	groups, _ := nodeGroups(ctx, m.NodeGroups, diags)
-	body, err := cloud.RenderEKSClusterTemplate(groups)
-	if err != nil {
+	list, _ := addons(m.Addons)
+	body, err := cloud.RenderEKSClusterTemplate(groups, list...)
+	var tooLarge *cloud.TemplateTooLargeError
+	switch {
+	case errors.As(err, &tooLarge):
 		diags.AddAttributeError(nodeGroupsPath, "Too many node group settings", err.Error()+".")
+	case err != nil:
+		diags.AddAttributeError(addonsPath, "Rendering the add-ons failed", err.Error()+".")
 	}
 	return body
 }
@@ -391,16 +397,30 @@ func (m eksClusterModel) nodeRoles() []string {
 // to the stack outside Terraform shows as drift and an import learns them. Only a stack
 // of the embedded template with groups (its ManagedNodeRoleArn output says so) is read.
 func readNodeGroups(ctx context.Context, sess *cloud.Session, st *cloud.Stack, m *eksClusterModel, diags *diag.Diagnostics) {
+	readNodeGroupsFrom(ctx, func() (string, bool) { return stackBody(ctx, sess, st, diags) }, st, m, diags)
+}
+
+// stackBody is the stack's template; false after an error.
+func stackBody(ctx context.Context, sess *cloud.Session, st *cloud.Stack, diags *diag.Diagnostics) (string, bool) {
+	body, err := sess.StackTemplate(ctx, st.ID)
+	if err != nil {
+		diags.AddError("Reading the CloudFormation stack's template failed", err.Error()) // StackTemplate sanitizes it
+		return "", false
+	}
+	return body, true
+}
+
+// readNodeGroupsFrom is readNodeGroups with the template from body (called only when needed).
+func readNodeGroupsFrom(ctx context.Context, body func() (string, bool), st *cloud.Stack, m *eksClusterModel, diags *diag.Diagnostics) {
 	_, rendered := st.Outputs[cloud.OutputManagedNodeRoleArn]
 	if isKnown(m.TemplateBody) || !rendered && (!isKnown(m.NodeGroups) || len(m.NodeGroups.Elements()) == 0) {
 		return
 	}
-	body, err := sess.StackTemplate(ctx, st.ID)
-	if err != nil {
-		diags.AddError("Reading the CloudFormation stack's template failed", err.Error()) // StackTemplate sanitizes it
+	text, ok := body()
+	if !ok {
 		return
 	}
-	groups, err := cloud.NodeGroupsFromTemplate(body)
+	groups, err := cloud.NodeGroupsFromTemplate(text)
 	if err != nil {
 		diags.AddError("Reading the node groups failed", err.Error())
 		return
