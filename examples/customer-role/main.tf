@@ -41,8 +41,8 @@ resource "aws_iam_role" "clusterkit_provisioner" {
   max_session_duration = 3600
 }
 
-# What the stack and the provider need: CloudFormation, EKS (the cluster and its access
-# entries), the node group's EC2 and Auto
+# What the stack and the provider need: CloudFormation, EKS (the cluster, its access
+# entries, managed node groups and add-ons), the node group's EC2 and Auto
 # Scaling pieces, the node role (with an inline policy for ip_family = "ipv6") and instance
 # profile, passing the EKS service role, the EKS-optimized AMI parameter, and, for secrets
 # encryption, DescribeKey and CreateGrant on the KMS keys the platform may use (EKS creates a
@@ -70,6 +70,10 @@ resource "aws_iam_role_policy" "clusterkit_provisioner" {
           # the provider reads them back from the stack's template.
           "eks:CreateNodegroup", "eks:DeleteNodegroup", "eks:DescribeNodegroup", "eks:ListNodegroups",
           "eks:UpdateNodegroupConfig", "eks:UpdateNodegroupVersion",
+          # EKS add-ons (addons): made, updated and removed by the stack (CloudFormation's
+          # AWS::EKS::Addon handler); the provider looks up EKS's default versions.
+          "eks:CreateAddon", "eks:DeleteAddon", "eks:DescribeAddon", "eks:UpdateAddon", "eks:ListAddons",
+          "eks:DescribeAddonVersions",
         ]
         Resource = "*"
       },

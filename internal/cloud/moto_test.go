@@ -433,16 +433,18 @@ func TestMotoEKSClusterStack(t *testing.T) {
 	t.Run("NodeGroups", func(t *testing.T) { checkMotoNodeGroups(t, ctx, e, attrs) })
 }
 
-// checkMotoNodeGroups deploys the template with two managed node groups. moto's
-// CloudFormation has no AWS::EKS::Nodegroup either: it skips them (as it skips the
-// cluster), so this checks what moto can see, that the rendered template deploys and
-// creates the groups' role (ManagedNodeRole) and its output, and that exactly the node
-// groups join the resources moto skips. Their properties are checked by cfn-lint
-// (templates_lint_test.go) and by the in-project emulator (awsemu/nodegroup_test.go),
-// which also serves ListNodegroups / DescribeNodegroup.
+// checkMotoNodeGroups deploys the template with two managed node groups and the four
+// add-ons. moto's CloudFormation has no AWS::EKS::Nodegroup or AWS::EKS::Addon either: it
+// skips them (as it skips the cluster), so this checks what moto can see, that the
+// rendered template deploys (DependsOn on skipped resources, CoreDNS's conditional Ref in
+// its Metadata) and creates the groups' role (ManagedNodeRole) and its output, and that
+// exactly the node groups and add-ons join the resources moto skips. Their properties are
+// checked by cfn-lint (templates_lint_test.go) and by the in-project emulator
+// (awsemu/nodegroup_test.go, awsemu/addon_test.go), which also serves ListNodegroups /
+// DescribeNodegroup and ListAddons / DescribeAddon / DescribeAddonVersions.
 func checkMotoNodeGroups(t *testing.T, ctx context.Context, e *motoEnv, attrs map[string]string) {
 	const name = "clusterkit-moto-ng"
-	rendered, err := RenderEKSClusterTemplate(testGroups())
+	rendered, err := RenderEKSClusterTemplate(testGroups(), testAddons()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -499,6 +501,10 @@ func checkMotoNodeGroups(t *testing.T, ctx context.Context, e *motoEnv, attrs ma
 		"NodeAccessEntry (AWS::EKS::AccessEntry)",
 		NodeGroupLogicalID("arm_pool-1") + " (AWS::EKS::Nodegroup)",
 		"NodeGroupweb (AWS::EKS::Nodegroup)",
+		"AddonCoredns (AWS::EKS::Addon)",
+		"AddonEksPodIdentityAgent (AWS::EKS::Addon)",
+		"AddonKubeProxy (AWS::EKS::Addon)",
+		"AddonVpcCni (AWS::EKS::Addon)",
 	}
 	slices.Sort(want)
 	if !slices.Equal(missing, want) {

@@ -136,6 +136,24 @@ func TestEKSClusterTemplate_CFNLintVariants(t *testing.T) {
 	if out, err := runCFNLint(t, ngTpl, ngVariants); err != nil {
 		t.Errorf("cfn-lint on the template with node groups: %v\n%s", err, out)
 	}
+	// The template with add-ons: next to the node groups (CoreDNS depends on them), and
+	// alone (CoreDNS's conditional wait on the self-managed group), under every variant.
+	for name, body := range map[string]func() (string, error){
+		"node groups and add-ons": func() (string, error) { return RenderEKSClusterTemplate(groups, testAddons()...) },
+		"add-ons only":            func() (string, error) { return RenderEKSClusterTemplate(nil, testAddons()...) },
+	} {
+		text, err := body()
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := filepath.Join(t.TempDir(), "eks-cluster-addons.yaml")
+		if err := os.WriteFile(f, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := runCFNLint(t, f, ngVariants); err != nil {
+			t.Errorf("cfn-lint on the template with %s: %v\n%s", name, err, out)
+		}
+	}
 	// The linter does look at the values: a bad one is a finding.
 	out, err := runCFNLint(t, tpl, map[string][]map[string]any{"bad ip family": lintParams(map[string]any{"IpFamily": "ipv5"})})
 	if err == nil || !strings.Contains(out, "'ipv5' is not one of ['ipv4', 'ipv6']") {

@@ -40,7 +40,7 @@ func addonsAttribute() schema.MapNestedAttribute {
 		MarkdownDescription: "EKS add-ons, by name: " + codeList(cloud.AddonNames()) + ". " +
 			"Left out, a new cluster gets all four (`coredns` only when the cluster has nodes: `node_count` or `node_groups`), and a cluster that exists keeps the add-ons it has; `addons = {}` for none (EKS then runs its self-managed `vpc-cni`, `coredns` and `kube-proxy`, which nothing upgrades). " +
 			"Each add-on runs at `version`, by default the one EKS gives for the cluster's `kubernetes_version` (looked up at apply), and follows the cluster's upgrades in the same stack update. " +
-			"An add-on removed from the map keeps running, self-managed (the stack deletes it with `PreserveOnDelete`). `vpc-cni` uses the node role (which has `AmazonEKS_CNI_Policy`) and `eks-pod-identity-agent` needs no role: none takes an IAM role for service accounts. " +
+			"An add-on removed from the map keeps running, self-managed: the stack removes the add-on with `PreserveOnDelete`, which leaves its Kubernetes objects in place. `vpc-cni` uses the node role (which has `AmazonEKS_CNI_Policy`) and `eks-pod-identity-agent` needs no role: none takes an IAM role for service accounts. " +
 			"Needs the embedded template (not `template_body`). See the guide on choosing versions and node groups.",
 		NestedObject: schema.NestedAttributeObject{Attributes: map[string]schema.Attribute{
 			"version": schema.StringAttribute{

@@ -294,6 +294,7 @@ func (r *eksClusterResource) Update(ctx context.Context, req resource.UpdateRequ
 		stackAddons = importedAddons(ctx, sess, st, &plan, &resp.Diagnostics)
 	}
 	if resp.Diagnostics.HasError() || !plan.resolveAddons(ctx, sess, &state, stackAddons, &resp.Diagnostics) {
+		resp.Diagnostics.Append(resp.State.Set(ctx, &state)...) // the stack is as it was
 		return
 	}
 	if state.StackID.IsNull() {

@@ -37,6 +37,17 @@ resource "clusterkit_eks_cluster" "shop" {
     }
   }
 
+  # EKS add-ons at EKS's default versions for 1.35 (they follow kubernetes_version upgrades);
+  # left out, a new cluster gets these four.
+  addons = {
+    vpc-cni                = {}
+    kube-proxy             = {}
+    eks-pod-identity-agent = {}
+    coredns = {
+      configuration_values = jsonencode({ replicaCount = 3 })
+    }
+  }
+
   # The nodes use the private endpoint; the public one answers only the platform's egress
   # addresses (where Terraform runs: the provider connects to the cluster after the stack).
   endpoint_private_access = true
