@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -272,22 +271,13 @@ func indentedYAML(v any) (string, error) {
 // AddonsFromTemplate reads the add-ons back from a stack's template (one that
 // RenderEKSClusterTemplate made), sorted by name; none for any other template.
 func AddonsFromTemplate(body string) ([]Addon, error) {
-	var t struct {
-		Resources map[string]struct {
-			Type       string         `yaml:"Type"`
-			Properties tmplAddonProps `yaml:"Properties"`
-		} `yaml:"Resources"`
-	}
-	if err := yaml.Unmarshal([]byte(body), &t); err != nil {
-		// As for the node groups: the decoder's message would quote what AWS sent back.
-		return nil, errors.New("the stack's template is not one this provider rendered: its add-ons cannot be read")
+	props, err := templateResources[tmplAddonProps](body, addonType, "add-ons")
+	if err != nil {
+		return nil, err
 	}
 	var out []Addon
-	for _, r := range t.Resources {
-		if r.Type == addonType {
-			p := r.Properties
-			out = append(out, Addon{Name: p.AddonName, Version: p.AddonVersion, ConfigurationValues: p.ConfigurationValues})
-		}
+	for _, p := range props {
+		out = append(out, Addon{Name: p.AddonName, Version: p.AddonVersion, ConfigurationValues: p.ConfigurationValues})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil

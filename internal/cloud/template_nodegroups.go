@@ -420,26 +420,38 @@ func nodegroupBlock(g NodeGroup) (string, error) {
 	return indentedYAML(map[string]tmplNodegroup{NodeGroupLogicalID(g.Name): r})
 }
 
-// NodeGroupsFromTemplate reads the managed node groups back from a stack's template (one
-// that RenderEKSClusterTemplate made), sorted by name; none for any other template.
-func NodeGroupsFromTemplate(body string) ([]NodeGroup, error) {
+// templateResources decodes the properties of the resources of type typ in a stack's
+// template (what, for the error, names them).
+func templateResources[P any](body, typ, what string) ([]P, error) {
 	var t struct {
 		Resources map[string]struct {
-			Type       string             `yaml:"Type"`
-			Properties tmplNodegroupProps `yaml:"Properties"`
+			Type       string `yaml:"Type"`
+			Properties P      `yaml:"Properties"`
 		} `yaml:"Resources"`
 	}
 	if err := yaml.Unmarshal([]byte(body), &t); err != nil {
 		// The template comes back from AWS and may have been changed there: the decoder's
 		// message would quote it (and name Go types), so it is not passed on.
-		return nil, errors.New("the stack's template is not one this provider rendered: its node groups cannot be read")
+		return nil, errors.New("the stack's template is not one this provider rendered: its " + what + " cannot be read")
+	}
+	var out []P
+	for _, r := range t.Resources {
+		if r.Type == typ {
+			out = append(out, r.Properties)
+		}
+	}
+	return out, nil
+}
+
+// NodeGroupsFromTemplate reads the managed node groups back from a stack's template (one
+// that RenderEKSClusterTemplate made), sorted by name; none for any other template.
+func NodeGroupsFromTemplate(body string) ([]NodeGroup, error) {
+	props, err := templateResources[tmplNodegroupProps](body, nodegroupType, "node groups")
+	if err != nil {
+		return nil, err
 	}
 	var out []NodeGroup
-	for _, r := range t.Resources {
-		if r.Type != nodegroupType {
-			continue
-		}
-		p := r.Properties
+	for _, p := range props {
 		g := NodeGroup{
 			Name: p.NodegroupName, InstanceTypes: p.InstanceTypes, CapacityType: p.CapacityType, AMIType: p.AmiType,
 			MinSize: p.ScalingConfig.MinSize, MaxSize: p.ScalingConfig.MaxSize, DesiredSize: p.ScalingConfig.DesiredSize,

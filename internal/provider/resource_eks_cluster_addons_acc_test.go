@@ -180,7 +180,7 @@ func TestAccEKSCluster_Addons(t *testing.T) {
 				ConfigVariables: vars(config.Variables{"coredns_replicas": config.IntegerVariable(2)}),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction(eksAddr, plancheck.ResourceActionUpdate),
-					priorAddonVersion{addon: "vpc-cni", want: "v1.21.1-eksbuild.3"},
+					priorValue{path: []string{"addons", "vpc-cni", "version"}, want: "v1.21.1-eksbuild.3"},
 				}},
 				Check: func(*terraform.State) error {
 					got, err := describeAddons(ctx, sess, name)
@@ -210,11 +210,14 @@ func TestAccEKSCluster_Addons(t *testing.T) {
 	}))
 }
 
-// priorAddonVersion checks an add-on's version in the plan's prior state (what the
-// refresh read).
-type priorAddonVersion struct{ addon, want string }
+// priorValue checks a value of the eks_cluster in the plan's prior state (what the
+// refresh read), by its path of attribute names and map keys.
+type priorValue struct {
+	path []string
+	want any // as JSON decodes it: string, float64, ...
+}
 
-func (c priorAddonVersion) CheckPlan(_ context.Context, req plancheck.CheckPlanRequest, resp *plancheck.CheckPlanResponse) {
+func (c priorValue) CheckPlan(_ context.Context, req plancheck.CheckPlanRequest, resp *plancheck.CheckPlanResponse) {
 	if req.Plan.PriorState == nil || req.Plan.PriorState.Values == nil {
 		resp.Error = fmt.Errorf("the plan has no prior state")
 		return
@@ -223,10 +226,13 @@ func (c priorAddonVersion) CheckPlan(_ context.Context, req plancheck.CheckPlanR
 		if r.Address != eksAddr {
 			continue
 		}
-		all, _ := r.AttributeValues["addons"].(map[string]any)
-		a, _ := all[c.addon].(map[string]any)
-		if got, _ := a["version"].(string); got != c.want {
-			resp.Error = fmt.Errorf("refreshed addons[%q].version = %v, want %s", c.addon, a["version"], c.want)
+		var v any = r.AttributeValues
+		for _, k := range c.path {
+			m, _ := v.(map[string]any)
+			v = m[k]
+		}
+		if v != c.want {
+			resp.Error = fmt.Errorf("refreshed %s = %v, want %v", strings.Join(c.path, "."), v, c.want)
 		}
 		return
 	}

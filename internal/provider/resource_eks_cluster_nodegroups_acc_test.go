@@ -217,7 +217,7 @@ func TestAccEKSCluster_NodeGroups(t *testing.T) {
 				ConfigVariables: eksVars(name, config.Variables{"node_count": config.IntegerVariable(1), "web_desired": config.IntegerVariable(3), "web_max": config.IntegerVariable(5)}),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction(eksAddr, plancheck.ResourceActionUpdate),
-					priorNodeGroupSize{group: "web", want: 2},
+					priorValue{path: []string{"node_groups", "web", "desired_size"}, want: float64(2)},
 				}},
 				Check: func(*terraform.State) error {
 					web, err := describe("web")
@@ -331,30 +331,4 @@ func TestAccEKSCluster_NodeGroupsValidation(t *testing.T) {
 			step(config.Variables{"web_ami_type": config.StringVariable("AL2_x86_64")}, `(?s)node_groups\["web"\]\.ami_type: AL2_x86_64 is Amazon Linux 2, for which EKS\s+publishes no AMIs`),
 		},
 	}))
-}
-
-// priorNodeGroupSize checks the desired size of a node group in the plan's prior state
-// (what the refresh read).
-type priorNodeGroupSize struct {
-	group string
-	want  float64
-}
-
-func (c priorNodeGroupSize) CheckPlan(_ context.Context, req plancheck.CheckPlanRequest, resp *plancheck.CheckPlanResponse) {
-	if req.Plan.PriorState == nil || req.Plan.PriorState.Values == nil {
-		resp.Error = fmt.Errorf("the plan has no prior state")
-		return
-	}
-	for _, r := range req.Plan.PriorState.Values.RootModule.Resources {
-		if r.Address != eksAddr {
-			continue
-		}
-		groups, _ := r.AttributeValues["node_groups"].(map[string]any)
-		g, _ := groups[c.group].(map[string]any)
-		if got, _ := g["desired_size"].(float64); got != c.want {
-			resp.Error = fmt.Errorf("refreshed node_groups[%q].desired_size = %v, want %v", c.group, g["desired_size"], c.want)
-		}
-		return
-	}
-	resp.Error = fmt.Errorf("%s is not in the prior state", eksAddr)
 }

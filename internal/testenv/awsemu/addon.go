@@ -312,47 +312,26 @@ type addon struct {
 // addonsOf lists c's add-ons as of now. Called with e.mu held.
 func (e *Emulator) addonsOf(c cluster, now time.Time) []addon {
 	var out []addon
-	for _, s := range e.stacks {
-		if s.account != c.account {
-			continue
+	e.eachResource(c.account, "AWS::EKS::Addon", now, func(s *stack, v version, r tresource, st string) {
+		cfg, perr := e.addonConfig(s, v, r)
+		if perr != nil || cfg.cluster != c.name {
+			return
 		}
-		v := s.current(now)
-		states := s.resourceStates(now)
-		for _, r := range v.tmpl.Resources {
-			st := states[r.LogicalID]
-			if r.Type != "AWS::EKS::Addon" || !resourceExists(st) || st == "CREATE_FAILED" {
-				continue
-			}
-			cfg, perr := e.addonConfig(s, v, r)
-			if perr != nil || cfg.cluster != c.name {
-				continue
-			}
-			if cfg.version == "" {
-				cfg.version = defaultAddonVersion(cfg.name, c.version)
-			}
-			a := addon{cfg: cfg, status: "ACTIVE", stack: s, logicalID: r.LogicalID}
-			switch st {
-			case "CREATE_IN_PROGRESS":
-				a.status = "CREATING"
-			case "UPDATE_IN_PROGRESS":
-				a.status = "UPDATING"
-			case "DELETE_IN_PROGRESS":
-				a.status = "DELETING"
-			}
-			for _, ev := range s.visible(now) {
-				if ev.LogicalResourceID != r.LogicalID {
-					continue
-				}
-				switch ev.ResourceStatus {
-				case "CREATE_IN_PROGRESS":
-					a.created, a.modified = ev.Timestamp, ev.Timestamp
-				case "UPDATE_COMPLETE":
-					a.modified = ev.Timestamp
-				}
-			}
-			out = append(out, a)
+		if cfg.version == "" {
+			cfg.version = defaultAddonVersion(cfg.name, c.version)
 		}
-	}
+		a := addon{cfg: cfg, status: eksStatus(st), stack: s, logicalID: r.LogicalID}
+		for _, ev := range s.visible(now) {
+			switch {
+			case ev.LogicalResourceID != r.LogicalID:
+			case ev.ResourceStatus == "CREATE_IN_PROGRESS":
+				a.created, a.modified = ev.Timestamp, ev.Timestamp
+			case ev.ResourceStatus == "UPDATE_COMPLETE":
+				a.modified = ev.Timestamp
+			}
+		}
+		out = append(out, a)
+	})
 	return out
 }
 
@@ -376,13 +355,8 @@ type xAddon struct {
 // serveAddons answers ListAddons and DescribeAddon for c; rest is the path after
 // /clusters/<name>/addons.
 func (e *Emulator) serveAddons(w http.ResponseWriter, r *http.Request, c *cluster, rest []string) *apiError {
-	for k := range r.URL.Query() {
-		if len(rest) > 0 || (k != "maxResults" && k != "nextToken") {
-			return errf(400, "InvalidParameterException", "Unknown query parameter %s", k)
-		}
-	}
-	if r.URL.Query().Get("nextToken") != "" {
-		return errf(400, "InvalidParameterException", "The nextToken is invalid")
+	if aerr := listOrDescribe(r, rest); aerr != nil {
+		return aerr
 	}
 	e.mu.Lock()
 	list := e.addonsOf(*c, e.now())

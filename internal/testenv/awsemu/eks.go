@@ -339,3 +339,48 @@ func oidcIssuerURL(region string, c cluster) string {
 	sum := sha256.Sum256([]byte(c.arn + "|" + c.created.UTC().Format(time.RFC3339Nano)))
 	return "https://oidc.eks." + region + ".amazonaws.com/id/" + strings.ToUpper(hex.EncodeToString(sum[:16]))
 }
+
+// eachResource calls fn for every resource of type typ that exists in a stack of account
+// as of now (created or being created, not failed), with its latest status. Called with
+// e.mu held.
+func (e *Emulator) eachResource(account, typ string, now time.Time, fn func(s *stack, v version, r tresource, status string)) {
+	for _, s := range e.stacks {
+		if s.account != account {
+			continue
+		}
+		v := s.current(now)
+		states := s.resourceStates(now)
+		for _, r := range v.tmpl.Resources {
+			if st := states[r.LogicalID]; r.Type == typ && resourceExists(st) && st != "CREATE_FAILED" {
+				fn(s, v, r, st)
+			}
+		}
+	}
+}
+
+// eksStatus is the EKS status of a node group or add-on whose stack resource is in status.
+func eksStatus(status string) string {
+	switch status {
+	case "CREATE_IN_PROGRESS":
+		return "CREATING"
+	case "UPDATE_IN_PROGRESS":
+		return "UPDATING"
+	case "DELETE_IN_PROGRESS":
+		return "DELETING"
+	}
+	return "ACTIVE"
+}
+
+// listOrDescribe checks the query of a List (rest empty: maxResults and a first page only)
+// or Describe call (no query) of a cluster's sub-resources.
+func listOrDescribe(r *http.Request, rest []string) *apiError {
+	for k := range r.URL.Query() {
+		if len(rest) > 0 || (k != "maxResults" && k != "nextToken") {
+			return errf(400, "InvalidParameterException", "Unknown query parameter %s", k)
+		}
+	}
+	if r.URL.Query().Get("nextToken") != "" {
+		return errf(400, "InvalidParameterException", "The nextToken is invalid")
+	}
+	return nil
+}

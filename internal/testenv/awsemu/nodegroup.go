@@ -301,41 +301,22 @@ type nodegroup struct {
 // nodegroupsOf lists c's node groups as of now. Called with e.mu held.
 func (e *Emulator) nodegroupsOf(c cluster, now time.Time) []nodegroup {
 	var out []nodegroup
-	for _, s := range e.stacks {
-		if s.account != c.account {
-			continue
+	e.eachResource(c.account, "AWS::EKS::Nodegroup", now, func(s *stack, v version, r tresource, st string) {
+		cfg, perr := e.nodegroupConfig(s, v, r)
+		if perr != nil || cfg.cluster != c.name {
+			return
 		}
-		v := s.current(now)
-		states := s.resourceStates(now)
-		for _, r := range v.tmpl.Resources {
-			st := states[r.LogicalID]
-			if r.Type != "AWS::EKS::Nodegroup" || !resourceExists(st) || st == "CREATE_FAILED" {
-				continue
-			}
-			cfg, perr := e.nodegroupConfig(s, v, r)
-			if perr != nil || cfg.cluster != c.name {
-				continue
-			}
-			if cfg.version == "" {
-				cfg.version = c.version
-			}
-			g := nodegroup{cfg: cfg, status: "ACTIVE", stack: s, logicalID: r.LogicalID, account: s.account}
-			switch st {
-			case "CREATE_IN_PROGRESS":
-				g.status = "CREATING"
-			case "UPDATE_IN_PROGRESS":
-				g.status = "UPDATING"
-			case "DELETE_IN_PROGRESS":
-				g.status = "DELETING"
-			}
-			for _, ev := range s.events {
-				if ev.LogicalResourceID == r.LogicalID && ev.ResourceStatus == "CREATE_IN_PROGRESS" && !ev.Timestamp.After(now) {
-					g.created = ev.Timestamp
-				}
-			}
-			out = append(out, g)
+		if cfg.version == "" {
+			cfg.version = c.version
 		}
-	}
+		g := nodegroup{cfg: cfg, status: eksStatus(st), stack: s, logicalID: r.LogicalID, account: s.account}
+		for _, ev := range s.events {
+			if ev.LogicalResourceID == r.LogicalID && ev.ResourceStatus == "CREATE_IN_PROGRESS" && !ev.Timestamp.After(now) {
+				g.created = ev.Timestamp
+			}
+		}
+		out = append(out, g)
+	})
 	return out
 }
 
@@ -391,13 +372,8 @@ type xNodegroup struct {
 // serveNodegroups answers ListNodegroups and DescribeNodegroup for c; rest is the path
 // after /clusters/<name>/node-groups.
 func (e *Emulator) serveNodegroups(w http.ResponseWriter, r *http.Request, c *cluster, rest []string) *apiError {
-	for k := range r.URL.Query() {
-		if len(rest) > 0 || (k != "maxResults" && k != "nextToken") {
-			return errf(400, "InvalidParameterException", "Unknown query parameter %s", k)
-		}
-	}
-	if r.URL.Query().Get("nextToken") != "" {
-		return errf(400, "InvalidParameterException", "The nextToken is invalid")
+	if aerr := listOrDescribe(r, rest); aerr != nil {
+		return aerr
 	}
 	e.mu.Lock()
 	groups := e.nodegroupsOf(*c, e.now())
