@@ -138,19 +138,19 @@ func TestAccEKSCluster_Addons(t *testing.T) {
 				ConfigDirectory: dir,
 				ConfigVariables: vars(config.Variables{"coredns_replicas": config.IntegerVariable(2), "extra_addon": config.StringVariable("aws-ebs-csi-driver")}),
 				PlanOnly:        true,
-				ExpectError:     regexp.MustCompile(`(?s)addons\["aws-ebs-csi-driver"\]: "aws-ebs-csi-driver" is not an add-on the provider.*manages; use one of coredns, eks-pod-identity-agent, kube-proxy, vpc-cni`),
+				ExpectError:     regexp.MustCompile(`addons\["aws-ebs-csi-driver"\]: "aws-ebs-csi-driver" is not an add-on the\s+provider\s+manages; use one of coredns, eks-pod-identity-agent, kube-proxy,\s+vpc-cni`),
 			},
 			{
 				ConfigDirectory: dir,
 				ConfigVariables: vars(config.Variables{"coredns_replicas": config.IntegerVariable(2), "kube_proxy_version": config.StringVariable("v1.34.0-eksbuild.2")}),
 				PlanOnly:        true,
-				ExpectError:     regexp.MustCompile(`(?s)addons\["kube-proxy"\]\.version: kube-proxy v1\.34\.0-eksbuild\.2 is built for\s+Kubernetes 1\.34 and the cluster runs 1\.35`),
+				ExpectError:     regexp.MustCompile(`addons\["kube-proxy"\]\.version:\s+kube-proxy\s+v1\.34\.0-eksbuild\.2\s+is\s+built\s+for\s+Kubernetes\s+1\.34\s+and\s+the\s+cluster\s+runs\s+1\.35`),
 			},
 			{
 				// A version EKS does not offer for 1.35: refused at apply, before the stack changes.
 				ConfigDirectory: dir,
 				ConfigVariables: vars(config.Variables{"coredns_replicas": config.IntegerVariable(2), "vpc_cni_version": config.StringVariable("v1.19.2-eksbuild.1")}),
-				ExpectError:     regexp.MustCompile(`(?s)addons\["vpc-cni"\]\.version \(pinned\): EKS does not offer vpc-cni\s+v1\.19\.2-eksbuild\.1 for Kubernetes 1\.35`),
+				ExpectError:     regexp.MustCompile(`addons\["vpc-cni"\]\.version\s+\(pinned\):\s+EKS\s+does\s+not\s+offer\s+vpc-cni\s+v1\.19\.2-eksbuild\.1\s+for\s+Kubernetes\s+1\.35`),
 			},
 			{
 				// vpc-cni moved outside Terraform (the stack updated): the refresh reads it back
