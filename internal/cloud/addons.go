@@ -174,7 +174,8 @@ func (s *Session) DescribeAddonVersions(ctx context.Context, addon, kubernetesVe
 			}
 			for _, v := range info.AddonVersions {
 				for _, c := range v.Compatibilities {
-					if aws.ToString(c.ClusterVersion) != kubernetesVersion {
+					// Only what looks like a version goes on (into plans and diagnostics).
+					if aws.ToString(c.ClusterVersion) != kubernetesVersion || !addonVersionRE.MatchString(aws.ToString(v.AddonVersion)) {
 						continue
 					}
 					res.Versions = append(res.Versions, aws.ToString(v.AddonVersion))

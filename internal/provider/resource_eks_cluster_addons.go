@@ -25,11 +25,6 @@ import (
 
 var addonsPath = path.Root("addons")
 
-type addonModel struct {
-	Version             types.String `tfsdk:"version"`
-	ConfigurationValues types.String `tfsdk:"configuration_values"`
-}
-
 var addonAttrTypes = map[string]attr.Type{"version": types.StringType, "configuration_values": types.StringType}
 
 var addonFieldAttr = map[cloud.AddonField]string{cloud.FieldAddonVersion: "version", cloud.FieldAddonConfiguration: "configuration_values"}
