@@ -3,6 +3,8 @@ package provider
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -254,6 +256,10 @@ func TestAccEKSCluster_UpgradeWithNodeGroupsAndAddons(t *testing.T) {
 	version := func(v string) config.Variables {
 		return eksVars(name, config.Variables{"kubernetes_version": config.StringVariable(v)})
 	}
+	// The progress a user sees: the stack's events in the provider's log, as they come.
+	logFile := filepath.Join(t.TempDir(), "provider.log")
+	t.Setenv("TF_LOG", "INFO")
+	t.Setenv("TF_LOG_PATH", logFile)
 	var upgradeStart int
 	resource.Test(t, withProviderPerStep(resource.TestCase{
 		PreCheck: func() { testAccPreCheck(t) },
@@ -326,4 +332,25 @@ func TestAccEKSCluster_UpgradeWithNodeGroupsAndAddons(t *testing.T) {
 			},
 		},
 	}))
+
+	b, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	progress := regexp.MustCompile(`\[INFO\]\s+clusterkit\.aws: CloudFormation ` + name + `: (\S+) (UPDATE_\w+)`)
+	var lines []string
+	for _, m := range progress.FindAllStringSubmatch(string(b), -1) {
+		lines = append(lines, m[1]+" "+m[2])
+	}
+	logged := func(line string) int { return slices.Index(lines, line) }
+	clusterDone := logged(cloud.EKSClusterLogicalID + " UPDATE_COMPLETE")
+	if logged(cloud.EKSClusterLogicalID+" UPDATE_IN_PROGRESS") < 0 || clusterDone < 0 {
+		t.Fatalf("the upgrade's progress lines do not show the cluster's update: %q", lines)
+	}
+	for _, id := range []string{cloud.NodeGroupLogicalID("web"), cloud.AddonLogicalID("kube-proxy")} {
+		if started, done := logged(id+" UPDATE_IN_PROGRESS"), logged(id+" UPDATE_COMPLETE"); started < clusterDone || done < started {
+			t.Errorf("progress of %s: UPDATE_IN_PROGRESS at line %d, UPDATE_COMPLETE at %d, the cluster's UPDATE_COMPLETE at %d: %q",
+				id, started, done, clusterDone, lines)
+		}
+	}
 }
