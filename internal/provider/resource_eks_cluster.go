@@ -17,7 +17,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64default"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/listplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/objectplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
@@ -123,16 +122,13 @@ func (r *eksClusterResource) Schema(ctx context.Context, _ resource.SchemaReques
 			},
 			"subnet_ids": schema.ListAttribute{
 				Required: true, ElementType: types.StringType,
-				PlanModifiers: []planmodifier.List{listplanmodifier.RequiresReplaceIf(func(_ context.Context, req planmodifier.ListRequest, resp *listplanmodifier.RequiresReplaceIfFuncResponse) {
-					resp.RequiresReplace = !req.StateValue.IsNull()
-				}, "Changing it replaces the cluster.", "Changing it replaces the cluster.")},
-				MarkdownDescription: "At least two subnets, in different availability zones, for the control plane and nodes. Changing them replaces the cluster.",
+				MarkdownDescription: "At least two subnets, in at least two availability zones of `vpc_id`, for the control plane and nodes. Changed in place (EKS moves the control plane's network interfaces, the self-managed nodes roll onto the new subnets); a managed node group cannot move, so a change must give the `node_groups` entries new names too (the apply creates the new groups on the new subnets, then removes the old ones).",
 				Validators: []validator.List{listvalidator.SizeAtLeast(2), listvalidator.UniqueValues(),
 					listvalidator.ValueStringsAre(stringvalidator.RegexMatches(subnetIDRE, "must be a subnet ID such as subnet-0abc1234def567890"))},
 			},
 			"control_plane_security_group_id": schema.StringAttribute{
-				Required: true, PlanModifiers: replace,
-				MarkdownDescription: "Security group for the control plane's network interfaces. Changing it replaces the cluster.",
+				Required:            true,
+				MarkdownDescription: "Security group for the control plane's network interfaces, in `vpc_id`. Changed in place (EKS moves the interfaces to it; the template's rules between it and the node security group move with it).",
 				Validators:          []validator.String{stringvalidator.RegexMatches(securityGroupIDRE, "must be a security group ID such as sg-0abc1234def567890")},
 			},
 			"service_ipv4_cidr": schema.StringAttribute{

@@ -373,8 +373,7 @@ func operationInProgress(status string) (cloud.StackOperation, bool) {
 // differs between the stack and the configuration.
 func replaceOnlyDiffers(st *cloud.Stack, spec cloud.StackSpec) (string, bool) {
 	for param, attr := range map[string]string{
-		"ClusterRoleArn": "cluster_role_arn", "VpcId": "vpc_id", "SubnetIds": "subnet_ids",
-		"ControlPlaneSecurityGroupId": "control_plane_security_group_id", "ServiceIpv4Cidr": "service_ipv4_cidr",
+		"ClusterRoleArn": "cluster_role_arn", "VpcId": "vpc_id", "ServiceIpv4Cidr": "service_ipv4_cidr",
 	} {
 		v, ok := st.Parameters[param]
 		if want, sent := spec.Parameters[param]; ok && sent && v != want {

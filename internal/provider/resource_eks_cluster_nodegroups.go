@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
@@ -120,6 +122,15 @@ func nodeGroupsAttribute() schema.MapNestedAttribute {
 			},
 		}},
 	}
+}
+
+// quotedList is "a", "b" for a diagnostic.
+func quotedList(vs []string) string {
+	q := make([]string, len(vs))
+	for i, v := range vs {
+		q[i] = strconv.Quote(v)
+	}
+	return strings.Join(q, ", ")
 }
 
 func codeList(vs []string) string {
@@ -338,6 +349,9 @@ func planNodeGroups(ctx context.Context, config, plan, state *eksClusterModel, d
 			}
 		}
 	}
+	if state != nil {
+		refuseNodeGroupsMove(ctx, state, plan, planned, diags)
+	}
 	if len(planned) > 0 {
 		if _, err := cloud.RenderEKSClusterTemplate(planned); err != nil {
 			diags.AddAttributeError(nodeGroupsPath, "Too many node group settings", err.Error()+".")
@@ -357,6 +371,29 @@ func planNodeGroups(ctx context.Context, config, plan, state *eksClusterModel, d
 	default:
 		plan.ManagedNodeRoleARN = types.StringUnknown()
 	}
+}
+
+// refuseNodeGroupsMove refuses a change of subnet_ids that keeps a managed node group's
+// name: a group's subnets are create-only in CloudFormation, and its replacement would need
+// the name the old group holds. The self-managed nodes and the control plane move in place.
+func refuseNodeGroupsMove(ctx context.Context, state, plan *eksClusterModel, planned []cloud.NodeGroup, diags *diag.Diagnostics) {
+	if !isKnown(state.SubnetIDs) || !isKnown(plan.SubnetIDs) || state.SubnetIDs.Equal(plan.SubnetIDs) || !isKnown(state.NodeGroups) {
+		return
+	}
+	prior, _ := nodeGroups(ctx, state.NodeGroups, diags)
+	var kept []string
+	for _, old := range prior {
+		if slices.ContainsFunc(planned, func(g cloud.NodeGroup) bool { return g.Name == old.Name }) {
+			kept = append(kept, old.Name)
+		}
+	}
+	if len(kept) == 0 {
+		return
+	}
+	diags.AddAttributeError(path.Root("subnet_ids"), "Managed node groups cannot move to other subnets",
+		fmt.Sprintf("subnet_ids changes, and the managed node groups %s keep their names: CloudFormation moves a managed node group to other subnets only by replacing it, "+
+			"and the new group would need the name the old one holds. Give those node_groups entries new names in the same change (for example %q): "+
+			"the apply creates the new groups on the new subnets, then removes the old ones.", quotedList(kept), kept[0]+"-2"))
 }
 
 // stackTemplate is the template the stack gets: template_body, or the embedded one with

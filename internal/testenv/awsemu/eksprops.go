@@ -56,7 +56,11 @@ func (e *Emulator) eksClusterConfig(s *stack, v version, r tresource) (eksConfig
 	if perr != nil {
 		return cfg, fmt.Sprintf("Properties validation failed for resource %s with message: [%s]", r.LogicalID, perr)
 	}
-	if msg := e.eksSemantics(cfg); msg != "" {
+	msg := e.eksSemantics(cfg)
+	if msg == "" {
+		msg = e.eksNetwork(cfg)
+	}
+	if msg != "" {
 		return cfg, fmt.Sprintf("Resource handler returned message: \"%s\" (Service: Eks, Status Code: 400, Request ID: %s)", msg, newRequestID())
 	}
 	return cfg, ""

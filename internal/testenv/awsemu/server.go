@@ -63,6 +63,7 @@ type Emulator struct {
 	tokenNames  map[string]bool     // extra cluster names TokenReviewHandler accepts
 	seenTokens  map[string]bool     // EKS tokens presented for verification
 	oidc        map[string][]string // OIDC providers: issuer URL -> client IDs
+	subnets     map[string]Subnet   // by ID: the subnets AddSubnet registered
 	// sessionSpeed > 1 shortens the lifetime of temporary credentials (SetSessionSpeed).
 	sessionSpeed float64
 }

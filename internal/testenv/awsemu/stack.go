@@ -345,7 +345,11 @@ func (e *Emulator) runUpdate(s *stack, old version, token string) {
 			} else {
 				was, _ := e.eksClusterConfig(s, old, oldR)
 				is, _ := e.eksClusterConfig(s, nv, *r)
-				if msg := eksAuthModeChange(was.authMode, is.authMode); msg != "" {
+				msg := eksAuthModeChange(was.authMode, is.authMode)
+				if msg == "" {
+					msg = e.eksVPCChange(was, is)
+				}
+				if msg != "" {
 					reason = fmt.Sprintf("Resource handler returned message: \"%s\" (Service: Eks, Status Code: 400, Request ID: %s)", msg, newRequestID())
 				}
 			}
