@@ -360,6 +360,7 @@ func isTerminalFailure(status string) bool {
 func stackInputsChanged(state, plan eksClusterModel) bool {
 	return !state.KubernetesVersion.Equal(plan.KubernetesVersion) || !state.NodeInstanceType.Equal(plan.NodeInstanceType) ||
 		!state.NodeCount.Equal(plan.NodeCount) || !state.NodeVolumeSize.Equal(plan.NodeVolumeSize) ||
+		!state.SubnetIDs.Equal(plan.SubnetIDs) || !state.ControlPlaneSecurityGroupID.Equal(plan.ControlPlaneSecurityGroupID) ||
 		!state.KeyName.Equal(plan.KeyName) || !state.Tags.Equal(plan.Tags) || !state.TemplateBody.Equal(plan.TemplateBody) ||
 		!state.NodeGroups.Equal(plan.NodeGroups) || !state.Addons.Equal(plan.Addons) ||
 		!state.EndpointPublicAccess.Equal(plan.EndpointPublicAccess) || !state.EndpointPrivateAccess.Equal(plan.EndpointPrivateAccess) ||

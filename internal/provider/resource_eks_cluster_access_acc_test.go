@@ -24,6 +24,13 @@ import (
 // emulator's DescribeCluster, with the real SDK).
 func describeEKS(t *testing.T, name string) *cloud.Cluster {
 	t.Helper()
+	return describeEKSDetails(t, name).Cluster
+}
+
+// describeEKSDetails is describeEKS with what only DescribeCluster's details show (subnets,
+// security groups, creation time).
+func describeEKSDetails(t *testing.T, name string) *cloud.ClusterDetails {
+	t.Helper()
 	ctx := context.Background()
 	a := accStack.AWSConfig
 	f := cloud.NewFactory(cloud.Config{Region: a.Region, AccessKey: a.AccessKeyID, SecretKey: a.SecretKey,
@@ -32,7 +39,7 @@ func describeEKS(t *testing.T, name string) *cloud.Cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl, err := sess.FindCluster(ctx, name)
+	cl, err := sess.FindClusterDetails(ctx, name)
 	if err != nil {
 		t.Fatal(err)
 	}

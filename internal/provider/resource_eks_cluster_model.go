@@ -151,6 +151,12 @@ func (m *eksClusterModel) fromStack(st *cloud.Stack) {
 	if v, ok := st.Parameters["NodeInstanceType"]; ok {
 		m.NodeInstanceType = types.StringValue(v)
 	}
+	if v, ok := st.Parameters["SubnetIds"]; ok && v != "" {
+		m.SubnetIDs = eksStringList(strings.Split(v, ","))
+	}
+	if v, ok := st.Parameters["ControlPlaneSecurityGroupId"]; ok && v != "" {
+		m.ControlPlaneSecurityGroupID = types.StringValue(v)
+	}
 	if v, err := strconv.ParseInt(st.Parameters["NodeCount"], 10, 64); err == nil {
 		m.NodeCount = types.Int64Value(v)
 	}

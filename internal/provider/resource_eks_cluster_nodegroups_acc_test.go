@@ -191,6 +191,16 @@ func TestAccEKSCluster_NodeGroups(t *testing.T) {
 				ExpectError:     regexp.MustCompile(`(?s)node_groups\["web"\]\.instance_types cannot change on an existing node group.*Give the entry a new name \(for example\s+"web-2"\)`),
 			},
 			{
+				// Other subnets: the control plane and the self-managed nodes would move in
+				// place, but a managed group only by a replacement under its own name:
+				// refused at plan time, naming the groups.
+				ConfigDirectory: dir,
+				ConfigVariables: eksVars(name, config.Variables{"node_count": config.IntegerVariable(1), "web_desired": config.IntegerVariable(3), "web_max": config.IntegerVariable(5),
+					"subnet_ids": config.ListVariable(config.StringVariable("subnet-0123456789abcdef2"), config.StringVariable("subnet-0123456789abcdef3"))}),
+				PlanOnly:    true,
+				ExpectError: regexp.MustCompile(`(?s)Managed node groups cannot move to other subnets.*managed node groups\s+"arm",\s+"web"\s+keep\s+their\s+names.*\(for\s+example\s+"arm-2"\)`),
+			},
+			{
 				// Scaled outside Terraform (the stack updated with web's desired size 2): the
 				// refresh reads the groups back from the stack's template.
 				PreConfig: func() {

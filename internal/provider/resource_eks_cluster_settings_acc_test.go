@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
+	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/cloud"
 	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/testenv/awsemu"
 )
 
@@ -38,6 +40,7 @@ func cidrVars(name string, cidrs ...string) config.Variables {
 // TestAccEKSCluster_IPv6: an IPv6 cluster as EKS reports it: EKS's IPv6 service block (no
 // IPv4 one of ours), and a dual-stack public endpoint open by default over both families;
 // its blocks, IPv6 ones among them, change in place, and unset go back to that default.
+// Then its subnets and control plane security group change in place too.
 func TestAccEKSCluster_IPv6(t *testing.T) {
 	stackFromEnv(t)
 	name := "ck-acc-ipv6"
@@ -52,6 +55,8 @@ func TestAccEKSCluster_IPv6(t *testing.T) {
 		}
 		return knownvalue.ListExact(cs)
 	}
+	newSubnets, newSG := []string{"subnet-0123456789abcdef2", "subnet-0123456789abcdef3"}, "sg-0123456789abcdef1"
+	var before *cloud.ClusterDetails
 	resource.Test(t, withProviderPerStep(resource.TestCase{
 		PreCheck: func() { testAccPreCheck(t) },
 		CheckDestroy: func(*terraform.State) error {
@@ -117,8 +122,42 @@ func TestAccEKSCluster_IPv6(t *testing.T) {
 					statecheck.ExpectKnownValue(eksAddr, tfjsonpath.New("public_access_cidrs"), strs("0.0.0.0/0", "::/0")),
 				},
 				Check: func(*terraform.State) error {
-					if cl := describeEKS(t, name); !slices.Equal(cl.PublicAccessCIDRs, []string{"0.0.0.0/0", "::/0"}) {
+					cl := describeEKSDetails(t, name)
+					if !slices.Equal(cl.PublicAccessCIDRs, []string{"0.0.0.0/0", "::/0"}) {
 						return fmt.Errorf("after unsetting: CIDRs %q", cl.PublicAccessCIDRs)
+					}
+					before = cl
+					return nil
+				},
+			},
+			{
+				// Other subnets and another control plane security group: in place, the
+				// same cluster (EKS UpdateClusterConfig; the stack's parameters change).
+				ConfigDirectory: dir,
+				ConfigVariables: withVar(withVar(cidrVars(name), "subnet_ids", config.ListVariable(config.StringVariable(newSubnets[0]), config.StringVariable(newSubnets[1]))),
+					"control_plane_security_group_id", config.StringVariable(newSG)),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(eksAddr, plancheck.ResourceActionUpdate)},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(eksAddr, tfjsonpath.New("status"), knownvalue.StringExact("UPDATE_COMPLETE")),
+					statecheck.ExpectKnownValue(eksAddr, tfjsonpath.New("subnet_ids"), strs(newSubnets...)),
+					statecheck.ExpectKnownValue(eksAddr, tfjsonpath.New("control_plane_security_group_id"), knownvalue.StringExact(newSG)),
+				},
+				Check: func(*terraform.State) error {
+					info, _ := accStack.AWS.Stack(name)
+					if p := info.Parameters; p["SubnetIds"] != strings.Join(newSubnets, ",") || p["ControlPlaneSecurityGroupId"] != newSG {
+						return fmt.Errorf("stack parameters %v", p)
+					}
+					cl := describeEKSDetails(t, name)
+					if !slices.Equal(cl.SubnetIDs, newSubnets) || !slices.Equal(cl.SecurityGroupIDs, []string{newSG}) {
+						return fmt.Errorf("EKS: subnets %q security groups %q", cl.SubnetIDs, cl.SecurityGroupIDs)
+					}
+					if cl.ARN != before.ARN || !cl.CreatedAt.Equal(before.CreatedAt) || cl.CreatedAt.IsZero() {
+						return fmt.Errorf("another cluster: %s created %v, was %s created %v", cl.ARN, cl.CreatedAt, before.ARN, before.CreatedAt)
+					}
+					if n := countCalls("CreateStack", name) - creates; n != 1 {
+						return fmt.Errorf("%d CreateStack calls, want 1", n)
 					}
 					return nil
 				},

@@ -16,6 +16,14 @@ variable "external_id" {
   sensitive = true
 }
 variable "name" { type = string }
+variable "subnet_ids" {
+  type    = list(string)
+  default = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
+}
+variable "control_plane_security_group_id" {
+  type    = string
+  default = "sg-0123456789abcdef0"
+}
 variable "public_access_cidrs" {
   type    = list(string)
   default = null
@@ -41,8 +49,8 @@ resource "clusterkit_eks_cluster" "test" {
   cluster_role_arn                = "arn:aws:iam::222222222222:role/eks-service"
   kubernetes_version              = "1.35"
   vpc_id                          = "vpc-0123456789abcdef0"
-  subnet_ids                      = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
-  control_plane_security_group_id = "sg-0123456789abcdef0"
+  subnet_ids                      = var.subnet_ids
+  control_plane_security_group_id = var.control_plane_security_group_id
   node_count                      = 1
 
   ip_family           = "ipv6"

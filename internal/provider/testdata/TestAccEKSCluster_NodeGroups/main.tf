@@ -16,6 +16,10 @@ variable "external_id" {
   sensitive = true
 }
 variable "name" { type = string }
+variable "subnet_ids" {
+  type    = list(string)
+  default = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
+}
 variable "authentication_mode" {
   type    = string
   default = null
@@ -85,7 +89,7 @@ resource "clusterkit_eks_cluster" "test" {
   cluster_role_arn                = "arn:aws:iam::222222222222:role/eks-service"
   kubernetes_version              = "1.35"
   vpc_id                          = "vpc-0123456789abcdef0"
-  subnet_ids                      = ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"]
+  subnet_ids                      = var.subnet_ids
   control_plane_security_group_id = "sg-0123456789abcdef0"
   node_count                      = var.node_count
   authentication_mode             = var.authentication_mode
