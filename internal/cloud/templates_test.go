@@ -137,7 +137,7 @@ func TestEKSClusterTemplateParameters(t *testing.T) {
 	if got := get(t, p, "NodeImageId", "Default"); got != wantAMI {
 		t.Errorf("Parameters.NodeImageId.Default = %q, want %q (the default KubernetesVersion's)", got, wantAMI)
 	}
-	for _, c := range []string{"HasKeyName", "HasPublicEndpoint", "HasSecretsKmsKey", "IsIpv6", "LogsApi", "LogsAudit", "LogsAuthenticator", "LogsControllerManager", "LogsScheduler"} {
+	for _, c := range []string{"HasKeyName", "HasSecretsKmsKey", "IsIpv6", "LogsApi", "LogsAudit", "LogsAuthenticator", "LogsControllerManager", "LogsScheduler"} {
 		if got := get(t, parseTemplateMap(t), "Conditions", c); got == nil {
 			t.Errorf("Conditions.%s missing", c)
 		}
@@ -218,7 +218,7 @@ func TestEKSClusterTemplateResources(t *testing.T) {
 	for path, want := range map[string]any{
 		"ResourcesVpcConfig.EndpointPublicAccess":  map[string]any{"Ref": "EndpointPublicAccess"},
 		"ResourcesVpcConfig.EndpointPrivateAccess": map[string]any{"Ref": "EndpointPrivateAccess"},
-		"ResourcesVpcConfig.PublicAccessCidrs":     map[string]any{"Fn::If": []any{"HasPublicEndpoint", map[string]any{"Ref": "PublicAccessCidrs"}, map[string]any{"Ref": "AWS::NoValue"}}},
+		"ResourcesVpcConfig.PublicAccessCidrs":     map[string]any{"Ref": "PublicAccessCidrs"},
 		"KubernetesNetworkConfig.IpFamily":         map[string]any{"Ref": "IpFamily"},
 		"KubernetesNetworkConfig.ServiceIpv4Cidr":  map[string]any{"Fn::If": []any{"IsIpv6", map[string]any{"Ref": "AWS::NoValue"}, map[string]any{"Ref": "ServiceIpv4Cidr"}}},
 		"EncryptionConfig": map[string]any{"Fn::If": []any{"HasSecretsKmsKey",

@@ -72,7 +72,7 @@ func eksAccessAttributes() map[string]schema.Attribute {
 			Default: listdefault.StaticValue(types.ListValueMust(types.StringType, []attr.Value{types.StringValue(everywhere)})),
 			MarkdownDescription: "Public CIDR blocks allowed to reach the public endpoint, at most " + fmt.Sprint(cloud.MaxPublicAccessCIDRs) + " (EKS's quota). " +
 				"Default, as in EKS: `[\"" + everywhere + "\"]`, and `[\"" + everywhere + "\", \"" + everywhereV6 + "\"]` with `ip_family = \"ipv6\"`, whose public endpoint is dual-stack; IPv6 blocks are allowed only there. " +
-				"Only with `endpoint_public_access = true`. They must include the address Terraform runs from, and, while `endpoint_private_access` is `false`, the nodes' outbound (NAT) addresses. Changed in place.",
+				"In force only while `endpoint_public_access = true`; with `false` they are kept (EKS keeps them too) and apply again when the public endpoint is turned back on. They must include the address Terraform runs from, and, while `endpoint_private_access` is `false`, the nodes' outbound (NAT) addresses. Changed in place.",
 			Validators: []validator.List{listvalidator.SizeBetween(1, cloud.MaxPublicAccessCIDRs), listvalidator.UniqueValues(),
 				listvalidator.ValueStringsAre(funcValidator{description: "must be a public CIDR block such as 203.0.113.0/24", check: publicCIDR})},
 		},
@@ -148,10 +148,6 @@ func validateAccess(m eksClusterModel, diags *diag.Diagnostics) {
 		diags.AddAttributeError(endpointPublicPath, "No way to reach the cluster's API server",
 			"endpoint_public_access = false needs endpoint_private_access = true: EKS refuses a cluster whose API server endpoint is reachable from nowhere.")
 	}
-	if isFalse(m.EndpointPublicAccess) && !m.PublicAccessCIDRs.IsNull() {
-		diags.AddAttributeError(publicCIDRsPath, "public_access_cidrs without a public endpoint",
-			"public_access_cidrs limits who reaches the public endpoint, and endpoint_public_access = false turns that endpoint off: remove public_access_cidrs, or set endpoint_public_access = true.")
-	}
 	if family := m.IPFamily.ValueString(); !m.IPFamily.IsUnknown() && family != ipv6 && isKnown(m.PublicAccessCIDRs) {
 		for i, c := range m.PublicAccessCIDRs.Elements() {
 			if s, ok := c.(types.String); ok && isKnown(s) && cloud.CheckPublicAccessCIDR(s.ValueString(), ipv4) == cloud.CIDRIPv6OnIPv4 {
@@ -205,6 +201,13 @@ func planAccess(ctx context.Context, config, plan *eksClusterModel, state *eksCl
 			"With endpoint_public_access = false the API server is reachable only from inside the VPC and networks connected to it. "+
 				"The provider connects to it after the stack completes (the clusterkit service account, and aws-auth in CONFIG_MAP mode) and on every later update, "+
 				"and resources that take this cluster's cluster_connection connect to it too: run Terraform from inside the VPC (for example a self-hosted Terraform Cloud agent there), or those steps fail.")
+	}
+	// The blocks of a private endpoint are kept (the stack always passes them, and EKS keeps
+	// them) for the day it is public again; said when they or the endpoint change.
+	if isFalse(plan.EndpointPublicAccess) && !config.PublicAccessCIDRs.IsNull() &&
+		(changed(func(m eksClusterModel) attr.Value { return m.PublicAccessCIDRs }) || changed(func(m eksClusterModel) attr.Value { return m.EndpointPublicAccess })) {
+		diags.AddAttributeWarning(publicCIDRsPath, "public_access_cidrs limit nothing while the endpoint is private",
+			"endpoint_public_access = false turns the public endpoint off, so public_access_cidrs limit no access now: EKS keeps them, and they take effect when endpoint_public_access is true again.")
 	}
 	var cidrs []string
 	if isKnown(plan.PublicAccessCIDRs) {

@@ -48,7 +48,8 @@ func describeEKSDetails(t *testing.T, name string) *cloud.ClusterDetails {
 
 // TestAccEKSCluster_EndpointLoggingEncryption: a cluster with a private endpoint, the
 // public one limited to CIDRs, two log types, a KMS key and tags, as EKS reports it; then
-// logging and endpoint access change in place through UpdateStack, and a new KMS key
+// logging and endpoint access change in place through UpdateStack (the public endpoint's
+// blocks kept while it is private, in force again when it is public), and a new KMS key
 // plans a replacement.
 func TestAccEKSCluster_EndpointLoggingEncryption(t *testing.T) {
 	stackFromEnv(t)
@@ -123,9 +124,10 @@ func TestAccEKSCluster_EndpointLoggingEncryption(t *testing.T) {
 			},
 			{
 				// Logging, endpoint access and tags change in place: one UpdateStack, the same
-				// stack, and the new tag value reaches the cluster.
+				// stack, and the new tag value reaches the cluster. The public endpoint's
+				// blocks stay configured: EKS keeps them while the endpoint is private.
 				ConfigDirectory: dir,
-				ConfigVariables: withVar(vars(false, nil, []string{"authenticator"}, key), "tags",
+				ConfigVariables: withVar(vars(false, cidrs, []string{"authenticator"}, key), "tags",
 					config.MapVariable(map[string]config.Variable{"team": config.StringVariable("platform"), "cost-center": config.StringVariable("4712")})),
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(eksAddr, plancheck.ResourceActionUpdate)},
@@ -143,6 +145,9 @@ func TestAccEKSCluster_EndpointLoggingEncryption(t *testing.T) {
 					if cl.Tags["cost-center"] != "4712" || cl.Tags["team"] != "platform" {
 						return fmt.Errorf("cluster tags after the update %v", cl.Tags)
 					}
+					if !slices.Equal(cl.PublicAccessCIDRs, cidrs) {
+						return fmt.Errorf("public endpoint blocks while private %q, want %q", cl.PublicAccessCIDRs, cidrs)
+					}
 					if n := countCalls("CreateStack", name) - creates; n != 1 {
 						return fmt.Errorf("%d CreateStack calls, want 1", n)
 					}
@@ -153,9 +158,29 @@ func TestAccEKSCluster_EndpointLoggingEncryption(t *testing.T) {
 				},
 			},
 			{
+				// Public again: the blocks kept while private are in force, in place.
+				ConfigDirectory: dir,
+				ConfigVariables: withVar(vars(true, cidrs, []string{"authenticator"}, key), "tags",
+					config.MapVariable(map[string]config.Variable{"team": config.StringVariable("platform"), "cost-center": config.StringVariable("4712")})),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(eksAddr, plancheck.ResourceActionUpdate)},
+				},
+				Check: func(*terraform.State) error {
+					cl := describeEKS(t, name)
+					if !cl.EndpointPublicAccess || !slices.Equal(cl.PublicAccessCIDRs, cidrs) {
+						return fmt.Errorf("public again: public %v blocks %q", cl.EndpointPublicAccess, cl.PublicAccessCIDRs)
+					}
+					info, _ := accStack.AWS.Stack(name)
+					if p := info.Parameters; p["EndpointPublicAccess"] != "true" || p["PublicAccessCidrs"] != strings.Join(cidrs, ",") {
+						return fmt.Errorf("stack parameters %v", p)
+					}
+					return nil
+				},
+			},
+			{
 				// CloudFormation sets the key only at creation: another key replaces.
 				ConfigDirectory:    dir,
-				ConfigVariables:    vars(false, nil, []string{"authenticator"}, strings.Replace(key, "1234abcd-", "5678abcd-", 1)),
+				ConfigVariables:    vars(true, cidrs, []string{"authenticator"}, strings.Replace(key, "1234abcd-", "5678abcd-", 1)),
 				PlanOnly:           true,
 				ExpectNonEmptyPlan: true,
 				ConfigPlanChecks: resource.ConfigPlanChecks{

@@ -79,3 +79,32 @@ func (e *Emulator) subnetVPC(ids []string) string {
 	}
 	return ""
 }
+
+// eksKeptVPCKeys are the ResourcesVpcConfig keys an update must keep once the cluster's
+// previous template had them (CloudFormation's AWS::EKS::Cluster ResourcesVpcConfig page:
+// "When updating a resource, you must include these properties if the previous
+// CloudFormation template of the resource had them").
+var eksKeptVPCKeys = []string{"EndpointPublicAccess", "EndpointPrivateAccess", "PublicAccessCidrs"}
+
+// eksDroppedVPCKey is CloudFormation's refusal of an update that leaves out one of
+// eksKeptVPCKeys ("" when none is left out). The wording is the emulator's.
+func (e *Emulator) eksDroppedVPCKey(s *stack, old, nv version, oldR, newR tresource) string {
+	vpcKeys := func(v version, r tresource) []string {
+		props, _ := e.resolve(s, v, r.Props).(*omap)
+		if props == nil {
+			return nil
+		}
+		vpc, _ := object(props, "/ResourcesVpcConfig")
+		if vpc == nil {
+			return nil
+		}
+		return vpc.keysOrNil()
+	}
+	had, has := vpcKeys(old, oldR), vpcKeys(nv, newR)
+	for _, k := range eksKeptVPCKeys {
+		if slices.Contains(had, k) && !slices.Contains(has, k) {
+			return fmt.Sprintf("Properties validation failed for resource %s with message: [#/ResourcesVpcConfig: %s must be included in an update: the previous template had it]", newR.LogicalID, k)
+		}
+	}
+	return ""
+}

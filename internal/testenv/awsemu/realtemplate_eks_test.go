@@ -146,7 +146,9 @@ func TestProjectTemplate_EndpointLoggingEncryption(t *testing.T) {
 	if on, _ := logTypes(c); !slices.Equal(on, []string{"authenticator"}) {
 		t.Errorf("logging after the update: %q", on)
 	}
-	if vpc := c.ResourcesVpcConfig; vpc.EndpointPublicAccess || !vpc.EndpointPrivateAccess || len(vpc.PublicAccessCidrs) != 0 {
+	// The blocks stay while the endpoint is private (the parameter's default here), as EKS
+	// keeps them.
+	if vpc := c.ResourcesVpcConfig; vpc.EndpointPublicAccess || !vpc.EndpointPrivateAccess || !slices.Equal(vpc.PublicAccessCidrs, []string{"0.0.0.0/0"}) {
 		t.Errorf("resourcesVpcConfig after the update %+v", vpc)
 	}
 	_, evs := p.v.events(p.c, p.name)

@@ -338,6 +338,9 @@ func (e *Emulator) runUpdate(s *stack, old version, token string) {
 		}
 		reason := e.checkResource(s, nv, *r)
 		if verb == "UPDATE" && r.Type == "AWS::EKS::Cluster" && reason == "" {
+			reason = e.eksDroppedVPCKey(s, old, nv, oldR, *r)
+		}
+		if verb == "UPDATE" && r.Type == "AWS::EKS::Cluster" && reason == "" {
 			if prop := e.eksCreateOnlyChange(s, old, nv, oldR, *r); prop != "" {
 				// The cluster has a name of its own, so CloudFormation cannot make a
 				// replacement next to it.
