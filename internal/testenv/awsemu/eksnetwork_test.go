@@ -9,6 +9,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	cfn "github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
+	"github.com/aws/aws-sdk-go-v2/service/eks"
+
+	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/cloud"
 )
 
 const (
@@ -119,5 +122,52 @@ func TestEKSNetwork(t *testing.T) {
 	}
 	if got := e.eksVPCChange(was, eksConfig{subnetIDs: []string{subnetA2, subnetB1}}); got != "" {
 		t.Errorf("same VPC: %q", got)
+	}
+}
+
+// Managed node groups and new subnets: a group that keeps its name would need a
+// replacement under that name, so the update fails and rolls back; renamed, the new groups
+// come up on the new subnets, the old ones go, and the cluster moves in place.
+func TestProjectTemplate_SubnetsWithNodeGroups(t *testing.T) {
+	p := newProjectStack(t, "ck-ng-subnets")
+	addTestSubnets(p.v.e)
+	p.render(t, ngTestGroups())
+	base := []string{"AuthenticationMode", "API", "ClusterAdminRoleArn", roleARN, "KubernetesVersion", "1.35"}
+	if st := p.create(nil, append(base, "SubnetIds", subnetA1+","+subnetB1)...); st.StackStatus != cfntypes.StackStatusCreateComplete {
+		t.Fatalf("create: %s %s", st.StackStatus, p.resourceFailure("NodeGroupweb"))
+	}
+	moved := append(base, "SubnetIds", subnetA2+","+subnetB1)
+	if st := p.update(moved...); st.StackStatus != cfntypes.StackStatusUpdateRollbackComplete {
+		t.Fatalf("same names: %s", st.StackStatus)
+	}
+	var failures []string
+	for _, g := range ngTestGroups() {
+		if r := p.resourceFailure(cloud.NodeGroupLogicalID(g.Name)); r != "" {
+			failures = append(failures, r)
+		}
+	}
+	if len(failures) != 1 || !strings.Contains(failures[0], "custom-named resource requires replacing") {
+		t.Errorf("same names: failures %q", failures)
+	}
+	groups := ngTestGroups()
+	for i := range groups {
+		groups[i].Name += "-2"
+	}
+	p.render(t, groups)
+	if st := p.update(moved...); st.StackStatus != cfntypes.StackStatusUpdateComplete {
+		t.Fatalf("renamed: %s", st.StackStatus)
+	}
+	list, err := p.e.ListNodegroups(p.v.ctx, &eks.ListNodegroupsInput{ClusterName: aws.String(p.name)})
+	if err != nil || !slices.Equal(list.Nodegroups, []string{"arm-2", "web-2"}) {
+		t.Fatalf("node groups after the move %v %v", list, err)
+	}
+	for _, g := range list.Nodegroups {
+		d, err := p.e.DescribeNodegroup(p.v.ctx, &eks.DescribeNodegroupInput{ClusterName: aws.String(p.name), NodegroupName: aws.String(g)})
+		if err != nil || !slices.Equal(d.Nodegroup.Subnets, []string{subnetA2, subnetB1}) {
+			t.Errorf("%s: %v %v", g, d, err)
+		}
+	}
+	if got := p.cluster().ResourcesVpcConfig.SubnetIds; !slices.Equal(got, []string{subnetA2, subnetB1}) {
+		t.Errorf("cluster subnets %q", got)
 	}
 }
