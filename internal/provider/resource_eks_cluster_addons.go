@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
@@ -219,7 +220,7 @@ func planAddons(config, plan, state *eksClusterModel, diags *diag.Diagnostics) {
 func sameAddons(a, b types.Map) bool {
 	x, okA := addons(a)
 	y, okB := addons(b)
-	return okA && okB && fmt.Sprintf("%+v", x) == fmt.Sprintf("%+v", y) && !a.IsUnknown() && !b.IsUnknown()
+	return okA && okB && slices.Equal(x, y) && !a.IsUnknown() && !b.IsUnknown()
 }
 
 // resolveAddons gives every add-on of the plan a concrete version before the stack is
@@ -351,15 +352,15 @@ func templateOnce(ctx context.Context, sess *cloud.Session, st *cloud.Stack, dia
 
 // importedAddons, for a stack just imported, reads the stack's add-ons: the plan takes
 // them when the configuration names none, and keeps their versions where it sets none.
-func importedAddons(ctx context.Context, sess *cloud.Session, st *cloud.Stack, plan *eksClusterModel, diags *diag.Diagnostics) []cloud.Addon {
+func importedAddons(body func() (string, bool), plan *eksClusterModel, diags *diag.Diagnostics) []cloud.Addon {
 	if isKnown(plan.TemplateBody) {
 		return nil
 	}
-	body, ok := stackBody(ctx, sess, st, diags)
+	text, ok := body()
 	if !ok {
 		return nil
 	}
-	list, err := cloud.AddonsFromTemplate(body)
+	list, err := cloud.AddonsFromTemplate(text)
 	if err != nil {
 		diags.AddError("Reading the add-ons failed", err.Error())
 		return nil

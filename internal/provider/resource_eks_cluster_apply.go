@@ -290,8 +290,9 @@ func (r *eksClusterResource) Update(ctx context.Context, req resource.UpdateRequ
 		return
 	}
 	var stackAddons []cloud.Addon
+	body := templateOnce(ctx, sess, st, &resp.Diagnostics) // an imported stack's: read once, for add-ons and node groups
 	if state.StackID.IsNull() {
-		stackAddons = importedAddons(ctx, sess, st, &plan, &resp.Diagnostics)
+		stackAddons = importedAddons(body, &plan, &resp.Diagnostics)
 	}
 	if resp.Diagnostics.HasError() || !plan.resolveAddons(ctx, sess, &state, stackAddons, &resp.Diagnostics) {
 		resp.Diagnostics.Append(resp.State.Set(ctx, &state)...) // the stack is as it was
@@ -303,7 +304,7 @@ func (r *eksClusterResource) Update(ctx context.Context, req resource.UpdateRequ
 				fmt.Sprintf("%s differs from the stack's value; it cannot change in place. Make the configuration match the stack, or replace the cluster.", field))
 			return
 		}
-		if !checkImportedNodeGroups(ctx, sess, st, plan, &resp.Diagnostics) {
+		if !checkImportedNodeGroups(ctx, body, st, plan, &resp.Diagnostics) {
 			return
 		}
 		if _, declared := st.Parameters["AuthenticationMode"]; declared && isKnown(plan.AuthenticationMode) {

@@ -430,13 +430,6 @@ func (m eksClusterModel) nodeRoles() []string {
 	return out
 }
 
-// readNodeGroups reads the node groups back from the stack's template, so a change made
-// to the stack outside Terraform shows as drift and an import learns them. Only a stack
-// of the embedded template with groups (its ManagedNodeRoleArn output says so) is read.
-func readNodeGroups(ctx context.Context, sess *cloud.Session, st *cloud.Stack, m *eksClusterModel, diags *diag.Diagnostics) {
-	readNodeGroupsFrom(ctx, func() (string, bool) { return stackBody(ctx, sess, st, diags) }, st, m, diags)
-}
-
 // stackBody is the stack's template; false after an error.
 func stackBody(ctx context.Context, sess *cloud.Session, st *cloud.Stack, diags *diag.Diagnostics) (string, bool) {
 	body, err := sess.StackTemplate(ctx, st.ID)
@@ -447,7 +440,10 @@ func stackBody(ctx context.Context, sess *cloud.Session, st *cloud.Stack, diags 
 	return body, true
 }
 
-// readNodeGroupsFrom is readNodeGroups with the template from body (called only when needed).
+// readNodeGroupsFrom reads the node groups back from the stack's template (body, called
+// only when needed), so a change made to the stack outside Terraform shows as drift and an
+// import learns them. Only a stack of the embedded template with groups (its
+// ManagedNodeRoleArn output says so) is read.
 func readNodeGroupsFrom(ctx context.Context, body func() (string, bool), st *cloud.Stack, m *eksClusterModel, diags *diag.Diagnostics) {
 	_, rendered := st.Outputs[cloud.OutputManagedNodeRoleArn]
 	if isKnown(m.TemplateBody) || !rendered && (!isKnown(m.NodeGroups) || len(m.NodeGroups.Elements()) == 0) {
@@ -500,12 +496,12 @@ func (nodeCountModifier) PlanModifyInt64(ctx context.Context, req planmodifier.I
 // checkImportedNodeGroups refuses, for a stack just imported, a configuration whose node
 // groups differ from the stack's in a setting that cannot change in place (ModifyPlan had
 // no prior groups to compare with); false when it did.
-func checkImportedNodeGroups(ctx context.Context, sess *cloud.Session, st *cloud.Stack, plan eksClusterModel, diags *diag.Diagnostics) bool {
+func checkImportedNodeGroups(ctx context.Context, body func() (string, bool), st *cloud.Stack, plan eksClusterModel, diags *diag.Diagnostics) bool {
 	if _, rendered := st.Outputs[cloud.OutputManagedNodeRoleArn]; !rendered || isKnown(plan.TemplateBody) {
 		return true
 	}
 	var stack eksClusterModel
-	readNodeGroups(ctx, sess, st, &stack, diags)
+	readNodeGroupsFrom(ctx, body, st, &stack, diags)
 	have, _ := nodeGroups(ctx, stack.NodeGroups, diags)
 	want, _ := nodeGroups(ctx, plan.NodeGroups, diags)
 	ok := !diags.HasError()
