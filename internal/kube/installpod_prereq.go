@@ -351,8 +351,11 @@ func (c *Client) DeleteInstallPrerequisites(ctx context.Context, spec InstallSpe
 			return false, err
 		}
 	}
+	// One other app is enough to keep the namespace: without a limit, each of N deletes
+	// would list every remaining app's values (N²/2 ConfigMaps for N apps).
 	others, err := c.cs.CoreV1().ConfigMaps(spec.Namespace).List(ctx, metav1.ListOptions{
 		LabelSelector: labels.SelectorFromSet(labels.Set{LabelManagedBy: ManagedByValue}).String() + "," + LabelApp,
+		Limit:         1,
 	})
 	if IsNotFound(err) {
 		return false, nil

@@ -110,8 +110,19 @@ func TestEnsureInstallPrerequisites(t *testing.T) {
 	if err := c.EnsureInstallPrerequisites(ctx, second); err != nil {
 		t.Fatal(err)
 	}
+	cs.ClearActions()
 	if deleting, err := c.DeleteInstallPrerequisites(ctx, spec); err != nil || deleting {
 		t.Fatalf("delete first: %v %v", deleting, err)
+	}
+	// Whether another app remains needs one ConfigMap, not all of them.
+	var lists []int64
+	for _, a := range cs.Actions() {
+		if l, ok := a.(k8stesting.ListActionImpl); ok && l.Resource.Resource == "configmaps" {
+			lists = append(lists, l.ListOptions.Limit)
+		}
+	}
+	if !slices.Equal(lists, []int64{1}) {
+		t.Errorf("config map lists by the delete: limits %v, want [1]", lists)
 	}
 	if _, err := cs.CoreV1().ConfigMaps(DefaultInstallNamespace).Get(ctx, "values-content-configuration-ingress-nginx", metav1.GetOptions{}); !IsNotFound(err) {
 		t.Error("config map not deleted")
