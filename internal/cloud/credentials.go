@@ -97,6 +97,7 @@ func loadBase(ctx context.Context, c Config) (aws.Config, error) {
 		// and carries no secret.
 		return aws.Config{}, &CredentialsError{Stage: "configuration", Reason: scrub(err.Error())}
 	}
+	cfg.HTTPClient = WholeRequestBodies(cfg.HTTPClient)
 	// Before the assume-role clients below are made, so that their calls are counted too.
 	observeRetries(&cfg, c.OnRetry)
 	stage := baseStage(c)

@@ -28,6 +28,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	cfntypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"go.yaml.in/yaml/v3"
@@ -175,6 +176,7 @@ func (m *motoServer) awsConfig(creds aws.CredentialsProvider) aws.Config {
 		Credentials:      creds,
 		BaseEndpoint:     aws.String(m.URL),
 		RetryMaxAttempts: 2,
+		HTTPClient:       WholeRequestBodies(awshttp.NewBuildableClient()),
 	}
 }
 

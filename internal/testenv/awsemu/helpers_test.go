@@ -10,11 +10,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/eks"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
+
+	"github.com/clusterkit-dev/terraform-provider-clusterkit/internal/cloud"
 )
 
 const (
@@ -69,11 +72,12 @@ func newEnv(t *testing.T) *env {
 }
 
 // cfg is an SDK config with no retry backoff (so tests do not sleep) but the
-// SDK's standard retryer otherwise.
+// SDK's standard retryer otherwise, and the provider's HTTP client.
 func (v *env) cfg(creds aws.CredentialsProvider) aws.Config {
 	return aws.Config{
 		Region:      "us-east-1",
 		Credentials: creds,
+		HTTPClient:  cloud.WholeRequestBodies(awshttp.NewBuildableClient()),
 		Retryer: func() aws.Retryer {
 			return retry.NewStandard(func(o *retry.StandardOptions) {
 				o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 0, nil })
