@@ -36,7 +36,8 @@ import (
 // provider (same data: .Apps, .Clusters, .CA, .Token, .ChartRepo, .ChartCAFile),
 // CLUSTERKIT_BENCH_PEER_PLUGIN its plugin binary's name (for its RSS) and
 // CLUSTERKIT_BENCH_OVERRIDES ("source=dir,...") where OpenTofu finds it; every operation
-// then runs on both sides in turn, so they see the same load. The project builds and
+// then runs on both sides in turn, so they see the same load. CLUSTERKIT_BENCH_REQUEST_LOG
+// names a directory for each operation's requests with their times (writeRequestLog). The project builds and
 // downloads no peer: the benchmark needs none.
 func BenchmarkScale(b *testing.B) {
 	s := stackFromEnv(b)
@@ -115,6 +116,11 @@ func BenchmarkScale(b *testing.B) {
 				fmt.Fprintln(os.Stderr, cpu)
 				b.Log(cpu)
 				b.Logf("%-10s N=%-4d %-8s requests by kind: %s", side.name, n, op.name, m.kindsString(n))
+				if dir := os.Getenv("CLUSTERKIT_BENCH_REQUEST_LOG"); dir != "" {
+					if err := m.writeRequestLog(filepath.Join(dir, fmt.Sprintf("%s-N%d-%s.tsv", side.name, n, op.name))); err != nil {
+						b.Fatal(err)
+					}
+				}
 				b.ReportMetric(m.wall.Seconds(), fmt.Sprintf("%s-N%d-%s-s", side.name, n, op.name))
 				b.ReportMetric(float64(m.requestsTotal()), fmt.Sprintf("%s-N%d-%s-requests", side.name, n, op.name))
 				b.ReportMetric(float64(m.rssKiB)/1024, fmt.Sprintf("%s-N%d-%s-rss-MiB", side.name, n, op.name))
@@ -232,6 +238,30 @@ type benchMeasure struct {
 	// holds the install pods' helm runs).
 	cliCPU   time.Duration
 	stackCPU map[string]time.Duration
+	start    time.Time
+	log      []benchRequest // every request of the operation, per cluster in arrival order
+}
+
+type benchRequest struct {
+	cluster string
+	faultproxy.Request
+}
+
+// writeRequestLog writes the operation's requests as TSV: cluster, milliseconds from the
+// operation's start to the request's arrival and to its answer, method (WATCH for a
+// watch), path, query, status. To see where an operation's time goes app by app.
+func (m benchMeasure) writeRequestLog(path string) error {
+	var b strings.Builder
+	b.WriteString("cluster\treceived_ms\tanswered_ms\tmethod\tpath\tquery\tstatus\n")
+	for _, r := range m.log {
+		method := r.Method
+		if r.Watch {
+			method = "WATCH"
+		}
+		fmt.Fprintf(&b, "%s\t%d\t%d\t%s\t%s\t%s\t%d\n", r.cluster, r.Received.Sub(m.start).Milliseconds(),
+			r.Answered.Sub(m.start).Milliseconds(), method, r.Path, r.Query, r.Status)
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o600)
 }
 
 // cpuString: "cli+plugins 4.1s, node-agent 60.2s, kube-apiserver 20.3s, ..." (the stack's
@@ -284,6 +314,7 @@ func (w *benchWorkdir) measure(plugin string, clusters []benchCluster, args ...s
 		return m, err
 	}
 	start := time.Now()
+	m.start = start
 	if err := cmd.Start(); err != nil {
 		return m, err
 	}
@@ -327,6 +358,7 @@ func (w *benchWorkdir) measure(plugin string, clusters []benchCluster, args ...s
 		m.requests[i] = len(reqs)
 		for _, r := range reqs {
 			m.kinds[requestKind(r)]++
+			m.log = append(m.log, benchRequest{cluster: c.Name, Request: r})
 		}
 	}
 	// plan -detailed-exitcode: 0 is no change, 2 a change, 1 an error.
