@@ -131,3 +131,16 @@ func TestWholeRequestBodies_KeepsTheRequest(t *testing.T) {
 type doFunc func(*http.Request) (*http.Response, error)
 
 func (f doFunc) Do(r *http.Request) (*http.Response, error) { return f(r) }
+
+// Every client the provider builds sends whole bodies: the base configuration carries the
+// wrapper (and the assume-role clients are built from it).
+func TestFactory_BaseSendsWholeRequestBodies(t *testing.T) {
+	w := newAuthWorld(t)
+	base, err := NewFactory(w.config(Config{AccessKey: w.keys["config-user"][0], SecretKey: w.keys["config-user"][1]})).Base(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := base.HTTPClient.(wholeRequestBodies); !ok {
+		t.Fatalf("the base configuration's HTTP client is %T, not the one that sends whole bodies", base.HTTPClient)
+	}
+}
