@@ -37,8 +37,8 @@ import (
 // CLUSTERKIT_BENCH_PEER_PLUGIN its plugin binary's name (for its RSS) and
 // CLUSTERKIT_BENCH_OVERRIDES ("source=dir,...") where OpenTofu finds it; every operation
 // then runs on both sides in turn, so they see the same load. CLUSTERKIT_BENCH_REQUEST_LOG
-// names a directory for each operation's requests with their times (writeRequestLog). The project builds and
-// downloads no peer: the benchmark needs none.
+// names a directory for each operation's requests with their times (writeRequestLog).
+// The project builds and downloads no peer: the benchmark needs none.
 func BenchmarkScale(b *testing.B) {
 	s := stackFromEnv(b)
 	ns := []int{20}
@@ -254,12 +254,8 @@ func (m benchMeasure) writeRequestLog(path string) error {
 	var b strings.Builder
 	b.WriteString("cluster\treceived_ms\tanswered_ms\tmethod\tpath\tquery\tstatus\n")
 	for _, r := range m.log {
-		method := r.Method
-		if r.Watch {
-			method = "WATCH"
-		}
 		fmt.Fprintf(&b, "%s\t%d\t%d\t%s\t%s\t%s\t%d\n", r.cluster, r.Received.Sub(m.start).Milliseconds(),
-			r.Answered.Sub(m.start).Milliseconds(), method, r.Path, r.Query, r.Status)
+			r.Answered.Sub(m.start).Milliseconds(), requestMethod(r.Request), r.Path, r.Query, r.Status)
 	}
 	return os.WriteFile(path, []byte(b.String()), 0o600)
 }
@@ -313,8 +309,7 @@ func (w *benchWorkdir) measure(plugin string, clusters []benchCluster, args ...s
 	if err != nil {
 		return m, err
 	}
-	start := time.Now()
-	m.start = start
+	m.start = time.Now()
 	if err := cmd.Start(); err != nil {
 		return m, err
 	}
@@ -340,7 +335,7 @@ func (w *benchWorkdir) measure(plugin string, clusters []benchCluster, args ...s
 		}
 	}()
 	err = cmd.Wait()
-	m.wall = time.Since(start)
+	m.wall = time.Since(m.start)
 	close(done)
 	<-sampled
 	m.cliCPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
@@ -393,11 +388,15 @@ func requestKind(r faultproxy.Request) string {
 			kind += "/" + parts[2]
 		}
 	}
-	method := r.Method
+	return fmt.Sprintf("%s %s %d", requestMethod(r), kind, r.Status)
+}
+
+// requestMethod is the request's HTTP method, or WATCH for a watch.
+func requestMethod(r faultproxy.Request) string {
 	if r.Watch {
-		method = "WATCH"
+		return "WATCH"
 	}
-	return fmt.Sprintf("%s %s %d", method, kind, r.Status)
+	return r.Method
 }
 
 // kindsString is the breakdown, most frequent first.
