@@ -22,6 +22,7 @@ func main() {
 	flag.BoolVar(&debug, "debug", false, "run the provider with support for debuggers like delve")
 	flag.Parse()
 	quietClientGo()
+	stopProfiles := startProfiles(os.Getenv)
 	if err := provider.SDKLogLevelsFromCLI(os.Getenv, os.Setenv); err != nil {
 		log.Fatal(err.Error())
 	}
@@ -31,6 +32,7 @@ func main() {
 		Debug:           debug,
 		ProtocolVersion: 6,
 	})
+	stopProfiles()
 	if err != nil {
 		log.Fatal(err.Error())
 	}

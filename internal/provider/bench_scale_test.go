@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -37,7 +38,10 @@ import (
 // CLUSTERKIT_BENCH_PEER_PLUGIN its plugin binary's name (for its RSS) and
 // CLUSTERKIT_BENCH_OVERRIDES ("source=dir,...") where OpenTofu finds it; every operation
 // then runs on both sides in turn, so they see the same load. CLUSTERKIT_BENCH_REQUEST_LOG
-// names a directory for each operation's requests with their times (writeRequestLog).
+// names a directory for each operation's requests with their times (writeRequestLog);
+// CLUSTERKIT_BENCH_PROFILE a directory for the provider's CPU and heap profiles, one
+// subdirectory per operation (a profiling build, main_profile.go; the figures then
+// include the profiler's own cost).
 // The project builds and downloads no peer: the benchmark needs none.
 func BenchmarkScale(b *testing.B) {
 	s := stackFromEnv(b)
@@ -104,7 +108,15 @@ func BenchmarkScale(b *testing.B) {
 			{"destroy", []string{"destroy", "-auto-approve"}},
 		} {
 			for _, side := range sides {
-				m, err := side.w.measure(side.plugin, clusters, op.args...)
+				var env []string
+				if dir := os.Getenv("CLUSTERKIT_BENCH_PROFILE"); dir != "" && side.name == "clusterkit" {
+					d := filepath.Join(dir, fmt.Sprintf("%s-N%d-%s", side.name, n, op.name))
+					if err := os.MkdirAll(d, 0o755); err != nil {
+						b.Fatal(err)
+					}
+					env = []string{"CLUSTERKIT_PROFILE_DIR=" + d}
+				}
+				m, err := side.w.measure(side.plugin, clusters, env, op.args...)
 				if err != nil {
 					b.Fatalf("%s N=%d %s: %v", side.name, n, op.name, err)
 				}
@@ -194,7 +206,11 @@ type benchWorkdir struct {
 func buildBenchProvider(tb testing.TB) string {
 	tb.Helper()
 	bin := filepath.Join(tb.TempDir(), "bin")
-	if out, err := exec.Command("go", "build", "-o", filepath.Join(bin, "terraform-provider-clusterkit"), "../..").CombinedOutput(); err != nil {
+	args := []string{"build", "-o", filepath.Join(bin, "terraform-provider-clusterkit")}
+	if os.Getenv("CLUSTERKIT_BENCH_PROFILE") != "" {
+		args = append(args, "-tags", "benchprofile")
+	}
+	if out, err := exec.Command("go", append(args, "../..")...).CombinedOutput(); err != nil {
 		tb.Fatalf("building the provider: %v\n%s", err, out)
 	}
 	return bin
@@ -293,16 +309,16 @@ func joinInts(v []int) string {
 	return strings.Join(s, "+")
 }
 
-// measure runs tofu with args, sampling the proxies' open connections and the RSS
-// high-water mark of tofu's plugin processes named plugin.
-func (w *benchWorkdir) measure(plugin string, clusters []benchCluster, args ...string) (benchMeasure, error) {
+// measure runs tofu with args (and env besides the workdir's), sampling the proxies' open
+// connections and the RSS high-water mark of tofu's plugin processes named plugin.
+func (w *benchWorkdir) measure(plugin string, clusters []benchCluster, env []string, args ...string) (benchMeasure, error) {
 	m := benchMeasure{requests: make([]int, len(clusters)), conns: make([]int, len(clusters))}
 	before := make([]int, len(clusters))
 	for i, c := range clusters {
 		before[i] = len(c.proxy.Requests())
 	}
 	cmd := exec.Command(w.tofu, args...)
-	cmd.Dir, cmd.Env = w.dir, w.env
+	cmd.Dir, cmd.Env = w.dir, append(slices.Clip(w.env), env...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cpuBefore, err := testenv.ComponentCPU(accStack.Dir)
