@@ -15,7 +15,7 @@ import (
 // The profiling build (main_profile.go) writes the plugin process's CPU profile and a heap
 // profile, named by its pid, and still writes them whole when the process is stopped by a
 // signal rather than by the CLI.
-func TestProfilingBuild_WritesTheProcesssProfiles(t *testing.T) {
+func TestProfilingBuild_WritesCPUAndHeapProfiles(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "terraform-provider-clusterkit")
 	if out, err := exec.Command("go", "build", "-tags", "benchprofile", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("building with -tags benchprofile: %v\n%s", err, out)
