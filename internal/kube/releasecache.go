@@ -43,9 +43,10 @@ type releaseCache struct {
 	changed map[string]bool
 }
 
-// releaseRecords is one LIST of a namespace's records.
+// releaseRecords is one LIST of a namespace's records. A release is in latest until it
+// is first read, then in decoded.
 type releaseRecords struct {
-	latest  map[string]*corev1.Secret // by release name
+	latest  map[string]*corev1.Secret // by release name; guarded by releaseCache.mu
 	decoded map[string]*Release       // guarded by releaseCache.mu
 }
 
@@ -78,11 +79,11 @@ func (c *Client) FindReleaseCached(ctx context.Context, namespace, name string) 
 		}
 		rc.mu.Lock()
 		r, ok := l.decoded[name]
+		s := l.latest[name]
 		rc.mu.Unlock()
 		if ok {
 			return copyRelease(r), nil
 		}
-		s := l.latest[name]
 		if s == nil {
 			return nil, nil
 		}
@@ -92,6 +93,9 @@ func (c *Client) FindReleaseCached(ctx context.Context, namespace, name string) 
 		}
 		rc.mu.Lock()
 		l.decoded[name] = r
+		// Decoded, the record is not needed again: a refresh of N apps then holds N
+		// summaries, not N summaries and N records as well.
+		delete(l.latest, name)
 		rc.mu.Unlock()
 		return copyRelease(r), nil
 	}

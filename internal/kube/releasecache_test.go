@@ -92,6 +92,32 @@ func TestFindReleaseCached_OnlyTheLatestRecordIsDecoded(t *testing.T) {
 	}
 }
 
+// A release read once is kept decoded, without its record: a large refresh holds one
+// summary per app, and reads it again without a request.
+func TestFindReleaseCached_KeepsNoRecordOnceDecoded(t *testing.T) {
+	cs := fake.NewClientset(record("ns", "a", 1, ReleaseSuperseded), record("ns", "a", 2, ReleaseDeployed), record("ns", "b", 1, ReleaseDeployed))
+	c := NewClientForInterface(cs).WithClock(clocktesting.NewFakeClock(orderT0))
+	ctx := context.Background()
+	for i := range 2 {
+		if r, err := c.FindReleaseCached(ctx, "ns", "a"); err != nil || r == nil || r.Revision != 2 || r.ChartVersion != "0.2.0" {
+			t.Fatalf("read %d of a: %+v %v", i+1, r, err)
+		}
+	}
+	l, err := c.releaseList(ctx, "ns")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, kept := l.latest["a"]; kept || l.decoded["a"] == nil {
+		t.Fatalf("a: record kept %v, decoded %v; want only the decoded summary", kept, l.decoded["a"] != nil)
+	}
+	if l.latest["b"] == nil || l.decoded["b"] != nil {
+		t.Fatalf("b, not read yet: record %v, decoded %v; want the record only", l.latest["b"] != nil, l.decoded["b"] != nil)
+	}
+	if len(cs.Actions()) != 1 {
+		t.Fatalf("%d API calls, want the one list", len(cs.Actions()))
+	}
+}
+
 func TestFindReleaseCached_NeverStaleAcrossOwnChanges(t *testing.T) {
 	t.Run("an app installed during the run is read back fresh", func(t *testing.T) {
 		cs := fake.NewClientset(record("apps", "a", 1, ReleaseDeployed), record("apps", "b", 1, ReleaseDeployed))
