@@ -26,7 +26,7 @@ import (
 const (
 	heapStep     = 4 << 20
 	heapInterval = 100 * time.Millisecond
-	heapInUse    = "/memory/classes/heap/objects:bytes"
+	heapObjects  = "/memory/classes/heap/objects:bytes"
 	heapUnused   = "/memory/classes/heap/unused:bytes"
 )
 
@@ -78,7 +78,7 @@ func startProfiles(getenv func(string) string) (stop func()) {
 // watchHeap writes the heap profile to path at each new peak of the heap in use (objects
 // and the spans' free space, the runtime's HeapInuse), until done.
 func watchHeap(path string, done <-chan struct{}) {
-	samples := []metrics.Sample{{Name: heapInUse}, {Name: heapUnused}}
+	samples := []metrics.Sample{{Name: heapObjects}, {Name: heapUnused}}
 	var written uint64
 	tick := time.NewTicker(heapInterval)
 	defer tick.Stop()

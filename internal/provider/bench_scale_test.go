@@ -77,7 +77,8 @@ func BenchmarkScale(b *testing.B) {
 		b.Cleanup(func() { _ = p.Close() })
 		clusters = append(clusters, benchCluster{Name: name, Host: p.URL(), proxy: p})
 	}
-	bin := buildBenchProvider(b)
+	profiles := os.Getenv("CLUSTERKIT_BENCH_PROFILE")
+	bin := buildBenchProvider(b, profiles != "")
 	for i := range sides {
 		sides[i].w = newBenchWorkdir(b, bin)
 	}
@@ -109,8 +110,8 @@ func BenchmarkScale(b *testing.B) {
 		} {
 			for _, side := range sides {
 				var env []string
-				if dir := os.Getenv("CLUSTERKIT_BENCH_PROFILE"); dir != "" && side.name == "clusterkit" {
-					d := filepath.Join(dir, fmt.Sprintf("%s-N%d-%s", side.name, n, op.name))
+				if profiles != "" && side.name == "clusterkit" {
+					d := filepath.Join(profiles, fmt.Sprintf("%s-N%d-%s", side.name, n, op.name))
 					if err := os.MkdirAll(d, 0o755); err != nil {
 						b.Fatal(err)
 					}
@@ -203,11 +204,11 @@ type benchWorkdir struct {
 	env       []string
 }
 
-func buildBenchProvider(tb testing.TB) string {
+func buildBenchProvider(tb testing.TB, profiling bool) string {
 	tb.Helper()
 	bin := filepath.Join(tb.TempDir(), "bin")
 	args := []string{"build", "-o", filepath.Join(bin, "terraform-provider-clusterkit")}
-	if os.Getenv("CLUSTERKIT_BENCH_PROFILE") != "" {
+	if profiling {
 		args = append(args, "-tags", "benchprofile")
 	}
 	if out, err := exec.Command("go", append(args, "../..")...).CombinedOutput(); err != nil {
